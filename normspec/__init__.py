@@ -1,0 +1,73 @@
+"""normspec: one YAML spec, the same network in PyTorch, Keras and Flax.
+
+Core API (no deep-learning framework is imported by these)::
+
+    spec = normspec.load("specs/cifar_cnn.yaml")     # canonical spec, or SpecError
+    source = normspec.emit(spec, "torch")           # standalone model source text
+
+Backend API (imports the framework on first use)::
+
+    model = normspec.build(spec, "keras")           # executes the emitted source
+    weights = normspec.init_weights(spec, seed=0)   # canonical numpy weights
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from normspec.errors import BackendError, NormspecError, SpecError, WeightsError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from normspec.ir.graph import CanonicalSpec
+
+__version__ = "0.1.0"
+__all__ = [
+    "BackendError",
+    "NormspecError",
+    "SpecError",
+    "WeightsError",
+    "__version__",
+    "build",
+    "emit",
+    "init_weights",
+    "load",
+]
+
+
+def load(spec: str | Path | CanonicalSpec) -> CanonicalSpec:
+    """Canonical spec from a YAML path, YAML text, or an already canonical spec.
+
+    Raises :class:`SpecError` whose ``problems`` carry file, line, column and field path.
+    """
+    from normspec.ir.graph import CanonicalSpec
+    from normspec.loader import load_yaml, read_source
+    from normspec.spec.canonicalize import canonicalize
+
+    if isinstance(spec, CanonicalSpec):
+        return spec
+    text, source = read_source(spec)
+    return canonicalize(load_yaml(text, source))
+
+
+def emit(spec: str | Path | CanonicalSpec, backend: str) -> str:
+    """Source text of a standalone model module for ``backend`` (torch, keras or flax)."""
+    from normspec.backends import get_backend
+
+    return get_backend(backend).emit(load(spec))
+
+
+def build(spec: str | Path | CanonicalSpec, backend: str) -> Any:
+    """A live model: the emitted source executed and its model constructed."""
+    from normspec.backends import get_backend
+
+    return get_backend(backend).build(load(spec))
+
+
+def init_weights(spec: str | Path | CanonicalSpec, seed: int = 0) -> dict[str, np.ndarray]:
+    """Deterministic canonical initial weights drawn with numpy from the spec's initializers."""
+    from normspec.weights import init_weights as _init
+
+    return _init(load(spec), seed)

@@ -1,0 +1,73 @@
+"""Backends: one package per framework, imported only when asked for.
+
+Every backend package ``normspec.backends.<name>`` exposes ``BACKEND``, an object with the
+methods of :class:`Backend`. Its emitter is a dispatch table keyed by IR op class (one function
+per op, see ``EMITTERS`` in each ``emitter.py``); an op or option it cannot express raises
+:class:`~normspec.errors.BackendError` naming the op, the option and the backend.
+
+Arrays crossing this interface are numpy, channels-last (the canonical layout), whatever layout the
+framework uses inside.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+import numpy as np
+
+from normspec.errors import BackendError
+from normspec.ir.graph import CanonicalSpec
+
+BACKENDS = ("torch", "keras", "flax")
+_REQUIREMENTS = {
+    "torch": "pip install 'normspec[torch]'",
+    "keras": "pip install 'normspec[keras]'",
+    "flax": "pip install 'normspec[flax]'",
+}
+
+
+class Backend(Protocol):
+    name: str
+
+    def emit(self, spec: CanonicalSpec) -> str:
+        """Source of a standalone module that imports only this framework."""
+
+    def build(self, spec: CanonicalSpec) -> Any:
+        """Execute the emitted source and construct the model (dtype from ``spec.input``)."""
+
+    def set_weights(self, model: Any, spec: CanonicalSpec, weights: dict[str, np.ndarray]) -> None:
+        """Load canonical weights (including running statistics) into ``model``."""
+
+    def get_weights(self, model: Any, spec: CanonicalSpec) -> dict[str, np.ndarray]:
+        """Canonical weights of ``model``."""
+
+    def forward(
+        self, model: Any, spec: CanonicalSpec, x: np.ndarray, *, train: bool
+    ) -> dict[str, np.ndarray]:
+        """Run ``x`` (channels-last) through the model in train or eval mode and return every
+        top-level op's output keyed by op name, plus ``"output"``. In train mode dropout is
+        disabled (rate treated as 0) so outputs are comparable; batch statistics are used and
+        running statistics are updated as in training."""
+
+    def train_steps(
+        self,
+        model: Any,
+        spec: CanonicalSpec,
+        batches: Iterable[tuple[np.ndarray, np.ndarray]],
+    ) -> list[float]:
+        """One optimizer step per batch with ``spec.train`` (loss and optimizer); returns the
+        losses. Dropout is disabled. Weights afterwards are read with :meth:`get_weights`."""
+
+
+def get_backend(name: str) -> Backend:
+    if name not in BACKENDS:
+        raise BackendError(f"unknown backend '{name}'; choose one of {', '.join(BACKENDS)}")
+    try:
+        module = importlib.import_module(f"normspec.backends.{name}")
+    except ImportError as exc:
+        raise BackendError(
+            f"backend '{name}' needs its framework ({exc.name} is missing): {_REQUIREMENTS[name]}"
+        ) from None
+    return module.BACKEND  # type: ignore[no-any-return]

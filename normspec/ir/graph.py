@@ -1,0 +1,180 @@
+"""The canonical spec: input, the op graph and the training settings, plus walks over it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
+
+from normspec.ir import ops as ir
+from normspec.ir.ops import AnyOp, Node, Shape
+
+FORMAT_VERSION = 1
+
+
+class InputSpec(Node):
+    shape: Shape
+    dtype: Literal["float32", "float64"]
+
+
+class SGD(Node):
+    """``v = momentum * v + g; p -= learning_rate * v`` (PyTorch's form; Nesterov optional)."""
+
+    kind: Literal["sgd"] = "sgd"
+    learning_rate: float
+    momentum: float
+    nesterov: bool
+
+
+class Adam(Node):
+    """Adam with bias correction; ``epsilon`` is added to sqrt(v_hat) (PyTorch/optax form)."""
+
+    kind: Literal["adam"] = "adam"
+    learning_rate: float
+    beta1: float
+    beta2: float
+    epsilon: float
+
+
+Optimizer = Annotated[SGD | Adam, Field(discriminator="kind")]
+
+
+class TrainSpec(Node):
+    loss: Literal["cross_entropy", "binary_cross_entropy", "mean_squared_error"]
+    optimizer: Optimizer
+    batch_size: int
+    epochs: int
+    seed: int
+    validation_split: float
+
+
+class CanonicalSpec(Node):
+    """The fully explicit, framework-free form of a spec. Frozen; compare by :attr:`hash`."""
+
+    normspec: Literal[1] = FORMAT_VERSION
+    name: str
+    input: InputSpec
+    layers: tuple[AnyOp, ...]
+    train: TrainSpec
+
+    @cached_property
+    def hash(self) -> str:
+        """``sha256:<hex>`` of the canonical JSON form."""
+        from normspec.ir.serialize import to_data
+
+        text = json.dumps(to_data(self), sort_keys=True, separators=(",", ":"))
+        return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+    @property
+    def output_shape(self) -> Shape:
+        return self.layers[-1].shape if self.layers else self.input.shape
+
+    def walk(self) -> Iterator[OpSite]:
+        """Every op, residual children included, with the shape that enters it."""
+        yield from walk_ops(self.layers, self.input.shape)
+
+
+@dataclass(frozen=True)
+class OpSite:
+    op: ir.Op
+    input_shape: Shape
+    depth: int
+
+
+def walk_ops(ops: tuple[ir.Op, ...], input_shape: Shape, depth: int = 0) -> Iterator[OpSite]:
+    shape = input_shape
+    for op in ops:
+        yield OpSite(op, shape, depth)
+        if isinstance(op, ir.Residual):
+            yield from walk_ops(op.body, shape, depth + 1)
+            yield from walk_ops(op.shortcut, shape, depth + 1)
+        shape = op.shape
+
+
+@dataclass(frozen=True)
+class WeightSpec:
+    """One tensor of the canonical weights: ``key`` is ``<op name>.<role>``."""
+
+    key: str
+    shape: Shape
+    trainable: bool
+    init: ir.Uniform | ir.Normal | ir.TruncatedNormal | ir.Constant
+    fan_in: int
+    values: tuple[float, ...] | None = None
+    """Exact initial values, when the spec fixes them (fixed input standardization)."""
+
+
+def _const(value: float) -> ir.Constant:
+    return ir.Constant(value=value)
+
+
+def op_weights(op: ir.Op, input_shape: Shape) -> list[WeightSpec]:
+    """Canonical weight tensors of one op (not of its residual children).
+
+    Layouts: dense kernel ``(in, out)``; conv kernel ``(*kernel, in / groups, out)``; every
+    per-channel vector ``(C,)``. Roles: ``kernel``, ``bias``, ``scale``, ``shift``, ``mean``,
+    ``var`` (batch norm running statistics) and ``mean``/``std`` (input standardization).
+    """
+    n = op.name
+    channels = input_shape[-1] if input_shape else 1
+    if isinstance(op, ir.Dense):
+        out = [WeightSpec(f"{n}.kernel", (channels, op.units), True, op.kernel_init, channels)]
+        if op.use_bias:
+            out.append(WeightSpec(f"{n}.bias", (op.units,), True, op.bias_init, channels))
+        return out
+    if isinstance(op, ir.Conv1D | ir.Conv2D):
+        per_group = channels // op.groups
+        fan_in = per_group * _prod(op.kernel)
+        shape = (*op.kernel, per_group, op.filters)
+        out = [WeightSpec(f"{n}.kernel", shape, True, op.kernel_init, fan_in)]
+        if op.use_bias:
+            out.append(WeightSpec(f"{n}.bias", (op.filters,), True, op.bias_init, fan_in))
+        return out
+    if isinstance(op, ir.NORM_OPS):
+        out = []
+        if op.scale:
+            out.append(WeightSpec(f"{n}.scale", (channels,), True, _const(1.0), channels))
+        if not isinstance(op, ir.RMSNorm) and op.center:
+            out.append(WeightSpec(f"{n}.shift", (channels,), True, _const(0.0), channels))
+        if isinstance(op, ir.BatchNorm):
+            out.append(WeightSpec(f"{n}.mean", (channels,), False, _const(0.0), channels))
+            out.append(WeightSpec(f"{n}.var", (channels,), False, _const(1.0), channels))
+        return out
+    if isinstance(op, ir.Standardize):
+        return [
+            WeightSpec(f"{n}.mean", (channels,), False, _const(0.0), channels, op.mean),
+            WeightSpec(f"{n}.std", (channels,), False, _const(1.0), channels, op.std),
+        ]
+    return []
+
+
+def weight_specs(spec: CanonicalSpec) -> list[WeightSpec]:
+    """Every canonical weight tensor of ``spec``, in op order."""
+    return [w for site in spec.walk() for w in op_weights(site.op, site.input_shape)]
+
+
+def count_params(spec: CanonicalSpec) -> tuple[int, int]:
+    """``(trainable, non_trainable)`` parameter counts."""
+    trainable = non_trainable = 0
+    for w in weight_specs(spec):
+        if w.trainable:
+            trainable += _prod(w.shape)
+        else:
+            non_trainable += _prod(w.shape)
+    return trainable, non_trainable
+
+
+def _prod(values: tuple[int, ...]) -> int:
+    out = 1
+    for v in values:
+        out *= v
+    return out
+
+
+def dump_json(value: Any) -> str:
+    return json.dumps(value, indent=2) + "\n"

@@ -1,0 +1,324 @@
+"""The canonical IR: one frozen class per primitive op, every numeric convention explicit.
+
+Shapes are channels-last and omit the batch axis: ``(features,)`` for flat tensors, ``(length,
+channels)`` for 1-D signals and ``(height, width, channels)`` for images. Every op records its
+output ``shape`` and the count ``params`` of its own weights and state (a residual's count is
+the total of its children; :func:`normspec.ir.graph.count_params` splits trainable from non-trainable).
+
+Conventions fixed here, so that no backend inherits a framework default:
+
+* padding is explicit ``(before, after)`` pairs per spatial axis;
+* batch-norm ``momentum`` is the weight of the *new* batch statistic:
+  ``running = (1 - momentum) * running + momentum * batch`` (PyTorch's convention; Keras and Flax
+  use ``1 - momentum``);
+* batch-norm ``running_var`` says which variance estimator updates the running variance:
+  ``unbiased`` (divides by n - 1, as PyTorch and the original paper) or ``biased`` (divides by n,
+  as Keras and Flax). Batch statistics used to normalize in training are always biased;
+* all normalizations compute ``(x - mean) / sqrt(var + epsilon)`` with a two-pass variance;
+* flatten and reshape act on the channels-last layout;
+* initializers are explicit distributions with numbers, not names.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Shape = tuple[int, ...]
+Pair = tuple[int, int]
+
+
+class Node(BaseModel):
+    """Base of every IR class: frozen, unknown fields rejected."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- initializers ------------------------------------------------------------------------------
+
+
+class Uniform(Node):
+    distribution: Literal["uniform"] = "uniform"
+    low: float
+    high: float
+
+
+class Normal(Node):
+    distribution: Literal["normal"] = "normal"
+    mean: float
+    std: float
+
+
+class TruncatedNormal(Node):
+    """Normal(mean, std) restricted to [low, high] (absolute bounds)."""
+
+    distribution: Literal["truncated_normal"] = "truncated_normal"
+    mean: float
+    std: float
+    low: float
+    high: float
+
+
+class Constant(Node):
+    distribution: Literal["constant"] = "constant"
+    value: float
+
+
+Initializer = Annotated[
+    Uniform | Normal | TruncatedNormal | Constant, Field(discriminator="distribution")
+]
+
+
+# --- ops ---------------------------------------------------------------------------------------
+
+
+class Op(Node):
+    """Base of every op. ``op`` is the discriminator and the key used in specs."""
+
+    op: str
+    name: str
+    shape: Shape
+    params: int = 0
+
+
+class Standardize(Op):
+    """Input normalization ``(x - mean) / std`` per channel (last axis), state not trainable.
+
+    ``adapt: true`` means mean and std are fitted on training data (until then 0 and 1);
+    otherwise ``mean`` and ``std`` hold the fixed values. ``epsilon`` floors the fitted std.
+    """
+
+    op: Literal["standardize"] = "standardize"
+    adapt: bool
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    epsilon: float
+
+
+class Rescale(Op):
+    """Input rescaling ``x * scale + offset`` (e.g. scale 1/255)."""
+
+    op: Literal["rescale"] = "rescale"
+    scale: float
+    offset: float
+
+
+class Dense(Op):
+    op: Literal["dense"] = "dense"
+    units: int
+    use_bias: bool
+    kernel_init: Initializer
+    bias_init: Initializer
+
+
+class _Conv(Op):
+    filters: int
+    kernel: Shape
+    strides: Shape
+    padding: tuple[Pair, ...]
+    dilation: Shape
+    groups: int
+    use_bias: bool
+    kernel_init: Initializer
+    bias_init: Initializer
+
+
+class Conv1D(_Conv):
+    op: Literal["conv1d"] = "conv1d"
+
+
+class Conv2D(_Conv):
+    op: Literal["conv2d"] = "conv2d"
+
+
+class _Pool(Op):
+    pool: Shape
+    strides: Shape
+    padding: tuple[Pair, ...]
+
+
+class MaxPool1D(_Pool):
+    """Padded cells never win the max (they act as -inf)."""
+
+    op: Literal["max_pool1d"] = "max_pool1d"
+
+
+class MaxPool2D(_Pool):
+    """Padded cells never win the max (they act as -inf)."""
+
+    op: Literal["max_pool2d"] = "max_pool2d"
+
+
+class AvgPool1D(_Pool):
+    """``count_include_pad``: whether padded cells count in the divisor."""
+
+    op: Literal["avg_pool1d"] = "avg_pool1d"
+    count_include_pad: bool
+
+
+class AvgPool2D(_Pool):
+    """``count_include_pad``: whether padded cells count in the divisor."""
+
+    op: Literal["avg_pool2d"] = "avg_pool2d"
+    count_include_pad: bool
+
+
+class GlobalAvgPool(Op):
+    """Mean over every spatial axis: ``(..., C) -> (C,)``."""
+
+    op: Literal["global_avg_pool"] = "global_avg_pool"
+
+
+class GlobalMaxPool(Op):
+    """Max over every spatial axis: ``(..., C) -> (C,)``."""
+
+    op: Literal["global_max_pool"] = "global_max_pool"
+
+
+class Flatten(Op):
+    """Flattens in channels-last order: ``(H, W, C) -> (H*W*C,)`` with C fastest."""
+
+    op: Literal["flatten"] = "flatten"
+
+
+class Reshape(Op):
+    """Reshape of the channels-last tensor (batch axis kept). Target is ``shape``."""
+
+    op: Literal["reshape"] = "reshape"
+
+
+class Dropout(Op):
+    """Inverted dropout: kept values are scaled by 1 / (1 - rate) in training; identity in eval."""
+
+    op: Literal["dropout"] = "dropout"
+    rate: float
+
+
+ActivationFunction = Literal[
+    "relu", "elu", "selu", "gelu", "leaky_relu", "silu", "tanh", "sigmoid", "softmax"
+]
+
+
+class Activation(Op):
+    """Element-wise activation (softmax: over the channel axis).
+
+    ``alpha`` only for elu; ``negative_slope`` only for leaky_relu; ``approximate`` only for gelu
+    (``none`` = exact erf form, ``tanh`` = tanh approximation).
+    """
+
+    op: Literal["activation"] = "activation"
+    function: ActivationFunction
+    alpha: float | None = None
+    negative_slope: float | None = None
+    approximate: Literal["none", "tanh"] | None = None
+
+
+class BatchNorm(Op):
+    """Batch normalization over every axis but the channel axis."""
+
+    op: Literal["batch_norm"] = "batch_norm"
+    epsilon: float
+    momentum: float
+    center: bool
+    scale: bool
+    running_var: Literal["unbiased", "biased"]
+
+
+class LayerNorm(Op):
+    """Normalizes each position over its channels (last axis); per-channel scale and shift."""
+
+    op: Literal["layer_norm"] = "layer_norm"
+    epsilon: float
+    center: bool
+    scale: bool
+
+
+class GroupNorm(Op):
+    """Splits channels into ``groups`` contiguous groups, normalizes each over space and group."""
+
+    op: Literal["group_norm"] = "group_norm"
+    groups: int
+    epsilon: float
+    center: bool
+    scale: bool
+
+
+class InstanceNorm(Op):
+    """Normalizes each channel of each sample over its spatial axes (group norm, groups = C)."""
+
+    op: Literal["instance_norm"] = "instance_norm"
+    epsilon: float
+    center: bool
+    scale: bool
+
+
+class RMSNorm(Op):
+    """``x / sqrt(mean(x^2 over channels) + epsilon) * scale``; no centering."""
+
+    op: Literal["rms_norm"] = "rms_norm"
+    epsilon: float
+    scale: bool
+
+
+class Residual(Op):
+    """``body(x) + shortcut(x)``; an empty shortcut is the identity."""
+
+    op: Literal["residual"] = "residual"
+    body: tuple[AnyOp, ...]
+    shortcut: tuple[AnyOp, ...]
+
+
+AnyOp = Annotated[
+    Standardize
+    | Rescale
+    | Dense
+    | Conv1D
+    | Conv2D
+    | MaxPool1D
+    | MaxPool2D
+    | AvgPool1D
+    | AvgPool2D
+    | GlobalAvgPool
+    | GlobalMaxPool
+    | Flatten
+    | Reshape
+    | Dropout
+    | Activation
+    | BatchNorm
+    | LayerNorm
+    | GroupNorm
+    | InstanceNorm
+    | RMSNorm
+    | Residual,
+    Field(discriminator="op"),
+]
+
+Residual.model_rebuild()
+
+OP_CLASSES: tuple[type[Op], ...] = (
+    Standardize,
+    Rescale,
+    Dense,
+    Conv1D,
+    Conv2D,
+    MaxPool1D,
+    MaxPool2D,
+    AvgPool1D,
+    AvgPool2D,
+    GlobalAvgPool,
+    GlobalMaxPool,
+    Flatten,
+    Reshape,
+    Dropout,
+    Activation,
+    BatchNorm,
+    LayerNorm,
+    GroupNorm,
+    InstanceNorm,
+    RMSNorm,
+    Residual,
+)
+"""Every concrete op class. Each backend has exactly one emitter per entry."""
+
+NORM_OPS = (BatchNorm, LayerNorm, GroupNorm, InstanceNorm, RMSNorm)

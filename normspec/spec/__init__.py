@@ -1,0 +1,1 @@
+"""The spec language: user-facing models, validation and canonicalization."""

@@ -1,0 +1,291 @@
+"""Spec -> canonical IR: shorthands expanded, defaults written out, shapes inferred."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from normspec.errors import Path, Problem, SpecError
+from normspec.ir import ops as ir
+from normspec.ir.graph import Adam, CanonicalSpec, InputSpec, TrainSpec, SGD
+from normspec.loader import Document
+from normspec.spec import models as m
+from normspec.spec import ops_builder as build
+from normspec.spec.norms import resolve_activation, resolve_norm
+from normspec.spec.ops_builder import ShapeError
+from normspec.spec.validate import suggest, validate
+
+Shape = tuple[int, ...]
+_MAIN_TOKENS = {"layer", "dense", "conv"}
+_SHORT_NORM = {"batch": "bn", "layer": "ln", "group": "gn", "instance": "in", "rms": "rms"}
+
+
+class Canonicalizer:
+    """One pass over a parsed document; collects every problem instead of stopping at one."""
+
+    def __init__(self, doc: Document) -> None:
+        self.doc = doc
+        self.problems: list[Problem] = []
+        self.used: set[str] = set()
+        self.counters: dict[str, int] = {}
+        self.defaults = m.Defaults()
+        self.explicit: set[str] = set()
+
+    # --- entry point ---------------------------------------------------------------------------
+
+    def run(self) -> CanonicalSpec:
+        data = self.doc.data
+        if not isinstance(data, dict):
+            raise SpecError([self.doc.problem((), "a spec is a mapping with input and layers")])
+        header_data = {k: v for k, v in data.items() if k != "layers"}
+        header = validate(m.SpecHeader, header_data, self.doc, (), self.problems)
+        layers_data = data.get("layers")
+        if layers_data is None:
+            self.problems.append(self.doc.problem(("layers",), "missing required key 'layers'"))
+        elif not isinstance(layers_data, list) or not layers_data:
+            self.problems.append(self.doc.problem(("layers",), "layers is a non-empty list"))
+            layers_data = None
+        if header is not None:
+            self.defaults = header.defaults
+        self.explicit = set(_explicit_names(layers_data or []))
+        shape: Shape | None = tuple(header.input.shape) if header else None
+        ops: list[ir.Op] = []
+        if header is not None:
+            ops.extend(self.input_norm(header.input))
+        if layers_data:
+            body, shape = self.layers(layers_data, ("layers",), shape, "")
+            ops.extend(body)
+        if self.problems or header is None:
+            raise SpecError(self.problems)
+        return CanonicalSpec(
+            name=header.name,
+            input=InputSpec(shape=tuple(header.input.shape), dtype=header.input.dtype),
+            layers=tuple(ops),
+            train=self.train(header.train, ops),
+        )
+
+    # --- names and problems --------------------------------------------------------------------
+
+    def fail(self, path: Path, message: str) -> None:
+        self.problems.append(self.doc.problem(path, message))
+
+    def claim(self, name: str, path: Path) -> str:
+        if name in self.used:
+            self.fail(path, f"duplicate layer name '{name}'")
+        self.used.add(name)
+        return name
+
+    def auto_name(self, base: str) -> str:
+        while True:
+            self.counters[base] = self.counters.get(base, 0) + 1
+            name = f"{base}_{self.counters[base]}"
+            if name not in self.used and name not in self.explicit:
+                self.used.add(name)
+                return name
+
+    # --- layer lists ---------------------------------------------------------------------------
+
+    def layers(
+        self, items: list[Any], path: Path, shape: Shape | None, prefix: str
+    ) -> tuple[list[ir.Op], Shape | None]:
+        ops: list[ir.Op] = []
+        for i, item in enumerate(items):
+            entry = self.split(item, (*path, i))
+            if entry is None:
+                shape = None
+                continue
+            kind, body = entry
+            where = (*path, i, kind)
+            model, shorthand = m.LAYER_KINDS[kind]
+            if body is None:
+                body = {}
+            elif not isinstance(body, dict):
+                if shorthand is None:
+                    self.fail(where, f"{kind} takes a mapping of options, not {body!r}")
+                    shape = None
+                    continue
+                body = {shorthand: body}
+            layer = validate(model, body, self.doc, where, self.problems)
+            if layer is None or shape is None:
+                shape = None
+                continue
+            name = self.claim(layer.name, (*where, "name")) if layer.name else None
+            name = name or self.auto_name(prefix + kind)
+            try:
+                new = LOWER[kind](self, layer, name, shape, where)
+            except ShapeError as exc:
+                field = (exc.field,) if exc.field else ()
+                self.fail((*where, *field), str(exc))
+                shape = None
+                continue
+            ops.extend(new)
+            shape = self.check_declared(layer, kind, new, shape, where)
+        return ops, shape
+
+    def split(self, item: Any, path: Path) -> tuple[str, Any] | None:
+        if isinstance(item, str):
+            kind, body = item, None
+        elif isinstance(item, dict) and len(item) == 1:
+            kind, body = next(iter(item.items()))
+        else:
+            self.fail(path, "a layer is a one-key mapping like {conv2d: 32} or a bare name")
+            return None
+        if kind not in m.LAYER_KINDS:
+            hint = suggest(kind, m.LAYER_KINDS)
+            self.problems.append(
+                self.doc.problem(
+                    (*path, kind),
+                    f"unknown layer '{kind}'{hint}; known layers: {', '.join(m.LAYER_KINDS)}",
+                    key=isinstance(item, dict),
+                )
+            )
+            return None
+        return kind, body
+
+    def check_declared(
+        self, layer: m.LayerBase, kind: str, ops: list[ir.Op], shape: Shape, where: Path
+    ) -> Shape:
+        out = ops[-1].shape if ops else shape
+        if layer.shape is not None and kind != "reshape" and tuple(layer.shape) != out:
+            self.fail(
+                (*where, "shape"), f"declared shape {layer.shape} but inferred {build.fmt(out)}"
+            )
+        total = sum(op.params for op in ops)
+        if layer.params is not None and layer.params != total:
+            self.fail((*where, "params"), f"declared {layer.params} params but inferred {total}")
+        return out
+
+    # --- pieces shared by several layer kinds --------------------------------------------------
+
+    def activation(
+        self, value: m.ActivationField | None, where: Path, sub: Path = ("activation",)
+    ) -> m.ActivationSpec | None:
+        spec, problems = resolve_activation(value, self.defaults.activation)
+        for field, message in problems:
+            self.fail((*where, *sub, field), message)
+        return spec
+
+    def norm(self, value: m.NormField | None, where: Path) -> Any:
+        resolved, problems = resolve_norm(value, self.defaults.norm)
+        for field, message in problems:
+            self.fail((*where, "norm", field), message)
+        return resolved
+
+    def input_norm(self, section: m.InputSection) -> list[ir.Op]:
+        spec = section.normalize
+        if isinstance(spec, str):
+            spec = m.NormalizeSpec(kind=spec)
+        if spec.kind == "none":
+            return []
+        channels = section.shape[-1]
+        name = self.claim(spec.name or "input_norm", ("input", "normalize", "name"))
+        shape = tuple(section.shape)
+        where: Path = ("input", "normalize")
+        if spec.kind == "rescale":
+            if spec.scale is None:
+                self.fail(where, "rescale needs 'scale' (for example 0.00392156862745098)")
+            return [
+                ir.Rescale(
+                    name=name, shape=shape, scale=spec.scale or 1.0, offset=spec.offset or 0.0
+                )
+            ]
+        given = spec.mean is not None or spec.std is not None
+        adapt = spec.adapt if spec.adapt is not None else (spec.kind == "standardize" and not given)
+        if not adapt and (spec.mean is None or spec.std is None):
+            self.fail(where, f"{spec.kind} without adapt needs both 'mean' and 'std'")
+        mean = self.per_channel(spec.mean, 0.0, channels, (*where, "mean"))
+        std = self.per_channel(spec.std, 1.0, channels, (*where, "std"))
+        eps = spec.epsilon if spec.epsilon is not None else 1e-7
+        return [
+            ir.Standardize(
+                name=name,
+                shape=shape,
+                params=2 * channels,
+                adapt=adapt,
+                mean=mean,
+                std=std,
+                epsilon=eps,
+            )
+        ]
+
+    def per_channel(
+        self, value: float | list[float] | None, fill: float, channels: int, path: Path
+    ) -> tuple[float, ...]:
+        if value is None:
+            return (fill,) * channels
+        if isinstance(value, int | float):
+            return (float(value),) * channels
+        if len(value) != channels:
+            self.fail(path, f"expected {channels} values (one per channel), got {len(value)}")
+        return tuple(float(v) for v in value)
+
+    def train(self, section: m.TrainSection, ops: list[ir.Op]) -> TrainSpec:
+        opt = section.optimizer
+        if isinstance(opt, str):
+            opt = m.AdamSpec(kind="adam") if opt == "adam" else m.SGDSpec(kind=opt)
+        optimizer: SGD | Adam
+        if isinstance(opt, m.AdamSpec):
+            optimizer = Adam(
+                learning_rate=opt.learning_rate or 1e-3,
+                beta1=opt.beta1,
+                beta2=opt.beta2,
+                epsilon=opt.epsilon,
+            )
+        else:
+            default_momentum = 0.9 if opt.kind == "momentum" else 0.0
+            momentum = opt.momentum if opt.momentum is not None else default_momentum
+            optimizer = SGD(
+                learning_rate=opt.learning_rate or 0.01, momentum=momentum, nesterov=opt.nesterov
+            )
+        loss = section.loss if section.loss != "auto" else _auto_loss(ops)
+        return TrainSpec(
+            loss=loss,
+            optimizer=optimizer,
+            batch_size=section.batch_size,
+            epochs=section.epochs,
+            seed=section.seed,
+            validation_split=section.validation_split,
+        )
+
+
+def _auto_loss(ops: list[ir.Op]) -> Any:
+    last = ops[-1] if ops else None
+    if isinstance(last, ir.Activation) and last.function == "sigmoid":
+        return "binary_cross_entropy"
+    if last is not None and last.shape == (1,):
+        return "mean_squared_error"
+    return "cross_entropy"
+
+
+def _explicit_names(items: list[Any]) -> list[str]:
+    names = []
+    for item in items:
+        if isinstance(item, dict) and len(item) == 1:
+            body = next(iter(item.values()))
+            if isinstance(body, dict):
+                if isinstance(body.get("name"), str):
+                    names.append(body["name"])
+                for key in ("body", "shortcut"):
+                    if isinstance(body.get(key), list):
+                        names.extend(_explicit_names(body[key]))
+    return names
+
+
+Lowering = Callable[[Canonicalizer, Any, str, Shape, Path], list[ir.Op]]
+LOWER: dict[str, Lowering] = {}
+
+
+def lowers(*kinds: str) -> Callable[[Lowering], Lowering]:
+    def register(fn: Lowering) -> Lowering:
+        for kind in kinds:
+            LOWER[kind] = fn
+        return fn
+
+    return register
+
+
+def canonicalize(doc: Document) -> CanonicalSpec:
+    """Canonical IR of a parsed document; raises :class:`SpecError` listing every problem."""
+    from normspec.spec import lowering  # noqa: F401  (registers the LOWER table)
+
+    return Canonicalizer(doc).run()

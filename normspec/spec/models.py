@@ -1,0 +1,315 @@
+"""The user-facing spec language: Pydantic models that accept the shorthands people write.
+
+A spec is a YAML mapping::
+
+    normspec: 1                 # format version
+    name: cifar_cnn
+    input: {shape: [32, 32, 3], normalize: standardize}
+    defaults: {activation: relu, norm: {kind: batch, position: before_activation}}
+    layers:
+      - conv2d: 32              # shorthand for {filters: 32}
+      - max_pool2d: 2
+      - flatten
+      - dense: {units: 10, activation: softmax, norm: none}
+    train: {optimizer: adam, epochs: 10}
+
+Layers are single-key mappings ``{kind: body}`` (or a bare kind such as ``flatten``); the body
+is validated by the model registered for that kind in :data:`LAYER_KINDS`.
+"""
+
+from __future__ import annotations
+
+import keyword
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from normspec.ir import ops as ir
+
+MAX_SIZE = 1 << 20
+"""Upper bound for any single size (units, filters, a dimension): 1,048,576."""
+
+RESERVED_NAMES = frozenset(
+    {
+        "self", "x", "inputs", "outputs", "model", "forward", "call", "build", "train", "eval",
+        "training", "modules", "parameters", "buffers", "state", "layers", "weights", "variables",
+        "name", "dtype", "input", "output", "rngs", "config", "normspec", "torch", "keras", "jax",
+        "jnp", "nn", "nnx", "np", "ops", "tf", "F", "math",
+    }
+)  # fmt: skip
+
+
+def _check_name(value: str) -> str:
+    if not value.isidentifier() or keyword.iskeyword(value) or value.startswith("_"):
+        raise ValueError(
+            "must be a valid identifier: letters, digits and '_', not starting with a digit "
+            "or '_', and not a Python keyword"
+        )
+    if value in RESERVED_NAMES:
+        raise ValueError(f"'{value}' is reserved by the generated code; choose another name")
+    return value
+
+
+Name = Annotated[str, Field(max_length=64), AfterValidator(_check_name)]
+Size = Annotated[int, Field(ge=1, le=MAX_SIZE)]
+NonNegative = Annotated[int, Field(ge=0, le=MAX_SIZE)]
+SizeOrTuple = Size | list[Size]
+Rate = Annotated[float, Field(ge=0.0, lt=1.0)]
+Epsilon = Annotated[float, Field(gt=0.0, le=1.0)]
+Momentum = Annotated[float, Field(gt=0.0, le=1.0)]
+Padding = Literal["valid", "same"] | NonNegative | list[NonNegative] | list[list[NonNegative]]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- building blocks ---------------------------------------------------------------------------
+
+ActivationName = Literal[
+    "linear", "relu", "elu", "selu", "gelu", "leaky_relu", "silu", "tanh", "sigmoid", "softmax"
+]
+InitializerName = Literal[
+    "glorot_uniform", "glorot_normal", "xavier_uniform", "xavier_normal",
+    "he_uniform", "he_normal", "kaiming_uniform", "kaiming_normal",
+    "lecun_uniform", "lecun_normal", "torch_default", "zeros", "ones",
+]  # fmt: skip
+InitializerSpec = InitializerName | Annotated[
+    ir.Uniform | ir.Normal | ir.TruncatedNormal | ir.Constant, Field(discriminator="distribution")
+]
+NormKind = Literal["batch", "layer", "group", "instance", "rms", "none"]
+NormPosition = Literal["before_activation", "after_activation", "none"]
+OrderToken = Literal["layer", "dense", "conv", "norm", "act", "activation", "dropout"]
+
+
+class ActivationSpec(Model):
+    """``function`` plus its one parameter where it has one (elu alpha, leaky slope, gelu form)."""
+
+    function: ActivationName
+    alpha: float | None = None
+    negative_slope: float | None = None
+    approximate: Literal["none", "tanh"] | None = None
+
+
+class NormSpec(Model):
+    """Which normalization, where it goes relative to the activation, and its parameters.
+
+    ``momentum`` is the weight of the new batch statistic (PyTorch's convention, default 0.1).
+    ``running_var`` is the estimator stored in the running variance (default ``unbiased``).
+    """
+
+    kind: NormKind
+    position: NormPosition | None = None
+    epsilon: Epsilon | None = None
+    momentum: Momentum | None = None
+    center: bool | None = None
+    scale: bool | None = None
+    running_var: Literal["unbiased", "biased"] | None = None
+    groups: Size | None = None
+
+
+ActivationField = ActivationName | ActivationSpec
+NormField = NormKind | NormSpec
+
+
+class Defaults(Model):
+    """Applied to every dense/conv layer unless the layer says otherwise."""
+
+    activation: ActivationField = "linear"
+    norm: NormField = "none"
+    kernel_init: InitializerSpec = "glorot_uniform"
+    bias_init: InitializerSpec = "zeros"
+
+
+class NormalizeSpec(Model):
+    """Input normalization.
+
+    ``standardize``: ``(x - mean) / std`` per channel, fitted on training data (``adapt``) or
+    given as ``mean``/``std``; ``fixed``: the same with given values; ``rescale``:
+    ``x * scale + offset``.
+    """
+
+    kind: Literal["none", "standardize", "fixed", "rescale"]
+    name: Name | None = None
+    adapt: bool | None = None
+    mean: float | list[float] | None = None
+    std: Annotated[float, Field(gt=0)] | list[Annotated[float, Field(gt=0)]] | None = None
+    epsilon: Epsilon | None = None
+    scale: float | None = None
+    offset: float | None = None
+
+
+class InputSection(Model):
+    shape: Annotated[list[Size], Field(min_length=1, max_length=3)]
+    dtype: Literal["float32", "float64"] = "float32"
+    normalize: Literal["none", "standardize", "rescale"] | NormalizeSpec = "none"
+
+
+class SGDSpec(Model):
+    kind: Literal["sgd", "momentum"]
+    learning_rate: Annotated[float, Field(gt=0)] | None = None
+    momentum: Annotated[float, Field(ge=0, lt=1)] | None = None
+    nesterov: bool = False
+
+
+class AdamSpec(Model):
+    kind: Literal["adam"]
+    learning_rate: Annotated[float, Field(gt=0)] | None = None
+    beta1: Annotated[float, Field(ge=0, lt=1)] = 0.9
+    beta2: Annotated[float, Field(ge=0, lt=1)] = 0.999
+    epsilon: Annotated[float, Field(gt=0)] = 1e-8
+
+
+class TrainSection(Model):
+    loss: Literal["auto", "cross_entropy", "binary_cross_entropy", "mean_squared_error"] = "auto"
+    optimizer: Literal["sgd", "momentum", "adam"] | Annotated[
+        SGDSpec | AdamSpec, Field(discriminator="kind")
+    ] = "adam"
+    batch_size: Annotated[int, Field(ge=1, le=1 << 16)] = 32
+    epochs: Annotated[int, Field(ge=1, le=100_000)] = 10
+    seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = 0
+    validation_split: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.2
+
+
+class SpecHeader(Model):
+    """Every top-level section but ``layers``, which is parsed item by item."""
+
+    normspec: Literal[1]
+    name: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$", max_length=64)] = "model"
+    input: InputSection
+    defaults: Defaults = Defaults()
+    train: TrainSection = TrainSection()
+
+
+# --- layers ------------------------------------------------------------------------------------
+
+
+class LayerBase(Model):
+    """Fields every layer accepts. ``shape``/``params``, when given, are checked."""
+
+    name: Name | None = None
+    shape: list[int] | None = None
+    params: NonNegative | None = None
+
+
+class Block(LayerBase):
+    """A dense or conv layer with its normalization, activation and dropout.
+
+    ``order`` overrides ``norm.position``: e.g. ``[conv, norm, act, dropout]``.
+    ``use_bias: auto`` drops the bias when a batch norm directly follows.
+    """
+
+    activation: ActivationField | None = None
+    norm: NormField | None = None
+    dropout: Rate | None = None
+    order: list[OrderToken] | None = None
+    use_bias: Literal["auto"] | bool = "auto"
+    kernel_init: InitializerSpec | None = None
+    bias_init: InitializerSpec | None = None
+
+
+class DenseLayer(Block):
+    units: Size
+
+
+class ConvLayer(Block):
+    filters: Size
+    kernel: SizeOrTuple = 3
+    strides: SizeOrTuple = 1
+    padding: Padding = "valid"
+    dilation: SizeOrTuple = 1
+    groups: Size = 1
+
+
+class MaxPoolLayer(LayerBase):
+    pool: SizeOrTuple = 2
+    strides: SizeOrTuple | None = None
+    padding: Padding = "valid"
+
+
+class AvgPoolLayer(MaxPoolLayer):
+    count_include_pad: bool = False
+
+
+class PlainLayer(LayerBase):
+    """Layers without options: flatten, global pooling."""
+
+
+class ReshapeLayer(LayerBase):
+    shape: Annotated[list[int], Field(min_length=1, max_length=3)]  # type: ignore[assignment]
+
+
+class DropoutLayer(LayerBase):
+    rate: Rate
+
+
+class ActivationLayer(LayerBase, ActivationSpec):
+    pass
+
+
+class BatchNormLayer(LayerBase):
+    epsilon: Epsilon | None = None
+    momentum: Momentum | None = None
+    center: bool | None = None
+    scale: bool | None = None
+    running_var: Literal["unbiased", "biased"] | None = None
+
+
+class LayerNormLayer(LayerBase):
+    epsilon: Epsilon | None = None
+    center: bool | None = None
+    scale: bool | None = None
+
+
+class GroupNormLayer(LayerNormLayer):
+    groups: Size | None = None
+
+
+class RMSNormLayer(LayerBase):
+    epsilon: Epsilon | None = None
+    scale: bool | None = None
+
+
+class ResidualLayer(LayerBase):
+    """``body(x) + shortcut(x)``. ``shortcut``: ``auto`` (identity when shapes match, else a
+    1x1 conv projection with the default norm), ``identity``, ``projection`` or a layer list."""
+
+    body: Annotated[list[Any], Field(min_length=1)]
+    shortcut: Literal["auto", "identity", "projection"] | list[Any] = "auto"
+
+
+class ResidualBlockLayer(LayerBase):
+    """A ResNet basic block: two ``kernel`` convs, in ``post`` (v1: conv-norm-act ... add, act)
+    or ``pre`` (v2: norm-act-conv ... add) activation style, projected when shapes change."""
+
+    filters: Size
+    strides: Size = 1
+    kernel: Size = 3
+    style: Literal["post", "pre"] = "post"
+    activation: ActivationField = "relu"
+    norm: NormField | None = None
+
+
+LAYER_KINDS: dict[str, tuple[type[LayerBase], str | None]] = {
+    "dense": (DenseLayer, "units"),
+    "conv1d": (ConvLayer, "filters"),
+    "conv2d": (ConvLayer, "filters"),
+    "max_pool1d": (MaxPoolLayer, "pool"),
+    "max_pool2d": (MaxPoolLayer, "pool"),
+    "avg_pool1d": (AvgPoolLayer, "pool"),
+    "avg_pool2d": (AvgPoolLayer, "pool"),
+    "global_avg_pool": (PlainLayer, None),
+    "global_max_pool": (PlainLayer, None),
+    "flatten": (PlainLayer, None),
+    "reshape": (ReshapeLayer, "shape"),
+    "dropout": (DropoutLayer, "rate"),
+    "activation": (ActivationLayer, "function"),
+    "batch_norm": (BatchNormLayer, None),
+    "layer_norm": (LayerNormLayer, None),
+    "group_norm": (GroupNormLayer, "groups"),
+    "instance_norm": (LayerNormLayer, None),
+    "rms_norm": (RMSNormLayer, None),
+    "residual": (ResidualLayer, None),
+    "residual_block": (ResidualBlockLayer, "filters"),
+}
+"""Layer kind -> (body model, field a scalar shorthand fills)."""

@@ -1,0 +1,119 @@
+"""Pydantic validation with errors turned into located, readable :class:`Problem` records."""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from typing import Any, TypeVar, get_args, get_origin
+
+from pydantic import BaseModel, ValidationError
+
+from normspec.errors import Path, Problem
+from normspec.loader import Document
+
+M = TypeVar("M", bound=BaseModel)
+_TYPE_MISMATCH = {"model_type", "dict_type", "model_attributes_type", "list_type"}
+
+
+def suggest(word: str, choices: typing.Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` when a close match exists, else ``''``."""
+    match = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{match[0]}'?)" if match else ""
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    origin = get_origin(annotation)
+    if origin is typing.Annotated:
+        return _models_in(get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType, list, tuple):
+        return [m for arg in get_args(annotation) for m in _models_in(arg)]
+    return []
+
+
+def _walk(root: type[BaseModel], loc: tuple[Any, ...]) -> tuple[Path, list[str]]:
+    """Drop union-branch tags from ``loc``; return it with the field names valid at its end."""
+    classes: list[type[BaseModel]] = [root]
+    clean: list[str | int] = []
+    fields: list[str] = list(root.model_fields)
+    for part in loc:
+        if isinstance(part, int):
+            clean.append(part)
+            continue
+        owners = [c for c in classes if part in c.model_fields]
+        if not owners:
+            continue
+        clean.append(part)
+        classes = [m for c in owners for m in _models_in(c.model_fields[part].annotation)]
+        fields = sorted({f for c in classes for f in c.model_fields})
+    return tuple(clean), fields
+
+
+def _describe(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def validate(
+    model: type[M], data: Any, doc: Document, base: Path, problems: list[Problem]
+) -> M | None:
+    """Validate ``data`` (found at ``base`` in ``doc``) as ``model``; collect problems."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems.extend(_problems(model, exc, doc, base))
+        return None
+
+
+def _problems(
+    model: type[BaseModel], exc: ValidationError, doc: Document, base: Path
+) -> list[Problem]:
+    grouped: dict[Path, list[tuple[dict[str, Any], list[str]]]] = {}
+    for err in exc.errors(include_url=False):
+        clean, fields = _walk(model, tuple(err["loc"]))
+        if err["type"] == "extra_forbidden":
+            clean = clean + (str(err["loc"][-1]),)
+        grouped.setdefault(clean, []).append((dict(err), fields))
+    deeper = {p[:i] for p in grouped for i in range(len(p))}
+    out = []
+    for path, errs in grouped.items():
+        kinds = {e["type"] for e, _ in errs}
+        if path in deeper and kinds <= _TYPE_MISMATCH | {"literal_error", "int_type", "str_type"}:
+            continue  # the value was a mapping that failed deeper; the branch mismatch is noise
+        full = base + path
+        message = _message(errs)
+        key = any(e["type"] == "extra_forbidden" for e, _ in errs)
+        out.append(doc.problem(full, message, key=key))
+    return out
+
+
+def _message(errs: list[tuple[dict[str, Any], list[str]]]) -> str:
+    first, fields = errs[0]
+    kind = first["type"]
+    if kind == "extra_forbidden":
+        key = str(first["loc"][-1])
+        allowed = ", ".join(fields)
+        return f"unknown key '{key}'{suggest(key, fields)}; allowed keys: {allowed}"
+    if kind == "missing":
+        return f"missing required key '{first['loc'][-1]}'"
+    literals = [e for e, _ in errs if e["type"] == "literal_error"]
+    if literals:
+        expected = str(literals[0]["ctx"]["expected"])
+        choices = [c.strip(" '") for c in expected.replace(" or ", ",").split(",")]
+        mapping = " or a mapping" if any(e["type"] in _TYPE_MISMATCH for e, _ in errs) else ""
+        got = first["input"]
+        hint = suggest(got, choices) if isinstance(got, str) else ""
+        return f"got {_describe(got)}; expected {expected}{mapping}{hint}"
+    text = "; ".join(dict.fromkeys(_short(e) for e, _ in errs))
+    return f"{text} (got {_describe(first['input'])})"
+
+
+def _short(err: dict[str, Any]) -> str:
+    msg = str(err["msg"])
+    msg = msg.replace("Input should be", "should be").replace("Value error, ", "")
+    msg = msg.replace("a valid dictionary or instance of ", "a mapping (")
+    if "mapping (" in msg:
+        msg += ")"
+    return msg[0].lower() + msg[1:]

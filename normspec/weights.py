@@ -1,0 +1,110 @@
+"""Canonical weights: numpy arrays keyed ``<op name>.<role>``, stored as safetensors.
+
+Layouts (see :func:`normspec.ir.graph.op_weights`): dense kernel ``(in, out)``, conv kernel
+``(*kernel, in / groups, out)``, per-channel vectors ``(C,)``; the first dense after a flatten sees
+features in channels-last order. The file's metadata carries the spec hash, so weights are never
+loaded into a different spec by accident.
+"""
+
+from __future__ import annotations
+
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from normspec.errors import WeightsError
+from normspec.ir import ops as ir
+from normspec.ir.graph import CanonicalSpec, WeightSpec, weight_specs
+
+Weights = dict[str, np.ndarray]
+
+
+def _draw(w: WeightSpec, rng: np.random.Generator) -> np.ndarray:
+    if w.values is not None:
+        return np.asarray(w.values, dtype=np.float64)
+    init = w.init
+    if isinstance(init, ir.Constant):
+        return np.full(w.shape, init.value, dtype=np.float64)
+    if isinstance(init, ir.Uniform):
+        return rng.uniform(init.low, init.high, w.shape)
+    if isinstance(init, ir.Normal):
+        return rng.normal(init.mean, init.std, w.shape)
+    out = rng.normal(init.mean, init.std, w.shape)
+    bad = (out < init.low) | (out > init.high)
+    while bad.any():
+        out[bad] = rng.normal(init.mean, init.std, int(bad.sum()))
+        bad = (out < init.low) | (out > init.high)
+    return out
+
+
+def init_weights(spec: CanonicalSpec, seed: int = 0) -> Weights:
+    """Initial weights from the spec's initializers; each tensor seeded by ``(seed, key)``."""
+    dtype = np.dtype(spec.input.dtype)
+    out: Weights = {}
+    for w in weight_specs(spec):
+        rng = np.random.default_rng([seed, zlib.crc32(w.key.encode())])
+        out[w.key] = _draw(w, rng).astype(dtype)
+    return out
+
+
+def check_weights(spec: CanonicalSpec, weights: Weights) -> None:
+    """Raise :class:`WeightsError` unless ``weights`` has exactly the spec's keys and shapes."""
+    expected = {w.key: w.shape for w in weight_specs(spec)}
+    missing = sorted(set(expected) - set(weights))
+    extra = sorted(set(weights) - set(expected))
+    wrong = [
+        f"{k}: expected {expected[k]}, got {tuple(weights[k].shape)}"
+        for k in expected
+        if k in weights and tuple(weights[k].shape) != expected[k]
+    ]
+    if missing or extra or wrong:
+        parts = []
+        if missing:
+            parts.append("missing " + ", ".join(missing[:8]))
+        if extra:
+            parts.append("unexpected " + ", ".join(extra[:8]))
+        parts.extend(wrong[:8])
+        raise WeightsError(f"weights do not fit spec '{spec.name}': " + "; ".join(parts))
+
+
+def save_weights(path: str | Path, spec: CanonicalSpec, weights: Weights) -> None:
+    """Write canonical weights as safetensors with the spec hash in the metadata."""
+    from safetensors.numpy import save_file
+
+    from normspec import __version__
+
+    check_weights(spec, weights)
+    metadata = {"normspec_hash": spec.hash, "spec_name": spec.name, "normspec": __version__}
+    arrays = {k: np.ascontiguousarray(v) for k, v in weights.items()}
+    tmp = Path(str(path) + ".partial")
+    save_file(arrays, str(tmp), metadata=metadata)
+    tmp.replace(path)
+
+
+def read_weights(path: str | Path) -> tuple[Weights, dict[str, str]]:
+    """Arrays and metadata of a canonical weights file."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="numpy") as f:
+            metadata = dict(f.metadata() or {})
+            arrays = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
+    except FileNotFoundError:
+        raise WeightsError(f"{path}: no such file") from None
+    except Exception as exc:  # safetensors raises several error types for corrupt files
+        raise WeightsError(f"{path}: not a safetensors weights file ({exc})") from None
+    return arrays, metadata
+
+
+def load_weights(path: str | Path, spec: CanonicalSpec) -> Weights:
+    """Read a weights file made for ``spec``; refuse one made for another spec."""
+    arrays, metadata = read_weights(path)
+    made_for = metadata.get("normspec_hash")
+    if made_for != spec.hash:
+        raise WeightsError(
+            f"{path} was made for spec {metadata.get('spec_name', '?')} ({made_for}), "
+            f"not for '{spec.name}' ({spec.hash})"
+        )
+    check_weights(spec, arrays)
+    return arrays
