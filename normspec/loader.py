@@ -36,6 +36,8 @@ class Document:
     source: str
     positions: dict[Path, Location] = field(default_factory=dict)
     key_positions: dict[Path, Location] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    """Problems found while reading (bad tags, duplicate keys); their nodes read as null."""
 
     def locate(self, path: Path, *, key: bool = False) -> Location:
         """Location of ``path``, or of its nearest ancestor that exists in the source."""
@@ -72,12 +74,16 @@ class _Builder:
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path, depth)
         if isinstance(node, yaml.SequenceNode):
+            if node.tag != "tag:yaml.org,2002:seq":
+                self._bad_tag(node, path)
+                return None
             return [self.build(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
         return self._scalar(node, path)
 
     def _mapping(self, node: yaml.MappingNode, path: Path, depth: int) -> dict[str, Any]:
         if node.tag != "tag:yaml.org,2002:map":
             self._bad_tag(node, path)
+            return {}
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
@@ -148,7 +154,11 @@ def _os_message(exc: Exception) -> str:
 
 
 def load_yaml(text: str, source: str = "<string>") -> Document:
-    """Parse ``text`` into a :class:`Document`. Raises :class:`SpecError` on any problem."""
+    """Parse ``text`` into a :class:`Document`.
+
+    Syntax errors and oversize documents raise :class:`SpecError`; problems with single nodes
+    are kept in ``Document.problems`` so that validation can report the rest of the spec too.
+    """
     if len(text.encode("utf-8", errors="replace")) > MAX_SOURCE_BYTES:
         message = f"spec text is larger than {MAX_SOURCE_BYTES:,} bytes"
         raise SpecError([Problem(Location(source, 1, 1), (), message)])
@@ -165,6 +175,5 @@ def load_yaml(text: str, source: str = "<string>") -> Document:
     if node is None:
         raise SpecError([Problem(Location(source, 1, 1), (), "the spec is empty")])
     builder.doc.data = builder.build(node, (), 0)
-    if builder.problems:
-        raise SpecError(builder.problems)
+    builder.doc.problems = builder.problems
     return builder.doc

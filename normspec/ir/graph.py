@@ -56,7 +56,7 @@ class TrainSpec(Node):
 class CanonicalSpec(Node):
     """The fully explicit, framework-free form of a spec. Frozen; compare by :attr:`hash`."""
 
-    normspec: Literal[1] = FORMAT_VERSION
+    normspec: Literal[1] = 1
     name: str
     input: InputSpec
     layers: tuple[AnyOp, ...]

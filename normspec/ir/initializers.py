@@ -23,7 +23,9 @@ TRUNCATION_STD = 0.87962566103423978
 """Standard deviation of a unit normal truncated to [-2, 2]."""
 
 
-def resolve(name: str, fan_in: int, fan_out: int) -> ir.Uniform | ir.Normal | ir.TruncatedNormal | ir.Constant:
+def resolve(
+    name: str, fan_in: int, fan_out: int
+) -> ir.Uniform | ir.Normal | ir.TruncatedNormal | ir.Constant:
     """Explicit distribution of the named initializer."""
     avg = (fan_in + fan_out) / 2
     if name in ("zeros", "ones"):
@@ -44,7 +46,11 @@ def resolve(name: str, fan_in: int, fan_out: int) -> ir.Uniform | ir.Normal | ir
     if name in ("xavier_normal", "kaiming_normal"):
         std = math.sqrt(1 / avg if name == "xavier_normal" else 2 / fan_in)
         return ir.Normal(mean=0.0, std=std)
-    truncated_scale = {"glorot_normal": 1 / avg, "he_normal": 2 / fan_in, "lecun_normal": 1 / fan_in}
+    truncated_scale = {
+        "glorot_normal": 1 / avg,
+        "he_normal": 2 / fan_in,
+        "lecun_normal": 1 / fan_in,
+    }
     if name in truncated_scale:
         std = math.sqrt(truncated_scale[name]) / TRUNCATION_STD
         return ir.TruncatedNormal(mean=0.0, std=std, low=-2 * std, high=2 * std)

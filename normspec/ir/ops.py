@@ -2,8 +2,9 @@
 
 Shapes are channels-last and omit the batch axis: ``(features,)`` for flat tensors, ``(length,
 channels)`` for 1-D signals and ``(height, width, channels)`` for images. Every op records its
-output ``shape`` and the count ``params`` of its own weights and state (a residual's count is
-the total of its children; :func:`normspec.ir.graph.count_params` splits trainable from non-trainable).
+output ``shape`` and the count ``params`` of its own weights and state (a residual's count
+is the total of its children; :func:`normspec.ir.graph.count_params` splits trainable from
+non-trainable).
 
 Conventions fixed here, so that no backend inherits a framework default:
 

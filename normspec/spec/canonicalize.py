@@ -7,7 +7,7 @@ from typing import Any
 
 from normspec.errors import Path, Problem, SpecError
 from normspec.ir import ops as ir
-from normspec.ir.graph import Adam, CanonicalSpec, InputSpec, TrainSpec, SGD
+from normspec.ir.graph import SGD, Adam, CanonicalSpec, InputSpec, TrainSpec
 from normspec.loader import Document
 from normspec.spec import models as m
 from normspec.spec import ops_builder as build
@@ -37,32 +37,39 @@ class Canonicalizer:
         data = self.doc.data
         if not isinstance(data, dict):
             raise SpecError([self.doc.problem((), "a spec is a mapping with input and layers")])
-        header_data = {k: v for k, v in data.items() if k != "layers"}
-        header = validate(m.SpecHeader, header_data, self.doc, (), self.problems)
+        header = validate(m.SpecHeader, data, self.doc, (), self.problems)
         layers_data = data.get("layers")
-        if layers_data is None:
-            self.problems.append(self.doc.problem(("layers",), "missing required key 'layers'"))
-        elif not isinstance(layers_data, list) or not layers_data:
-            self.problems.append(self.doc.problem(("layers",), "layers is a non-empty list"))
+        if not isinstance(layers_data, list):
             layers_data = None
-        if header is not None:
-            self.defaults = header.defaults
+        section = header.input if header else self.recover(m.InputSection, data.get("input"))
+        defaults = header.defaults if header else self.recover(m.Defaults, data.get("defaults"))
+        self.defaults = defaults or m.Defaults()
         self.explicit = set(_explicit_names(layers_data or []))
-        shape: Shape | None = tuple(header.input.shape) if header else None
+        shape: Shape | None = tuple(section.shape) if section else None
         ops: list[ir.Op] = []
         if header is not None:
             ops.extend(self.input_norm(header.input))
         if layers_data:
             body, shape = self.layers(layers_data, ("layers",), shape, "")
             ops.extend(body)
-        if self.problems or header is None:
-            raise SpecError(self.problems)
+        if self.problems or self.doc.problems or header is None:
+            raise SpecError(self.doc.problems + self.unrelated_to_reading())
         return CanonicalSpec(
             name=header.name,
             input=InputSpec(shape=tuple(header.input.shape), dtype=header.input.dtype),
             layers=tuple(ops),
             train=self.train(header.train, ops),
         )
+
+    def recover(self, model: type[Any], data: Any) -> Any:
+        """A section validated on its own, so one bad section doesn't hide the layers' problems
+        (its own problems are already reported through the whole-spec validation)."""
+        return validate(model, data if data is not None else {}, self.doc, (), [])
+
+    def unrelated_to_reading(self) -> list[Problem]:
+        """Validation problems, minus the echoes of nodes the loader already rejected."""
+        bad = [p.path for p in self.doc.problems]
+        return [p for p in self.problems if not any(p.path[: len(b)] == b for b in bad)]
 
     # --- names and problems --------------------------------------------------------------------
 

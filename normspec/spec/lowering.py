@@ -154,16 +154,12 @@ def _flatten(c: Canonicalizer, layer: m.PlainLayer, name: str, shape: Shape, whe
 
 
 @lowers("reshape")
-def _reshape(
-    c: Canonicalizer, layer: m.ReshapeLayer, name: str, shape: Shape, where: Path
-) -> list:
+def _reshape(c: Canonicalizer, layer: m.ReshapeLayer, name: str, shape: Shape, where: Path) -> list:
     return [build.reshape(name, shape, layer.shape)]
 
 
 @lowers("dropout")
-def _dropout(
-    c: Canonicalizer, layer: m.DropoutLayer, name: str, shape: Shape, where: Path
-) -> list:
+def _dropout(c: Canonicalizer, layer: m.DropoutLayer, name: str, shape: Shape, where: Path) -> list:
     return [ir.Dropout(name=name, shape=shape, rate=layer.rate)]
 
 
@@ -239,7 +235,7 @@ def _projection(
     else:
         if len(out) != len(shape):
             raise ShapeError(f"cannot project {build.fmt(shape)} onto {build.fmt(out)}")
-        strides = tuple(_stride_for(n, o) for n, o in zip(shape[:-1], out[:-1]))
+        strides = tuple(_stride_for(n, o) for n, o in zip(shape[:-1], out[:-1], strict=True))
         if any(s is None for s in strides):
             raise ShapeError(
                 f"no 1x1 strided projection maps {build.fmt(shape)} onto {build.fmt(out)}",

@@ -74,9 +74,13 @@ InitializerName = Literal[
     "he_uniform", "he_normal", "kaiming_uniform", "kaiming_normal",
     "lecun_uniform", "lecun_normal", "torch_default", "zeros", "ones",
 ]  # fmt: skip
-InitializerSpec = InitializerName | Annotated[
-    ir.Uniform | ir.Normal | ir.TruncatedNormal | ir.Constant, Field(discriminator="distribution")
-]
+InitializerSpec = (
+    InitializerName
+    | Annotated[
+        ir.Uniform | ir.Normal | ir.TruncatedNormal | ir.Constant,
+        Field(discriminator="distribution"),
+    ]
+)
 NormKind = Literal["batch", "layer", "group", "instance", "rms", "none"]
 NormPosition = Literal["before_activation", "after_activation", "none"]
 OrderToken = Literal["layer", "dense", "conv", "norm", "act", "activation", "dropout"]
@@ -162,9 +166,10 @@ class AdamSpec(Model):
 
 class TrainSection(Model):
     loss: Literal["auto", "cross_entropy", "binary_cross_entropy", "mean_squared_error"] = "auto"
-    optimizer: Literal["sgd", "momentum", "adam"] | Annotated[
-        SGDSpec | AdamSpec, Field(discriminator="kind")
-    ] = "adam"
+    optimizer: (
+        Literal["sgd", "momentum", "adam"]
+        | Annotated[SGDSpec | AdamSpec, Field(discriminator="kind")]
+    ) = "adam"
     batch_size: Annotated[int, Field(ge=1, le=1 << 16)] = 32
     epochs: Annotated[int, Field(ge=1, le=100_000)] = 10
     seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = 0
@@ -172,12 +177,14 @@ class TrainSection(Model):
 
 
 class SpecHeader(Model):
-    """Every top-level section but ``layers``, which is parsed item by item."""
+    """The top-level sections. ``layers`` is only checked to be a list here; its items are
+    parsed one by one against :data:`LAYER_KINDS`."""
 
     normspec: Literal[1]
     name: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$", max_length=64)] = "model"
     input: InputSection
     defaults: Defaults = Defaults()
+    layers: Annotated[list[Any], Field(min_length=1)]
     train: TrainSection = TrainSection()
 
 
@@ -189,7 +196,7 @@ class LayerBase(Model):
 
     name: Name | None = None
     shape: list[int] | None = None
-    params: NonNegative | None = None
+    params: Annotated[int, Field(ge=0)] | None = None
 
 
 class Block(LayerBase):
@@ -236,7 +243,7 @@ class PlainLayer(LayerBase):
 
 
 class ReshapeLayer(LayerBase):
-    shape: Annotated[list[int], Field(min_length=1, max_length=3)]  # type: ignore[assignment]
+    shape: Annotated[list[int], Field(min_length=1, max_length=3)]
 
 
 class DropoutLayer(LayerBase):

@@ -54,7 +54,8 @@ def padding_pairs(
         return ((0, 0),) * rank
     if padding == "same":
         return tuple(
-            same_padding(n, k, s, d) for n, k, s, d in zip(sizes, kernel, strides, dilation)
+            same_padding(n, k, s, d)
+            for n, k, s, d in zip(sizes, kernel, strides, dilation, strict=True)
         )
     if isinstance(padding, int):
         return ((padding, padding),) * rank
@@ -86,10 +87,10 @@ def windows(
     dilation: tuple[int, ...],
 ) -> tuple[int, ...]:
     out = []
-    for n, k, s, p, d in zip(shape[:-1], kernel, strides, pads, dilation):
+    for n, k, s, p, d in zip(shape[:-1], kernel, strides, pads, dilation, strict=True):
         effective = (k - 1) * d + 1
         if effective > n + p[0] + p[1]:
-            padded = tuple(m + q[0] + q[1] for m, q in zip(shape[:-1], pads))
+            padded = tuple(m + q[0] + q[1] for m, q in zip(shape[:-1], pads, strict=True))
             field = "pool" if "pool" in kind else "kernel"
             raise ShapeError(
                 f"{field} {fmt(kernel)} is larger than its padded input {fmt(padded)}", field
@@ -146,8 +147,7 @@ def conv(
     channels = shape[-1]
     if channels % groups or filters % groups:
         raise ShapeError(
-            f"groups={groups} must divide both input channels ({channels}) and filters "
-            f"({filters})",
+            f"groups={groups} must divide both input channels ({channels}) and filters ({filters})",
             "groups",
         )
     pads = padding_pairs(padding, shape[:-1], kernel, strides, dilation)
@@ -187,7 +187,7 @@ def pool(
     spatial_input(kind, shape, rank)
     ones = (1,) * rank
     pads = padding_pairs(padding, shape[:-1], window, strides, ones)
-    for k, p in zip(window, pads):
+    for k, p in zip(window, pads, strict=True):
         if max(p) >= k:
             raise ShapeError(
                 f"padding {p} must be smaller than the pool window {k}, "

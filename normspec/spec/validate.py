@@ -74,7 +74,7 @@ def _problems(
     for err in exc.errors(include_url=False):
         clean, fields = _walk(model, tuple(err["loc"]))
         if err["type"] == "extra_forbidden":
-            clean = clean + (str(err["loc"][-1]),)
+            clean = (*clean, str(err["loc"][-1]))
         grouped.setdefault(clean, []).append((dict(err), fields))
     deeper = {p[:i] for p in grouped for i in range(len(p))}
     out = []

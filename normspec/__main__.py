@@ -1,0 +1,3 @@
+from normspec.cli import main
+
+main()

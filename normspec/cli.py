@@ -1,0 +1,184 @@
+"""The ``normspec`` command line. Invalid specs exit with status 2 and located messages."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from normspec import __version__
+from normspec.errors import NormspecError, SpecError
+
+F = TypeVar("F", bound=Callable[..., Any])
+EXIT_INVALID = 2
+
+
+def reports_errors(fn: F) -> F:
+    """Turn normspec errors into messages on stderr and exit status 2, never a traceback."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except SpecError as exc:
+            for problem in exc.problems:
+                click.echo(str(problem), err=True)
+            count = len(exc.problems)
+            click.echo(f"{count} problem{'s' if count != 1 else ''} found", err=True)
+            sys.exit(EXIT_INVALID)
+        except NormspecError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_INVALID)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def write_output(text: str, output: Path | None) -> None:
+    """Write ``text`` to ``output`` atomically (never a half-written file), or to stdout."""
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, output)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+SPEC = click.argument("spec", type=click.Path(dir_okay=False, path_type=Path))
+OUTPUT = click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE."
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="normspec")
+def main() -> None:
+    """Describe a network once in YAML; get the same model in PyTorch, Keras and Flax.
+
+    \b
+    Example:
+      normspec validate specs/cifar_cnn.yaml
+      normspec show specs/cifar_cnn.yaml
+      normspec build specs/cifar_cnn.yaml --backend torch -o model.py
+    """
+
+
+@main.command()
+@click.argument("specs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@reports_errors
+def validate(specs: tuple[Path, ...]) -> None:
+    """Check SPECS; print every problem as FILE:LINE:COL: field.path: message.
+
+    \b
+    Example:
+      normspec validate specs/*.yaml
+    """
+    import normspec
+
+    problems = []
+    for path in specs:
+        try:
+            spec = normspec.load(path)
+            click.echo(f"{path}: ok ({spec.name}, {len(list(spec.walk()))} ops, {spec.hash[:19]})")
+        except SpecError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise SpecError(problems)
+
+
+@main.command()
+@SPEC
+@click.option("--json", "as_json", is_flag=True, help="JSON instead of YAML.")
+@OUTPUT
+@reports_errors
+def canonical(spec: Path, as_json: bool, output: Path | None) -> None:
+    """Print the canonical form of SPEC: every default explicit, shapes inferred.
+
+    The canonical form is itself a valid spec, and canonicalizing it again is byte-identical.
+
+    \b
+    Example:
+      normspec canonical specs/lenet5.yaml -o lenet5.canonical.yaml
+    """
+    import normspec
+    from normspec.ir.serialize import to_data, to_yaml
+
+    canon = normspec.load(spec)
+    if as_json:
+        text = json.dumps({"hash": canon.hash, **to_data(canon)}, indent=2) + "\n"
+    else:
+        text = to_yaml(canon)
+    write_output(text, output)
+
+
+@main.command()
+@SPEC
+@reports_errors
+def show(spec: Path) -> None:
+    """Summary table of SPEC: name, op, output shape, parameters, totals.
+
+    \b
+    Example:
+      normspec show specs/resnet18.yaml
+    """
+    import normspec
+    from normspec.summary import summary
+
+    click.echo(summary(normspec.load(spec)), nl=False)
+
+
+@main.command()
+@OUTPUT
+def schema(output: Path | None) -> None:
+    """JSON Schema of the spec format, for editor completion and validation.
+
+    \b
+    Example (VS Code YAML extension, in settings.json):
+      normspec schema -o normspec.schema.json
+      "yaml.schemas": {"./normspec.schema.json": "specs/*.yaml"}
+    """
+    from normspec.schema import spec_schema
+
+    write_output(json.dumps(spec_schema(), indent=2) + "\n", output)
+
+
+@main.command()
+@SPEC
+@click.option(
+    "--backend", "-b", required=True, type=click.Choice(["torch", "keras", "flax"]), help="Target."
+)
+@OUTPUT
+@reports_errors
+def build(spec: Path, backend: str, output: Path | None) -> None:
+    """Emit a standalone model module for BACKEND (imports only that framework).
+
+    \b
+    Example:
+      normspec build specs/cifar_cnn.yaml --backend torch -o model.py
+      python -c "from model import CifarCnn; print(CifarCnn())"
+    """
+    import normspec
+
+    write_output(normspec.emit(spec, backend), output)
+
+
+def _register_optional_commands() -> None:
+    """Commands that need a deep-learning framework live in their own modules."""
+    from normspec.commands import register
+
+    register(main)
+
+
+_register_optional_commands()

@@ -1,0 +1,25 @@
+"""Registration of the framework-backed commands (compare, weights, train, ablate).
+
+Their modules import frameworks only inside the command bodies, so ``normspec --help`` and the
+core commands stay fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+_MODULES = ("normspec.cli_compare",)
+
+
+def register(group: click.Group) -> None:
+    for name in _MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        for command in module.COMMANDS:
+            group.add_command(command)

@@ -1,0 +1,95 @@
+"""Every class of invalid spec: the message, the field path and the line:column it points at."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+import normspec
+from normspec.errors import SpecError
+
+HEAD = "normspec: 1\ninput: {shape: [8, 8, 3]}\n"
+
+
+def problems_of(text: str) -> list[str]:
+    with pytest.raises(SpecError) as info:
+        normspec.load(textwrap.dedent(text))
+    return [str(p) for p in info.value.problems]
+
+
+# (case, spec text, expected "<line>:<col>: <path>: <message fragment>")
+CASES = [
+    ("yaml syntax", HEAD + "layers: [dense: 4\n", "4:1: <root>: YAML syntax error"),
+    ("unknown top-level key", HEAD + "layer: []\n", "3:1: layer: unknown key 'layer' (did you mean 'layers'"),
+    ("missing version", "input: {shape: [4]}\nlayers: [dense: 2]\n", "1:1: normspec: missing required key"),
+    ("unknown layer", HEAD + "layers:\n  - flaten\n", "4:5: layers[0].flaten: unknown layer 'flaten' (did you mean 'flatten'"),
+    ("unknown layer key", HEAD + "layers:\n  - con2d: 3\n", "4:5: layers[0].con2d: unknown layer 'con2d' (did you mean 'conv2d'"),
+    ("unknown option", HEAD + "layers:\n  - conv2d: {filters: 3, kernal: 3}\n", "4:26: layers[0].conv2d.kernal: unknown key 'kernal' (did you mean 'kernel'"),
+    ("wrong type", HEAD + "layers:\n  - conv2d: {filters: many}\n", "4:23: layers[0].conv2d.filters: should be a valid integer"),
+    ("out of range", HEAD + "layers:\n  - dropout: 1.5\n", "4:14: layers[0].dropout.rate: should be less than 1"),
+    ("absurd size", HEAD + "layers:\n  - flatten\n  - dense: 1000000000000\n", "5:12: layers[1].dense.units: should be less than or equal to 1048576"),
+    ("unknown activation", HEAD + "defaults: {activation: rellu}\nlayers: [flatten]\n", "3:24: defaults.activation: got 'rellu'"),
+    ("unknown norm", HEAD + "defaults: {norm: {kind: batchnorm}}\nlayers: [flatten]\n", "3:25: defaults.norm.kind: got 'batchnorm'"),
+    ("misplaced parameter", HEAD + "layers:\n  - activation: {function: relu, alpha: 1}\n", "4:41: layers[0].activation.alpha: 'alpha' does not apply to relu"),
+    ("norm param of other kind", HEAD + "layers:\n  - conv2d: {filters: 4, norm: {kind: layer, momentum: 0.1}}\n", "layers[0].conv2d.norm.momentum: 'momentum' does not apply to layer norm"),
+    ("dense on 4-D", HEAD + "layers:\n  - dense: 4\n", "4:12: layers[0].dense: dense expects a flat (features,) input, got (8, 8, 3); add a flatten"),
+    ("kernel larger than input", HEAD + "layers:\n  - conv2d: {filters: 2, kernel: 9}\n", "4:34: layers[0].conv2d.kernel: kernel (9, 9) is larger than its padded input (8, 8)"),
+    ("groups not dividing", HEAD + "layers:\n  - conv2d: {filters: 4, groups: 2}\n", "4:34: layers[0].conv2d.groups: groups=2 must divide both input channels (3)"),
+    ("group norm groups", HEAD + "layers:\n  - group_norm: 2\n", "layers[0].group_norm.groups: groups=2 does not divide the 3 channels"),
+    ("residual mismatch", HEAD + "layers:\n  - residual: {body: [conv2d: 5], shortcut: identity}\n", "layers[0].residual.shortcut: residual add of mismatched shapes: body gives (6, 6, 5), shortcut gives (8, 8, 3); use shortcut: projection"),
+    ("duplicate name", HEAD + "layers:\n  - flatten: {name: a}\n  - dense: {units: 2, name: a}\n", "5:29: layers[1].dense.name: duplicate layer name 'a'"),
+    ("reserved name", HEAD + "layers:\n  - flatten: {name: forward}\n", "4:21: layers[0].flatten.name: 'forward' is reserved"),
+    ("code in a name", HEAD + "layers:\n  - flatten: {name: 'x); import os'}\n", "layers[0].flatten.name: must be a valid identifier"),
+    ("object tag", HEAD + "layers:\n  - !!python/object/apply:os.system [ls]\n", "4:5: layers[0]: tag 'tag:yaml.org,2002:python/object/apply:os.system' is not allowed"),
+    ("duplicate key", HEAD + "layers:\n  - conv2d: {filters: 2, filters: 3}\n", "4:26: layers[0].conv2d.filters: duplicate key 'filters'"),
+    ("declared shape", HEAD + "layers:\n  - conv2d: {filters: 2, shape: [8, 8, 2]}\n", "4:33: layers[0].conv2d.shape: declared shape [8, 8, 2] but inferred (6, 6, 2)"),
+    ("bad order", HEAD + "layers:\n  - conv2d: {filters: 2, norm: batch, order: [conv, act]}\n", "layers[0].conv2d.order: order leaves out 'norm'"),
+    ("instance norm on flat", "normspec: 1\ninput: {shape: [4]}\nlayers:\n  - instance_norm\n", "layers[0].instance_norm: instance norm needs spatial axes"),
+    ("empty spec", "", "1:1: <root>: the spec is empty"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_problem_is_located_and_explained(text: str, expected: str) -> None:
+    found = problems_of(text)
+    assert any(expected in p for p in found), "\n".join(found)
+    assert all(p.startswith("<string>:") for p in found)
+
+
+def test_every_problem_of_a_spec_is_reported() -> None:
+    text = HEAD + textwrap.dedent(
+        """\
+        defaults: {activation: rellu}
+        layers:
+          - conv2d: {filters: 2, kernal: 3}
+          - dropout: 2
+          - maxpool2d: 2
+        """
+    )
+    found = problems_of(text)
+    assert len(found) == 4, found
+    lines = [int(p.split(":")[1]) for p in found]
+    assert lines == sorted(lines)
+
+
+def test_alias_bomb_is_refused_quickly() -> None:
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+    for i in range(1, 9):
+        prev = chr(ord("a") + i - 1)
+        name = chr(ord("a") + i)
+        bomb += f"{name}: &{name} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"
+    found = problems_of(bomb)
+    assert "expands to more than" in found[0]
+
+
+def test_huge_text_is_refused() -> None:
+    found = problems_of("# " + "x" * 3_000_000 + "\n")
+    assert "larger than" in found[0]
+
+
+def test_missing_file_names_it(tmp_path) -> None:
+    with pytest.raises(SpecError) as info:
+        normspec.load(tmp_path / "absent.yaml")
+    assert "absent.yaml:1:1" in str(info.value)
+    assert "no such file" in str(info.value)

@@ -1,0 +1,80 @@
+"""Property tests: random valid specs canonicalize, and canonicalization is idempotent."""
+
+from __future__ import annotations
+
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import normspec
+from normspec.ir.serialize import to_yaml
+
+ACTIVATIONS = ["linear", "relu", "elu", "selu", "gelu", "leaky_relu", "silu", "tanh", "sigmoid"]
+NORMS = ["none", "batch", "layer", "rms"]
+POSITIONS = ["before_activation", "after_activation"]
+
+
+@st.composite
+def conv_layer(draw: st.DrawFn) -> dict:
+    body = {
+        "filters": draw(st.integers(1, 6)),
+        "kernel": draw(st.integers(1, 3)),
+        "strides": draw(st.integers(1, 2)),
+        "padding": draw(st.sampled_from(["same", 1])),
+        "activation": draw(st.sampled_from(ACTIVATIONS)),
+        "norm": {
+            "kind": draw(st.sampled_from(NORMS)),
+            "position": draw(st.sampled_from(POSITIONS)),
+        },
+    }
+    if draw(st.booleans()):
+        body["dropout"] = draw(st.sampled_from([0.1, 0.5]))
+    return {"conv2d": body}
+
+
+@st.composite
+def spec_text(draw: st.DrawFn) -> str:
+    size = draw(st.integers(6, 12))
+    layers: list = draw(st.lists(conv_layer(), min_size=0, max_size=3))
+    if draw(st.booleans()):
+        layers.append(
+            {
+                "residual_block": {
+                    "filters": draw(st.integers(1, 4)),
+                    "style": draw(st.sampled_from(["pre", "post"])),
+                }
+            }
+        )
+    layers.append(draw(st.sampled_from(["flatten", "global_avg_pool", "global_max_pool"])))
+    for _ in range(draw(st.integers(0, 2))):
+        layers.append(
+            {
+                "dense": {
+                    "units": draw(st.integers(1, 8)),
+                    "activation": draw(st.sampled_from(ACTIVATIONS)),
+                    "norm": draw(st.sampled_from(NORMS)),
+                }
+            }
+        )
+    doc = {
+        "normspec": 1,
+        "name": "prop",
+        "input": {
+            "shape": [size, size, draw(st.integers(1, 3))],
+            "normalize": draw(st.sampled_from(["none", "standardize"])),
+        },
+        "layers": layers,
+    }
+    return yaml.safe_dump(doc)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(spec_text())
+def test_random_specs_canonicalize_idempotently(text: str) -> None:
+    spec = normspec.load(text)
+    canonical = to_yaml(spec)
+    again = normspec.load(canonical)
+    assert to_yaml(again) == canonical
+    assert again.hash == spec.hash
+    shapes = [site.op.shape for site in spec.walk()]
+    assert all(all(d >= 1 for d in s) for s in shapes)
