@@ -15,11 +15,5 @@ _MODULES = ("normspec.cli_compare",)
 
 def register(group: click.Group) -> None:
     for name in _MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        for command in module.COMMANDS:
+        for command in importlib.import_module(name).COMMANDS:
             group.add_command(command)

@@ -1,0 +1,1 @@
+"""Training runs, cross-framework comparison runs and ablations (framework-free orchestration)."""

@@ -1,0 +1,191 @@
+"""Data sets as numpy arrays, with the same batches in the same order for every backend.
+
+Built-ins that work offline: ``digits`` (scikit-learn's bundled 8x8 digits as 8x8x1 images),
+``threshold`` (x = 0 ... 24,999 as one unscaled feature, y = 1 where x >= 12,500), ``moons``
+(two interleaved half circles) and ``synthetic_cifar`` (32x32x3 images in 10 classes, generated).
+Any ``.npz`` with x_train, y_train (and optionally x_test, y_test). ``mnist``, ``fashion_mnist``
+and ``cifar10`` are read from Keras' download cache when they are there.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import pickle
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from normspec.errors import NormspecError
+
+
+class DataError(NormspecError):
+    """A data set cannot be loaded."""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray | None = None
+    y_test: np.ndarray | None = None
+
+    @property
+    def num_classes(self) -> int:
+        return int(self.y_train.max()) + 1 if self.y_train.dtype.kind in "iu" else 1
+
+
+def _digits(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    return bunch.images[..., None].astype(np.float32), bunch.target.astype(np.int64)
+
+
+def _threshold(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    x = np.arange(25_000, dtype=np.float32)[:, None]
+    return x, (x[:, 0] >= 12_500).astype(np.int64)
+
+
+def _moons(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.datasets import make_moons
+
+    x, y = make_moons(n_samples=2_000, noise=0.2, random_state=seed)
+    return x.astype(np.float32), y.astype(np.int64)
+
+
+def _synthetic_cifar(seed: int, n: int = 3_000) -> tuple[np.ndarray, np.ndarray]:
+    """Each class is a colour plus an oriented stripe pattern, under noise: learnable, not
+    trivial, and shaped like CIFAR-10 (32x32x3 pixels in 0..255, 10 classes)."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 10, n)
+    yy, xx = np.mgrid[0:32, 0:32].astype(np.float32)
+    angles = np.linspace(0, np.pi, 10, endpoint=False)
+    colours = rng.uniform(0.2, 0.8, (10, 3))
+    waves = np.stack([np.sin((np.cos(a) * xx + np.sin(a) * yy) * 0.6) for a in angles])
+    images = colours[y][:, None, None, :] * (1 + 0.5 * waves[y][..., None])
+    images += rng.normal(0, 0.25, images.shape)
+    return np.clip(images * 160, 0, 255).astype(np.float32), y.astype(np.int64)
+
+
+BUILTIN: dict[str, Callable[[int], tuple[np.ndarray, np.ndarray]]] = {
+    "digits": _digits,
+    "threshold": _threshold,
+    "moons": _moons,
+    "synthetic_cifar": _synthetic_cifar,
+}
+KERAS_CACHED = ("mnist", "fashion_mnist", "cifar10")
+
+
+def keras_cache_dir() -> Path:
+    """Where Keras keeps downloaded data sets (``$KERAS_HOME/datasets`` or ~/.keras/datasets)."""
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    return Path(home) / "datasets"
+
+
+def _from_keras_cache(name: str) -> tuple[np.ndarray, ...]:
+    root = keras_cache_dir()
+    try:
+        if name == "mnist":
+            with np.load(root / "mnist.npz") as f:
+                arrays = f["x_train"], f["y_train"], f["x_test"], f["y_test"]
+            return tuple(a[..., None] if a.ndim == 3 else a for a in arrays)
+        if name == "fashion_mnist":
+            return _fashion(root / "fashion-mnist")
+        return _cifar10(root / "cifar-10-batches-py")
+    except FileNotFoundError as exc:
+        raise DataError(
+            f"data set '{name}' is not in the Keras cache ({exc.filename}) and normspec does not "
+            "download; fetch it once with keras.datasets, or pass --data FILE.npz"
+        ) from None
+
+
+def _fashion(root: Path) -> tuple[np.ndarray, ...]:
+    def read(stem: str, offset: int) -> np.ndarray:
+        with gzip.open(root / f"{stem}.gz", "rb") as f:
+            return np.frombuffer(f.read(), np.uint8, offset=offset)
+
+    x_train = read("train-images-idx3-ubyte", 16).reshape(-1, 28, 28, 1)
+    x_test = read("t10k-images-idx3-ubyte", 16).reshape(-1, 28, 28, 1)
+    y_train, y_test = read("train-labels-idx1-ubyte", 8), read("t10k-labels-idx1-ubyte", 8)
+    return x_train, y_train, x_test, y_test
+
+
+def _cifar10(root: Path) -> tuple[np.ndarray, ...]:
+    def batch(name: str) -> tuple[np.ndarray, np.ndarray]:
+        with open(root / name, "rb") as f:
+            d = pickle.load(f, encoding="bytes")
+        x = np.asarray(d[b"data"]).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+        return x, np.asarray(d[b"labels"])
+
+    parts = [batch(f"data_batch_{i}") for i in range(1, 6)]
+    x_test, y_test = batch("test_batch")
+    x_train = np.concatenate([p[0] for p in parts])
+    return x_train, np.concatenate([p[1] for p in parts]), x_test, y_test
+
+
+def _from_npz(path: Path) -> tuple[np.ndarray | None, ...]:
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            missing = {"x_train", "y_train"} - set(f.files)
+            if missing:
+                raise DataError(f"{path}: missing arrays {sorted(missing)} (has {f.files})")
+            test = (
+                (f["x_test"], f["y_test"]) if {"x_test", "y_test"} <= set(f.files) else (None, None)
+            )
+            return f["x_train"], f["y_train"], *test
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{path}: cannot read as .npz ({exc})") from None
+
+
+def load_dataset(name: str, *, seed: int = 0, validation_split: float = 0.2) -> Dataset:
+    """A data set by built-in name, Keras-cache name or ``.npz`` path, split reproducibly."""
+    x_test = y_test = None
+    if name in BUILTIN:
+        x, y = BUILTIN[name](seed)
+    elif name in KERAS_CACHED:
+        x, y, x_test, y_test = _from_keras_cache(name)
+    elif name.endswith(".npz"):
+        x, y, x_test, y_test = _from_npz(Path(name))
+    else:
+        known = ", ".join([*BUILTIN, *KERAS_CACHED])
+        raise DataError(f"unknown data set '{name}': use one of {known} or a .npz file")
+    assert x is not None and y is not None
+    order = np.random.default_rng(seed).permutation(len(x))
+    n_val = round(len(x) * validation_split)
+    val, train = order[:n_val], order[n_val:]
+    as_float = (lambda a: a) if x.dtype == np.float64 else (lambda a: a.astype(np.float32))
+    return Dataset(
+        name=name,
+        x_train=as_float(x[train]),
+        y_train=y[train],
+        x_val=as_float(x[val]),
+        y_val=y[val],
+        x_test=None if x_test is None else as_float(x_test),
+        y_test=y_test,
+    )
+
+
+def batches(
+    x: np.ndarray, y: np.ndarray, batch_size: int, *, seed: int, epoch: int
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Shuffled mini-batches; the order depends only on (seed, epoch), never on the backend.
+    The last partial batch is kept unless it has a single sample (batch norm needs two)."""
+    order = np.random.default_rng([seed, epoch]).permutation(len(x))
+    for start in range(0, len(x), batch_size):
+        idx = order[start : start + batch_size]
+        if len(idx) >= 2:
+            yield x[idx], y[idx]
+
+
+def channel_stats(x: np.ndarray, epsilon: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and std (floored at epsilon) over every axis but the last."""
+    axes = tuple(range(x.ndim - 1))
+    mean = x.astype(np.float64).mean(axis=axes)
+    std = np.maximum(x.astype(np.float64).std(axis=axes), epsilon)
+    return mean, std
