@@ -30,11 +30,31 @@ def _backends(value: str) -> list[str]:
     "--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True
 )
 @click.option("--batch", default=4, show_default=True, type=click.IntRange(2, 4096))
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--seed", type=int, help="Input and weight seed (default 0; --train: the spec's).")
 @click.option("--atol", type=float, help="Tolerance relative to the output scale.")
+@click.option("--train", "train", is_flag=True, help="Compare training runs instead.")
+@click.option("--data", "-d", help="Data set for --train (see `normspec train --help`).")
+@click.option("--epochs", type=click.IntRange(1, 100_000), help="--train: epochs.")
+@click.option("--batch-size", type=click.IntRange(2, 1 << 16), help="--train: batch size.")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), help="--train: learning rate.")
+@click.option("--optimizer", type=click.Choice(["sgd", "momentum", "adam"]), help="--train.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="--train: folder.")
 @reports_errors
 def compare(
-    spec: Path, backends: str, mode: str, dtype: str, batch: int, seed: int, atol: float | None
+    spec: Path,
+    backends: str,
+    mode: str,
+    dtype: str,
+    batch: int,
+    seed: int | None,
+    atol: float | None,
+    train: bool,
+    data: str | None,
+    epochs: int | None,
+    batch_size: int | None,
+    lr: float | None,
+    optimizer: str | None,
+    out: Path | None,
 ) -> None:
     """Load identical weights into every backend, feed the same input, compare outputs.
 
@@ -46,8 +66,25 @@ def compare(
     \b
     Example:
       normspec compare specs/cifar_cnn.yaml --backends torch,keras --dtype float64
+      normspec compare specs/mlp.yaml --train --data digits --epochs 5
     """
     import normspec
+
+    if train:
+        if not data:
+            raise click.UsageError("--train needs --data")
+        _compare_training(
+            spec,
+            _backends(backends),
+            data,
+            epochs,
+            batch_size,
+            lr,
+            optimizer,
+            seed,
+            out,
+        )
+        return
     from normspec.parity import compare as run_compare
 
     names = _backends(backends)
@@ -58,7 +95,7 @@ def compare(
         modes=modes,
         dtype=dtype,
         batch=batch,
-        seed=seed,
+        seed=seed if seed is not None else 0,
         atol=atol,
         progress=lambda msg: click.echo(f"  {msg}", err=True),
     )
@@ -67,6 +104,36 @@ def compare(
         click.echo("parity FAILED", err=True)
         sys.exit(1)
     click.echo("parity ok")
+
+
+def _compare_training(
+    spec: Path,
+    names: list[str],
+    data: str,
+    epochs: int | None,
+    batch_size: int | None,
+    lr: float | None,
+    optimizer: str | None,
+    seed: int | None,
+    out: Path | None,
+) -> None:
+    import normspec
+    from normspec.cli_run import epoch_line, load_data, settings_from
+    from normspec.run.compare_train import compare_training
+
+    canon = normspec.load(spec)
+    settings = settings_from(canon, epochs, batch_size, lr, optimizer, seed)
+    dataset = load_data(data, canon, settings.seed)
+    out = out or Path("runs") / f"{canon.name}-compare"
+
+    def progress(name: str, epoch: int, row: dict[str, float]) -> None:
+        click.echo(epoch_line(name, row, settings.epochs), err=True)
+
+    result = compare_training(canon, names, dataset, settings, out, progress=progress)
+    click.echo(result.table(), nl=False)
+    gap, epoch = result.largest_loss_gap()
+    click.echo(f"largest per-epoch train-loss gap: {gap:.3g} (epoch {epoch})")
+    click.echo(f"curves and report written to {out}/")
 
 
 COMMANDS = [compare]

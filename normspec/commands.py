@@ -10,7 +10,7 @@ import importlib
 
 import click
 
-_MODULES = ("normspec.cli_compare",)
+_MODULES = ("normspec.cli_compare", "normspec.cli_run")
 
 
 def register(group: click.Group) -> None:

@@ -12,7 +12,7 @@ framework uses inside.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 import numpy as np
@@ -59,6 +59,30 @@ class Backend(Protocol):
     ) -> list[float]:
         """One optimizer step per batch with ``spec.train`` (loss and optimizer); returns the
         losses. Dropout is disabled. Weights afterwards are read with :meth:`get_weights`."""
+
+    def fit(
+        self,
+        model: Any,
+        spec: CanonicalSpec,
+        data: Any,
+        *,
+        epochs: int,
+        batch_size: int,
+        seed: int,
+        optimizer: Any,
+        on_batch_end: Callable[[int], None] | None = None,
+        on_epoch_end: Callable[[int, dict[str, float]], None] | None = None,
+    ) -> None:
+        """Train idiomatically (Keras ``fit``, a plain PyTorch loop, optax + ``nnx.jit``) on
+        ``data`` (:class:`normspec.run.data.Dataset`), with the mini-batches of
+        :func:`normspec.run.data.batches` (same order in every backend), dropout active, the
+        loss of ``spec.train.loss`` and ``optimizer`` (:class:`normspec.ir.graph.SGD` or
+        :class:`~normspec.ir.graph.Adam`, same update rule in every backend). After each epoch
+        call ``on_epoch_end(epoch, {"loss": mean batch loss, "accuracy": mean batch accuracy})``
+        (accuracy NaN for regression)."""
+
+    def predict(self, model: Any, spec: CanonicalSpec, x: np.ndarray) -> np.ndarray:
+        """Eval-mode outputs for ``x`` (channels-last), as numpy."""
 
 
 def get_backend(name: str) -> Backend:

@@ -1,0 +1,163 @@
+"""``normspec train`` and ``normspec ablate``; ``compare --train`` reuses the same pieces."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from normspec.cli import SPEC, reports_errors
+
+BACKEND = click.option(
+    "--backend",
+    "-b",
+    type=click.Choice(["torch", "keras", "flax"]),
+    default="torch",
+    show_default=True,
+)
+DATA = click.option(
+    "--data",
+    "-d",
+    required=True,
+    help="digits, threshold, moons, synthetic_cifar, mnist, fashion_mnist, cifar10 or FILE.npz",
+)
+
+
+def run_options(fn):  # type: ignore[no-untyped-def]
+    """Options shared by train, compare --train and ablate (defaults from the spec)."""
+    for option in reversed(
+        [
+            click.option("--epochs", type=click.IntRange(1, 100_000)),
+            click.option("--batch-size", type=click.IntRange(2, 1 << 16)),
+            click.option("--lr", type=click.FloatRange(min=0, min_open=True)),
+            click.option("--optimizer", type=click.Choice(["sgd", "momentum", "adam"])),
+            click.option("--seed", type=int),
+            click.option(
+                "--device",
+                type=click.Choice(["auto", "cpu", "gpu", "tpu"]),
+                default="auto",
+                show_default=True,
+                help="Where the framework runs the model.",
+            ),
+            click.option("--out", type=click.Path(file_okay=False, path_type=Path)),
+        ]
+    ):
+        fn = option(fn)
+    return fn
+
+
+def settings_from(spec, epochs, batch_size, lr, optimizer, seed):  # type: ignore[no-untyped-def]
+    from normspec.run.train import RunSettings
+
+    return RunSettings.from_spec(
+        spec, epochs=epochs, batch_size=batch_size, seed=seed, optimizer=optimizer, lr=lr
+    )
+
+
+def load_data(name: str, spec, seed: int):  # type: ignore[no-untyped-def]
+    from normspec.run.data import load_dataset
+
+    return load_dataset(name, seed=seed, validation_split=spec.train.validation_split or 0.2)
+
+
+def epoch_line(prefix: str, row: dict[str, float], epochs: int) -> str:
+    return (
+        f"{prefix} epoch {int(row['epoch'])}/{epochs}  loss {row['loss']:.4f}  "
+        f"acc {row['accuracy']:.4f}  val_loss {row['val_loss']:.4f}  "
+        f"val_acc {row['val_accuracy']:.4f}"
+    )
+
+
+def set_device(device: str) -> None:
+    import os
+
+    os.environ["NORMSPEC_DEVICE"] = device
+
+
+@click.command(name="train")
+@SPEC
+@BACKEND
+@DATA
+@run_options
+@reports_errors
+def train_command(
+    spec: Path, backend: str, data: str, epochs, batch_size, lr, optimizer, seed, device, out
+) -> None:  # type: ignore[no-untyped-def]
+    """Train SPEC in one framework; save metrics (JSON, CSV) and canonical weights.
+
+    \b
+    Example:
+      normspec train specs/mlp.yaml --backend keras --data digits --epochs 5 --out runs/mlp
+    """
+    import normspec
+    from normspec.run.progress import BatchProgress
+    from normspec.run.train import save_run, starting_weights, train
+
+    set_device(device)
+    canon = normspec.load(spec)
+    settings = settings_from(canon, epochs, batch_size, lr, optimizer, seed)
+    dataset = load_data(data, canon, settings.seed)
+    weights = starting_weights(canon, dataset, settings.seed)
+    out = out or Path("runs") / f"{canon.name}-{backend}"
+    steps = -(-len(dataset.x_train) // settings.batch_size)
+    with BatchProgress(f"{backend}", steps, settings.epochs) as bar:
+        history, final = train(
+            canon,
+            backend,
+            dataset,
+            weights,
+            settings,
+            on_batch_end=bar.advance,
+            on_epoch=lambda row: bar.epoch_done(epoch_line(backend, row, settings.epochs)),
+        )
+    save_run(out, canon, history, final)
+    click.echo(f"metrics and weights written to {out}/")
+
+
+@click.command(name="ablate")
+@SPEC
+@click.option(
+    "--vary",
+    "vary",
+    multiple=True,
+    required=True,
+    help="KEY=V1,V2 (e.g. norm.position=before_activation,after_activation,none)",
+)
+@click.option("--seeds", default=3, show_default=True, type=click.IntRange(1, 100))
+@BACKEND
+@DATA
+@run_options
+@reports_errors
+def ablate_command(
+    spec: Path, vary, seeds, backend, data, epochs, batch_size, lr, optimizer, seed, device, out
+) -> None:  # type: ignore[no-untyped-def]
+    """Train every variant of SPEC over several seeds; table, curves and report.
+
+    \b
+    Example:
+      normspec ablate specs/cnn_bn_after_relu.yaml --data digits \\
+          --vary norm.position=before_activation,after_activation,none --seeds 3
+    """
+    from normspec.run.ablate import Variation, ablate, table, variants
+
+    set_device(device)
+    specs = variants(spec, [Variation.parse(v) for v in vary])
+    first = next(iter(specs.values()))
+    settings = settings_from(first, epochs, batch_size, lr, optimizer, seed)
+    dataset = load_data(data, first, settings.seed)
+    out = out or Path("runs") / f"{first.name}-ablation"
+    total = len(specs) * seeds
+
+    def progress(label: str, k: int, epoch: int, row: dict[str, float]) -> None:
+        done = list(specs).index(label) * seeds + k + 1
+        click.echo(
+            epoch_line(f"[{done}/{total}] {label} seed {settings.seed + k}:", row, settings.epochs),
+            err=True,
+        )
+
+    results = ablate(specs, backend, dataset, settings, seeds, out, progress=progress)
+    click.echo(table(results), nl=False)
+    click.echo(f"report and curves written to {out}/")
+
+
+COMMANDS = [train_command, ablate_command]

@@ -1,0 +1,177 @@
+"""``normspec ablate``: the same spec with one setting varied, over several seeds."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import math
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from normspec.errors import NormspecError
+from normspec.ir.graph import CanonicalSpec
+from normspec.loader import load_yaml, read_source
+from normspec.run import metrics
+from normspec.run.data import Dataset
+from normspec.run.report import fmt, markdown_table, plot_curves
+from normspec.run.train import History, RunSettings, starting_weights, train
+from normspec.spec.canonicalize import canonicalize
+
+ALIASES = {"norm": ("defaults", "norm"), "activation": ("defaults", "activation")}
+
+
+class AblationError(NormspecError):
+    """A --vary option that does not fit the spec."""
+
+
+@dataclass(frozen=True)
+class Variation:
+    path: tuple[str, ...]
+    values: tuple[Any, ...]
+
+    @classmethod
+    def parse(cls, text: str) -> Variation:
+        """``norm.position=before_activation,after_activation`` -> path and values."""
+        key, sep, raw = text.partition("=")
+        if not sep or not key or not raw:
+            raise AblationError(f"--vary takes KEY=V1,V2,...; got {text!r}")
+        parts = tuple(key.strip().split("."))
+        path = ALIASES.get(parts[0], (parts[0],)) + parts[1:]
+        values = tuple(yaml.safe_load(v.strip()) for v in raw.split(","))
+        return cls(path, values)
+
+    @property
+    def key(self) -> str:
+        return ".".join(self.path[1:] if self.path[0] == "defaults" else self.path)
+
+
+def _set(data: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+    node = data
+    for i, part in enumerate(path[:-1]):
+        child = node.get(part)
+        if isinstance(child, str) and path[:2] == ("defaults", "norm"):
+            child = {"kind": child}  # `norm: batch` -> `norm: {kind: batch}`
+        if isinstance(child, str) and path[:2] == ("input", "normalize"):
+            child = {"kind": child}
+        if child is None:
+            child = {}
+        if not isinstance(child, dict):
+            raise AblationError(
+                f"cannot set {'.'.join(path)}: {'.'.join(path[: i + 1])} is not a mapping"
+            )
+        node[part] = child
+        node = child
+    node[path[-1]] = value
+
+
+def variants(source: str | Path, variations: Sequence[Variation]) -> dict[str, CanonicalSpec]:
+    """Every combination of the variations, as canonical specs keyed by a readable label."""
+    text, name = read_source(source)
+    base = load_yaml(text, name).data
+    out = {}
+    for combo in itertools.product(*(v.values for v in variations)):
+        data = copy.deepcopy(base)
+        for variation, value in zip(variations, combo, strict=True):
+            _set(data, variation.path, value)
+        label = ", ".join(f"{v.key}={c}" for v, c in zip(variations, combo, strict=True))
+        out[label] = canonicalize(load_yaml(yaml.safe_dump(data, sort_keys=False), name))
+    return out
+
+
+@dataclass
+class VariantResult:
+    label: str
+    spec: CanonicalSpec
+    runs: list[History]
+    chance: float
+
+    def failures(self) -> list[str]:
+        """Per run: '' if it trained, else why not (diverged, stuck at chance)."""
+        out = []
+        for h in self.runs:
+            acc = h.final.get("val_accuracy", float("nan"))
+            if h.diverged():
+                out.append("diverged (NaN loss)")
+            elif math.isfinite(acc) and acc <= self.chance + 0.02:
+                out.append("stuck at chance")
+            else:
+                out.append("")
+        return out
+
+    def summary(self, key: str) -> str:
+        values = [h.final.get(key, float("nan")) for h in self.runs]
+        finite = [v for v in values if math.isfinite(v)]
+        if not finite:
+            return "nan"
+        spread = statistics.stdev(finite) if len(finite) > 1 else 0.0
+        return f"{fmt(statistics.mean(finite))} ± {fmt(spread)}"
+
+
+def ablate(
+    specs: dict[str, CanonicalSpec],
+    backend: str,
+    data: Dataset,
+    settings: RunSettings,
+    seeds: int,
+    out: Path,
+    *,
+    progress: Callable[[str, int, int, dict[str, float]], None] | None = None,
+) -> list[VariantResult]:
+    results = []
+    for label, spec in specs.items():
+        runs = []
+        for k in range(seeds):
+            seeded = RunSettings(settings.epochs, settings.batch_size, settings.seed + k,
+                                 settings.optimizer)  # fmt: skip
+            weights = starting_weights(spec, data, seeded.seed)
+
+            def on_epoch(row: dict[str, float], label: str = label, k: int = k) -> None:
+                if progress:
+                    progress(label, k, int(row["epoch"]), row)
+
+            history, _ = train(spec, backend, data, weights, seeded, on_epoch=on_epoch)
+            runs.append(history)
+        chance = metrics.chance_accuracy(spec, data.y_val)
+        results.append(VariantResult(label, spec, runs, chance))
+    write_report(results, backend, data, settings, seeds, out)
+    return results
+
+
+def table(results: Sequence[VariantResult]) -> str:
+    rows = []
+    for r in results:
+        failed = [f for f in r.failures() if f]
+        status = "trained" if not failed else f"{len(failed)}/{len(r.runs)} failed: {failed[0]}"
+        rows.append([r.label, r.summary("loss"), r.summary("val_loss"),
+                     r.summary("val_accuracy"), status])  # fmt: skip
+    header = ["variant", "train loss", "val loss", "val accuracy", "status"]
+    return markdown_table(header, rows)
+
+
+def write_report(
+    results: Sequence[VariantResult],
+    backend: str,
+    data: Dataset,
+    settings: RunSettings,
+    seeds: int,
+    out: Path,
+) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    name = results[0].spec.name if results else "spec"
+    png = plot_curves({r.label: r.runs for r in results}, out / "curves.png", f"{name}: ablation")
+    chance = results[0].chance if results else float("nan")
+    lines = [
+        f"# Ablation of {name} ({backend}, data `{data.name}`)\n",
+        f"{seeds} seed(s) per variant, {settings.epochs} epochs, batch {settings.batch_size}; "
+        f"mean ± std of the final epoch. Chance accuracy (majority class): {fmt(chance, 3)}. "
+        "A run counts as failed when its loss is NaN or its final validation accuracy is within "
+        "0.02 of chance.\n",
+        table(results),
+        f"\n![curves]({png.name})\n",
+    ]
+    (out / "report.md").write_text("\n".join(lines))

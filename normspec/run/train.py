@@ -1,0 +1,137 @@
+"""One training run in one backend, from canonical weights to metrics and saved weights."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from normspec.ir import ops as ir
+from normspec.ir.graph import SGD, Adam, CanonicalSpec
+from normspec.run import metrics
+from normspec.run.data import Dataset, channel_stats
+from normspec.weights import Weights, init_weights, save_weights
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    epochs: int
+    batch_size: int
+    seed: int
+    optimizer: SGD | Adam
+
+    @classmethod
+    def from_spec(
+        cls,
+        spec: CanonicalSpec,
+        *,
+        epochs: int | None = None,
+        batch_size: int | None = None,
+        seed: int | None = None,
+        optimizer: str | None = None,
+        lr: float | None = None,
+    ) -> RunSettings:
+        """The spec's ``train`` section, with command-line overrides."""
+        opt: SGD | Adam = spec.train.optimizer
+        if optimizer == "adam" and not isinstance(opt, Adam):
+            opt = Adam(learning_rate=1e-3, beta1=0.9, beta2=0.999, epsilon=1e-8)
+        elif optimizer in ("sgd", "momentum"):
+            momentum = 0.9 if optimizer == "momentum" else 0.0
+            rate = opt.learning_rate if isinstance(opt, SGD) else 0.01
+            opt = SGD(learning_rate=rate, momentum=momentum, nesterov=False)
+        if lr is not None:
+            opt = opt.model_copy(update={"learning_rate": lr})
+        return cls(
+            epochs=epochs or spec.train.epochs,
+            batch_size=batch_size or spec.train.batch_size,
+            seed=spec.train.seed if seed is None else seed,
+            optimizer=opt,
+        )
+
+
+@dataclass
+class History:
+    backend: str
+    epochs: list[dict[str, float]] = field(default_factory=list)
+
+    @property
+    def final(self) -> dict[str, float]:
+        return self.epochs[-1] if self.epochs else {}
+
+    def diverged(self) -> bool:
+        return any(not math.isfinite(e["loss"]) for e in self.epochs)
+
+
+def starting_weights(spec: CanonicalSpec, data: Dataset, seed: int) -> Weights:
+    """Initial weights, with input standardization fitted on the training split only."""
+    weights = init_weights(spec, seed)
+    for op in spec.layers:
+        if isinstance(op, ir.Standardize) and op.adapt:
+            mean, std = channel_stats(data.x_train, op.epsilon)
+            dtype = np.dtype(spec.input.dtype)
+            weights[f"{op.name}.mean"] = mean.astype(dtype)
+            weights[f"{op.name}.std"] = std.astype(dtype)
+    return weights
+
+
+def train(
+    spec: CanonicalSpec,
+    backend_name: str,
+    data: Dataset,
+    weights: Weights,
+    settings: RunSettings,
+    *,
+    on_batch_end: Callable[[int], None] | None = None,
+    on_epoch: Callable[[dict[str, float]], None] | None = None,
+) -> tuple[History, Weights]:
+    """Train in ``backend_name`` from ``weights``; validation metrics after every epoch."""
+    from normspec.backends import get_backend
+
+    backend = get_backend(backend_name)
+    model = backend.build(spec)
+    backend.set_weights(model, spec, weights)
+    history = History(backend_name)
+    x_val = data.x_val.astype(spec.input.dtype)
+
+    def epoch_end(epoch: int, train_metrics: dict[str, float]) -> None:
+        out = backend.predict(model, spec, x_val)
+        row = {
+            "epoch": float(epoch + 1),
+            "loss": float(train_metrics["loss"]),
+            "accuracy": float(train_metrics.get("accuracy", float("nan"))),
+            "val_loss": metrics.loss(spec, out, data.y_val),
+            "val_accuracy": metrics.accuracy(spec, out, data.y_val),
+        }
+        history.epochs.append(row)
+        if on_epoch:
+            on_epoch(row)
+
+    backend.fit(
+        model,
+        spec,
+        data,
+        epochs=settings.epochs,
+        batch_size=settings.batch_size,
+        seed=settings.seed,
+        optimizer=settings.optimizer,
+        on_batch_end=on_batch_end,
+        on_epoch_end=epoch_end,
+    )
+    return history, backend.get_weights(model, spec)
+
+
+def save_run(out: Path, spec: CanonicalSpec, history: History, weights: Weights) -> None:
+    """metrics.json, metrics.csv and weights.safetensors (canonical format) in ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    payload = {"spec": spec.name, "hash": spec.hash, **asdict(history)}
+    (out / "metrics.json").write_text(json.dumps(payload, indent=2) + "\n")
+    with open(out / "metrics.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(history.epochs[0]) if history.epochs else [])
+        writer.writeheader()
+        writer.writerows(history.epochs)
+    save_weights(out / "weights.safetensors", spec, weights)
