@@ -6,9 +6,9 @@ import json
 import math
 
 import pytest
-from conftest import GOLDEN, SPECS, check_golden
 
 import normspec
+from conftest import GOLDEN, SPECS, check_golden
 from normspec.ir import ops as ir
 from normspec.ir.graph import count_params
 from normspec.ir.serialize import to_data, to_yaml

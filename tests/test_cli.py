@@ -8,8 +8,8 @@ import sys
 
 import pytest
 from click.testing import CliRunner
-from conftest import ROOT, SPECS
 
+from conftest import ROOT, SPECS
 from normspec.cli import main
 
 BAD = "normspec: 1\ninput: {shape: [4]}\nlayers:\n  - dense: {units: 3, activaton: relu}\n"
