@@ -10,7 +10,7 @@ import importlib
 
 import click
 
-_MODULES = ("normspec.cli_compare", "normspec.cli_run")
+_MODULES = ("normspec.cli_compare", "normspec.cli_run", "normspec.cli_weights")
 
 
 def register(group: click.Group) -> None:
