@@ -81,8 +81,17 @@ def set_device(device: str) -> None:
 @run_options
 @reports_errors
 def train_command(
-    spec: Path, backend: str, data: str, epochs, batch_size, lr, optimizer, seed, device, out
-) -> None:  # type: ignore[no-untyped-def]
+    spec: Path,
+    backend: str,
+    data: str,
+    epochs: int | None,
+    batch_size: int | None,
+    lr: float | None,
+    optimizer: str | None,
+    seed: int | None,
+    device: str,
+    out: Path | None,
+) -> None:
     """Train SPEC in one framework; save metrics (JSON, CSV) and canonical weights.
 
     \b
@@ -129,8 +138,19 @@ def train_command(
 @run_options
 @reports_errors
 def ablate_command(
-    spec: Path, vary, seeds, backend, data, epochs, batch_size, lr, optimizer, seed, device, out
-) -> None:  # type: ignore[no-untyped-def]
+    spec: Path,
+    vary: tuple[str, ...],
+    seeds: int,
+    backend: str,
+    data: str,
+    epochs: int | None,
+    batch_size: int | None,
+    lr: float | None,
+    optimizer: str | None,
+    seed: int | None,
+    device: str,
+    out: Path | None,
+) -> None:
     """Train every variant of SPEC over several seeds; table, curves and report.
 
     \b

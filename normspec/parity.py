@@ -71,7 +71,7 @@ def with_dtype(spec: CanonicalSpec, dtype: str) -> CanonicalSpec:
     """The same spec computed in ``dtype``."""
     if spec.input.dtype == dtype:
         return spec
-    new_input = InputSpec(shape=spec.input.shape, dtype=dtype)  # type: ignore[arg-type]
+    new_input = InputSpec(shape=spec.input.shape, dtype=dtype)
     return spec.model_copy(update={"input": new_input})
 
 

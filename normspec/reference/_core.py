@@ -1,0 +1,74 @@
+"""The op registry of the reference interpreter and the loop that runs a sequence of ops."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+
+from normspec.ir import ops as ir
+
+Array = npt.NDArray[np.float64]
+K = TypeVar("K", bound=Callable[..., Array])
+
+KERNELS: dict[type[ir.Op], Callable[[Any, Array, Context], Array]] = {}
+"""One function per IR op class: ``(op, x, context) -> y`` on float64 batches."""
+
+
+@dataclass
+class Context:
+    """What a kernel may read besides its input: the weights and the mode.
+
+    ``weights`` are float64 copies; batch norm writes its updated running statistics into them
+    in train mode, which is how :func:`normspec.reference.forward` returns the new state.
+    """
+
+    weights: dict[str, Array]
+    train: bool
+
+    def weight(self, op: ir.Op, role: str) -> Array:
+        return self.weights[f"{op.name}.{role}"]
+
+    def affine(self, op: ir.Op, y: Array, *, scale: bool, center: bool) -> Array:
+        """``y * scale + shift`` with whichever of the two per-channel vectors the op has."""
+        if scale:
+            y = y * self.weight(op, "scale")
+        if center:
+            y = y + self.weight(op, "shift")
+        return y
+
+
+def register(*classes: type[ir.Op]) -> Callable[[K], K]:
+    """Register a kernel ``(op, x, context) -> y`` for each of ``classes``.
+
+    A second kernel for the same class is an error, so no kernel silently replaces another.
+    """
+
+    def decorate(fn: K) -> K:
+        for cls in classes:
+            if cls in KERNELS:
+                raise ValueError(f"op class {cls.__name__} already has a reference kernel")
+            KERNELS[cls] = fn
+        return fn
+
+    return decorate
+
+
+def run_op(op: ir.Op, x: Array, ctx: Context) -> Array:
+    """Apply one op and check its output against the shape the IR inferred for it."""
+    kernel = KERNELS.get(type(op))
+    if kernel is None:
+        raise NotImplementedError(f"no reference kernel for op '{op.op}' ({type(op).__name__})")
+    y = kernel(op, x, ctx)
+    if y.shape[1:] != op.shape:
+        raise ValueError(f"op '{op.name}' produced shape {y.shape[1:]} but the IR says {op.shape}")
+    return y
+
+
+def run_ops(ops: tuple[ir.Op, ...], x: Array, ctx: Context) -> Array:
+    for op in ops:
+        x = run_op(op, x, ctx)
+    return x

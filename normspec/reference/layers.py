@@ -1,0 +1,38 @@
+"""Dense, shape changes, dropout and residual connections."""
+
+from __future__ import annotations
+
+from normspec.ir import ops as ir
+from normspec.reference._core import Array, Context, register, run_ops
+
+
+@register(ir.Dense)
+def dense(op: ir.Dense, x: Array, ctx: Context) -> Array:
+    y = x @ ctx.weight(op, "kernel")
+    if op.use_bias:
+        y = y + ctx.weight(op, "bias")
+    return y
+
+
+@register(ir.Flatten)
+def flatten(op: ir.Flatten, x: Array, ctx: Context) -> Array:
+    # C-order reshape of the channels-last tensor: the channel index varies fastest.
+    return x.reshape(x.shape[0], -1)
+
+
+@register(ir.Reshape)
+def reshape(op: ir.Reshape, x: Array, ctx: Context) -> Array:
+    return x.reshape(x.shape[0], *op.shape)
+
+
+@register(ir.Dropout)
+def dropout(op: ir.Dropout, x: Array, ctx: Context) -> Array:
+    """Identity in both modes: the reference is the oracle of parity checks, which run with
+    dropout disabled so that outputs are comparable."""
+    return x
+
+
+@register(ir.Residual)
+def residual(op: ir.Residual, x: Array, ctx: Context) -> Array:
+    """``body(x) + shortcut(x)``; an empty shortcut is the identity."""
+    return run_ops(op.body, x, ctx) + run_ops(op.shortcut, x, ctx)
