@@ -1,0 +1,322 @@
+"""Canonical IR -> Keras 3 source: one emitter per op class in :data:`EMITTERS`.
+
+Each emitter writes the layers of one op into the builder function through its
+:class:`~normspec.backends.keras.context.Site`. Stock Keras layers are used wherever they compute
+exactly what the IR says, with every convention passed explicitly; otherwise a small custom layer
+from :mod:`normspec.backends.keras.helpers` is emitted. What Keras cannot express raises
+:class:`~normspec.errors.BackendError`. The module around the builder is assembled by
+:mod:`normspec.backends.keras.module`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from normspec.backends.keras.codegen import OMIT, Call, call
+from normspec.backends.keras.context import Site
+from normspec.errors import BackendError
+from normspec.ir import ops as ir
+from normspec.ir.ops import Pair, Shape
+from normspec.ir.shapes import is_same_padding
+
+Emitter = Callable[[Any, Site], None]
+EMITTERS: dict[type[ir.Op], Emitter] = {}
+"""IR op class -> the function that emits its Keras layers."""
+
+F = TypeVar("F", bound=Emitter)
+
+
+def register(*classes: type[ir.Op]) -> Callable[[F], F]:
+    """Register the decorated function as the emitter of ``classes``; duplicates raise."""
+
+    def decorate(fn: F) -> F:
+        for cls in classes:
+            if cls in EMITTERS:
+                raise ValueError(f"Keras emitter for {cls.__name__} registered twice")
+            EMITTERS[cls] = fn
+        return fn
+
+    return decorate
+
+
+def emit_sequence(site: Site, ops: tuple[ir.Op, ...], on_op: Callable[[ir.Op], None]) -> str:
+    """Emit ``ops`` in order from ``site.src`` into ``site.dst``; returns the variable holding
+    the result (``site.src`` itself when ``ops`` is empty). ``on_op`` sees each op after it."""
+    src, shape = site.src, site.input_shape
+    for op in ops:
+        child = Site(site.builder, src, site.dst, shape, site.depth)
+        EMITTERS[type(op)](op, child)
+        on_op(op)
+        src, shape = child.src, op.shape
+    return src
+
+
+def _unsupported(op: ir.Op, option: str, why: str) -> BackendError:
+    return BackendError(f"keras backend cannot express {op.op} '{op.name}': {option} ({why})")
+
+
+# --- initializers ------------------------------------------------------------------------------
+
+
+def _initializer(init: Any, site: Site) -> Call:
+    if isinstance(init, ir.Uniform):
+        return call("keras.initializers.RandomUniform", minval=init.low, maxval=init.high)
+    if isinstance(init, ir.Normal):
+        return call("keras.initializers.RandomNormal", mean=init.mean, stddev=init.std)
+    if isinstance(init, ir.TruncatedNormal):
+        two_sigma = all(
+            math.isclose(bound, init.mean + sign * 2.0 * init.std, rel_tol=1e-12, abs_tol=1e-300)
+            for bound, sign in ((init.low, -1.0), (init.high, 1.0))
+        )
+        if two_sigma:  # Keras re-draws values beyond two standard deviations
+            return call("keras.initializers.TruncatedNormal", mean=init.mean, stddev=init.std)
+        cls = site.builder.helper("BoundedTruncatedNormal")
+        return call(cls, mean=init.mean, stddev=init.std, minval=init.low, maxval=init.high)
+    return call("keras.initializers.Constant", value=float(init.value))
+
+
+# --- padding -----------------------------------------------------------------------------------
+
+
+def _padding_mode(
+    site: Site, window: Shape, strides: Shape, padding: tuple[Pair, ...], dilation: Shape
+) -> str | None:
+    """'valid' for no padding, 'same' when the pairs are TF's SAME for this input size (the
+    extra cell at the end), None when the padding must be written out."""
+    if not any(p for pair in padding for p in pair):
+        return "valid"
+    site.builder.notes.add("padding")
+    if is_same_padding(site.input_shape[:-1], window, strides, padding, dilation):
+        return "same"
+    return None
+
+
+def _zero_pad(op: ir.Op, site: Site, padding: tuple[Pair, ...]) -> None:
+    name = site.builder.names.derived(op.name, "pad")
+    rank = len(padding)
+    pads: Any = padding[0] if rank == 1 else padding  # ZeroPadding1D takes one pair
+    layer = site.layer(
+        f"layers.ZeroPadding{rank}D", name, padding=pads, data_format="channels_last"
+    )
+    site.apply(layer)
+
+
+# --- ops ---------------------------------------------------------------------------------------
+
+
+@register(ir.Standardize)
+def _standardize(op: ir.Standardize, site: Site) -> None:
+    cls = site.builder.helper("Standardize")
+    site.apply(site.layer(cls, op.name, mean=op.mean, std=op.std, epsilon=op.epsilon))
+
+
+@register(ir.Rescale)
+def _rescale(op: ir.Rescale, site: Site) -> None:
+    site.apply(site.layer("layers.Rescaling", op.name, scale=op.scale, offset=op.offset))
+
+
+@register(ir.Dense)
+def _dense(op: ir.Dense, site: Site) -> None:
+    layer = site.layer(
+        "layers.Dense",
+        op.name,
+        units=op.units,
+        use_bias=op.use_bias,
+        kernel_initializer=_initializer(op.kernel_init, site),
+        bias_initializer=_initializer(op.bias_init, site) if op.use_bias else OMIT,
+    )
+    site.apply(layer)
+
+
+@register(ir.Conv1D, ir.Conv2D)
+def _conv(op: ir.Conv1D | ir.Conv2D, site: Site) -> None:
+    if any(s > 1 for s in op.strides) and any(d > 1 for d in op.dilation):
+        raise _unsupported(
+            op,
+            f"strides {op.strides} with dilation {op.dilation}",
+            "Keras convolutions reject strides > 1 together with dilation_rate > 1",
+        )
+    mode = _padding_mode(site, op.kernel, op.strides, op.padding, op.dilation)
+    if mode is None:
+        _zero_pad(op, site, op.padding)
+        mode = "valid"
+    layer = site.layer(
+        f"layers.Conv{len(op.kernel)}D",
+        op.name,
+        filters=op.filters,
+        kernel_size=op.kernel,
+        strides=op.strides,
+        padding=mode,
+        data_format="channels_last",
+        dilation_rate=op.dilation if any(d != 1 for d in op.dilation) else OMIT,
+        groups=op.groups if op.groups != 1 else OMIT,
+        use_bias=op.use_bias,
+        kernel_initializer=_initializer(op.kernel_init, site),
+        bias_initializer=_initializer(op.bias_init, site) if op.use_bias else OMIT,
+    )
+    site.apply(layer)
+
+
+def _pool(op: ir.Op, site: Site, kind: str, mode: str) -> None:
+    assert isinstance(op, ir.MaxPool1D | ir.MaxPool2D | ir.AvgPool1D | ir.AvgPool2D)
+    layer = site.layer(
+        f"layers.{kind}Pooling{len(op.pool)}D",
+        op.name,
+        pool_size=op.pool,
+        strides=op.strides,
+        padding=mode,
+        data_format="channels_last",
+    )
+    site.apply(layer)
+
+
+@register(ir.MaxPool1D, ir.MaxPool2D)
+def _max_pool(op: ir.MaxPool1D | ir.MaxPool2D, site: Site) -> None:
+    mode = _padding_mode(site, op.pool, op.strides, op.padding, (1,) * len(op.pool))
+    if mode is None:  # padded cells must act as -inf, which zero padding would not do
+        cls = site.builder.helper("NegativeInfinityPadding")
+        name = site.builder.names.derived(op.name, "pad")
+        site.apply(site.layer(cls, name, padding=op.padding))
+        mode = "valid"
+    _pool(op, site, "Max", mode)
+
+
+@register(ir.AvgPool1D, ir.AvgPool2D)
+def _avg_pool(op: ir.AvgPool1D | ir.AvgPool2D, site: Site) -> None:
+    mode = _padding_mode(site, op.pool, op.strides, op.padding, (1,) * len(op.pool))
+    if mode == "valid":
+        _pool(op, site, "Average", mode)
+    elif op.count_include_pad:  # zeros padded in first are counted by a 'valid' pool
+        _zero_pad(op, site, op.padding)
+        _pool(op, site, "Average", "valid")
+    elif mode == "same":  # Keras' 'same' average pool leaves padded cells out of the divisor
+        _pool(op, site, "Average", mode)
+    else:
+        cls = site.builder.helper("AveragePoolingExcludingPadding")
+        options = {"pool_size": op.pool, "strides": op.strides, "padding": op.padding}
+        site.apply(site.layer(cls, op.name, **options))
+
+
+def _global_pool(kind: str) -> Emitter:
+    def emit(op: ir.Op, site: Site) -> None:
+        rank = len(site.input_shape) - 1
+        options = {"data_format": "channels_last", "keepdims": False}
+        site.apply(site.layer(f"layers.Global{kind}Pooling{rank}D", op.name, **options))
+
+    return emit
+
+
+register(ir.GlobalAvgPool)(_global_pool("Average"))
+register(ir.GlobalMaxPool)(_global_pool("Max"))
+
+
+@register(ir.Flatten)
+def _flatten(op: ir.Flatten, site: Site) -> None:
+    site.builder.comment("Channels-last flatten: (H, W, C) in row-major order, C fastest.")
+    site.apply(site.layer("layers.Flatten", op.name, data_format="channels_last"))
+
+
+@register(ir.Reshape)
+def _reshape(op: ir.Reshape, site: Site) -> None:
+    site.apply(site.layer("layers.Reshape", op.name, target_shape=op.shape))
+
+
+@register(ir.Dropout)
+def _dropout(op: ir.Dropout, site: Site) -> None:
+    site.apply(site.layer("layers.Dropout", op.name, rate=op.rate))
+
+
+@register(ir.Activation)
+def _activation(op: ir.Activation, site: Site) -> None:
+    fn = op.function
+    if fn == "elu":
+        layer = site.layer("layers.ELU", op.name, alpha=op.alpha)
+    elif fn == "leaky_relu" and site.builder.float64:
+        cls = site.builder.helper("ExactLeakyReLU")
+        layer = site.layer(cls, op.name, negative_slope=op.negative_slope)
+    elif fn == "leaky_relu":
+        layer = site.layer("layers.LeakyReLU", op.name, negative_slope=op.negative_slope)
+    elif fn == "gelu":
+        approximate = op.approximate == "tanh"
+        layer = site.layer(site.builder.helper("GELU"), op.name, approximate=approximate)
+    elif fn == "softmax":
+        layer = site.layer("layers.Softmax", op.name, axis=-1)
+    else:  # relu, selu, silu, tanh, sigmoid: no parameters
+        layer = site.layer("layers.Activation", op.name, fn)
+    site.apply(layer)
+
+
+def _keras_momentum(momentum: float) -> float:
+    """Keras weights the old moving value; the IR weights the new batch statistic."""
+    return float(f"{1.0 - momentum:.15g}")
+
+
+@register(ir.BatchNorm)
+def _batch_norm(op: ir.BatchNorm, site: Site) -> None:
+    unbiased = op.running_var == "unbiased"
+    cls = site.builder.helper("BatchNormUnbiased") if unbiased else "layers.BatchNormalization"
+    layer = site.layer(
+        cls,
+        op.name,
+        axis=-1,
+        momentum=_keras_momentum(op.momentum),
+        epsilon=op.epsilon,
+        center=op.center,
+        scale=op.scale,
+    )
+    site.apply(layer)
+
+
+@register(ir.LayerNorm)
+def _layer_norm(op: ir.LayerNorm, site: Site) -> None:
+    options = {"axis": -1, "epsilon": op.epsilon, "center": op.center, "scale": op.scale}
+    site.apply(site.layer("layers.LayerNormalization", op.name, **options))
+
+
+def _group_norm(op: ir.GroupNorm | ir.InstanceNorm, site: Site, groups: int) -> None:
+    layer = site.layer(
+        "layers.GroupNormalization",
+        op.name,
+        groups=groups,
+        axis=-1,
+        epsilon=op.epsilon,
+        center=op.center,
+        scale=op.scale,
+    )
+    site.apply(layer)
+
+
+@register(ir.GroupNorm)
+def _group_norm_op(op: ir.GroupNorm, site: Site) -> None:
+    _group_norm(op, site, op.groups)
+
+
+@register(ir.InstanceNorm)
+def _instance_norm(op: ir.InstanceNorm, site: Site) -> None:
+    site.builder.comment(f"{op.name}: instance normalization, one group per channel.")
+    _group_norm(op, site, site.input_shape[-1])
+
+
+@register(ir.RMSNorm)
+def _rms_norm(op: ir.RMSNorm, site: Site) -> None:
+    if op.scale:
+        layer = site.layer("layers.RMSNormalization", op.name, axis=-1, epsilon=op.epsilon)
+    else:  # the stock layer always learns a scale
+        cls = site.builder.helper("UnscaledRMSNormalization")
+        layer = site.layer(cls, op.name, epsilon=op.epsilon)
+    site.apply(layer)
+
+
+@register(ir.Residual)
+def _residual(op: ir.Residual, site: Site) -> None:
+    level = "" if site.depth == 0 else str(site.depth + 1)
+    kind = "its shortcut branch" if op.shortcut else "the identity"
+    site.builder.comment(f"{op.name}: the body's output plus {kind}.")
+    branch = Site(site.builder, site.src, f"body{level}", site.input_shape, site.depth + 1)
+    body = emit_sequence(branch, op.body, lambda _: None)
+    branch = Site(site.builder, site.src, f"shortcut{level}", site.input_shape, site.depth + 1)
+    shortcut = emit_sequence(branch, op.shortcut, lambda _: None)
+    add = site.builder.names.derived(op.name, "add")
+    site.apply(site.layer("layers.Add", add), f"[{body}, {shortcut}]")

@@ -1,0 +1,124 @@
+"""Building and driving the emitted Keras model: weights in and out, forward passes.
+
+Imported through :func:`normspec.backends.keras.load`, which sets the TensorFlow
+environment defaults before Keras is imported. The model is always the emitted source
+executed, so what users import is what is tested.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+
+import keras
+import numpy as np
+
+from normspec.backends.keras.module import KerasModule, generate
+from normspec.errors import BackendError
+from normspec.ir import ops as ir
+from normspec.ir.graph import CanonicalSpec, op_weights
+from normspec.weights import Weights, check_weights
+
+if keras.backend.backend() != "tensorflow":
+    raise BackendError(
+        f"the keras backend runs Keras on TensorFlow, but Keras was loaded with the "
+        f"'{keras.backend.backend()}' backend; set KERAS_BACKEND=tensorflow"
+    )
+
+_AFFINE = {"scale": "gamma", "shift": "beta"}
+_ATTRIBUTES: dict[type[ir.Op], dict[str, str]] = {
+    ir.Dense: {"kernel": "kernel", "bias": "bias"},
+    ir.Conv1D: {"kernel": "kernel", "bias": "bias"},
+    ir.Conv2D: {"kernel": "kernel", "bias": "bias"},
+    ir.BatchNorm: {**_AFFINE, "mean": "moving_mean", "var": "moving_variance"},
+    ir.LayerNorm: _AFFINE,
+    ir.GroupNorm: _AFFINE,
+    ir.InstanceNorm: _AFFINE,
+    ir.RMSNorm: {"scale": "scale"},
+    ir.Standardize: {"mean": "mean", "std": "std"},
+}
+"""IR op class -> canonical weight role -> attribute of the Keras layer holding it. The
+canonical layouts are Keras' own: dense (in, out), conv (*kernel, in / groups, out), (C,)."""
+
+
+@lru_cache(maxsize=128)
+def module_of(spec: CanonicalSpec) -> KerasModule:
+    return generate(spec)
+
+
+def build(spec: CanonicalSpec) -> keras.Model:
+    """Execute the emitted module and call its builder."""
+    module = module_of(spec)
+    namespace: dict[str, object] = {"__name__": f"normspec_keras_{spec.name}"}
+    exec(compile(module.source, f"<normspec:{spec.name}>", "exec"), namespace)
+    model = namespace[module.builder]()
+    assert isinstance(model, keras.Model)
+    return model
+
+
+def _variables(model: keras.Model, spec: CanonicalSpec) -> Iterator[tuple[str, keras.Variable]]:
+    """Every canonical weight key with the Keras variable holding it, in canonical order."""
+    for site in spec.walk():
+        for w in op_weights(site.op, site.input_shape):
+            role = w.key.rsplit(".", 1)[1]
+            layer = model.get_layer(site.op.name)
+            yield w.key, getattr(layer, _ATTRIBUTES[type(site.op)][role])
+
+
+def set_weights(model: keras.Model, spec: CanonicalSpec, weights: Weights) -> None:
+    check_weights(spec, weights)
+    for key, variable in _variables(model, spec):
+        variable.assign(np.asarray(weights[key], dtype=variable.dtype))
+
+
+def get_weights(model: keras.Model, spec: CanonicalSpec) -> Weights:
+    dtype = np.dtype(spec.input.dtype)
+    return {
+        key: np.array(keras.ops.convert_to_numpy(variable), dtype=dtype)
+        for key, variable in _variables(model, spec)
+    }
+
+
+@contextmanager
+def dropout_disabled(model: keras.Model) -> Iterator[None]:
+    """Dropout rates set to 0 for the duration (a Keras Dropout reads its rate per call)."""
+    dropouts = [layer for layer in model.layers if isinstance(layer, keras.layers.Dropout)]
+    rates = [layer.rate for layer in dropouts]
+    for layer in dropouts:
+        layer.rate = 0.0
+    try:
+        yield
+    finally:
+        for layer, rate in zip(dropouts, rates, strict=True):
+            layer.rate = rate
+
+
+_PROBES: weakref.WeakKeyDictionary[keras.Model, keras.Model] = weakref.WeakKeyDictionary()
+
+
+def _probe(model: keras.Model, spec: CanonicalSpec) -> keras.Model:
+    """A model over the same layers whose outputs are every top-level op's output."""
+    if model not in _PROBES:
+        names = module_of(spec).output_layers
+        outputs = {op: model.get_layer(layer).output for op, layer in names.items()}
+        _PROBES[model] = keras.Model(inputs=model.inputs, outputs=outputs)
+    return _PROBES[model]
+
+
+def forward(
+    model: keras.Model, spec: CanonicalSpec, x: np.ndarray, *, train: bool
+) -> dict[str, np.ndarray]:
+    inputs = keras.ops.convert_to_tensor(np.asarray(x, dtype=spec.input.dtype))
+    with dropout_disabled(model):
+        outputs = _probe(model, spec)(inputs, training=train)
+    result = {name: keras.ops.convert_to_numpy(t) for name, t in outputs.items()}
+    result["output"] = result[spec.layers[-1].name]
+    return result
+
+
+def predict(model: keras.Model, spec: CanonicalSpec, x: np.ndarray) -> np.ndarray:
+    """Eval-mode outputs, in batches of 256."""
+    out = model.predict(np.asarray(x, dtype=spec.input.dtype), batch_size=256, verbose=0)
+    return np.asarray(out)

@@ -1,0 +1,67 @@
+"""State shared by the PyTorch op emitters while one ``nn.Module`` class is written."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from normspec.backends.torch.codegen import INDENT, Call, Raw, call, statement
+from normspec.ir.graph import CanonicalSpec
+from normspec.ir.ops import Shape
+
+DTYPE = Raw("dtype")
+"""Layers with parameters or state get ``dtype=dtype``, the model constructor's argument."""
+
+
+@dataclass
+class Builder:
+    """The bodies of ``__init__``, ``reset_parameters`` and ``forward`` being written, and the
+    helpers and imports the module must provide."""
+
+    spec: CanonicalSpec
+    init_lines: list[str] = field(default_factory=list)
+    reset_lines: list[str] = field(default_factory=list)
+    forward_lines: list[str] = field(default_factory=list)
+    helpers: set[str] = field(default_factory=set)
+    imports: set[str] = field(default_factory=set)
+
+    def helper(self, name: str) -> str:
+        """Use a module of :mod:`normspec.backends.torch.helpers`; returns its name."""
+        self.helpers.add(name)
+        return name
+
+    def comment(self, text: str, *, init: bool = True) -> None:
+        """A comment line in ``forward`` (and in ``__init__`` unless ``init`` is false)."""
+        line = f"{INDENT * 2}# {text}"
+        self.forward_lines.append(line)
+        if init:
+            self.init_lines.append(line)
+
+    def initialize(self, func: str, tensor: str, **kwargs: Any) -> None:
+        """``nn.init.<func>(<tensor>, ...)`` in ``reset_parameters``."""
+        self.reset_lines += statement("", call(f"nn.init.{func}", Raw(tensor), **kwargs))
+
+
+@dataclass
+class Site:
+    """Where one op is emitted: it reads variable ``src`` and assigns its result to ``dst``."""
+
+    builder: Builder
+    src: str
+    dst: str
+    input_shape: Shape
+    depth: int
+    """Residual nesting depth (0 at the top level), which picks the branch variable names."""
+
+    def helper(self, name: str) -> str:
+        return self.builder.helper(name)
+
+    def add(self, name: str, module: Call) -> None:
+        """``self.<name> = <module>`` in ``__init__``; ``dst = self.<name>(src)`` in forward."""
+        self.builder.init_lines += statement(f"self.{name} = ", module)
+        self.assign(call(f"self.{name}", Raw(self.src)))
+
+    def assign(self, value: Any) -> None:
+        """``dst = <value>`` in forward; what follows reads ``dst``."""
+        self.builder.forward_lines += statement(f"{self.dst} = ", value)
+        self.src = self.dst

@@ -1,0 +1,327 @@
+"""Canonical IR -> PyTorch source: one emitter per op class in :data:`EMITTERS`.
+
+Each emitter adds the submodule of one op to ``__init__`` (named after the op, so forward hooks
+see every op) and its call to ``forward``, through a :class:`~normspec.backends.torch.context.Site`.
+Stock ``torch.nn`` modules are used wherever they compute exactly what the IR says, with every
+convention passed explicitly; otherwise a small module from
+:mod:`normspec.backends.torch.helpers` is emitted. The model is channels-first, as PyTorch users
+expect, so channel-wise ops act on dim 1. The module around the class is assembled by
+:mod:`normspec.backends.torch.module`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from normspec.backends.torch.codegen import Call, Raw, call
+from normspec.backends.torch.context import DTYPE, Site
+from normspec.errors import BackendError
+from normspec.ir import ops as ir
+from normspec.ir.ops import Pair, Shape
+
+Emitter = Callable[[Any, Site], None]
+EMITTERS: dict[type[ir.Op], Emitter] = {}
+"""IR op class -> the function that emits its module and its line of ``forward``."""
+
+E = TypeVar("E", bound=Emitter)
+
+
+def register(*classes: type[ir.Op]) -> Callable[[E], E]:
+    """Register the decorated function as the emitter of ``classes``; duplicates raise."""
+
+    def decorate(fn: E) -> E:
+        for cls in classes:
+            if cls in EMITTERS:
+                raise ValueError(f"PyTorch emitter for {cls.__name__} registered twice")
+            EMITTERS[cls] = fn
+        return fn
+
+    return decorate
+
+
+def emit_sequence(site: Site, ops: tuple[ir.Op, ...]) -> None:
+    """Emit ``ops`` in order, from ``site.src`` into ``site.dst``."""
+    shape = site.input_shape
+    for op in ops:
+        child = Site(site.builder, site.src, site.dst, shape, site.depth)
+        EMITTERS[type(op)](op, child)
+        site.src, shape = child.src, op.shape
+
+
+def _compact(values: tuple[int, ...]) -> int | tuple[int, ...]:
+    """``3`` for ``(3, 3)``: torch takes one int for equal sizes along every axis."""
+    return values[0] if len(set(values)) == 1 else values
+
+
+def _symmetric(padding: tuple[Pair, ...]) -> bool:
+    return all(before == after for before, after in padding)
+
+
+def _torch_pad(padding: tuple[Pair, ...]) -> tuple[int, ...]:
+    """``F.pad`` order: the last axis first, ``(before, after)`` each."""
+    return tuple(size for pair in reversed(padding) for size in pair)
+
+
+def _spatial(shape: Shape) -> int:
+    return len(shape) - 1
+
+
+# --- input normalization -----------------------------------------------------------------------
+
+
+@register(ir.Standardize)
+def _standardize(op: ir.Standardize, site: Site) -> None:
+    module = call(site.helper("Standardize"), mean=op.mean, std=op.std, dtype=DTYPE)
+    site.add(op.name, module)
+
+
+@register(ir.Rescale)
+def _rescale(op: ir.Rescale, site: Site) -> None:
+    site.add(op.name, call(site.helper("Rescale"), scale=op.scale, offset=op.offset))
+
+
+# --- dense and convolution ---------------------------------------------------------------------
+
+
+def _initialize(site: Site, tensor: str, init: Any) -> None:
+    """The spec's initializer, with its numbers, in ``reset_parameters``."""
+    b = site.builder
+    if isinstance(init, ir.Uniform):
+        b.initialize("uniform_", tensor, a=init.low, b=init.high)
+    elif isinstance(init, ir.Normal):
+        b.initialize("normal_", tensor, mean=init.mean, std=init.std)
+    elif isinstance(init, ir.TruncatedNormal):
+        b.initialize("trunc_normal_", tensor, mean=init.mean, std=init.std, a=init.low, b=init.high)
+    else:
+        b.initialize("constant_", tensor, val=init.value)
+
+
+def _init_weight_and_bias(site: Site, op: ir.Dense | ir.Conv1D | ir.Conv2D) -> None:
+    _initialize(site, f"self.{op.name}.weight", op.kernel_init)
+    if op.use_bias:
+        _initialize(site, f"self.{op.name}.bias", op.bias_init)
+
+
+@register(ir.Dense)
+def _dense(op: ir.Dense, site: Site) -> None:
+    in_features = site.input_shape[-1]
+    site.add(op.name, call("nn.Linear", in_features, op.units, bias=op.use_bias, dtype=DTYPE))
+    _init_weight_and_bias(site, op)
+
+
+@register(ir.Conv1D, ir.Conv2D)
+def _conv(op: ir.Conv1D | ir.Conv2D, site: Site) -> None:
+    dims = len(op.kernel)
+    kwargs: dict[str, Any] = {"kernel_size": _compact(op.kernel), "stride": _compact(op.strides)}
+    if _symmetric(op.padding):
+        cls = f"nn.Conv{dims}d"
+        kwargs["padding"] = _compact(tuple(before for before, _ in op.padding))
+    else:
+        cls = site.helper(f"PaddedConv{dims}d")
+        kwargs["pad"] = _torch_pad(op.padding)
+    if set(op.dilation) != {1}:
+        kwargs["dilation"] = _compact(op.dilation)
+    if op.groups != 1:
+        kwargs["groups"] = op.groups
+    module = call(cls, site.input_shape[-1], op.filters, **kwargs, bias=op.use_bias, dtype=DTYPE)
+    site.add(op.name, module)
+    _init_weight_and_bias(site, op)
+
+
+# --- pooling -----------------------------------------------------------------------------------
+
+
+def _stock_pool_padding(op: ir.MaxPool1D | ir.MaxPool2D | ir.AvgPool1D | ir.AvgPool2D) -> bool:
+    """Whether torch's own pool padding fits: symmetric and at most half the window."""
+    return _symmetric(op.padding) and all(
+        before <= size // 2 for (before, _), size in zip(op.padding, op.pool, strict=True)
+    )
+
+
+def _pool(op: Any, site: Site, kind: str, **options: Any) -> None:
+    dims = len(op.pool)
+    kwargs: dict[str, Any] = {"kernel_size": _compact(op.pool), "stride": _compact(op.strides)}
+    if _stock_pool_padding(op):
+        cls = f"nn.{kind}{dims}d"
+        kwargs["padding"] = _compact(tuple(before for before, _ in op.padding))
+    else:
+        cls = site.helper(f"Padded{kind}{dims}d")
+        kwargs["pad"] = _torch_pad(op.padding)
+    site.add(op.name, call(cls, **kwargs, **options))
+
+
+@register(ir.MaxPool1D, ir.MaxPool2D)
+def _max_pool(op: ir.MaxPool1D | ir.MaxPool2D, site: Site) -> None:
+    _pool(op, site, "MaxPool")
+
+
+@register(ir.AvgPool1D, ir.AvgPool2D)
+def _avg_pool(op: ir.AvgPool1D | ir.AvgPool2D, site: Site) -> None:
+    _pool(op, site, "AvgPool", count_include_pad=op.count_include_pad)
+
+
+@register(ir.GlobalAvgPool)
+def _global_avg_pool(op: ir.GlobalAvgPool, site: Site) -> None:
+    site.add(op.name, call(site.helper("GlobalAvgPool")))
+
+
+@register(ir.GlobalMaxPool)
+def _global_max_pool(op: ir.GlobalMaxPool, site: Site) -> None:
+    site.add(op.name, call(site.helper("GlobalMaxPool")))
+
+
+# --- shape ops, dropout, activations -----------------------------------------------------------
+
+
+@register(ir.Flatten)
+def _flatten(op: ir.Flatten, site: Site) -> None:
+    site.add(op.name, call(site.helper("Flatten")))
+
+
+@register(ir.Reshape)
+def _reshape(op: ir.Reshape, site: Site) -> None:
+    site.add(op.name, call(site.helper("Reshape"), op.shape))
+
+
+@register(ir.Dropout)
+def _dropout(op: ir.Dropout, site: Site) -> None:
+    site.add(op.name, call("nn.Dropout", p=op.rate))
+
+
+_SIMPLE_ACTIVATIONS = {
+    "relu": "nn.ReLU",
+    "selu": "nn.SELU",
+    "silu": "nn.SiLU",
+    "tanh": "nn.Tanh",
+    "sigmoid": "nn.Sigmoid",
+}
+
+
+def _activation_module(op: ir.Activation) -> Call:
+    if op.function in _SIMPLE_ACTIVATIONS:
+        return call(_SIMPLE_ACTIVATIONS[op.function])
+    if op.function == "elu":
+        return call("nn.ELU", alpha=op.alpha)
+    if op.function == "leaky_relu":
+        return call("nn.LeakyReLU", negative_slope=op.negative_slope)
+    if op.function == "gelu":
+        return call("nn.GELU", approximate=op.approximate)
+    return call("nn.Softmax", dim=1)  # softmax over the channels
+
+
+@register(ir.Activation)
+def _activation(op: ir.Activation, site: Site) -> None:
+    if op.function not in (*_SIMPLE_ACTIVATIONS, "elu", "leaky_relu", "gelu", "softmax"):
+        raise BackendError(f"torch backend has no activation '{op.function}' (op '{op.name}')")
+    site.add(op.name, _activation_module(op))
+
+
+# --- normalization -----------------------------------------------------------------------------
+
+
+@register(ir.BatchNorm)
+def _batch_norm(op: ir.BatchNorm, site: Site) -> None:
+    channels = site.input_shape[-1]
+    options = {"eps": op.epsilon, "momentum": op.momentum}
+    if op.running_var == "unbiased" and op.center == op.scale:
+        dims = max(_spatial(site.input_shape), 1)
+        module = call(
+            f"nn.BatchNorm{dims}d",
+            channels,
+            **options,
+            affine=op.scale,
+            track_running_stats=True,
+            dtype=DTYPE,
+        )
+    else:
+        unbiased = op.running_var == "unbiased"
+        affine = {"scale": op.scale, "center": op.center, "unbiased": unbiased}
+        module = call(site.helper("BatchNorm"), channels, **options, **affine, dtype=DTYPE)
+    site.add(op.name, module)
+
+
+@register(ir.LayerNorm)
+def _layer_norm(op: ir.LayerNorm, site: Site) -> None:
+    channels = site.input_shape[-1]
+    if _spatial(site.input_shape) == 0 and (op.scale or not op.center):
+        module = call(
+            "nn.LayerNorm",
+            channels,
+            eps=op.epsilon,
+            elementwise_affine=op.scale,
+            bias=op.center,
+            dtype=DTYPE,
+        )
+    else:
+        cls = site.helper("ChannelLayerNorm")
+        module = call(cls, channels, eps=op.epsilon, scale=op.scale, center=op.center, dtype=DTYPE)
+    site.add(op.name, module)
+
+
+def _group_norm(site: Site, groups: int, op: ir.GroupNorm | ir.InstanceNorm) -> Call:
+    channels = site.input_shape[-1]
+    if op.center == op.scale:
+        return call("nn.GroupNorm", groups, channels, eps=op.epsilon, affine=op.scale, dtype=DTYPE)
+    affine = {"scale": op.scale, "center": op.center}
+    return call(site.helper("GroupNorm"), groups, channels, eps=op.epsilon, **affine, dtype=DTYPE)
+
+
+@register(ir.GroupNorm)
+def _group_norm_op(op: ir.GroupNorm, site: Site) -> None:
+    site.add(op.name, _group_norm(site, op.groups, op))
+
+
+@register(ir.InstanceNorm)
+def _instance_norm(op: ir.InstanceNorm, site: Site) -> None:
+    channels, dims = site.input_shape[-1], _spatial(site.input_shape)
+    if dims and op.center == op.scale:
+        module = call(
+            f"nn.InstanceNorm{dims}d",
+            channels,
+            eps=op.epsilon,
+            affine=op.scale,
+            track_running_stats=False,
+            dtype=DTYPE,
+        )
+    else:  # instance norm is group norm with one channel per group
+        module = _group_norm(site, channels, op)
+    site.add(op.name, module)
+
+
+@register(ir.RMSNorm)
+def _rms_norm(op: ir.RMSNorm, site: Site) -> None:
+    channels = site.input_shape[-1]
+    if _spatial(site.input_shape) == 0:
+        module = call(
+            "nn.RMSNorm", channels, eps=op.epsilon, elementwise_affine=op.scale, dtype=DTYPE
+        )
+    else:
+        cls = site.helper("ChannelRMSNorm")
+        module = call(cls, channels, eps=op.epsilon, scale=op.scale, dtype=DTYPE)
+    site.add(op.name, module)
+
+
+# --- residual ----------------------------------------------------------------------------------
+
+
+@register(ir.Residual)
+def _residual(op: ir.Residual, site: Site) -> None:
+    """``body(x) + shortcut(x)`` written out in ``forward``: the branches run in their own
+    variables (``out`` and ``shortcut``, numbered when nested) and are added."""
+    depth = site.depth + 1
+    number = "" if depth == 1 else str(depth)
+    body_var, shortcut_var = f"out{number}", f"shortcut{number}"
+    b = site.builder
+    b.comment(f"{op.name}: body" if not op.shortcut else f"{op.name}: body, then shortcut")
+    emit_sequence(Site(b, site.src, body_var, site.input_shape, depth), op.body)
+    right = site.src
+    if op.shortcut:
+        emit_sequence(Site(b, site.src, shortcut_var, site.input_shape, depth), op.shortcut)
+        right = shortcut_var
+    site.assign(Raw(f"{body_var} + {right}"))
+
+
+def missing() -> list[str]:
+    """IR op classes without an emitter (empty when the table is complete)."""
+    return [cls.__name__ for cls in ir.OP_CLASSES if cls not in EMITTERS]

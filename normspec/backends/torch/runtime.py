@@ -1,0 +1,177 @@
+"""Build the emitted PyTorch model and move canonical weights and activations in and out.
+
+Canonical arrays are numpy and channels-last; the model is channels-first. Layouts: a dense
+kernel ``(in, out)`` is ``Linear.weight.T``; a conv kernel ``(*kernel, in / groups, out)`` is
+``Conv.weight`` ``(out, in / groups, *kernel)`` with its axes moved; per-channel vectors are the
+same in both.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import linecache
+from collections.abc import Callable, Iterator
+
+import numpy as np
+import torch
+from torch import nn
+
+from normspec.backends.torch.module import class_name, emit_module
+from normspec.ir import ops as ir
+from normspec.ir.graph import CanonicalSpec, weight_specs
+from normspec.weights import Weights, check_weights
+
+ROLE_ATTRIBUTES = {
+    "kernel": "weight",
+    "bias": "bias",
+    "scale": "weight",
+    "shift": "bias",
+    "var": "running_var",
+    "std": "std",
+}
+"""Canonical weight role -> attribute of the op's module (``mean`` depends on the op)."""
+
+
+def build(spec: CanonicalSpec) -> nn.Module:
+    """Execute the emitted source and construct the model in ``spec.input.dtype``."""
+    source = emit_module(spec)
+    filename = f"<normspec:{spec.name}>"
+    # Registered so tracebacks and inspect.getsource (TorchScript) can show the generated code.
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    namespace: dict[str, object] = {"__name__": f"normspec_generated_{spec.name}"}
+    exec(compile(source, filename, "exec"), namespace)
+    return namespace[class_name(spec)]()  # type: ignore[operator, no-any-return]
+
+
+def _tensor(model: nn.Module, key: str, op: ir.Op) -> torch.Tensor:
+    name, role = key.rsplit(".", 1)
+    if role == "mean":
+        attribute = "running_mean" if isinstance(op, ir.BatchNorm) else "mean"
+    else:
+        attribute = ROLE_ATTRIBUTES[role]
+    return getattr(model.get_submodule(name), attribute)  # type: ignore[no-any-return]
+
+
+def _kernel_to_torch(kernel: np.ndarray) -> np.ndarray:
+    """``(in, out)`` -> ``(out, in)``; ``(*kernel, in, out)`` -> ``(out, in, *kernel)``."""
+    spatial = kernel.ndim - 2
+    return np.transpose(kernel, (spatial + 1, spatial, *range(spatial)))
+
+
+def _kernel_from_torch(weight: np.ndarray) -> np.ndarray:
+    spatial = weight.ndim - 2
+    return np.transpose(weight, (*range(2, spatial + 2), 1, 0))
+
+
+def _ops(spec: CanonicalSpec) -> dict[str, ir.Op]:
+    return {site.op.name: site.op for site in spec.walk()}
+
+
+def set_weights(model: nn.Module, spec: CanonicalSpec, weights: Weights) -> None:
+    """Load canonical weights, running statistics included, into ``model``."""
+    check_weights(spec, weights)
+    ops = _ops(spec)
+    with torch.no_grad():
+        for w in weight_specs(spec):
+            value = np.asarray(weights[w.key])
+            if w.key.endswith(".kernel"):
+                value = _kernel_to_torch(value)
+            target = _tensor(model, w.key, ops[w.key.rsplit(".", 1)[0]])
+            target.copy_(torch.from_numpy(np.ascontiguousarray(value)).to(target.dtype))
+
+
+def get_weights(model: nn.Module, spec: CanonicalSpec) -> Weights:
+    """Canonical weights of ``model``, as numpy arrays in the model's dtype."""
+    ops = _ops(spec)
+    out: Weights = {}
+    for w in weight_specs(spec):
+        value = _tensor(model, w.key, ops[w.key.rsplit(".", 1)[0]]).detach().cpu().numpy()
+        if w.key.endswith(".kernel"):
+            value = _kernel_from_torch(value)
+        out[w.key] = np.ascontiguousarray(value).copy()
+    return out
+
+
+def model_dtype(spec: CanonicalSpec) -> torch.dtype:
+    return torch.float64 if spec.input.dtype == "float64" else torch.float32
+
+
+def to_torch(x: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
+    """Channels-last numpy ``(N, *spatial, C)`` -> channels-first tensor ``(N, C, *spatial)``."""
+    tensor = torch.from_numpy(np.ascontiguousarray(x)).to(dtype)
+    return tensor.movedim(-1, 1).contiguous() if tensor.dim() > 2 else tensor
+
+
+def to_numpy(x: torch.Tensor) -> np.ndarray:
+    """Channels-first tensor -> channels-last numpy array."""
+    x = x.detach()
+    return (x.movedim(1, -1) if x.dim() > 2 else x).cpu().numpy().copy()
+
+
+@contextlib.contextmanager
+def mode(model: nn.Module, *, train: bool, dropout: bool) -> Iterator[None]:
+    """Train or eval mode, dropout active or not (inactive dropout is the identity, which is
+    what comparing outputs needs); the previous modes are restored on exit."""
+    before = {m: m.training for m in model.modules()}
+    model.train(train)
+    if not dropout:
+        for m in model.modules():
+            if isinstance(m, nn.Dropout):
+                m.eval()
+    try:
+        yield
+    finally:
+        for m, training in before.items():
+            m.training = training
+
+
+def forward(
+    model: nn.Module, spec: CanonicalSpec, x: np.ndarray, *, train: bool
+) -> dict[str, np.ndarray]:
+    """Every top-level op's output (channels-last numpy) and ``"output"``.
+
+    Forward hooks record, in execution order, each op module's input and output. A residual is
+    no module (its branches are written out in ``forward``), so its output is the input of the
+    first module that runs after its branches, or the model's output when it comes last.
+    """
+    owner = {name: i for i, op in enumerate(spec.layers) for name in _names(op)}
+    calls: list[Call] = []
+    handles = []
+    for name, index in owner.items():
+        module = getattr(model, name, None)
+        if isinstance(module, nn.Module):
+            handles.append(module.register_forward_hook(_recorder(calls, index)))
+    try:
+        with torch.no_grad(), mode(model, train=train, dropout=False):
+            output = model(to_torch(x, model_dtype(spec)))
+    finally:
+        for handle in handles:
+            handle.remove()
+    outputs: dict[str, np.ndarray] = {}
+    for i, op in enumerate(spec.layers):
+        if isinstance(op, ir.Residual):
+            after = next((inp for index, inp, _ in calls if index > i), output)
+            outputs[op.name] = to_numpy(after)
+        else:
+            outputs[op.name] = to_numpy(next(out for index, _, out in calls if index == i))
+    outputs["output"] = to_numpy(output)
+    return outputs
+
+
+def _names(op: ir.Op) -> Iterator[str]:
+    """``op``'s name and those of its residual children, at any depth."""
+    yield op.name
+    if isinstance(op, ir.Residual):
+        for child in (*op.body, *op.shortcut):
+            yield from _names(child)
+
+
+Call = tuple[int, torch.Tensor, torch.Tensor]
+"""(index of the top-level op, module input, module output) of one module call."""
+
+
+def _recorder(calls: list[Call], index: int) -> Callable[..., None]:
+    def hook(module: nn.Module, args: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
+        calls.append((index, args[0], out))
+
+    return hook
