@@ -4,6 +4,7 @@ code for every spec, determinism, and parity with the numpy reference and each o
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import subprocess
 import sys
 import tempfile
@@ -21,6 +22,9 @@ BACKENDS = ["torch", "keras", "flax"]
 
 
 def available(name: str) -> bool:
+    """The backend package and its framework are both installed."""
+    if importlib.util.find_spec(name) is None:
+        return False
     try:
         importlib.import_module(f"normspec.backends.{name}")
     except ImportError:

@@ -59,7 +59,6 @@ def test_ten_sgd_steps_match(momentum: float, dtype: str) -> None:
     results = {name: run(name, spec, weights) for name in names}
     ref_losses, ref_weights, ref_out = results[names[0]]
     tol = TOLERANCE[dtype]
-    assert ref_losses[-1] < ref_losses[0]  # it does learn
     for name in names[1:]:
         losses, after, out = results[name]
         np.testing.assert_allclose(losses, ref_losses, atol=tol, rtol=0, err_msg=name)

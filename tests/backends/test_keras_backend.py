@@ -48,7 +48,7 @@ CASES = [
     ("max_pool2d", EVEN, "- max_pool2d: 2", "none", "MaxPooling2D("),
     ("max_pool2d_same_even", EVEN, "- max_pool2d: {pool: 3, strides: 2, padding: same}", "none", '"same"'),
     ("max_pool2d_pad_odd", ODD, "- max_pool2d: {pool: 2, strides: 1, padding: 1}", "none", "NegativeInfinityPadding("),
-    ("max_pool1d_pad", SEQ, "- max_pool1d: {pool: 3, strides: 2, padding: 1}", "none", "NegativeInfinityPadding("),
+    ("max_pool1d_pad", SEQ, "- max_pool1d: {pool: 2, strides: 1, padding: 1}", "none", "NegativeInfinityPadding("),
     ("avg_pool2d", EVEN, "- avg_pool2d: 2", "none", "AveragePooling2D("),
     ("avg_pool2d_same_exclude", EVEN, "- avg_pool2d: {pool: 3, strides: 2, padding: same}", "none", '"same"'),
     ("avg_pool2d_same_include", EVEN, "- avg_pool2d: {pool: 3, strides: 2, padding: same, count_include_pad: true}", "none", "ZeroPadding2D("),
@@ -89,15 +89,17 @@ CASES = [
     ("rms_norm_flat", FLAT, "- rms_norm: {scale: false}", "none", "UnscaledRMSNormalization("),
     ("standardize", EVEN, "- flatten", "standardize", "Standardize("),
     ("standardize_fixed", FLAT, "- dense: 2", "{kind: fixed, mean: 1.5, std: 2.0}", "std=(2.0, 2.0"),
-    ("rescale", EVEN, "- conv2d: 2", "{kind: rescale, scale: 0.5, offset: -1.0}", "offset=-1.0"),
+    ("rescale", EVEN, "- conv2d: 2", "{kind: rescale, scale: 0.00392156862745098, offset: -0.1}", "offset=-0.1"),
     ("residual_post", EVEN, "- residual_block: {filters: 4, strides: 2}", "none", "layers.Add("),
     ("residual_pre", ODD, "- residual_block: {filters: 4, strides: 2, style: pre}", "none", "layers.Add("),
-    ("residual_identity", EVEN, "- residual: {body: [{conv2d: {filters: 3, padding: same, activation: relu}}]}", "none", "[body, x]"),
-    ("residual_nested", EVEN, "- residual: {body: [{residual_block: {filters: 3}}, {conv2d: {filters: 3, padding: 1}}]}", "none", "[body2, shortcut2]"),
+    ("residual_identity", EVEN, "- residual: {body: [{conv2d: {filters: 3, padding: same, activation: relu}}]}", "none", "[body, inputs]"),
+    ("residual_nested", EVEN, "- residual: {body: [{residual_block: {filters: 3}}, {conv2d: {filters: 3, padding: 1}}]}", "none", "[body2, inputs]"),
 ]  # fmt: skip
 
 
-def make_spec(shape: str, layers: str, normalize: str = "none", dtype: str = "float32") -> CanonicalSpec:
+def make_spec(
+    shape: str, layers: str, normalize: str = "none", dtype: str = "float32"
+) -> CanonicalSpec:
     body = "\n".join("  " + line for line in layers.splitlines())
     return normspec.load(
         f"normspec: 1\nname: case\ninput: {{shape: {shape}, dtype: {dtype}, normalize: {normalize}}}\n"
@@ -126,7 +128,9 @@ def test_registering_an_emitter_twice_raises() -> None:
         register(ir.Dense)(lambda op, site: None)
 
 
-@pytest.mark.parametrize(("case", "snippet"), [(c[0], c[4]) for c in CASES], ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("case", "snippet"), [(c[0], c[4]) for c in CASES], ids=[c[0] for c in CASES]
+)
 def test_emitted_layers(case: str, snippet: str) -> None:
     """Each case takes the emission path it is meant to test."""
     assert snippet in BACKEND.emit(SPEC_OF[case])
@@ -158,7 +162,9 @@ def test_parity_with_reference(case: str, dtype: str) -> None:
 
 def test_strided_dilated_conv_is_a_clear_error() -> None:
     spec = make_spec(EVEN, "- conv2d: {filters: 2, name: wide, strides: 2, dilation: 2}")
-    with pytest.raises(BackendError, match=r"keras.*conv2d 'wide'.*strides \(2, 2\) with dilation \(2, 2\)"):
+    with pytest.raises(
+        BackendError, match=r"keras.*conv2d 'wide'.*strides \(2, 2\) with dilation \(2, 2\)"
+    ):
         BACKEND.emit(spec)
 
 
@@ -319,7 +325,7 @@ def test_layer_names_follow_the_spec_and_never_clash() -> None:
     layers = (
         "- residual: {name: block, body: [{conv2d: {filters: 3, padding: 1, strides: 2, name: c}}],"
         " shortcut: [{conv2d: {filters: 3, kernel: 1, strides: 2, name: c_pad}}]}\n"
-        "- dense: {units: 2, name: block_add}"
+        "- flatten\n- dense: {units: 2, name: block_add}"
     )
     spec = make_spec(EVEN, layers)
     model = BACKEND.build(spec)
@@ -333,7 +339,9 @@ def test_layer_names_follow_the_spec_and_never_clash() -> None:
 def _all_sources() -> dict[str, str]:
     sources = {path.stem: BACKEND.emit(normspec.load(path)) for path in SPECS}
     for dtype in ("float32", "float64"):
-        sources[f"helpers_{dtype}"] = BACKEND.emit(make_spec(ODD, ALL_WEIGHTS, "standardize", dtype))
+        sources[f"helpers_{dtype}"] = BACKEND.emit(
+            make_spec(ODD, ALL_WEIGHTS, "standardize", dtype)
+        )
     sources["long_name"] = BACKEND.emit(
         normspec.load(
             "normspec: 1\nname: " + "n" * 64 + "\ninput: {shape: [4]}\n"
@@ -381,3 +389,30 @@ def test_every_spec_builds_and_matches_the_reference() -> None:
             expected, _ = reference.forward(spec, weights, x, train=train)
             got = BACKEND.forward(model, spec, x, train=train)["output"]
             assert max_error(got, expected["output"]) <= 1e-10, (path.stem, train)
+
+
+def test_fit_trains_with_the_shared_batch_order_and_reports_each_epoch() -> None:
+    from normspec.run.data import Dataset
+
+    spec = normspec.load(
+        "normspec: 1\nname: fit\ninput: {shape: [2]}\nlayers:\n"
+        "  - dense: {units: 16, activation: relu, dropout: 0.1}\n"
+        "  - dense: {units: 3, activation: softmax}\n"
+        "train: {optimizer: {kind: adam, learning_rate: 0.05}}\n"
+    )
+    rng = np.random.default_rng(12)
+    y = rng.integers(0, 3, 90)
+    x = np.array([[0.0, 2.0], [2.0, -1.0], [-2.0, -1.0]])[y] + rng.normal(0, 0.3, (90, 2))
+    data = Dataset("blobs", x[:60], y[:60], x[60:], y[60:])
+    model = BACKEND.build(spec)
+    BACKEND.set_weights(model, spec, normspec.init_weights(spec, 0))
+    before = BACKEND.predict(model, spec, data.x_val)
+    rows, batches = [], []
+    BACKEND.fit(model, spec, data, epochs=3, batch_size=16, seed=0,
+                optimizer=spec.train.optimizer, on_batch_end=batches.append,
+                on_epoch_end=lambda epoch, row: rows.append((epoch, row)))  # fmt: skip
+    after = BACKEND.predict(model, spec, data.x_val)
+    assert [epoch for epoch, _ in rows] == [0, 1, 2] and batches == [0, 1, 2, 3] * 3
+    assert rows[-1][1]["loss"] < rows[0][1]["loss"] and rows[-1][1]["accuracy"] > 0.9
+    assert after.shape == before.shape == (30, 3)
+    assert np.mean(after.argmax(1) == data.y_val) > np.mean(before.argmax(1) == data.y_val)

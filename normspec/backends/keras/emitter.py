@@ -10,16 +10,14 @@ from :mod:`normspec.backends.keras.helpers` is emitted. What Keras cannot expres
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from normspec.backends.keras.codegen import OMIT, Call, call
+from normspec.backends.keras.codegen import OMIT
 from normspec.backends.keras.context import Site
+from normspec.backends.keras.options import initializer, padding_mode, zero_pad
 from normspec.errors import BackendError
 from normspec.ir import ops as ir
-from normspec.ir.ops import Pair, Shape
-from normspec.ir.shapes import is_same_padding
 
 Emitter = Callable[[Any, Site], None]
 EMITTERS: dict[type[ir.Op], Emitter] = {}
@@ -57,55 +55,6 @@ def _unsupported(op: ir.Op, option: str, why: str) -> BackendError:
     return BackendError(f"keras backend cannot express {op.op} '{op.name}': {option} ({why})")
 
 
-# --- initializers ------------------------------------------------------------------------------
-
-
-def _initializer(init: Any, site: Site) -> Call:
-    if isinstance(init, ir.Uniform):
-        return call("keras.initializers.RandomUniform", minval=init.low, maxval=init.high)
-    if isinstance(init, ir.Normal):
-        return call("keras.initializers.RandomNormal", mean=init.mean, stddev=init.std)
-    if isinstance(init, ir.TruncatedNormal):
-        two_sigma = all(
-            math.isclose(bound, init.mean + sign * 2.0 * init.std, rel_tol=1e-12, abs_tol=1e-300)
-            for bound, sign in ((init.low, -1.0), (init.high, 1.0))
-        )
-        if two_sigma:  # Keras re-draws values beyond two standard deviations
-            return call("keras.initializers.TruncatedNormal", mean=init.mean, stddev=init.std)
-        cls = site.builder.helper("BoundedTruncatedNormal")
-        return call(cls, mean=init.mean, stddev=init.std, minval=init.low, maxval=init.high)
-    return call("keras.initializers.Constant", value=float(init.value))
-
-
-# --- padding -----------------------------------------------------------------------------------
-
-
-def _padding_mode(
-    site: Site, window: Shape, strides: Shape, padding: tuple[Pair, ...], dilation: Shape
-) -> str | None:
-    """'valid' for no padding, 'same' when the pairs are TF's SAME for this input size (the
-    extra cell at the end), None when the padding must be written out."""
-    if not any(p for pair in padding for p in pair):
-        return "valid"
-    site.builder.notes.add("padding")
-    if is_same_padding(site.input_shape[:-1], window, strides, padding, dilation):
-        return "same"
-    return None
-
-
-def _zero_pad(op: ir.Op, site: Site, padding: tuple[Pair, ...]) -> None:
-    name = site.builder.names.derived(op.name, "pad")
-    rank = len(padding)
-    pads: Any = padding[0] if rank == 1 else padding  # ZeroPadding1D takes one pair
-    layer = site.layer(
-        f"layers.ZeroPadding{rank}D", name, padding=pads, data_format="channels_last"
-    )
-    site.apply(layer)
-
-
-# --- ops ---------------------------------------------------------------------------------------
-
-
 @register(ir.Standardize)
 def _standardize(op: ir.Standardize, site: Site) -> None:
     cls = site.builder.helper("Standardize")
@@ -114,7 +63,8 @@ def _standardize(op: ir.Standardize, site: Site) -> None:
 
 @register(ir.Rescale)
 def _rescale(op: ir.Rescale, site: Site) -> None:
-    site.apply(site.layer("layers.Rescaling", op.name, scale=op.scale, offset=op.offset))
+    cls = site.builder.helper("ExactRescaling") if site.builder.float64 else "layers.Rescaling"
+    site.apply(site.layer(cls, op.name, scale=op.scale, offset=op.offset))
 
 
 @register(ir.Dense)
@@ -124,8 +74,8 @@ def _dense(op: ir.Dense, site: Site) -> None:
         op.name,
         units=op.units,
         use_bias=op.use_bias,
-        kernel_initializer=_initializer(op.kernel_init, site),
-        bias_initializer=_initializer(op.bias_init, site) if op.use_bias else OMIT,
+        kernel_initializer=initializer(op.kernel_init, site),
+        bias_initializer=initializer(op.bias_init, site) if op.use_bias else OMIT,
     )
     site.apply(layer)
 
@@ -138,9 +88,9 @@ def _conv(op: ir.Conv1D | ir.Conv2D, site: Site) -> None:
             f"strides {op.strides} with dilation {op.dilation}",
             "Keras convolutions reject strides > 1 together with dilation_rate > 1",
         )
-    mode = _padding_mode(site, op.kernel, op.strides, op.padding, op.dilation)
+    mode = padding_mode(site, op.kernel, op.strides, op.padding, op.dilation)
     if mode is None:
-        _zero_pad(op, site, op.padding)
+        zero_pad(op, site, op.padding)
         mode = "valid"
     layer = site.layer(
         f"layers.Conv{len(op.kernel)}D",
@@ -153,8 +103,8 @@ def _conv(op: ir.Conv1D | ir.Conv2D, site: Site) -> None:
         dilation_rate=op.dilation if any(d != 1 for d in op.dilation) else OMIT,
         groups=op.groups if op.groups != 1 else OMIT,
         use_bias=op.use_bias,
-        kernel_initializer=_initializer(op.kernel_init, site),
-        bias_initializer=_initializer(op.bias_init, site) if op.use_bias else OMIT,
+        kernel_initializer=initializer(op.kernel_init, site),
+        bias_initializer=initializer(op.bias_init, site) if op.use_bias else OMIT,
     )
     site.apply(layer)
 
@@ -174,7 +124,7 @@ def _pool(op: ir.Op, site: Site, kind: str, mode: str) -> None:
 
 @register(ir.MaxPool1D, ir.MaxPool2D)
 def _max_pool(op: ir.MaxPool1D | ir.MaxPool2D, site: Site) -> None:
-    mode = _padding_mode(site, op.pool, op.strides, op.padding, (1,) * len(op.pool))
+    mode = padding_mode(site, op.pool, op.strides, op.padding, (1,) * len(op.pool))
     if mode is None:  # padded cells must act as -inf, which zero padding would not do
         cls = site.builder.helper("NegativeInfinityPadding")
         name = site.builder.names.derived(op.name, "pad")
@@ -185,11 +135,11 @@ def _max_pool(op: ir.MaxPool1D | ir.MaxPool2D, site: Site) -> None:
 
 @register(ir.AvgPool1D, ir.AvgPool2D)
 def _avg_pool(op: ir.AvgPool1D | ir.AvgPool2D, site: Site) -> None:
-    mode = _padding_mode(site, op.pool, op.strides, op.padding, (1,) * len(op.pool))
+    mode = padding_mode(site, op.pool, op.strides, op.padding, (1,) * len(op.pool))
     if mode == "valid":
         _pool(op, site, "Average", mode)
     elif op.count_include_pad:  # zeros padded in first are counted by a 'valid' pool
-        _zero_pad(op, site, op.padding)
+        zero_pad(op, site, op.padding)
         _pool(op, site, "Average", "valid")
     elif mode == "same":  # Keras' 'same' average pool leaves padded cells out of the divisor
         _pool(op, site, "Average", mode)

@@ -36,9 +36,8 @@ class BatchNormUnbiased(layers.BatchNormalization):
         keep = self.momentum  # Keras' momentum: the weight of the old moving value
         self.moving_mean.assign(self.moving_mean * keep + mean * (1.0 - keep))
         unbiased = variance * (n / (n - 1.0))
-        self.moving_variance.assign(
-            self.moving_variance * keep + unbiased * (1.0 - keep)
-        )
+        new_variance = self.moving_variance * keep + unbiased * (1.0 - keep)
+        self.moving_variance.assign(new_variance)
         return ops.batch_normalization(
             inputs,
             mean,
@@ -52,7 +51,7 @@ class BatchNormUnbiased(layers.BatchNormalization):
 
 _STANDARDIZE = '''
 class Standardize(layers.Layer):
-    """``(x - mean) / std`` per channel (last axis); mean and std are state, not trained.
+    """``(x - mean) / std`` per channel (last axis); mean and std are not trained.
 
     ``adapt(data)`` fits them on a batch of training inputs, with std floored at
     ``epsilon``.
@@ -70,7 +69,10 @@ class Standardize(layers.Layer):
 
     def _state(self, name, values):
         variable = self.add_weight(
-            shape=(len(values),), initializer="zeros", trainable=False, name=name
+            shape=(len(values),),
+            initializer="zeros",
+            trainable=False,
+            name=name,
         )
         variable.assign(values)
         return variable
@@ -86,13 +88,17 @@ class Standardize(layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(mean=self.initial_mean, std=self.initial_std, epsilon=self.epsilon)
+        config.update(
+            mean=self.initial_mean,
+            std=self.initial_std,
+            epsilon=self.epsilon,
+        )
         return config
 '''
 
 _NEGATIVE_INFINITY_PADDING = '''
 class NegativeInfinityPadding(layers.Layer):
-    """Pads the spatial axes with -inf, so padded cells never win the max pool after it."""
+    """Pads the spatial axes with -inf: padded cells never win the max pool after it."""
 
     def __init__(self, padding, **kwargs):
         super().__init__(**kwargs)
@@ -126,12 +132,20 @@ class AveragePoolingExcludingPadding(layers.Layer):
 
     def _pool(self, x):
         return ops.average_pool(
-            x, self.pool_size, self.strides, "valid", data_format="channels_last"
+            x,
+            pool_size=self.pool_size,
+            strides=self.strides,
+            padding="valid",
+            data_format="channels_last",
         )
 
     def get_config(self):
         config = super().get_config()
-        config.update(pool_size=self.pool_size, strides=self.strides, padding=self.padding)
+        config.update(
+            pool_size=self.pool_size,
+            strides=self.strides,
+            padding=self.padding,
+        )
         return config
 '''
 
@@ -156,10 +170,27 @@ class GELU(layers.Layer):
         return {**super().get_config(), "approximate": self.approximate}
 '''
 
+_EXACT_RESCALING = '''
+class ExactRescaling(layers.Layer):
+    """``x * scale + offset``, with both constants in the input's float64 (the stock
+    Rescaling layer rounds them through float32 on TensorFlow)."""
+
+    def __init__(self, scale, offset, **kwargs):
+        super().__init__(**kwargs)
+        self.scale = scale
+        self.offset = offset
+
+    def call(self, inputs):
+        return inputs * self.scale + self.offset
+
+    def get_config(self):
+        return {**super().get_config(), "scale": self.scale, "offset": self.offset}
+'''
+
 _EXACT_LEAKY_RELU = '''
 class ExactLeakyReLU(layers.Layer):
-    """``x`` where ``x >= 0``, else ``negative_slope * x``, with the slope kept in float64
-    (the stock LeakyReLU kernel stores it as float32)."""
+    """``x`` where ``x >= 0``, else ``negative_slope * x``, with the slope kept in
+    float64 (the stock LeakyReLU kernel stores it as float32)."""
 
     def __init__(self, negative_slope, **kwargs):
         super().__init__(**kwargs)
@@ -206,7 +237,8 @@ class BoundedTruncatedNormal(keras.initializers.Initializer):
         return ops.clip(x, self.minval, self.maxval)
 
     def _cdf(self, value):
-        return 0.5 * (1.0 + math.erf((value - self.mean) / (self.stddev * math.sqrt(2.0))))
+        z = (value - self.mean) / (self.stddev * math.sqrt(2.0))
+        return 0.5 * (1.0 + math.erf(z))
 
     def get_config(self):
         return {
@@ -222,6 +254,7 @@ _MATH_OPS = frozenset({"math", "ops"})
 
 HELPERS: dict[str, Helper] = {
     "Standardize": Helper(_STANDARDIZE, _OPS),
+    "ExactRescaling": Helper(_EXACT_RESCALING, frozenset()),
     "BatchNormUnbiased": Helper(_BATCH_NORM_UNBIASED, _OPS),
     "UnscaledRMSNormalization": Helper(_UNSCALED_RMS_NORMALIZATION, _OPS),
     "NegativeInfinityPadding": Helper(_NEGATIVE_INFINITY_PADDING, _OPS),

@@ -119,7 +119,9 @@ def fit(
     callbacks = []
     if on_batch_end is not None:
         callbacks.append(
-            keras.callbacks.LambdaCallback(on_train_batch_end=lambda b, _: on_batch_end(b))
+            keras.callbacks.LambdaCallback(
+                on_train_batch_end=lambda batch, logs: on_batch_end(batch)
+            )
         )
     for epoch in range(epochs):
         items = [
