@@ -87,11 +87,20 @@ def _parts(value: Any) -> tuple[str, str, list[tuple[str, Any]]] | None:
 
 
 def statement(prefix: str, value: Any, suffix: str = "", depth: int = 2) -> list[str]:
-    """``prefix + value + suffix`` indented ``depth`` levels, split like ``ruff format``."""
+    """``prefix + value + suffix`` indented ``depth`` levels, split like ``ruff format``.
+
+    An assignment whose value starts too far right for its own brackets to help (or that has
+    none to split) gets its value parenthesized on the next lines, as ruff does.
+    """
     pad = INDENT * depth
     line = pad + prefix + literal(value) + suffix
+    if len(line) <= LINE_LENGTH:
+        return [line]
     parts = _parts(value)
-    if len(line) <= LINE_LENGTH or parts is None:
+    head = parts[0] if parts else ""
+    if prefix.endswith("= ") and (parts is None or len(pad + prefix + head) > LINE_LENGTH):
+        return [pad + prefix + "(", *statement("", value, "", depth + 1), pad + ")" + suffix]
+    if parts is None:
         return [line]
     head, close, items = parts
     inner = INDENT * (depth + 1) + ", ".join(p + literal(v) for p, v in items)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass, field
 from typing import Any
 
-from normspec.backends.torch.codegen import INDENT, Call, Raw, call, statement
+from normspec.backends.torch.codegen import INDENT, LINE_LENGTH, Call, Raw, call, statement
 from normspec.ir.graph import CanonicalSpec
 from normspec.ir.ops import Shape
 
@@ -30,12 +31,11 @@ class Builder:
         self.helpers.add(name)
         return name
 
-    def comment(self, text: str, *, init: bool = True) -> None:
-        """A comment line in ``forward`` (and in ``__init__`` unless ``init`` is false)."""
-        line = f"{INDENT * 2}# {text}"
-        self.forward_lines.append(line)
-        if init:
-            self.init_lines.append(line)
+    def comment(self, init: str, forward: str) -> None:
+        """A comment in ``__init__`` and one in ``forward``, wrapped to the line length."""
+        pad = INDENT * 2 + "# "
+        for lines, text in ((self.init_lines, init), (self.forward_lines, forward)):
+            lines += textwrap.wrap(text, LINE_LENGTH, initial_indent=pad, subsequent_indent=pad)
 
     def initialize(self, func: str, tensor: str, **kwargs: Any) -> None:
         """``nn.init.<func>(<tensor>, ...)`` in ``reset_parameters``."""

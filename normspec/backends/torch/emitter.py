@@ -1,4 +1,5 @@
-"""Canonical IR -> PyTorch source: one emitter per op class in :data:`EMITTERS`.
+"""Canonical IR -> PyTorch source: one emitter per op class in :data:`EMITTERS` (normalizations
+are in :mod:`normspec.backends.torch.normalization`).
 
 Each emitter adds the submodule of one op to ``__init__`` (named after the op, so forward hooks
 see every op) and its call to ``forward``, through a :class:`~normspec.backends.torch.context.Site`.
@@ -11,42 +12,18 @@ expect, so channel-wise ops act on dim 1. The module around the class is assembl
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
+# Importing normalization registers its emitters, so EMITTERS is complete once this is imported.
+from normspec.backends.torch import normalization  # noqa: F401
 from normspec.backends.torch.codegen import Call, Raw, call
 from normspec.backends.torch.context import DTYPE, Site
+from normspec.backends.torch.registry import EMITTERS, emit_sequence, register
 from normspec.errors import BackendError
 from normspec.ir import ops as ir
-from normspec.ir.ops import Pair, Shape
+from normspec.ir.ops import Pair
 
-Emitter = Callable[[Any, Site], None]
-EMITTERS: dict[type[ir.Op], Emitter] = {}
-"""IR op class -> the function that emits its module and its line of ``forward``."""
-
-E = TypeVar("E", bound=Emitter)
-
-
-def register(*classes: type[ir.Op]) -> Callable[[E], E]:
-    """Register the decorated function as the emitter of ``classes``; duplicates raise."""
-
-    def decorate(fn: E) -> E:
-        for cls in classes:
-            if cls in EMITTERS:
-                raise ValueError(f"PyTorch emitter for {cls.__name__} registered twice")
-            EMITTERS[cls] = fn
-        return fn
-
-    return decorate
-
-
-def emit_sequence(site: Site, ops: tuple[ir.Op, ...]) -> None:
-    """Emit ``ops`` in order, from ``site.src`` into ``site.dst``."""
-    shape = site.input_shape
-    for op in ops:
-        child = Site(site.builder, site.src, site.dst, shape, site.depth)
-        EMITTERS[type(op)](op, child)
-        site.src, shape = child.src, op.shape
+__all__ = ["EMITTERS", "emit_sequence", "register"]
 
 
 def _compact(values: tuple[int, ...]) -> int | tuple[int, ...]:
@@ -61,10 +38,6 @@ def _symmetric(padding: tuple[Pair, ...]) -> bool:
 def _torch_pad(padding: tuple[Pair, ...]) -> tuple[int, ...]:
     """``F.pad`` order: the last axis first, ``(before, after)`` each."""
     return tuple(size for pair in reversed(padding) for size in pair)
-
-
-def _spatial(shape: Shape) -> int:
-    return len(shape) - 1
 
 
 # --- input normalization -----------------------------------------------------------------------
@@ -207,99 +180,14 @@ def _activation_module(op: ir.Activation) -> Call:
         return call("nn.LeakyReLU", negative_slope=op.negative_slope)
     if op.function == "gelu":
         return call("nn.GELU", approximate=op.approximate)
-    return call("nn.Softmax", dim=1)  # softmax over the channels
+    if op.function == "softmax":
+        return call("nn.Softmax", dim=1)  # dim 1: the channels
+    raise BackendError(f"torch backend has no activation '{op.function}' (op '{op.name}')")
 
 
 @register(ir.Activation)
 def _activation(op: ir.Activation, site: Site) -> None:
-    if op.function not in (*_SIMPLE_ACTIVATIONS, "elu", "leaky_relu", "gelu", "softmax"):
-        raise BackendError(f"torch backend has no activation '{op.function}' (op '{op.name}')")
     site.add(op.name, _activation_module(op))
-
-
-# --- normalization -----------------------------------------------------------------------------
-
-
-@register(ir.BatchNorm)
-def _batch_norm(op: ir.BatchNorm, site: Site) -> None:
-    channels = site.input_shape[-1]
-    options = {"eps": op.epsilon, "momentum": op.momentum}
-    if op.running_var == "unbiased" and op.center == op.scale:
-        dims = max(_spatial(site.input_shape), 1)
-        module = call(
-            f"nn.BatchNorm{dims}d",
-            channels,
-            **options,
-            affine=op.scale,
-            track_running_stats=True,
-            dtype=DTYPE,
-        )
-    else:
-        unbiased = op.running_var == "unbiased"
-        affine = {"scale": op.scale, "center": op.center, "unbiased": unbiased}
-        module = call(site.helper("BatchNorm"), channels, **options, **affine, dtype=DTYPE)
-    site.add(op.name, module)
-
-
-@register(ir.LayerNorm)
-def _layer_norm(op: ir.LayerNorm, site: Site) -> None:
-    channels = site.input_shape[-1]
-    if _spatial(site.input_shape) == 0 and (op.scale or not op.center):
-        module = call(
-            "nn.LayerNorm",
-            channels,
-            eps=op.epsilon,
-            elementwise_affine=op.scale,
-            bias=op.center,
-            dtype=DTYPE,
-        )
-    else:
-        cls = site.helper("ChannelLayerNorm")
-        module = call(cls, channels, eps=op.epsilon, scale=op.scale, center=op.center, dtype=DTYPE)
-    site.add(op.name, module)
-
-
-def _group_norm(site: Site, groups: int, op: ir.GroupNorm | ir.InstanceNorm) -> Call:
-    channels = site.input_shape[-1]
-    if op.center == op.scale:
-        return call("nn.GroupNorm", groups, channels, eps=op.epsilon, affine=op.scale, dtype=DTYPE)
-    affine = {"scale": op.scale, "center": op.center}
-    return call(site.helper("GroupNorm"), groups, channels, eps=op.epsilon, **affine, dtype=DTYPE)
-
-
-@register(ir.GroupNorm)
-def _group_norm_op(op: ir.GroupNorm, site: Site) -> None:
-    site.add(op.name, _group_norm(site, op.groups, op))
-
-
-@register(ir.InstanceNorm)
-def _instance_norm(op: ir.InstanceNorm, site: Site) -> None:
-    channels, dims = site.input_shape[-1], _spatial(site.input_shape)
-    if dims and op.center == op.scale:
-        module = call(
-            f"nn.InstanceNorm{dims}d",
-            channels,
-            eps=op.epsilon,
-            affine=op.scale,
-            track_running_stats=False,
-            dtype=DTYPE,
-        )
-    else:  # instance norm is group norm with one channel per group
-        module = _group_norm(site, channels, op)
-    site.add(op.name, module)
-
-
-@register(ir.RMSNorm)
-def _rms_norm(op: ir.RMSNorm, site: Site) -> None:
-    channels = site.input_shape[-1]
-    if _spatial(site.input_shape) == 0:
-        module = call(
-            "nn.RMSNorm", channels, eps=op.epsilon, elementwise_affine=op.scale, dtype=DTYPE
-        )
-    else:
-        cls = site.helper("ChannelRMSNorm")
-        module = call(cls, channels, eps=op.epsilon, scale=op.scale, dtype=DTYPE)
-    site.add(op.name, module)
 
 
 # --- residual ----------------------------------------------------------------------------------
@@ -313,15 +201,13 @@ def _residual(op: ir.Residual, site: Site) -> None:
     number = "" if depth == 1 else str(depth)
     body_var, shortcut_var = f"out{number}", f"shortcut{number}"
     b = site.builder
-    b.comment(f"{op.name}: body" if not op.shortcut else f"{op.name}: body, then shortcut")
+    if op.shortcut:
+        b.comment(f"{op.name}: body, then shortcut", f"{op.name}: body(x) + shortcut(x)")
+    else:
+        b.comment(f"{op.name}: body (the shortcut is the identity)", f"{op.name}: body(x) + x")
     emit_sequence(Site(b, site.src, body_var, site.input_shape, depth), op.body)
     right = site.src
     if op.shortcut:
         emit_sequence(Site(b, site.src, shortcut_var, site.input_shape, depth), op.shortcut)
         right = shortcut_var
     site.assign(Raw(f"{body_var} + {right}"))
-
-
-def missing() -> list[str]:
-    """IR op classes without an emitter (empty when the table is complete)."""
-    return [cls.__name__ for cls in ir.OP_CLASSES if cls not in EMITTERS]

@@ -19,8 +19,9 @@ class Helper:
 
 _PADDED = '''
 class Padded{kind}{dims}d(nn.{kind}{dims}d):
-    """``nn.{kind}{dims}d`` after explicit padding ``pad`` = {order} with {value}:
-    ``nn.{kind}{dims}d`` pads symmetrically only, while TF/XLA 'same' puts an odd cell at the end.
+    """``nn.{kind}{dims}d`` after {value} padding ``pad`` = {order}.
+
+    Its own padding is symmetric; TF/XLA 'same' may put one more cell at the end.
     """
 
     def __init__(self, *args: Any, pad: tuple[int, ...], **kwargs: Any) -> None:
@@ -33,8 +34,9 @@ class Padded{kind}{dims}d(nn.{kind}{dims}d):
 
 _PADDED_AVG_POOL = '''
 class PaddedAvgPool{dims}d(nn.AvgPool{dims}d):
-    """``nn.AvgPool{dims}d`` after explicit zero padding ``pad`` = {order}:
-    ``nn.AvgPool{dims}d`` pads symmetrically only, while TF/XLA 'same' puts an odd cell at the end.
+    """``nn.AvgPool{dims}d`` after zero padding ``pad`` = {order}.
+
+    Its own padding is symmetric; TF/XLA 'same' may put one more cell at the end.
     ``count_include_pad=False`` divides by the number of cells inside the input.
     """
 
@@ -55,26 +57,27 @@ class PaddedAvgPool{dims}d(nn.AvgPool{dims}d):
 '''
 
 _ORDER = {1: "(left, right)", 2: "(left, right, top, bottom)"}
+"""``F.pad`` order: the last axis first."""
 
 
 def _padded(kind: str, dims: int) -> Helper:
     if kind == "AvgPool":
         return Helper(_PADDED_AVG_POOL.format(dims=dims, order=_ORDER[dims]), ("Any", "F"))
-    value, fill = ("zeros", "") if kind == "Conv" else ("-inf", ", value=-torch.inf")
+    value, fill = ("zero", "") if kind == "Conv" else ("-inf", ", value=-torch.inf")
     source = _PADDED.format(kind=kind, dims=dims, order=_ORDER[dims], value=value, fill=fill)
     return Helper(source, ("Any", "F"))
 
 
 PER_CHANNEL = '''
 def per_channel(values: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """``values`` of shape (C,) viewed to broadcast over ``x`` of shape (N, C, *spatial)."""
+    """``values`` (C,) viewed to broadcast over ``x`` (N, C, *spatial)."""
     return values.view(-1, *([1] * (x.dim() - 2)))
 '''
 
 STANDARDIZE = '''
 class Standardize(nn.Module):
-    """Input standardization ``(x - mean) / std`` per channel; the statistics are buffers
-    (state, not trained)."""
+    """Input standardization ``(x - mean) / std`` per channel; the statistics are
+    buffers (state, not trained)."""
 
     def __init__(
         self, mean: tuple[float, ...], std: tuple[float, ...], dtype: torch.dtype
@@ -111,8 +114,8 @@ class Flatten(nn.Module):
 
 RESHAPE = '''
 class Reshape(nn.Module):
-    """Reshapes the channels-last view of ``x`` to ``(N, *shape)`` and returns it channels-first:
-    the target shape is in channels-last order, as in the spec."""
+    """Reshapes the channels-last view of ``x`` to ``(N, *shape)``, then returns it
+    channels-first: the target shape is in channels-last order, as in the spec."""
 
     def __init__(self, shape: tuple[int, ...]) -> None:
         super().__init__()
@@ -140,14 +143,14 @@ class GlobalMaxPool(nn.Module):
 
 BATCH_NORM = '''
 class BatchNorm(nn.Module):
-    """Batch normalization over every axis but the channels, for what ``nn.BatchNorm2d``
-    cannot do: update the running variance with the biased estimator (divide by n, as Keras
-    and Flax; ``nn.BatchNorm2d`` divides by n - 1), or have a scale without a shift or the
-    reverse.
+    """Batch normalization over every axis but the channels, for what
+    ``nn.BatchNorm2d`` cannot do: update the running variance with the biased estimator
+    (divide by n, as Keras and Flax; ``nn.BatchNorm2d`` divides by n - 1), or have a
+    scale without a shift or the reverse.
 
     Train mode normalizes with the batch mean and biased variance and updates
-    ``running = (1 - momentum) * running + momentum * batch``; eval mode uses the running
-    statistics.
+    ``running = (1 - momentum) * running + momentum * batch``; eval mode uses the
+    running statistics.
     """
 
     def __init__(
@@ -174,10 +177,11 @@ class BatchNorm(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.training:
             dims = [0, *range(2, x.dim())]
+            m = self.momentum
             with torch.no_grad():
                 var, mean = torch.var_mean(x, dim=dims, correction=int(self.unbiased))
-                self.running_mean.mul_(1 - self.momentum).add_(mean, alpha=self.momentum)
-                self.running_var.mul_(1 - self.momentum).add_(var, alpha=self.momentum)
+                self.running_mean.mul_(1 - m).add_(mean, alpha=m)
+                self.running_var.mul_(1 - m).add_(var, alpha=m)
             return F.batch_norm(
                 x, None, None, self.weight, self.bias, training=True, eps=self.eps
             )
@@ -202,11 +206,17 @@ _AFFINE_INIT = """        super().__init__()
 CHANNEL_LAYER_NORM = f'''
 class ChannelLayerNorm(nn.Module):
     """Layer normalization over the channels (dim 1) of each position, with an optional
-    per-channel scale and shift: ``nn.LayerNorm`` normalizes the trailing axes instead, and its
-    shift cannot exist without its scale."""
+    per-channel scale and shift: ``nn.LayerNorm`` normalizes the trailing axes instead,
+    and its shift cannot exist without its scale."""
 
     def __init__(
-        self, num_channels: int, *, eps: float, scale: bool, center: bool, dtype: torch.dtype
+        self,
+        num_channels: int,
+        *,
+        eps: float,
+        scale: bool,
+        center: bool,
+        dtype: torch.dtype,
     ) -> None:
 {_AFFINE_INIT}
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -221,8 +231,8 @@ class ChannelLayerNorm(nn.Module):
 
 GROUP_NORM = f'''
 class GroupNorm(nn.Module):
-    """``nn.GroupNorm`` with the scale and the shift each optional (``nn.GroupNorm``'s affine
-    is all or nothing)."""
+    """``nn.GroupNorm`` with the scale and the shift each optional (the affine of
+    ``nn.GroupNorm`` is all or nothing)."""
 
     def __init__(
         self,
@@ -242,8 +252,9 @@ class GroupNorm(nn.Module):
 
 CHANNEL_RMS_NORM = '''
 class ChannelRMSNorm(nn.Module):
-    """RMS normalization over the channels (dim 1) of each position, ``x / sqrt(mean(x^2) +
-    eps)``, with an optional per-channel scale (``nn.RMSNorm`` normalizes trailing axes)."""
+    """RMS normalization ``x / sqrt(mean(x^2) + eps)`` over the channels (dim 1) of each
+    position, with an optional per-channel scale (``nn.RMSNorm`` normalizes trailing
+    axes)."""
 
     def __init__(
         self, num_channels: int, *, eps: float, scale: bool, dtype: torch.dtype

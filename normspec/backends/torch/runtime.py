@@ -31,11 +31,14 @@ ROLE_ATTRIBUTES = {
 }
 """Canonical weight role -> attribute of the op's module (``mean`` depends on the op)."""
 
+Call = tuple[int, torch.Tensor, torch.Tensor]
+"""(index of the top-level op, module input, module output) of one module call."""
+
 
 def build(spec: CanonicalSpec) -> nn.Module:
     """Execute the emitted source and construct the model in ``spec.input.dtype``."""
     source = emit_module(spec)
-    filename = f"<normspec:{spec.name}>"
+    filename = f"<normspec:{spec.name}:{spec.hash[7:19]}>"
     # Registered so tracebacks and inspect.getsource (TorchScript) can show the generated code.
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     namespace: dict[str, object] = {"__name__": f"normspec_generated_{spec.name}"}
@@ -147,13 +150,14 @@ def forward(
     finally:
         for handle in handles:
             handle.remove()
+    own_output = {index: out for index, _, out in calls}  # one module per non-residual op
     outputs: dict[str, np.ndarray] = {}
     for i, op in enumerate(spec.layers):
         if isinstance(op, ir.Residual):
             after = next((inp for index, inp, _ in calls if index > i), output)
             outputs[op.name] = to_numpy(after)
         else:
-            outputs[op.name] = to_numpy(next(out for index, _, out in calls if index == i))
+            outputs[op.name] = to_numpy(own_output[i])
     outputs["output"] = to_numpy(output)
     return outputs
 
@@ -164,10 +168,6 @@ def _names(op: ir.Op) -> Iterator[str]:
     if isinstance(op, ir.Residual):
         for child in (*op.body, *op.shortcut):
             yield from _names(child)
-
-
-Call = tuple[int, torch.Tensor, torch.Tensor]
-"""(index of the top-level op, module input, module output) of one module call."""
 
 
 def _recorder(calls: list[Call], index: int) -> Callable[..., None]:

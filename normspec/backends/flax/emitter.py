@@ -1,0 +1,290 @@
+"""Canonical IR -> Flax NNX source: one emitter per op class in :data:`EMITTERS`.
+
+Each emitter writes one op into the model class through its
+:class:`~normspec.backends.flax.context.Site`: layers with state become attributes built in
+``__init__`` and called in ``__call__``; stateless ops are function calls in ``__call__``. Every
+convention a Flax default would otherwise decide is passed explicitly (dtypes, padding, pooling
+strides, epsilons, momenta, the two-pass variance, initializers); where no stock layer computes
+what the IR says, a small definition of :mod:`normspec.backends.flax.helpers` is emitted. The
+module around the class is assembled by :mod:`normspec.backends.flax.module`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from normspec.backends.flax.codegen import OMIT, Call, Raw, call, float_literal
+from normspec.backends.flax.context import DTYPE, Site
+from normspec.ir import ops as ir
+from normspec.ir.ops import Pair
+
+Emitter = Callable[[Any, Site], None]
+EMITTERS: dict[type[ir.Op], Emitter] = {}
+"""IR op class -> the function that emits it."""
+
+F = TypeVar("F", bound=Emitter)
+
+PRECISION = Raw("PRECISION")
+RNGS = Raw("rngs")
+
+
+def register(*classes: type[ir.Op]) -> Callable[[F], F]:
+    """Register the decorated function as the emitter of ``classes``; duplicates raise."""
+
+    def decorate(fn: F) -> F:
+        for cls in classes:
+            if cls in EMITTERS:
+                raise ValueError(f"Flax emitter for {cls.__name__} registered twice")
+            EMITTERS[cls] = fn
+        return fn
+
+    return decorate
+
+
+def emit_sequence(site: Site, ops: tuple[ir.Op, ...], *, tap: bool = False) -> str:
+    """Emit ``ops`` in order from ``site.src`` into ``site.dst``; returns the variable holding
+    the result (``site.src`` itself when ``ops`` is empty). With ``tap`` every op's output is
+    also stored in ``taps`` under its name."""
+    src, shape = site.src, site.input_shape
+    for op in ops:
+        key = site.builder.names.short[op.name] if tap else None
+        child = Site(site.builder, src, site.dst, shape, site.depth, key)
+        EMITTERS[type(op)](op, child)
+        src, shape = child.src, op.shape
+    return src
+
+
+DTYPES = {"dtype": DTYPE, "param_dtype": DTYPE}
+"""Every layer with parameters computes and stores in the spec's dtype (Flax's default
+``param_dtype`` is float32 whatever the input)."""
+
+
+# --- initializers ------------------------------------------------------------------------------
+
+
+def _initializer(init: Any, site: Site) -> Call:
+    if isinstance(init, ir.Uniform):
+        return call(site.builder.helper("uniform"), init.low, init.high)
+    if isinstance(init, ir.Normal):
+        return call(site.builder.helper("normal"), init.mean, init.std)
+    if isinstance(init, ir.TruncatedNormal):
+        name = site.builder.helper("truncated_normal")
+        return call(name, init.mean, init.std, init.low, init.high)
+    return call(site.builder.helper("constant"), float(init.value))
+
+
+def _padding(padding: tuple[Pair, ...]) -> Any:
+    """'VALID' when nothing is padded, else the explicit (before, after) pairs (Flax's own
+    default would be 'SAME')."""
+    return "VALID" if not any(p for pair in padding for p in pair) else padding
+
+
+# --- ops ---------------------------------------------------------------------------------------
+
+
+@register(ir.Standardize)
+def _standardize(op: ir.Standardize, site: Site) -> None:
+    cls = site.builder.helper("Standardize")
+    site.layer(op.name, call(cls, mean=op.mean, std=op.std, dtype=DTYPE))
+
+
+@register(ir.Rescale)
+def _rescale(op: ir.Rescale, site: Site) -> None:
+    text = f"{site.src} * {float_literal(op.scale)}"
+    if op.offset:
+        sign = "-" if op.offset < 0 else "+"
+        text += f" {sign} {float_literal(abs(op.offset))}"
+    site.result(Raw(text))
+
+
+@register(ir.Dense)
+def _dense(op: ir.Dense, site: Site) -> None:
+    layer = call(
+        "nnx.Linear",
+        site.input_shape[-1],
+        op.units,
+        use_bias=op.use_bias,
+        kernel_init=_initializer(op.kernel_init, site),
+        bias_init=_initializer(op.bias_init, site) if op.use_bias else OMIT,
+        **DTYPES,
+        precision=PRECISION,
+        rngs=RNGS,
+    )
+    site.layer(op.name, layer)
+
+
+@register(ir.Conv1D, ir.Conv2D)
+def _conv(op: ir.Conv1D | ir.Conv2D, site: Site) -> None:
+    layer = call(
+        "nnx.Conv",
+        site.input_shape[-1],
+        op.filters,
+        kernel_size=op.kernel,
+        strides=op.strides,
+        padding=_padding(op.padding),
+        kernel_dilation=op.dilation if any(d != 1 for d in op.dilation) else OMIT,
+        feature_group_count=op.groups if op.groups != 1 else OMIT,
+        use_bias=op.use_bias,
+        kernel_init=_initializer(op.kernel_init, site),
+        bias_init=_initializer(op.bias_init, site) if op.use_bias else OMIT,
+        **DTYPES,
+        precision=PRECISION,
+        rngs=RNGS,
+    )
+    site.layer(op.name, layer)
+
+
+@register(ir.MaxPool1D, ir.MaxPool2D)
+def _max_pool(op: ir.MaxPool1D | ir.MaxPool2D, site: Site) -> None:
+    # Flax pads a max pool with -inf, so padded cells never win.
+    options = {"window_shape": op.pool, "strides": op.strides, "padding": _padding(op.padding)}
+    site.result(call("nnx.max_pool", site.x, **options))
+
+
+@register(ir.AvgPool1D, ir.AvgPool2D)
+def _avg_pool(op: ir.AvgPool1D | ir.AvgPool2D, site: Site) -> None:
+    site.builder.notes.add("avg_pool")
+    value = call(
+        "nnx.avg_pool",
+        site.x,
+        window_shape=op.pool,
+        strides=op.strides,
+        padding=_padding(op.padding),
+        count_include_pad=op.count_include_pad,
+    )
+    if op.count_include_pad:
+        site.result(value)
+        return
+    # Flax divides by a pool over ones of JAX's default float type (float64 in 64-bit mode).
+    site.builder.comment("The divisor counts real cells only; keep the model's dtype.")
+    site.result(value, ".astype(DTYPE)")
+
+
+def _global_pool(func: str) -> Emitter:
+    def emit(op: ir.Op, site: Site) -> None:
+        axes = tuple(range(1, len(site.input_shape)))
+        site.result(call(func, site.x, axis=axes[0] if len(axes) == 1 else axes))
+
+    return emit
+
+
+register(ir.GlobalAvgPool)(_global_pool("jnp.mean"))
+register(ir.GlobalMaxPool)(_global_pool("jnp.max"))
+
+
+@register(ir.Flatten)
+def _flatten(op: ir.Flatten, site: Site) -> None:
+    site.builder.notes.add("flatten")
+    site.result(call(f"{site.src}.reshape", Raw(f"{site.src}.shape[0]"), -1))
+
+
+@register(ir.Reshape)
+def _reshape(op: ir.Reshape, site: Site) -> None:
+    site.result(call(f"{site.src}.reshape", Raw(f"{site.src}.shape[0]"), *op.shape))
+
+
+@register(ir.Dropout)
+def _dropout(op: ir.Dropout, site: Site) -> None:
+    site.layer(op.name, call("nnx.Dropout", op.rate, deterministic=False, rngs=RNGS))
+
+
+@register(ir.Activation)
+def _activation(op: ir.Activation, site: Site) -> None:
+    fn, x = op.function, site.x
+    if fn == "elu":
+        value = call("nnx.elu", x, alpha=op.alpha)
+    elif fn == "leaky_relu":
+        value = call("nnx.leaky_relu", x, negative_slope=op.negative_slope)
+    elif fn == "gelu":  # jax.nn.gelu defaults to the tanh approximation
+        value = call("nnx.gelu", x, approximate=op.approximate == "tanh")
+    elif fn == "softmax":
+        value = call("nnx.softmax", x, axis=-1)
+    else:  # relu, selu, silu, tanh, sigmoid: no parameters
+        value = call(f"nnx.{fn}", x)
+    site.result(value)
+
+
+def _flax_momentum(momentum: float) -> float:
+    """Flax weights the old running value; the IR weights the new batch statistic."""
+    return float(f"{1.0 - momentum:.15g}")
+
+
+@register(ir.BatchNorm)
+def _batch_norm(op: ir.BatchNorm, site: Site) -> None:
+    site.builder.notes.add("batch_norm")
+    if op.running_var == "unbiased":
+        cls = site.builder.helper("UnbiasedBatchNorm")
+    else:
+        cls = site.builder.helper("BatchNorm") if site.builder.float64 else "nnx.BatchNorm"
+    layer = call(
+        cls,
+        site.input_shape[-1],
+        use_running_average=False,
+        axis=-1,
+        momentum=_flax_momentum(op.momentum),
+        epsilon=op.epsilon,
+        use_bias=op.center,
+        use_scale=op.scale,
+        use_fast_variance=False,
+        **DTYPES,
+        rngs=RNGS,
+    )
+    site.layer(op.name, layer)
+
+
+def _norm(cls: str, op: Any, site: Site, **options: Any) -> None:
+    layer = call(
+        cls,
+        site.input_shape[-1],
+        **options,
+        epsilon=op.epsilon,
+        use_bias=op.center,
+        use_scale=op.scale,
+        use_fast_variance=False,
+        **DTYPES,
+        rngs=RNGS,
+    )
+    site.layer(op.name, layer)
+
+
+@register(ir.LayerNorm)
+def _layer_norm(op: ir.LayerNorm, site: Site) -> None:
+    _norm("nnx.LayerNorm", op, site, reduction_axes=-1, feature_axes=-1)
+
+
+@register(ir.GroupNorm)
+def _group_norm(op: ir.GroupNorm, site: Site) -> None:
+    _norm("nnx.GroupNorm", op, site, num_groups=op.groups)
+
+
+@register(ir.InstanceNorm)
+def _instance_norm(op: ir.InstanceNorm, site: Site) -> None:
+    _norm("nnx.InstanceNorm", op, site, feature_axes=-1)
+
+
+@register(ir.RMSNorm)
+def _rms_norm(op: ir.RMSNorm, site: Site) -> None:
+    layer = call(
+        "nnx.RMSNorm",
+        site.input_shape[-1],
+        epsilon=op.epsilon,
+        use_scale=op.scale,
+        reduction_axes=-1,
+        feature_axes=-1,
+        **DTYPES,
+        rngs=RNGS,
+    )
+    site.layer(op.name, layer)
+
+
+@register(ir.Residual)
+def _residual(op: ir.Residual, site: Site) -> None:
+    level = "" if site.depth == 0 else str(site.depth + 1)
+    names = site.builder.names.short
+    site.builder.comment(f"{names[op.name]}: body + {'shortcut' if op.shortcut else 'identity'}")
+    branch = Site(site.builder, site.src, f"body{level}", site.input_shape, site.depth + 1)
+    body = emit_sequence(branch, op.body)
+    branch = Site(site.builder, site.src, f"shortcut{level}", site.input_shape, site.depth + 1)
+    shortcut = emit_sequence(branch, op.shortcut)
+    site.result(Raw(f"{body} + {shortcut}"))

@@ -1,0 +1,111 @@
+"""Building and driving the emitted Flax NNX model: weights in and out, forward passes.
+
+The model is always the emitted source executed, so what users import is what is tested.
+Importing this module turns on JAX's 64-bit mode (float64 specs need it); float32 models stay
+float32 because the emitted layers pass their dtypes explicitly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from normspec.backends.flax.module import FlaxModule, generate
+from normspec.ir.graph import CanonicalSpec, op_weights
+from normspec.weights import Weights, check_weights
+
+jax.config.update("jax_enable_x64", True)
+
+_ROLES = {"shift": "bias"}
+"""Canonical weight role -> attribute of the nnx layer holding it, where the names differ. The
+canonical layouts are Flax's own: Linear kernel (in, out), Conv kernel (*kernel, in / groups,
+out), per-channel vectors (C,)."""
+
+
+@lru_cache(maxsize=128)
+def module_of(spec: CanonicalSpec) -> FlaxModule:
+    return generate(spec)
+
+
+@lru_cache(maxsize=128)
+def model_class(spec: CanonicalSpec) -> type[nnx.Module]:
+    """The class the emitted module defines (executed once per spec, so ``nnx.jit`` reuses
+    its compilations across models of the same spec)."""
+    module = module_of(spec)
+    namespace: dict[str, object] = {"__name__": f"normspec_flax_{spec.name}"}
+    exec(compile(module.source, f"<normspec:{spec.name}>", "exec"), namespace)
+    cls = namespace[module.class_name]
+    assert isinstance(cls, type) and issubclass(cls, nnx.Module)
+    return cls
+
+
+def build(spec: CanonicalSpec, seed: int = 0) -> nnx.Module:
+    """Execute the emitted module and construct the model with ``nnx.Rngs(seed)``."""
+    return model_class(spec)(rngs=nnx.Rngs(jax.random.key(seed, impl="rbg")))
+
+
+def _variables(model: nnx.Module, spec: CanonicalSpec) -> Iterator[tuple[str, nnx.Variable]]:
+    """Every canonical weight key with the nnx variable holding it, in canonical order."""
+    names = module_of(spec).names
+    for site in spec.walk():
+        layer = getattr(model, names[site.op.name], None)
+        for w in op_weights(site.op, site.input_shape):
+            role = w.key.rsplit(".", 1)[1]
+            yield w.key, getattr(layer, _ROLES.get(role, role))
+
+
+def set_weights(model: nnx.Module, spec: CanonicalSpec, weights: Weights) -> None:
+    check_weights(spec, weights)
+    for key, variable in _variables(model, spec):
+        variable.set_value(jnp.asarray(weights[key], dtype=variable[...].dtype))
+
+
+def get_weights(model: nnx.Module, spec: CanonicalSpec) -> Weights:
+    dtype = np.dtype(spec.input.dtype)
+    return {key: np.array(variable[...], dtype=dtype) for key, variable in _variables(model, spec)}
+
+
+@contextmanager
+def mode(model: nnx.Module, *, train: bool, dropout: bool) -> Iterator[None]:
+    """Batch statistics (``train``) or running ones, dropout on or off, for the duration;
+    the model's own mode is restored afterwards. The attributes are those ``.train()`` and
+    ``.eval()`` set."""
+    saved: list[tuple[Any, str, Any]] = []
+    for _, module in nnx.iter_modules(model):
+        for attr, value in (("use_running_average", not train), ("deterministic", not dropout)):
+            if hasattr(module, attr):
+                saved.append((module, attr, getattr(module, attr)))
+                setattr(module, attr, value)
+    try:
+        yield
+    finally:
+        for module, attr, value in saved:
+            setattr(module, attr, value)
+
+
+@nnx.jit
+def _tapped(model: nnx.Module, x: jax.Array) -> dict[str, jax.Array]:
+    taps: dict[str, jax.Array] = {}
+    model(x, taps)
+    return taps
+
+
+def forward(
+    model: nnx.Module, spec: CanonicalSpec, x: np.ndarray, *, train: bool
+) -> dict[str, np.ndarray]:
+    """Every top-level op's output (and ``"output"``), compiled with ``nnx.jit``. In train mode
+    batch statistics are used and running statistics updated; dropout is off in both."""
+    inputs = jnp.asarray(np.asarray(x, dtype=spec.input.dtype))
+    with mode(model, train=train, dropout=False):
+        taps = _tapped(model, inputs)
+    names = module_of(spec).names
+    result = {op.name: np.asarray(taps[names[op.name]]) for op in spec.layers}
+    result["output"] = result[spec.layers[-1].name] if spec.layers else np.asarray(inputs)
+    return result

@@ -1,0 +1,92 @@
+"""Normalization emitters: stock ``torch.nn`` layers where their options fit the IR exactly, a
+helper module otherwise (biased running variance, a scale without a shift or the reverse, layer
+and RMS norm over the channels of a channels-first tensor)."""
+
+from __future__ import annotations
+
+from normspec.backends.torch.codegen import Call, call
+from normspec.backends.torch.context import DTYPE, Site
+from normspec.backends.torch.registry import register, spatial_dims
+from normspec.ir import ops as ir
+
+
+@register(ir.BatchNorm)
+def _batch_norm(op: ir.BatchNorm, site: Site) -> None:
+    channels = site.input_shape[-1]
+    options = {"eps": op.epsilon, "momentum": op.momentum}
+    if op.running_var == "unbiased" and op.center == op.scale:
+        dims = max(spatial_dims(site.input_shape), 1)
+        module = call(
+            f"nn.BatchNorm{dims}d",
+            channels,
+            **options,
+            affine=op.scale,
+            track_running_stats=True,
+            dtype=DTYPE,
+        )
+    else:
+        unbiased = op.running_var == "unbiased"
+        affine = {"scale": op.scale, "center": op.center, "unbiased": unbiased}
+        module = call(site.helper("BatchNorm"), channels, **options, **affine, dtype=DTYPE)
+    site.add(op.name, module)
+
+
+@register(ir.LayerNorm)
+def _layer_norm(op: ir.LayerNorm, site: Site) -> None:
+    channels = site.input_shape[-1]
+    if spatial_dims(site.input_shape) == 0 and (op.scale or not op.center):
+        module = call(
+            "nn.LayerNorm",
+            channels,
+            eps=op.epsilon,
+            elementwise_affine=op.scale,
+            bias=op.center,
+            dtype=DTYPE,
+        )
+    else:
+        cls = site.helper("ChannelLayerNorm")
+        module = call(cls, channels, eps=op.epsilon, scale=op.scale, center=op.center, dtype=DTYPE)
+    site.add(op.name, module)
+
+
+def _group_norm(site: Site, groups: int, op: ir.GroupNorm | ir.InstanceNorm) -> Call:
+    channels = site.input_shape[-1]
+    if op.center == op.scale:
+        return call("nn.GroupNorm", groups, channels, eps=op.epsilon, affine=op.scale, dtype=DTYPE)
+    affine = {"scale": op.scale, "center": op.center}
+    return call(site.helper("GroupNorm"), groups, channels, eps=op.epsilon, **affine, dtype=DTYPE)
+
+
+@register(ir.GroupNorm)
+def _group_norm_op(op: ir.GroupNorm, site: Site) -> None:
+    site.add(op.name, _group_norm(site, op.groups, op))
+
+
+@register(ir.InstanceNorm)
+def _instance_norm(op: ir.InstanceNorm, site: Site) -> None:
+    channels, dims = site.input_shape[-1], spatial_dims(site.input_shape)
+    if dims and op.center == op.scale:
+        module = call(
+            f"nn.InstanceNorm{dims}d",
+            channels,
+            eps=op.epsilon,
+            affine=op.scale,
+            track_running_stats=False,
+            dtype=DTYPE,
+        )
+    else:  # instance norm is group norm with one channel per group
+        module = _group_norm(site, channels, op)
+    site.add(op.name, module)
+
+
+@register(ir.RMSNorm)
+def _rms_norm(op: ir.RMSNorm, site: Site) -> None:
+    channels = site.input_shape[-1]
+    if spatial_dims(site.input_shape) == 0:
+        module = call(
+            "nn.RMSNorm", channels, eps=op.epsilon, elementwise_affine=op.scale, dtype=DTYPE
+        )
+    else:
+        cls = site.helper("ChannelRMSNorm")
+        module = call(cls, channels, eps=op.epsilon, scale=op.scale, dtype=DTYPE)
+    site.add(op.name, module)

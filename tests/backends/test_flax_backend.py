@@ -1,0 +1,448 @@
+"""The Flax NNX backend: emitted source, parity with the numpy reference for every op and option
+(eval and train mode, float32 and float64), weights, dtypes, modes and training steps."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import normspec
+from normspec import reference
+from normspec.ir import ops as ir
+from normspec.ir.graph import CanonicalSpec
+from normspec.parity import parity_weights, with_dtype
+
+pytest.importorskip("flax")
+pytestmark = pytest.mark.flax
+
+from normspec.backends.flax import BACKEND  # noqa: E402
+from normspec.backends.flax.context import MAX_NAME, MODULE_ATTRIBUTES  # noqa: E402
+from normspec.backends.flax.emitter import EMITTERS, register  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+SPECS = sorted((ROOT / "specs").glob("*.yaml"))
+TOLERANCE = {"float32": 1e-5, "float64": 1e-10}
+EVEN, ODD, SEQ, SEQ_EVEN, FLAT = "[8, 8, 3]", "[7, 7, 3]", "[9, 4]", "[10, 4]", "[6]"
+
+# (case id, input shape, layers, input normalization, a snippet the emitted source must hold)
+CASES = [
+    ("dense", FLAT, "- dense: {units: 4, bias_init: torch_default}", "none", "nnx.Linear("),
+    ("dense_no_bias", FLAT, "- dense: {units: 4, use_bias: false}", "none", "use_bias=False"),
+    ("conv2d_valid", EVEN, "- conv2d: {filters: 4, bias_init: torch_default}", "none", 'padding="VALID"'),
+    ("conv2d_same_odd", ODD, "- conv2d: {filters: 4, padding: same}", "none", "padding=((1, 1), (1, 1))"),
+    ("conv2d_same_s2_even", EVEN, "- conv2d: {filters: 4, strides: 2, padding: same}", "none", "padding=((0, 1), (0, 1))"),
+    ("conv2d_same_s2_odd", ODD, "- conv2d: {filters: 4, strides: 2, padding: same}", "none", "padding=((1, 1), (1, 1))"),
+    ("conv2d_pad1_s2_even", EVEN, "- conv2d: {filters: 4, strides: 2, padding: 1}", "none", "padding=((1, 1), (1, 1))"),
+    ("conv2d_asym_pad", ODD, "- conv2d: {filters: 2, padding: [[0, 2], [1, 0]]}", "none", "padding=((0, 2), (1, 0))"),
+    ("conv2d_even_kernel_same", EVEN, "- conv2d: {filters: 2, kernel: 2, padding: same}", "none", "padding=((0, 1), (0, 1))"),
+    ("conv2d_dilation", EVEN, "- conv2d: {filters: 2, dilation: 2, padding: same}", "none", "kernel_dilation=(2, 2)"),
+    ("conv2d_dilation_s2", EVEN, "- conv2d: {filters: 2, dilation: 2, strides: 2}", "none", "kernel_dilation=(2, 2)"),
+    ("conv2d_groups", "[8, 8, 4]", "- conv2d: {filters: 6, groups: 2, kernel: [3, 1]}", "none", "feature_group_count=2"),
+    ("conv1d_same_s2", SEQ_EVEN, "- conv1d: {filters: 3, strides: 2, padding: same}", "none", "padding=((0, 1),)"),
+    ("conv1d_asym_pad", SEQ, "- conv1d: {filters: 3, padding: [[2, 0]]}", "none", "padding=((2, 0),)"),
+    ("max_pool2d", EVEN, "- max_pool2d: 2", "none", "strides=(2, 2)"),
+    ("max_pool2d_same_even", EVEN, "- max_pool2d: {pool: 3, strides: 2, padding: same}", "none", "nnx.max_pool("),
+    ("max_pool2d_pad_odd", ODD, "- max_pool2d: {pool: 2, strides: 1, padding: 1}", "none", "padding=((1, 1), (1, 1))"),
+    ("max_pool1d_pad", SEQ, "- max_pool1d: {pool: 3, strides: 2, padding: 1}", "none", "window_shape=(3,)"),
+    ("avg_pool2d", EVEN, "- avg_pool2d: 2", "none", "nnx.avg_pool("),
+    ("avg_pool2d_same_exclude", EVEN, "- avg_pool2d: {pool: 3, strides: 2, padding: same}", "none", ".astype(DTYPE)"),
+    ("avg_pool2d_same_include", EVEN, "- avg_pool2d: {pool: 3, strides: 2, padding: same, count_include_pad: true}", "none", "count_include_pad=True"),
+    ("avg_pool2d_pad_exclude", EVEN, "- avg_pool2d: {pool: 3, strides: 2, padding: 1}", "none", "count_include_pad=False"),
+    ("avg_pool2d_pad_include", ODD, "- avg_pool2d: {pool: 3, strides: 2, padding: 1, count_include_pad: true}", "none", "count_include_pad=True"),
+    ("avg_pool1d_pad_exclude", SEQ_EVEN, "- avg_pool1d: {pool: 3, strides: 2, padding: 1}", "none", "count_include_pad=False"),
+    ("global_avg_pool2d", ODD, "- global_avg_pool", "none", "jnp.mean(x, axis=(1, 2))"),
+    ("global_max_pool2d", EVEN, "- global_max_pool", "none", "jnp.max(x, axis=(1, 2))"),
+    ("global_avg_pool1d", SEQ, "- global_avg_pool", "none", "jnp.mean(x, axis=1)"),
+    ("global_max_pool1d", SEQ, "- global_max_pool", "none", "jnp.max(x, axis=1)"),
+    ("flatten_dense", ODD, "- conv2d: 2\n- flatten\n- dense: 3", "none", "x.reshape(x.shape[0], -1)"),
+    ("reshape", EVEN, "- reshape: [16, 12]\n- conv1d: 2", "none", "x.reshape(x.shape[0], 16, 12)"),
+    ("dropout", FLAT, "- dense: {units: 4, dropout: 0.5}", "none", "nnx.Dropout(0.5, deterministic=False"),
+    ("relu", FLAT, "- activation: relu", "none", "nnx.relu(x)"),
+    ("elu", FLAT, "- activation: {function: elu, alpha: 0.7}", "none", "alpha=0.7"),
+    ("selu", FLAT, "- activation: selu", "none", "nnx.selu(x)"),
+    ("gelu_exact", FLAT, "- activation: gelu", "none", "approximate=False"),
+    ("gelu_tanh", FLAT, "- activation: {function: gelu, approximate: tanh}", "none", "approximate=True"),
+    ("leaky_relu", FLAT, "- activation: {function: leaky_relu, negative_slope: 0.3}", "none", "negative_slope=0.3"),
+    ("silu", FLAT, "- activation: silu", "none", "nnx.silu(x)"),
+    ("tanh", FLAT, "- activation: tanh", "none", "nnx.tanh(x)"),
+    ("sigmoid", FLAT, "- activation: sigmoid", "none", "nnx.sigmoid(x)"),
+    ("softmax", ODD, "- activation: softmax", "none", "axis=-1"),
+    ("batch_norm_unbiased", EVEN, "- batch_norm: {momentum: 0.2}", "none", "UnbiasedBatchNorm("),
+    ("batch_norm_biased", ODD, "- batch_norm: {running_var: biased, epsilon: 0.001}", "none", "use_fast_variance=False"),
+    ("batch_norm_momentum", SEQ, "- batch_norm: {momentum: 0.7}", "none", "momentum=0.3,"),
+    ("batch_norm_flat", FLAT, "- batch_norm", "none", "momentum=0.9,"),
+    ("batch_norm_no_center", SEQ, "- batch_norm: {center: false}", "none", "use_bias=False"),
+    ("batch_norm_no_scale", EVEN, "- batch_norm: {scale: false, running_var: biased}", "none", "use_scale=False"),
+    ("layer_norm", EVEN, "- layer_norm: {epsilon: 0.001}", "none", "nnx.LayerNorm("),
+    ("layer_norm_flat", FLAT, "- layer_norm: {center: false}", "none", "use_bias=False"),
+    ("layer_norm_no_scale", SEQ, "- layer_norm: {scale: false}", "none", "use_scale=False"),
+    ("group_norm", "[8, 8, 4]", "- group_norm: {groups: 2}", "none", "num_groups=2"),
+    ("group_norm_seq", "[9, 6]", "- group_norm: {groups: 3, center: false}", "none", "num_groups=3"),
+    ("instance_norm", ODD, "- instance_norm", "none", "nnx.InstanceNorm("),
+    ("instance_norm_seq", SEQ, "- instance_norm: {scale: false}", "none", "use_scale=False"),
+    ("rms_norm", EVEN, "- rms_norm: {epsilon: 0.0001}", "none", "nnx.RMSNorm("),
+    ("rms_norm_flat", FLAT, "- rms_norm: {scale: false}", "none", "use_scale=False"),
+    ("standardize", EVEN, "- flatten", "standardize", "Standardize("),
+    ("standardize_fixed", FLAT, "- dense: 2", "{kind: fixed, mean: 1.5, std: 2.0}", "std=(2.0, 2.0"),
+    ("rescale", EVEN, "- conv2d: 2", "{kind: rescale, scale: 0.5, offset: -1.0}", "x * 0.5 - 1.0"),
+    ("residual_post", EVEN, "- residual_block: {filters: 4, strides: 2}", "none", "body + shortcut"),
+    ("residual_pre", ODD, "- residual_block: {filters: 4, strides: 2, style: pre}", "none", "body + shortcut"),
+    ("residual_identity", EVEN, "- residual: {body: [{conv2d: {filters: 3, padding: same, activation: relu}}]}", "none", "body + x"),
+    ("residual_nested", EVEN, "- residual: {body: [{residual_block: {filters: 3}}, {conv2d: {filters: 3, padding: 1}}]}", "none", "body = body2 + x"),
+]  # fmt: skip
+
+
+def make_spec(
+    shape: str, layers: str, normalize: str = "none", dtype: str = "float32"
+) -> CanonicalSpec:
+    body = "\n".join("  " + line for line in layers.splitlines())
+    return normspec.load(
+        f"normspec: 1\nname: case\ninput: {{shape: {shape}, dtype: {dtype}, normalize: {normalize}}}\n"
+        f"layers:\n{body}\n"
+    )
+
+
+SPEC_OF = {case_id: make_spec(shape, layers, norm) for case_id, shape, layers, norm, _ in CASES}
+
+
+def max_error(actual: np.ndarray, expected: np.ndarray) -> float:
+    """Largest absolute difference relative to the output scale (at least 1)."""
+    assert actual.shape == expected.shape
+    scale = max(1.0, float(np.max(np.abs(expected))))
+    return float(np.max(np.abs(np.asarray(actual, np.float64) - expected))) / scale
+
+
+def test_every_ir_op_has_an_emitter_and_a_case() -> None:
+    assert set(EMITTERS) == set(ir.OP_CLASSES)
+    covered = {type(site.op) for spec in SPEC_OF.values() for site in spec.walk()}
+    assert covered == set(ir.OP_CLASSES)
+
+
+def test_registering_an_emitter_twice_raises() -> None:
+    with pytest.raises(ValueError, match="Dense registered twice"):
+        register(ir.Dense)(lambda op, site: None)
+
+
+@pytest.mark.parametrize(
+    ("case", "snippet"), [(c[0], c[4]) for c in CASES], ids=[c[0] for c in CASES]
+)
+def test_emitted_layers(case: str, snippet: str) -> None:
+    """Each case takes the emission path it is meant to test."""
+    assert snippet in BACKEND.emit(SPEC_OF[case])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("case", [c[0] for c in CASES])
+def test_parity_with_reference(case: str, dtype: str) -> None:
+    """Eval mode (running statistics), then train mode (batch statistics, dropout off): every
+    top-level output and the updated running statistics match the numpy reference, in the
+    spec's dtype."""
+    spec = with_dtype(SPEC_OF[case], dtype)
+    weights = parity_weights(spec, seed=1)
+    x = reference.init_batch(spec, 3, seed=2)
+    model = BACKEND.build(spec)
+    BACKEND.set_weights(model, spec, weights)
+    tol = TOLERANCE[dtype]
+    for train in (False, True):
+        expected, new_weights = reference.forward(spec, weights, x, train=train)
+        outputs = BACKEND.forward(model, spec, x, train=train)
+        assert set(outputs) == set(expected)
+        for name, value in expected.items():
+            assert outputs[name].dtype == np.dtype(dtype)
+            assert max_error(outputs[name], value) <= tol, (name, train)
+        if train:
+            after = BACKEND.get_weights(model, spec)
+            for key, value in new_weights.items():
+                assert max_error(after[key], value) <= tol, key
+
+
+ALL_WEIGHTS = """\
+- conv2d: {filters: 4, kernel: 3, norm: {kind: batch, running_var: biased}}
+- conv2d: {filters: 4, kernel: 1, groups: 2, norm: {kind: group, groups: 2}, activation: gelu}
+- batch_norm
+- layer_norm
+- max_pool2d: {pool: 2, padding: 1, strides: 1}
+- avg_pool2d: {pool: 3, strides: 2, padding: 1}
+- rms_norm: {scale: false}
+- instance_norm
+- flatten
+- dense: {units: 5, norm: batch, kernel_init: {distribution: truncated_normal, mean: 0.1, std: 0.2, low: 0.0, high: 0.5}}
+- rms_norm
+- dense: {units: 3, activation: {function: leaky_relu, negative_slope: 0.1}, norm: none}"""
+
+
+def _float_leaves(model) -> dict[str, np.dtype]:
+    """Dtype of every floating-point array of the model's state, by path."""
+    import jax.numpy as jnp
+    from flax import nnx
+
+    flat = nnx.to_flat_state(nnx.state(model))
+    return {
+        ".".join(map(str, path)): np.dtype(v[...].dtype)
+        for path, v in flat
+        if jnp.issubdtype(v[...].dtype, jnp.floating)
+    }
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_weight_round_trip_is_the_identity_and_keeps_the_dtype(dtype: str) -> None:
+    spec = make_spec(ODD, ALL_WEIGHTS, "standardize", dtype)
+    model = BACKEND.build(spec)
+    floats = _float_leaves(model)
+    assert set(floats.values()) == {np.dtype(dtype)}, floats
+    assert any(k.endswith(".var") for k in floats)  # batch-norm statistics included
+    weights = parity_weights(spec, seed=4)
+    BACKEND.set_weights(model, spec, weights)
+    back = BACKEND.get_weights(model, spec)
+    assert back.keys() == weights.keys()
+    for key, value in weights.items():
+        assert back[key].dtype == np.dtype(dtype)
+        np.testing.assert_array_equal(back[key], value, err_msg=key)
+    x = reference.init_batch(spec, 2, seed=5)
+    BACKEND.forward(model, spec, x, train=True)  # running statistics keep their dtype
+    assert set(_float_leaves(model).values()) == {np.dtype(dtype)}
+
+
+def test_fresh_weights_follow_the_spec_initializers() -> None:
+    layers = """\
+- dense: {units: 400, kernel_init: {distribution: uniform, low: -0.5, high: 0.25}, bias_init: {distribution: constant, value: 0.3}}
+- dense: {units: 400, kernel_init: {distribution: truncated_normal, mean: 0.1, std: 0.2, low: 0.0, high: 0.5}}
+- dense: {units: 400, kernel_init: he_normal, bias_init: {distribution: normal, mean: 2.0, std: 0.5}}"""
+    spec = make_spec("[50]", layers)
+    w = BACKEND.get_weights(BACKEND.build(spec), spec)
+    k1, k2, k3 = (w[f"dense_{i}.kernel"] for i in (1, 2, 3))
+    assert -0.5 <= k1.min() < -0.45 and 0.2 < k1.max() <= 0.25
+    np.testing.assert_array_equal(w["dense_1.bias"], np.full(400, 0.3, np.float32))
+    assert 0.0 <= k2.min() < 0.01 and 0.49 < k2.max() <= 0.5
+    init = spec.layers[2].kernel_init
+    assert init.low <= k3.min() and k3.max() <= init.high
+    assert abs(k3.std() / init.std - 0.88) < 0.05  # a normal truncated at two std
+    assert abs(w["dense_3.bias"].mean() - 2.0) < 0.15 and abs(w["dense_3.bias"].std() - 0.5) < 0.1
+
+
+def test_train_and_eval_switch_the_emitted_model() -> None:
+    """The model is built in training mode; ``.eval()`` and ``.train()`` switch batch norm and
+    dropout, and the runtime leaves the model's own mode as it found it."""
+    import jax.numpy as jnp
+
+    spec = make_spec(FLAT, "- batch_norm: {momentum: 0.5}\n- dropout: 0.5")
+    model = BACKEND.build(spec)
+    weights = parity_weights(spec, seed=3)
+    BACKEND.set_weights(model, spec, weights)
+    x = reference.init_batch(spec, 8, seed=4)
+    train_out = np.asarray(model(jnp.asarray(x)))
+    assert (train_out == 0).any()  # dropout active
+    moved = BACKEND.get_weights(model, spec)["batch_norm_1.mean"]
+    assert not np.allclose(moved, weights["batch_norm_1.mean"])
+    model.eval()
+    before = BACKEND.get_weights(model, spec)
+    eval_out = np.asarray(model(jnp.asarray(x)))
+    expected, _ = reference.forward(spec, before, x, train=False)
+    assert max_error(eval_out, expected["output"]) <= 1e-5
+    BACKEND.forward(model, spec, x, train=True)
+    assert model.batch_norm_1.use_running_average and model.dropout_1.deterministic
+    model.train()
+    assert not model.batch_norm_1.use_running_average and not model.dropout_1.deterministic
+
+
+def test_train_steps_match_closed_form_gradients() -> None:
+    """Linear softmax regression: gradients in closed form, SGD (momentum, nesterov) and Adam
+    applied in numpy as the IR defines them."""
+    layers = "- dense: {units: 3, activation: softmax}"
+    rng = np.random.default_rng(5)
+    batches = [(rng.normal(size=(4, 5)), rng.integers(0, 3, 4)) for _ in range(4)]
+    for optimizer in (
+        "{kind: sgd, learning_rate: 0.3, momentum: 0.9, nesterov: true}",
+        "{kind: sgd, learning_rate: 0.3, momentum: 0.0}",
+        "{kind: adam, learning_rate: 0.05, beta1: 0.8, beta2: 0.9, epsilon: 0.01}",
+    ):
+        spec = normspec.load(
+            f"normspec: 1\nname: lin\ninput: {{shape: [5], dtype: float64}}\nlayers:\n  {layers}\n"
+            f"train: {{loss: cross_entropy, optimizer: {optimizer}}}\n"
+        )
+        weights = normspec.init_weights(spec, 0)
+        model = BACKEND.build(spec)
+        BACKEND.set_weights(model, spec, weights)
+        losses = BACKEND.train_steps(model, spec, batches)
+        expected_losses, expected = _numpy_training(spec, weights, batches)
+        np.testing.assert_allclose(losses, expected_losses, rtol=0, atol=1e-12)
+        after = BACKEND.get_weights(model, spec)
+        for key, value in expected.items():
+            np.testing.assert_allclose(after[key], value, rtol=0, atol=1e-12, err_msg=optimizer)
+
+
+def _numpy_training(spec, weights, batches):
+    opt = spec.train.optimizer
+    params = {k: v.astype(np.float64) for k, v in weights.items()}
+    state = {k: [np.zeros_like(v), np.zeros_like(v)] for k, v in params.items()}
+    losses = []
+    for step, (x, y) in enumerate(batches, start=1):
+        z = x @ params["dense_1.kernel"] + params["dense_1.bias"]
+        p = np.exp(z - z.max(1, keepdims=True))
+        p /= p.sum(1, keepdims=True)
+        losses.append(-np.mean(np.log(p[np.arange(len(y)), y])))
+        dz = (p - np.eye(3)[y]) / len(y)
+        grads = {"dense_1.kernel": x.T @ dz, "dense_1.bias": dz.sum(0)}
+        for key, g in grads.items():
+            m, v = state[key]
+            if opt.kind == "sgd":
+                m[:] = opt.momentum * m + g
+                params[key] -= opt.learning_rate * (g + opt.momentum * m if opt.nesterov else m)
+            else:
+                m[:] = opt.beta1 * m + (1 - opt.beta1) * g
+                v[:] = opt.beta2 * v + (1 - opt.beta2) * g * g
+                m_hat, v_hat = m / (1 - opt.beta1**step), v / (1 - opt.beta2**step)
+                params[key] -= opt.learning_rate * m_hat / (np.sqrt(v_hat) + opt.epsilon)
+    return losses, params
+
+
+@pytest.mark.parametrize("loss", ["binary_cross_entropy", "mean_squared_error"])
+def test_train_steps_losses_and_running_statistics(loss: str) -> None:
+    """The first loss is the reference's on the initial weights, and the running statistics
+    after one step are those of the reference's train-mode forward (taken before the step)."""
+    last = "sigmoid" if loss == "binary_cross_entropy" else "linear"
+    spec = normspec.load(
+        "normspec: 1\nname: bn\ninput: {shape: [4, 4, 2], dtype: float64}\nlayers:\n"
+        "  - conv2d: {filters: 3, norm: batch, activation: relu, dropout: 0.5}\n  - flatten\n"
+        f"  - dense: {{units: 2, activation: {last}}}\n"
+        f"train: {{loss: {loss}, optimizer: {{kind: sgd, learning_rate: 0.1}}}}\n"
+    )
+    weights = parity_weights(spec, seed=6)
+    x = reference.init_batch(spec, 5, seed=7)
+    y = (np.random.default_rng(8).random((5, 2)) > 0.5).astype(np.float64)
+    model = BACKEND.build(spec)
+    BACKEND.set_weights(model, spec, weights)
+    (first,) = BACKEND.train_steps(model, spec, [(x, y)])
+    outputs, new_weights = reference.forward(spec, weights, x, train=True)
+    out = outputs["output"]
+    if loss == "mean_squared_error":
+        expected = np.mean((out - y) ** 2)
+    else:
+        z = outputs[spec.layers[-2].name]
+        expected = np.mean(np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z))))
+    assert abs(first - expected) < 1e-12
+    after = BACKEND.get_weights(model, spec)
+    for key in ("conv2d_1_bn.mean", "conv2d_1_bn.var"):
+        np.testing.assert_allclose(after[key], new_weights[key], rtol=0, atol=1e-12)
+    assert not model.conv2d_1_dropout.deterministic  # the model's own mode is restored
+
+
+def test_long_and_reserved_names_get_short_attributes() -> None:
+    long = "d" * 64
+    layers = (
+        f"- conv2d: {{filters: 2, name: {long}, norm: batch, activation: leaky_relu, dropout: 0.1}}\n"
+        "- flatten\n- dense: {units: 2, name: sow}\n- activation: {function: relu, name: perturb}"
+    )
+    spec = make_spec(EVEN, layers)
+    source = BACKEND.emit(spec)
+    assert f"self.{long[: MAX_NAME - 8]}_layer = nnx.Conv(" in source
+    assert "self.sow_layer = nnx.Linear(" in source and 'taps["perturb_layer"]' in source
+    model = BACKEND.build(spec)
+    weights = parity_weights(spec, seed=1)
+    BACKEND.set_weights(model, spec, weights)
+    x = reference.init_batch(spec, 2, seed=2)
+    expected, _ = reference.forward(spec, weights, x, train=False)
+    outputs = BACKEND.forward(model, spec, x, train=False)
+    assert set(outputs) == set(expected)
+    for name in (long, "sow", "perturb"):
+        assert max_error(outputs[name], expected[name]) <= 1e-5
+
+
+def test_reserved_attribute_list_is_complete() -> None:
+    from flax import nnx
+
+    public = {name for name in dir(nnx.Module) if not name.startswith("_")}
+    assert public <= MODULE_ATTRIBUTES
+
+
+def _all_sources() -> dict[str, str]:
+    sources = {path.stem: BACKEND.emit(normspec.load(path)) for path in SPECS}
+    for dtype in ("float32", "float64"):
+        spec = make_spec(ODD, ALL_WEIGHTS, "standardize", dtype)
+        sources[f"helpers_{dtype}"] = BACKEND.emit(spec)
+    for case, spec in SPEC_OF.items():
+        sources[f"case_{case}"] = BACKEND.emit(spec)
+    long = "n" * 64
+    sources["long_names"] = BACKEND.emit(
+        normspec.load(
+            f"normspec: 1\nname: {long}\ninput: {{shape: [8, 8, 3]}}\nlayers:\n"
+            f"  - conv2d: {{filters: 2, name: {'c' * 64}, norm: batch, activation: leaky_relu,"
+            " dropout: 0.1, kernel_init: {distribution: truncated_normal, mean: 0.0, std: 0.123456789,"
+            " low: -0.1234, high: 0.3}}\n"
+            f"  - avg_pool2d: {{pool: 3, strides: 2, padding: 1, name: {'a' * 54}}}\n"
+            f"  - residual: {{name: {'r' * 54}, body: [{{conv2d: {{filters: 2, padding: 1}}}}]}}\n"
+            f"  - flatten: {{name: {'f' * 40}}}\n"
+            f"  - dense: {{units: 2, name: {'d' * 54}}}\n"
+        )
+    )
+    return sources
+
+
+def test_emitted_source_is_deterministic_fast_and_ruff_clean() -> None:
+    sources = _all_sources()
+    for path in SPECS:
+        spec = normspec.load(path)
+        start = time.perf_counter()
+        again = BACKEND.emit(normspec.load(path))
+        assert time.perf_counter() - start < 0.05, path.stem
+        assert again == sources[path.stem]
+        head = sources[path.stem].splitlines()[:3]
+        assert normspec.__version__ in head[0] and spec.hash in head[2]
+    ruff = Path(sys.executable).parent / "ruff"
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, source in sources.items():
+            imports = [line for line in source.splitlines() if line.startswith(("import", "from"))]
+            assert imports == ["import jax", "import jax.numpy as jnp", "from flax import nnx"]
+            (Path(tmp) / f"{name}.py").write_text(source)
+        for config in (["--isolated"], ["--config", str(ROOT / "pyproject.toml")]):
+            for args in (["format", "--check"], ["check", "--select", "E,F,W,I,B,UP,SIM,RUF"]):
+                result = subprocess.run(
+                    [str(ruff), *args, *config, tmp], capture_output=True, text=True
+                )
+                assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_float64_module_works_standalone(tmp_path: Path) -> None:
+    """A fresh interpreter imports the emitted float64 file alone (it turns on JAX's 64-bit
+    mode itself) and gets float64 parameters, running statistics and outputs."""
+    layers = "- conv2d: {filters: 2, norm: {kind: batch, running_var: biased}}\n- batch_norm"
+    spec = make_spec(ODD, layers, "standardize", "float64")
+    (tmp_path / "model64.py").write_text(BACKEND.emit(spec))
+    script = textwrap.dedent(
+        """
+        import jax, numpy as np
+        from flax import nnx
+        import model64
+        model = model64.Case(rngs=nnx.Rngs(0))
+        y = model(np.ones((2, 7, 7, 3)))
+        leaves = jax.tree.leaves(nnx.state(model, nnx.Param, nnx.BatchStat))
+        print(y.dtype, sorted({str(v.dtype) for v in leaves}))
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[0] == "float64 ['float64']"
+
+
+@pytest.mark.slow
+def test_every_spec_builds_and_matches_the_reference() -> None:
+    """The specs of specs/ end to end, in float64, eval and train mode."""
+    for path in SPECS:
+        spec = with_dtype(normspec.load(path), "float64")
+        weights = parity_weights(spec, seed=0)
+        x = reference.init_batch(spec, 2, seed=1)
+        model = BACKEND.build(spec)
+        BACKEND.set_weights(model, spec, weights)
+        for train in (False, True):
+            expected, _ = reference.forward(spec, weights, x, train=train)
+            got = BACKEND.forward(model, spec, x, train=train)["output"]
+            assert max_error(got, expected["output"]) <= 1e-10, (path.stem, train)
