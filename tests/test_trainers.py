@@ -157,6 +157,24 @@ def test_predict_is_eval_mode(backend: str) -> None:
     assert np.max(np.abs(train_out - out)) > 1e-3  # batch statistics would differ
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_predict_from_an_epoch_callback_sees_the_real_outputs(backend: str) -> None:
+    """Validation runs inside the epoch callback, while ``fit`` may read logits for its loss:
+    there ``predict`` still returns the model's probabilities, the same as after ``fit``."""
+    from normspec.backends import get_backend
+
+    spec, data = cnn(None), digits()
+    model = model_for(backend, spec, starting_weights(spec, data, seed=1))
+    during: list[np.ndarray] = []
+    get_backend(backend).fit(model, spec, data, epochs=1, batch_size=16, seed=0,
+                             optimizer=MOMENTUM,
+                             on_epoch_end=lambda e, logs: during.append(
+                                 get_backend(backend).predict(model, spec, data.x_val)))  # fmt: skip
+    after = get_backend(backend).predict(model, spec, data.x_val)
+    np.testing.assert_allclose(during[0].sum(axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(during[0], after, atol=1e-6)
+
+
 MOONS = """
 normspec: 1
 name: trainer_moons

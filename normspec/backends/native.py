@@ -56,7 +56,7 @@ def _flax_load(model: Any, path: Path) -> None:
     from flax import nnx, serialization
 
     state = nnx.state(model)
-    restored = serialization.from_bytes(state.to_pure_dict(), path.read_bytes())
+    restored = serialization.from_bytes(nnx.to_pure_dict(state), path.read_bytes())
     nnx.replace_by_pure_dict(state, restored)
     nnx.update(model, state)
 
@@ -64,7 +64,7 @@ def _flax_load(model: Any, path: Path) -> None:
 def _flax_save(model: Any, path: Path) -> None:
     from flax import nnx, serialization
 
-    path.write_bytes(serialization.to_bytes(nnx.state(model).to_pure_dict()))
+    path.write_bytes(serialization.to_bytes(nnx.to_pure_dict(nnx.state(model))))
 
 
 NATIVE: dict[str, tuple[Callable[[Any, Path], None], Callable[[Any, Path], None]]] = {

@@ -59,7 +59,7 @@ class KerasBackend:
         return load().forward(model, spec, x, train=train)
 
     def predict(self, model: Any, spec: CanonicalSpec, x: np.ndarray) -> np.ndarray:
-        return load().predict(model, spec, x)
+        return load("trainer").predict(model, spec, x)
 
     def train_steps(
         self, model: Any, spec: CanonicalSpec, batches: Iterable[tuple[np.ndarray, np.ndarray]]
@@ -79,7 +79,7 @@ class KerasBackend:
         on_batch_end: Callable[[int], None] | None = None,
         on_epoch_end: Callable[[int, dict[str, float]], None] | None = None,
     ) -> None:
-        load("training").fit(
+        load("trainer").fit(
             model,
             spec,
             data,

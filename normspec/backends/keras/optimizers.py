@@ -40,22 +40,31 @@ class ExactSGD(keras.optimizers.SGD):
 
 
 class ExactAdam(keras.optimizers.Adam):
-    """Adam with ``epsilon`` added to ``sqrt(v_hat)``, the bias-corrected second moment (the
-    IR's form, as in PyTorch and optax)."""
+    """Adam exactly as PyTorch and optax (and the IR) define it.
+
+    ``m_hat = m / (1 - beta1^t)``, ``v_hat = v / (1 - beta2^t)``,
+    ``p -= lr * m_hat / (sqrt(v_hat) + epsilon)``: ``epsilon`` is added to the square root of
+    the bias-corrected second moment. Keras' own Adam adds it to ``sqrt(v)`` before the bias
+    correction (the "epsilon hat" of the Adam paper's section 2), the same as a step-dependent
+    ``epsilon * sqrt(1 - beta2^t)`` in this form, so early steps differ when gradients are
+    small. The moments are updated in PyTorch's order of operations
+    (``m += (1 - beta1) * (g - m)``; ``v = beta2 * v + (1 - beta2) * g^2``; the denominator
+    ``sqrt(v) / sqrt(1 - beta2^t) + epsilon``).
+    """
 
     def update_step(self, gradient: Any, variable: Any, learning_rate: Any) -> None:
         dtype = variable.dtype
         lr, g = ops.cast(learning_rate, dtype), ops.cast(gradient, dtype)
-        beta_1, beta_2 = _constant(self.beta_1, dtype), _constant(self.beta_2, dtype)
+        beta1, beta2 = _constant(self.beta_1, dtype), _constant(self.beta_2, dtype)
         step = ops.cast(self.iterations + 1, dtype)
         index = self._get_variable_index(variable)
         m, v = self._momentums[index], self._velocities[index]
-        self.assign(m, beta_1 * m + (1.0 - beta_1) * g)
-        self.assign(v, beta_2 * v + (1.0 - beta_2) * ops.square(g))
-        m_hat = m / (1.0 - ops.power(beta_1, step))
-        v_hat = v / (1.0 - ops.power(beta_2, step))
-        epsilon = _constant(self.epsilon, dtype)
-        self.assign_sub(variable, lr * m_hat / (ops.sqrt(v_hat) + epsilon))
+        self.assign_add(m, (g - m) * (1.0 - beta1))
+        self.assign(v, v * beta2 + ops.square(g) * (1.0 - beta2))
+        bias1 = 1.0 - ops.power(beta1, step)
+        bias2_sqrt = ops.sqrt(1.0 - ops.power(beta2, step))
+        denominator = ops.sqrt(v) / bias2_sqrt + _constant(self.epsilon, dtype)
+        self.assign_sub(variable, (lr / bias1) * m / denominator)
 
 
 def make_optimizer(opt: SGD | Adam) -> keras.optimizers.Optimizer:

@@ -116,9 +116,3 @@ def forward(
     result = {name: keras.ops.convert_to_numpy(t) for name, t in outputs.items()}
     result["output"] = result[spec.layers[-1].name]
     return result
-
-
-def predict(model: keras.Model, spec: CanonicalSpec, x: np.ndarray) -> np.ndarray:
-    """Eval-mode outputs, in batches of 256."""
-    out = model.predict(np.asarray(x, dtype=spec.input.dtype), batch_size=256, verbose=0)
-    return np.asarray(out)

@@ -26,6 +26,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from normspec.backends.keras.optimizers import make_optimizer
 from normspec.errors import BackendError
 from normspec.ir import ops as ir
 from normspec.ir.graph import SGD, Adam, CanonicalSpec
@@ -34,6 +35,8 @@ from normspec.run.metrics import targets
 
 PREDICT_BATCH = 256
 DEVICES = ("auto", "cpu", "gpu", "tpu")
+
+__all__ = ["fit", "make_optimizer", "predict"]
 
 
 @contextlib.contextmanager
@@ -48,78 +51,6 @@ def device_scope() -> Iterator[None]:
         raise BackendError(f"NORMSPEC_DEVICE={wanted}, but TensorFlow sees no {wanted} device")
     with tf.device("/CPU:0") if wanted == "cpu" else contextlib.nullcontext():
         yield
-
-
-def _constant(value: float, dtype: Any) -> Any:
-    """A hyperparameter in the variable's dtype. ``ops.cast(0.9, "float64")`` would first make
-    a float32 tensor (0.8999999762), a float64 trap; converting straight to the dtype is exact."""
-    return ops.convert_to_tensor(value, dtype=dtype)
-
-
-class ExactSGD(keras.optimizers.SGD):
-    """Keras' SGD update (``m = momentum * m - lr * g; p += m``, Nesterov
-    ``p += momentum * m - lr * g``) with ``momentum`` converted exactly to the variable's dtype:
-    the stock update casts it from float32, which rounds it for float64 models."""
-
-    def update_step(self, gradient: Any, variable: Any, learning_rate: Any) -> None:
-        dtype = variable.dtype
-        lr, g = ops.cast(learning_rate, dtype), ops.cast(gradient, dtype)
-        if self.momentum == 0:
-            self.assign_sub(variable, g * lr)
-            return
-        momentum = _constant(self.momentum, dtype)
-        m = self.momentums[self._get_variable_index(variable)]
-        self.assign(m, m * momentum - g * lr)
-        self.assign_add(variable, m * momentum - g * lr if self.nesterov else m)
-
-
-class TorchFormAdam(keras.optimizers.Adam):
-    """Adam exactly as PyTorch and optax (and normspec's IR) define it.
-
-    ``m_hat = m / (1 - beta1^t)``, ``v_hat = v / (1 - beta2^t)``,
-    ``p -= lr * m_hat / (sqrt(v_hat) + epsilon)``: ``epsilon`` is added to the square root of
-    the bias-corrected second moment. Keras' own Adam adds it to ``sqrt(v)`` before the bias
-    correction (the "epsilon hat" of the Adam paper's section 2), which is the same as a
-    step-dependent ``epsilon * sqrt(1 - beta2^t)`` in this form: early steps differ noticeably
-    when gradients are small. Moments are updated as PyTorch does
-    (``m += (1 - beta1) * (g - m)``; ``v = beta2 * v + (1 - beta2) * g^2``), and every
-    hyperparameter is converted exactly to the variable's dtype.
-    """
-
-    def update_step(self, gradient: Any, variable: Any, learning_rate: Any) -> None:
-        dtype = variable.dtype
-        lr, g = ops.cast(learning_rate, dtype), ops.cast(gradient, dtype)
-        beta1, beta2 = _constant(self.beta_1, dtype), _constant(self.beta_2, dtype)
-        step = ops.cast(self.iterations + 1, dtype)
-        index = self._get_variable_index(variable)
-        m, v = self._momentums[index], self._velocities[index]
-        self.assign_add(m, (g - m) * (1.0 - beta1))
-        self.assign(v, v * beta2 + ops.square(g) * (1.0 - beta2))
-        bias1 = 1.0 - ops.power(beta1, step)
-        bias2_sqrt = ops.sqrt(1.0 - ops.power(beta2, step))
-        denominator = ops.sqrt(v) / bias2_sqrt + _constant(self.epsilon, dtype)
-        self.assign_sub(variable, (lr / bias1) * m / denominator)
-
-
-def make_optimizer(opt: SGD | Adam) -> keras.optimizers.Optimizer:
-    """The spec's optimizer with every hyperparameter explicit.
-
-    Keras' SGD form (``m = momentum * m - lr * g; p += m``, see :class:`ExactSGD`) is the
-    IR's PyTorch form (``v = momentum * v + g; p -= lr * v``) with ``m = -lr * v`` for a
-    constant learning rate. The learning rate is a callable returning a float64 tensor, which
-    every update casts to its variable's dtype, so float64 models are not updated with a rate
-    rounded to float32 (a float would be stored in a float32 variable).
-    """
-    rate = float(opt.learning_rate)
-
-    def learning_rate() -> Any:
-        return ops.convert_to_tensor(rate, dtype="float64")
-
-    if isinstance(opt, SGD):
-        return ExactSGD(learning_rate=learning_rate, momentum=opt.momentum, nesterov=opt.nesterov)
-    return TorchFormAdam(
-        learning_rate=learning_rate, beta_1=opt.beta1, beta_2=opt.beta2, epsilon=opt.epsilon
-    )
 
 
 def _final_activation(spec: CanonicalSpec) -> str | None:

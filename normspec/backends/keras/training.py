@@ -1,13 +1,13 @@
-"""Training the emitted Keras model: explicit GradientTape steps (for parity) and ``fit``.
+"""Explicit GradientTape training steps of the emitted Keras model, for training-step parity.
 
 The loss reads logits: the input of a final softmax (cross-entropy) or sigmoid (binary
 cross-entropy), else the output itself, through a second functional model over the same layers.
-Optimizers come from :mod:`normspec.backends.keras.optimizers`.
+Optimizers come from :mod:`normspec.backends.keras.optimizers`; the idiomatic ``fit`` is in
+:mod:`normspec.backends.keras.trainer`.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -19,8 +19,7 @@ from keras import ops
 from normspec.backends.keras.optimizers import make_optimizer
 from normspec.backends.keras.runtime import dropout_disabled
 from normspec.ir import ops as ir
-from normspec.ir.graph import SGD, Adam, CanonicalSpec
-from normspec.run.data import batches as epoch_batches
+from normspec.ir.graph import CanonicalSpec
 from normspec.run.metrics import targets
 
 
@@ -69,71 +68,3 @@ def train_steps(
             optimizer.apply(tape.gradient(loss, variables), variables)
             losses.append(float(loss))
     return losses
-
-
-class _EpochBatches(keras.utils.PyDataset):
-    def __init__(self, items: list[tuple[np.ndarray, np.ndarray]]) -> None:
-        super().__init__()
-        self.items = items
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        return self.items[index]
-
-
-def _keras_loss(spec: CanonicalSpec) -> keras.losses.Loss:
-    if spec.train.loss == "cross_entropy":
-        return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    if spec.train.loss == "binary_cross_entropy":
-        return keras.losses.BinaryCrossentropy(from_logits=True)
-    return keras.losses.MeanSquaredError()
-
-
-def _metrics(spec: CanonicalSpec) -> list[keras.metrics.Metric]:
-    if spec.train.loss == "cross_entropy":
-        return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
-    if spec.train.loss == "binary_cross_entropy":  # the head outputs logits: threshold 0
-        return [keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy")]
-    return []
-
-
-def fit(
-    model: keras.Model,
-    spec: CanonicalSpec,
-    data: Any,
-    *,
-    epochs: int,
-    batch_size: int,
-    seed: int,
-    optimizer: SGD | Adam,
-    on_batch_end: Callable[[int], None] | None = None,
-    on_epoch_end: Callable[[int, dict[str, float]], None] | None = None,
-) -> None:
-    """Idiomatic Keras training (compile + fit, dropout active) on the shared batch order."""
-    head = loss_head(model, spec)
-    head.compile(
-        optimizer=make_optimizer(optimizer), loss=_keras_loss(spec), metrics=_metrics(spec)
-    )
-    callbacks = []
-    if on_batch_end is not None:
-        callbacks.append(
-            keras.callbacks.LambdaCallback(
-                on_train_batch_end=lambda batch, logs: on_batch_end(batch)
-            )
-        )
-    for epoch in range(epochs):
-        items = [
-            (np.asarray(x, dtype=spec.input.dtype), _targets(spec, y))
-            for x, y in epoch_batches(
-                data.x_train, data.y_train, batch_size, seed=seed, epoch=epoch
-            )
-        ]
-        history = head.fit(
-            _EpochBatches(items), epochs=1, shuffle=False, verbose=0, callbacks=callbacks
-        )
-        if on_epoch_end is not None:
-            logs = history.history
-            accuracy = logs["accuracy"][-1] if "accuracy" in logs else math.nan
-            on_epoch_end(epoch, {"loss": float(logs["loss"][-1]), "accuracy": float(accuracy)})

@@ -79,15 +79,20 @@ def _final_activation(spec: CanonicalSpec) -> str | None:
 
 @contextmanager
 def _logits_output(model: nn.Module, spec: CanonicalSpec) -> Iterator[str | None]:
-    """Make the final softmax/sigmoid module return its input (the logits) for the duration;
-    yields that activation's name, or None when the model output already is what the loss
-    reads."""
+    """For the duration, the final softmax/sigmoid module returns its input (the logits) in
+    train mode; in eval mode (``predict``, also from an epoch callback) it stays the
+    activation. Yields that activation's name, or None when the model output already is what
+    the loss reads."""
     function = _final_activation(spec)
     if function is None:
         yield None
         return
     module = model.get_submodule(spec.layers[-1].name)
-    handle = module.register_forward_hook(lambda _m, args, _out: args[0])
+
+    def logits_in_training(m: nn.Module, args: tuple[Any, ...], out: Any) -> Any:
+        return args[0] if m.training else None  # None keeps the module's own output
+
+    handle = module.register_forward_hook(logits_in_training)
     try:
         yield function
     finally:
