@@ -36,7 +36,7 @@ def run(backend: str, epochs: int, out: Path) -> list[VariantResult]:
                 f"val_acc {row['val_accuracy']:.4f}", flush=True),
         )  # fmt: skip
         results.append(VariantResult(variant, spec, [history], chance_accuracy(spec, data.y_val)))
-    write_report(results, backend, data, settings, 1, out)
+    write_report(results, backend, data, settings, 1, out, title="threshold (x >= 12500)")
     return results
 
 

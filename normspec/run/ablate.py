@@ -160,9 +160,12 @@ def write_report(
     settings: RunSettings,
     seeds: int,
     out: Path,
+    *,
+    title: str | None = None,
 ) -> None:
+    """report.md and curves.png in ``out``; ``title`` defaults to the first spec's name."""
     out.mkdir(parents=True, exist_ok=True)
-    name = results[0].spec.name if results else "spec"
+    name = title or (results[0].spec.name if results else "spec")
     png = plot_curves({r.label: r.runs for r in results}, out / "curves.png", f"{name}: ablation")
     chance = results[0].chance if results else float("nan")
     lines = [

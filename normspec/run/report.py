@@ -17,6 +17,7 @@ def plot_curves(groups: Mapping[str, Sequence[History]], path: Path, title: str)
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     fig, axes = plt.subplots(1, len(PANELS), figsize=(5 * len(PANELS), 3.8))
     for ax, (key, label) in zip(axes, PANELS, strict=True):
@@ -35,6 +36,7 @@ def plot_curves(groups: Mapping[str, Sequence[History]], path: Path, title: str)
                 ax.fill_between(xs, low, high, alpha=0.15, color=line.get_color())
         ax.set_title(label)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         if key.endswith("loss"):
             ax.set_yscale("log")
