@@ -1,4 +1,4 @@
-"""Hand-written Flax NNX versions of cifar_cnn and resnet18 (channels-last)."""
+"""Hand-written Flax NNX versions of cifar_cnn, resnet18 and digits_cnn (channels-last)."""
 
 from __future__ import annotations
 
@@ -59,8 +59,8 @@ class BasicBlock(nnx.Module):
 
 class ResNet18(nnx.Module):
     def __init__(self, *, rngs: nnx.Rngs) -> None:
-        self.mean = nnx.BatchStat(jnp.zeros(3))
-        self.std = nnx.BatchStat(jnp.ones(3))
+        self.mean = nnx.BatchStat(jnp.zeros(3, jnp.float32))
+        self.std = nnx.BatchStat(jnp.ones(3, jnp.float32))
         self.stem = ConvBnRelu(3, 64, rngs=rngs)
         plan = [(64, 1), (64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2), (512, 1)]
         blocks, cin = [], 64
@@ -75,6 +75,24 @@ class ResNet18(nnx.Module):
         for block in self.blocks:
             x = block(x)
         return self.fc(x.mean(axis=(1, 2)))
+
+
+class DigitsCnn(nnx.Module):
+    """specs/digits_cnn.yaml: standardized 8x8 input, two conv-BN-ReLU, pool, BN-ReLU dense."""
+
+    def __init__(self, mean: float, std: float, *, rngs: nnx.Rngs) -> None:
+        self.mean, self.std = mean, std
+        self.conv1 = ConvBnRelu(1, 16, rngs=rngs)
+        self.conv2 = ConvBnRelu(16, 32, rngs=rngs)
+        self.fc1 = nnx.Linear(4 * 4 * 32, 64, use_bias=False, rngs=rngs)
+        self.bn = BatchNorm(64, rngs=rngs)
+        self.fc2 = nnx.Linear(64, 10, rngs=rngs)
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        """Logits; the loss is ``optax.softmax_cross_entropy_with_integer_labels``."""
+        x = self.conv2(self.conv1((x - self.mean) / self.std))
+        x = nnx.max_pool(x, (2, 2), strides=(2, 2))
+        return self.fc2(nnx.relu(self.bn(self.fc1(x.reshape(x.shape[0], -1)))))
 
 
 MODELS = {"cifar_cnn": CifarCnn, "resnet18": ResNet18}

@@ -1,4 +1,5 @@
-"""Hand-written Keras 3 versions of cifar_cnn and resnet18 (channels-last, functional API)."""
+"""Hand-written Keras 3 versions of cifar_cnn, resnet18 and digits_cnn (channels-last,
+functional API)."""
 
 from __future__ import annotations
 
@@ -53,6 +54,16 @@ def resnet18() -> keras.Model:
         x = basic_block(x, filters, stride)
     x = layers.GlobalAveragePooling2D()(x)
     return keras.Model(inputs, layers.Dense(10)(x))
+
+
+def digits_cnn(mean: float, std: float) -> keras.Model:
+    """specs/digits_cnn.yaml: standardized 8x8 input, two conv-BN-ReLU, pool, BN-ReLU dense."""
+    inputs = keras.Input((8, 8, 1))
+    x = layers.Normalization(mean=mean, variance=std**2)(inputs)
+    x = layers.MaxPooling2D(2)(conv_bn_relu(conv_bn_relu(x, 16), 32))
+    x = layers.Dense(64, use_bias=False)(layers.Flatten()(x))
+    x = layers.ReLU()(layers.BatchNormalization(momentum=0.9, epsilon=1e-5)(x))
+    return keras.Model(inputs, layers.Dense(10, activation="softmax")(x))
 
 
 MODELS = {"cifar_cnn": cifar_cnn, "resnet18": resnet18}

@@ -1,4 +1,5 @@
-"""Hand-written PyTorch versions of cifar_cnn and resnet18 (NCHW), as a PyTorch user writes them."""
+"""Hand-written PyTorch versions of cifar_cnn, resnet18 and digits_cnn (NCHW), as a PyTorch user
+writes them."""
 
 from __future__ import annotations
 
@@ -71,6 +72,25 @@ class ResNet18(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.blocks(self.stem((x - self.mean) / self.std))
         return self.fc(torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1))
+
+
+class DigitsCnn(nn.Module):
+    """specs/digits_cnn.yaml: standardized 8x8 input, two conv-BN-ReLU, pool, BN-ReLU dense."""
+
+    def __init__(self, mean: float, std: float) -> None:
+        super().__init__()
+        self.mean, self.std = mean, std
+        self.features = nn.Sequential(
+            *conv_bn_relu(1, 16), *conv_bn_relu(16, 32), nn.MaxPool2d(2), nn.Flatten()
+        )
+        self.classifier = nn.Sequential(
+            nn.Linear(32 * 4 * 4, 64, bias=False), nn.BatchNorm1d(64), nn.ReLU(),
+            nn.Linear(64, 10),
+        )  # fmt: skip
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits; the loss is ``F.cross_entropy``."""
+        return self.classifier(self.features((x - self.mean) / self.std))
 
 
 MODELS = {"cifar_cnn": CifarCnn, "resnet18": ResNet18}

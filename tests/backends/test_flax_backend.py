@@ -433,6 +433,28 @@ def test_float64_module_works_standalone(tmp_path: Path) -> None:
     assert result.stdout.split("\n")[0] == "float64 ['float64']"
 
 
+def test_float32_models_leave_64_bit_mode_alone() -> None:
+    """Building, training and running a float32 spec does not flip JAX's process-wide 64-bit
+    flag, which would silently turn the user's own ``jnp.zeros(3)`` into float64."""
+    script = textwrap.dedent(
+        """
+        import jax, numpy as np, normspec
+        from normspec.backends import get_backend
+        spec = normspec.load("specs/digits_cnn.yaml")
+        b = get_backend("flax")
+        model = b.build(spec)
+        x = np.random.default_rng(0).normal(size=(4, 8, 8, 1)).astype("float32")
+        losses = b.train_steps(model, spec, [(x, np.arange(4))])
+        out = b.predict(model, spec, x)
+        print(jax.config.jax_enable_x64, out.dtype, np.isfinite(losses).all())
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
+                            text=True, timeout=120)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[0] == "False float32 True"
+
+
 @pytest.mark.slow
 def test_every_spec_builds_and_matches_the_reference() -> None:
     """The specs of specs/ end to end, in float64, eval and train mode."""

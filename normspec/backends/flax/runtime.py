@@ -1,8 +1,8 @@
 """Building and driving the emitted Flax NNX model: weights in and out, forward passes.
 
 The model is always the emitted source executed, so what users import is what is tested.
-Importing this module turns on JAX's 64-bit mode (float64 specs need it); float32 models stay
-float32 because the emitted layers pass their dtypes explicitly.
+JAX's 64-bit mode, a process-wide flag, is left alone for float32 specs; the emitted module of
+a float64 spec turns it on when it is executed, as it does in users' code.
 """
 
 from __future__ import annotations
@@ -20,8 +20,6 @@ from flax import nnx
 from normspec.backends.flax.module import FlaxModule, generate
 from normspec.ir.graph import CanonicalSpec, op_weights
 from normspec.weights import Weights, check_weights
-
-jax.config.update("jax_enable_x64", True)
 
 _ROLES = {"shift": "bias"}
 """Canonical weight role -> attribute of the nnx layer holding it, where the names differ. The
