@@ -101,3 +101,22 @@ def test_spec_parity_across_backends(path: Path) -> None:
     spec = normspec.load(path)
     _parity(backends, spec, "float64")
     _parity(backends, spec, "float32")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_missing_framework_is_a_clear_error(backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Emitting needs no framework; building without it names the package to install."""
+    from types import SimpleNamespace
+
+    from normspec.backends import get_backend, lazy
+    from normspec.errors import BackendError
+
+    def import_module(name: str):  # type: ignore[no-untyped-def]
+        raise ModuleNotFoundError(f"No module named '{backend}'", name=backend)
+
+    monkeypatch.setattr(lazy, "importlib", SimpleNamespace(import_module=import_module))
+    spec = SPEC_OF["dense"]
+    assert "def " in get_backend(backend).emit(spec)
+    hint = rf"backend '{backend}' needs its framework \({backend} is missing\): pip install 'normspec\[{backend}\]'"
+    with pytest.raises(BackendError, match=hint):
+        get_backend(backend).build(spec)

@@ -1,9 +1,11 @@
 """Backends: one package per framework, imported only when asked for.
 
 Every backend package ``normspec.backends.<name>`` exposes ``BACKEND``, an object with the
-methods of :class:`Backend`. Its emitter is a dispatch table keyed by IR op class (one function
-per op, see ``EMITTERS`` in each ``emitter.py``); an op or option it cannot express raises
-:class:`~normspec.errors.BackendError` naming the op, the option and the backend.
+methods of :class:`Backend` (a :class:`~normspec.backends.lazy.LazyBackend`, which imports the
+framework on first use of anything but ``emit``). Its emitter is a dispatch table keyed by IR
+op class (one function per op, see ``EMITTERS`` in each ``emitter.py``); an op or option it
+cannot express raises :class:`~normspec.errors.BackendError` naming the op, the option and the
+backend.
 
 Arrays crossing this interface are numpy, channels-last (the canonical layout), whatever layout the
 framework uses inside.
@@ -21,11 +23,6 @@ from normspec.errors import BackendError
 from normspec.ir.graph import CanonicalSpec
 
 BACKENDS = ("torch", "keras", "flax")
-_REQUIREMENTS = {
-    "torch": "pip install 'normspec[torch]'",
-    "keras": "pip install 'normspec[keras]'",
-    "flax": "pip install 'normspec[flax]'",
-}
 
 
 class Backend(Protocol):
@@ -88,10 +85,5 @@ class Backend(Protocol):
 def get_backend(name: str) -> Backend:
     if name not in BACKENDS:
         raise BackendError(f"unknown backend '{name}'; choose one of {', '.join(BACKENDS)}")
-    try:
-        module = importlib.import_module(f"normspec.backends.{name}")
-    except ImportError as exc:
-        raise BackendError(
-            f"backend '{name}' needs its framework ({exc.name} is missing): {_REQUIREMENTS[name]}"
-        ) from None
+    module = importlib.import_module(f"normspec.backends.{name}")
     return module.BACKEND  # type: ignore[no-any-return]

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from normspec.backends.torch.runtime import model_dtype, to_numpy, to_torch
+from normspec.backends.torch.training import make_optimizer
 from normspec.errors import BackendError
 from normspec.ir import ops as ir
 from normspec.ir.graph import SGD, Adam, CanonicalSpec
@@ -44,28 +45,6 @@ def device() -> torch.device:
         raise BackendError("NORMSPEC_DEVICE=gpu, but PyTorch sees no CUDA device")
     use_cuda = wanted == "gpu" or (wanted == "auto" and torch.cuda.is_available())
     return torch.device("cuda" if use_cuda else "cpu")
-
-
-def make_optimizer(params: Any, opt: SGD | Adam) -> torch.optim.Optimizer:
-    """The spec's optimizer, every hyperparameter explicit (no weight decay, no dampening)."""
-    if isinstance(opt, SGD):
-        return torch.optim.SGD(
-            params,
-            lr=opt.learning_rate,
-            momentum=opt.momentum,
-            dampening=0.0,
-            weight_decay=0.0,
-            # PyTorch refuses Nesterov without momentum; without momentum it changes nothing.
-            nesterov=opt.nesterov and opt.momentum > 0,
-        )
-    return torch.optim.Adam(
-        params,
-        lr=opt.learning_rate,
-        betas=(opt.beta1, opt.beta2),
-        eps=opt.epsilon,
-        weight_decay=0.0,
-        amsgrad=False,
-    )
 
 
 def _final_activation(spec: CanonicalSpec) -> str | None:
