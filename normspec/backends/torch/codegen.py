@@ -1,112 +1,14 @@
-"""Python source building blocks for the PyTorch emitter: literals, calls and statements.
-
-Statements come out the way ``ruff format`` lays them out, so the emitted module is format-clean
-by construction: a statement that fits stays on one line; otherwise the contents of its outermost
-brackets move to one indented line when they fit there, and failing that go one item per line
-with a trailing comma (which ruff then keeps), each item split the same way if needed. The width
-is ruff's default, 88.
-"""
+"""Source building blocks of the PyTorch emitter (:mod:`normspec.backends.codegen`), laid out
+as ``ruff format`` packs them: brackets split onto one indented line where that fits."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from functools import partial
 
-LINE_LENGTH = 88
-INDENT = "    "
+from normspec.backends.codegen import INDENT, LINE_LENGTH, OMIT, Call, Raw, call, literal
+from normspec.backends.codegen import statement as _statement
 
+statement = partial(_statement, pack=True)
+"""``statement(prefix, value, suffix="", depth=2)``: lines of one statement of a method."""
 
-@dataclass(frozen=True)
-class Raw:
-    """Source text inserted as is: a variable, an attribute, an expression."""
-
-    text: str
-
-
-@dataclass(frozen=True)
-class Call:
-    """``func(arg, ..., key=value, ...)``; values are literals, :class:`Raw` or calls."""
-
-    func: str
-    args: tuple[tuple[str | None, Any], ...]
-
-
-def call(func: str, *positional: Any, **keywords: Any) -> Call:
-    """A call with the positional arguments first, then the keywords in the order given."""
-    args = [(None, value) for value in positional] + list(keywords.items())
-    return Call(func, tuple(args))
-
-
-def literal(value: Any) -> str:
-    """Python source of ``value``, spelled the way ``ruff format`` keeps it."""
-    if isinstance(value, Raw):
-        return value.text
-    if isinstance(value, Call):
-        return f"{value.func}({', '.join(_argument(key, v) for key, v in value.args)})"
-    if value is None or isinstance(value, bool):
-        return repr(value)
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return float_literal(value)
-    if isinstance(value, str):
-        return string_literal(value)
-    if isinstance(value, tuple):
-        items = [literal(v) for v in value]
-        return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
-    raise TypeError(f"no literal for {type(value).__name__}")
-
-
-def float_literal(value: float) -> str:
-    """The shortest spelling that reads back as the same float; ruff drops an exponent's '+'."""
-    text = repr(float(value))
-    if text in ("inf", "-inf", "nan"):
-        raise ValueError(f"{text} has no Python literal")
-    return text.replace("e+", "e")
-
-
-def string_literal(value: str) -> str:
-    """A literal in the double quotes ruff normalizes to; ``repr`` does the escaping."""
-    text = repr(value)
-    if text.startswith("'") and '"' not in value:
-        text = '"' + text[1:-1] + '"'
-    return text
-
-
-def _argument(key: str | None, value: Any) -> str:
-    return f"{key}={literal(value)}" if key else literal(value)
-
-
-def _parts(value: Any) -> tuple[str, str, list[tuple[str, Any]]] | None:
-    """Opening text, closing bracket and items of a value that can be split over lines."""
-    if isinstance(value, Call) and value.args:
-        return f"{value.func}(", ")", [(f"{k}=" if k else "", v) for k, v in value.args]
-    if isinstance(value, tuple) and len(value) > 1:
-        return "(", ")", [("", item) for item in value]
-    return None
-
-
-def statement(prefix: str, value: Any, suffix: str = "", depth: int = 2) -> list[str]:
-    """``prefix + value + suffix`` indented ``depth`` levels, split like ``ruff format``.
-
-    An assignment whose value starts too far right for its own brackets to help (or that has
-    none to split) gets its value parenthesized on the next lines, as ruff does.
-    """
-    pad = INDENT * depth
-    line = pad + prefix + literal(value) + suffix
-    if len(line) <= LINE_LENGTH:
-        return [line]
-    parts = _parts(value)
-    head = parts[0] if parts else ""
-    if prefix.endswith("= ") and (parts is None or len(pad + prefix + head) > LINE_LENGTH):
-        return [pad + prefix + "(", *statement("", value, "", depth + 1), pad + ")" + suffix]
-    if parts is None:
-        return [line]
-    head, close, items = parts
-    inner = INDENT * (depth + 1) + ", ".join(p + literal(v) for p, v in items)
-    if len(inner) <= LINE_LENGTH:
-        return [pad + prefix + head, inner, pad + close + suffix]
-    lines = [pad + prefix + head]
-    for item_prefix, item in items:
-        lines += statement(item_prefix, item, ",", depth + 1)
-    return [*lines, pad + close + suffix]
+__all__ = ["INDENT", "LINE_LENGTH", "OMIT", "Call", "Raw", "call", "literal", "statement"]
