@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from normspec.backends.flax.codegen import INDENT, Call, Raw, call, fits, statement
+from normspec.backends.codegen import INDENT, Call, Raw, call, fits
+from normspec.backends.flax.codegen import statement
 from normspec.ir.graph import CanonicalSpec
 from normspec.ir.ops import Shape
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from normspec.backends.flax.codegen import OMIT, Call, Raw, call, float_literal
+from normspec.backends.codegen import OMIT, Call, Raw, call, float_literal
 from normspec.backends.flax.context import DTYPE, Site
 from normspec.ir import ops as ir
 from normspec.ir.ops import Pair

@@ -5,8 +5,8 @@ from __future__ import annotations
 import textwrap
 from dataclasses import dataclass
 
+from normspec.backends.codegen import INDENT, LINE_LENGTH
 from normspec.backends.flax import helpers
-from normspec.backends.flax.codegen import INDENT, LINE_LENGTH
 from normspec.backends.flax.context import Builder, Names, Site
 from normspec.backends.flax.emitter import emit_sequence
 from normspec.ir.graph import CanonicalSpec

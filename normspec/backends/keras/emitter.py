@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from normspec.backends.keras.codegen import OMIT
+from normspec.backends.codegen import OMIT
 from normspec.backends.keras.context import Site
 from normspec.backends.keras.options import initializer, padding_mode, zero_pad
 from normspec.errors import BackendError

@@ -5,7 +5,8 @@ from __future__ import annotations
 import textwrap
 from dataclasses import dataclass
 
-from normspec.backends.keras.codegen import LINE_LENGTH, Raw, call, statement, string_literal
+from normspec.backends.codegen import LINE_LENGTH, Raw, call, string_literal
+from normspec.backends.keras.codegen import statement
 from normspec.backends.keras.context import DTYPE, Builder, Names, Site
 from normspec.backends.keras.emitter import emit_sequence
 from normspec.backends.keras.helpers import HELPERS, helper_source

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from normspec.backends.keras.codegen import Call, call
+from normspec.backends.codegen import Call, call
 from normspec.backends.keras.context import Site
 from normspec.ir import ops as ir
 from normspec.ir.ops import Pair, Shape

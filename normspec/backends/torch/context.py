@@ -6,7 +6,8 @@ import textwrap
 from dataclasses import dataclass, field
 from typing import Any
 
-from normspec.backends.torch.codegen import INDENT, LINE_LENGTH, Call, Raw, call, statement
+from normspec.backends.codegen import INDENT, LINE_LENGTH, Call, Raw, call
+from normspec.backends.torch.codegen import statement
 from normspec.ir.graph import CanonicalSpec
 from normspec.ir.ops import Shape
 

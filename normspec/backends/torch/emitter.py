@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from normspec.backends.codegen import Call, Raw, call
+
 # Importing normalization registers its emitters, so EMITTERS is complete once this is imported.
 from normspec.backends.torch import normalization  # noqa: F401
-from normspec.backends.torch.codegen import Call, Raw, call
 from normspec.backends.torch.context import DTYPE, Site
 from normspec.backends.torch.registry import EMITTERS, emit_sequence, register
 from normspec.errors import BackendError

@@ -5,8 +5,8 @@ from __future__ import annotations
 import textwrap
 
 from normspec import __version__
+from normspec.backends.codegen import INDENT, LINE_LENGTH
 from normspec.backends.torch import helpers
-from normspec.backends.torch.codegen import INDENT, LINE_LENGTH
 from normspec.backends.torch.context import Builder, Site
 from normspec.backends.torch.emitter import emit_sequence
 from normspec.errors import BackendError

@@ -4,7 +4,7 @@ and RMS norm over the channels of a channels-first tensor)."""
 
 from __future__ import annotations
 
-from normspec.backends.torch.codegen import Call, call
+from normspec.backends.codegen import Call, call
 from normspec.backends.torch.context import DTYPE, Site
 from normspec.backends.torch.registry import register, spatial_dims
 from normspec.ir import ops as ir
