@@ -76,21 +76,24 @@ def with_dtype(spec: CanonicalSpec, dtype: str) -> CanonicalSpec:
 
 
 def parity_weights(spec: CanonicalSpec, seed: int) -> Weights:
-    """Initial weights with non-trivial state: running statistics and fitted input statistics
-    are randomized, so eval mode exercises them (fresh ones would make BN almost an identity)."""
+    """Initial weights with non-trivial state: running statistics, fitted input statistics and
+    every normalization's scale and shift are randomized, so eval mode exercises them and a
+    wrong layout of a per-channel vector shows (fresh ones are ones, zeros, or almost an
+    identity)."""
     weights = init_weights(spec, seed)
     rng = np.random.default_rng(seed + 1)
     dtype = np.dtype(spec.input.dtype)
     for site in spec.walk():
         op = site.op
+        if isinstance(op, ir.NORM_OPS):
+            c = op.shape[-1]
+            for role, base in (("scale", 1.0), ("shift", 0.0)):
+                if f"{op.name}.{role}" in weights:
+                    weights[f"{op.name}.{role}"] = (base + rng.normal(0, 0.2, c)).astype(dtype)
         if isinstance(op, ir.BatchNorm):
             c = op.shape[-1]
             weights[f"{op.name}.mean"] = rng.normal(0.0, 0.5, c).astype(dtype)
             weights[f"{op.name}.var"] = rng.uniform(0.5, 2.0, c).astype(dtype)
-            for role in ("scale", "shift"):
-                if f"{op.name}.{role}" in weights:
-                    base = 1.0 if role == "scale" else 0.0
-                    weights[f"{op.name}.{role}"] = (base + rng.normal(0, 0.2, c)).astype(dtype)
         elif isinstance(op, ir.Standardize) and op.adapt:
             c = op.shape[-1]
             weights[f"{op.name}.mean"] = rng.normal(0.0, 1.0, c).astype(dtype)

@@ -69,7 +69,7 @@ CASES = [
     ("selu", FLAT, "- activation: selu", "none", "nnx.selu(x)"),
     ("gelu_exact", FLAT, "- activation: gelu", "none", "approximate=False"),
     ("gelu_tanh", FLAT, "- activation: {function: gelu, approximate: tanh}", "none", "approximate=True"),
-    ("leaky_relu", FLAT, "- activation: {function: leaky_relu, negative_slope: 0.3}", "none", "negative_slope=0.3"),
+    ("leaky_relu", FLAT, "- activation: {function: leaky_relu, negative_slope: 0.2}", "none", "negative_slope=0.2"),
     ("silu", FLAT, "- activation: silu", "none", "nnx.silu(x)"),
     ("tanh", FLAT, "- activation: tanh", "none", "nnx.tanh(x)"),
     ("sigmoid", FLAT, "- activation: sigmoid", "none", "nnx.sigmoid(x)"),

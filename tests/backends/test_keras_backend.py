@@ -67,7 +67,7 @@ CASES = [
     ("selu", FLAT, "- activation: selu", "none", '"selu"'),
     ("gelu_exact", FLAT, "- activation: gelu", "none", "approximate=False"),
     ("gelu_tanh", FLAT, "- activation: {function: gelu, approximate: tanh}", "none", "approximate=True"),
-    ("leaky_relu", FLAT, "- activation: {function: leaky_relu, negative_slope: 0.3}", "none", "negative_slope=0.3"),
+    ("leaky_relu", FLAT, "- activation: {function: leaky_relu, negative_slope: 0.2}", "none", "negative_slope=0.2"),
     ("silu", FLAT, "- activation: silu", "none", '"silu"'),
     ("tanh", FLAT, "- activation: tanh", "none", '"tanh"'),
     ("sigmoid", FLAT, "- activation: sigmoid", "none", '"sigmoid"'),
