@@ -169,3 +169,12 @@ def test_ablation_variants_change_only_the_varied_default() -> None:
 def test_bad_variation() -> None:
     with pytest.raises(AblationError):
         Variation.parse("norm.position")
+
+
+def test_invalid_variant_names_the_variation_not_a_line_of_the_rewritten_spec() -> None:
+    path = ROOT / "specs" / "cnn_bn_after_relu.yaml"
+    with pytest.raises(AblationError) as info:
+        variants(path, [Variation.parse("norm.position=before_activation,sideways")])
+    message = str(info.value)
+    assert "the variant --vary norm.position=sideways is invalid" in message
+    assert "defaults.norm.position: got 'sideways'" in message

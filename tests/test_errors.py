@@ -93,3 +93,86 @@ def test_missing_file_names_it(tmp_path) -> None:
         normspec.load(tmp_path / "absent.yaml")
     assert "absent.yaml:1:1" in str(info.value)
     assert "no such file" in str(info.value)
+
+
+FLAT_HEAD = "normspec: 1\ninput: {shape: [4]}\n"
+
+# Values that a lax parser would convert or accept silently.
+STRICT_CASES = [
+    ("float for a size", FLAT_HEAD + "layers:\n  - dense: {units: 3.0}\n", "layers[0].dense.units: should be a valid integer"),
+    ("bool for a size", FLAT_HEAD + "layers:\n  - dense: {units: true}\n", "layers[0].dense.units: should be a valid integer"),
+    ("text for a bool", FLAT_HEAD + "layers:\n  - dense: {units: 2, use_bias: 'yes'}\n", "layers[0].dense.use_bias"),
+    ("text for a number", FLAT_HEAD + "layers:\n  - dropout: '0.5'\n", "layers[0].dropout.rate: should be a valid number"),
+    ("bool for the version", "normspec: true\ninput: {shape: [4]}\nlayers: [dense: 2]\n", "1:11: normspec: the format version is the integer 1"),
+    ("float for the version", "normspec: 1.0\ninput: {shape: [4]}\nlayers: [dense: 2]\n", "normspec: the format version is the integer 1"),
+    ("text in the input shape", "normspec: 1\ninput: {shape: ['8', 8]}\nlayers: [flatten]\n", "input.shape[0]: should be a valid integer"),
+    ("nan", FLAT_HEAD + "layers:\n  - dropout: .nan\n", "layers[0].dropout.rate: should be a finite number"),
+    ("infinite scale", "normspec: 1\ninput: {shape: [4], normalize: {kind: rescale, scale: .inf}}\nlayers: [dense: 2]\n", "input.normalize.scale: should be a finite number"),
+    ("infinite initializer", FLAT_HEAD + "layers:\n  - dense: {units: 2, bias_init: {distribution: constant, value: .inf}}\n", "layers[0].dense.bias_init.value: should be a finite number"),
+    ("uniform upside down", FLAT_HEAD + "layers:\n  - dense: {units: 2, kernel_init: {distribution: uniform, low: 1.0, high: -1.0}}\n", "layers[0].dense.kernel_init: low (1.0) is above high (-1.0)"),
+    ("negative std", FLAT_HEAD + "layers:\n  - dense: {units: 2, kernel_init: {distribution: normal, mean: 0, std: -1}}\n", "layers[0].dense.kernel_init.std: should be greater than 0"),
+    ("truncated without mass", FLAT_HEAD + "layers:\n  - dense: {units: 2, kernel_init: {distribution: truncated_normal, mean: 0, std: 1, low: 40, high: 41}}\n", "keeps less than 0.1% of Normal(0.0, 1.0)"),
+    ("full-width name", FLAT_HEAD + "layers:\n  - dense: {units: 2, name: ｆｏｒｗａｒｄ}\n", "layers[0].dense.name: must be a valid identifier: ASCII"),
+    ("ligature name", FLAT_HEAD + "layers:\n  - dense: {units: 2, name: ﬁlter}\n", "must be a valid identifier: ASCII"),
+    ("torch module attribute", FLAT_HEAD + "layers:\n  - dense: {units: 2, name: to}\n", "layers[0].dense.name: 'to' is reserved"),
+    ("absurd input", "normspec: 1\ninput: {shape: [1048576, 1048576, 1048576]}\nlayers: [global_avg_pool]\n", "input.shape: input (1048576, 1048576, 1048576) has more than 2,147,483,648 elements"),
+    ("absurd network", "normspec: 1\ninput: {shape: [90000]}\nlayers:\n" + "  - dense: 90000\n" * 2, "layers: the network has 16,200,180,000 parameters, more than normspec allows"),
+    ("block norm groups", HEAD + "layers:\n  - conv2d: {filters: 6, norm: group}\n", "4:32: layers[0].conv2d.norm: groups=32 does not divide the 6 channels"),
+    ("foreign optimizer key", FLAT_HEAD + "layers: [dense: 2]\ntrain: {optimizer: {kind: adam, momentum: 0.9}}\n", "train.optimizer.momentum: unknown key 'momentum'; allowed keys: beta1, beta2, epsilon, kind, learning_rate"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), [c[1:] for c in STRICT_CASES], ids=[c[0] for c in STRICT_CASES]
+)
+def test_wrong_types_and_values_are_refused_not_converted(text: str, expected: str) -> None:
+    found = problems_of(text)
+    assert any(expected in p for p in found), "\n".join(found)
+
+
+def test_numbers_with_an_exponent_are_numbers() -> None:
+    """``1e-3`` is text in YAML 1.1 (PyYAML), a number in YAML 1.2 and to every user."""
+    spec = normspec.load(FLAT_HEAD + "layers:\n  - batch_norm: {epsilon: 1e-3, momentum: 2E-1}\n")
+    assert (spec.layers[0].epsilon, spec.layers[0].momentum) == (0.001, 0.2)
+
+
+def test_shape_inference_goes_on_after_a_problem() -> None:
+    """A bad ``groups`` keeps the shape, so the later layers are still checked."""
+    text = textwrap.dedent(
+        """\
+        normspec: 1
+        input: {shape: [8, 8, 6]}
+        layers:
+          - conv2d: {filters: 8, padding: same}
+          - group_norm: 3
+          - flatten
+          - dense: {units: 4, shape: [5]}
+        """
+    )
+    found = problems_of(text)
+    assert any("layers[1].group_norm.groups: groups=3 does not divide" in p for p in found)
+    assert any("layers[3].dense.shape: declared shape [5] but inferred (4,)" in p for p in found)
+
+
+def test_an_invalid_residual_still_reports_its_body() -> None:
+    text = HEAD + textwrap.dedent(
+        """\
+        layers:
+          - residual: {body: [{conv2d: {filters: 3, padding: same, strdes: 2}}], shortcut: identiy}
+        """
+    )
+    found = problems_of(text)
+    assert any("layers[0].residual.shortcut: got 'identiy'" in p for p in found), found
+    assert any("layers[0].residual.body[0].conv2d.strdes: unknown key" in p for p in found), found
+
+
+def test_generated_names_avoid_the_names_a_user_gave() -> None:
+    """An unnamed conv is not called conv2d_1 when the user named a layer conv2d_1_bn, which
+    would be its batch norm's name."""
+    spec = normspec.load(
+        HEAD + "defaults: {norm: batch}\nlayers:\n"
+        "  - conv2d: {filters: 4, name: conv2d_1_bn}\n  - conv2d: 4\n"
+    )
+    names = [site.op.name for site in spec.walk()]
+    assert len(names) == len(set(names))
+    assert "conv2d_1_bn" in names and "conv2d_2" in names and "conv2d_1" not in names

@@ -22,21 +22,26 @@ Conventions fixed here, so that no backend inherits a framework default:
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Shape = tuple[int, ...]
 Pair = tuple[int, int]
 
 
 class Node(BaseModel):
-    """Base of every IR class: frozen, unknown fields rejected."""
+    """Base of every IR class: frozen, unknown fields and non-finite numbers rejected."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 # --- initializers ------------------------------------------------------------------------------
+
+MIN_TRUNCATED_MASS = 1e-3
+"""A truncated normal must keep at least this much of its normal's probability, so drawing it
+by rejection ends quickly."""
 
 
 class Uniform(Node):
@@ -44,11 +49,17 @@ class Uniform(Node):
     low: float
     high: float
 
+    @model_validator(mode="after")
+    def _ordered(self) -> Uniform:
+        if self.low > self.high:
+            raise ValueError(f"low ({self.low}) is above high ({self.high})")
+        return self
+
 
 class Normal(Node):
     distribution: Literal["normal"] = "normal"
     mean: float
-    std: float
+    std: Annotated[float, Field(gt=0)]
 
 
 class TruncatedNormal(Node):
@@ -56,9 +67,24 @@ class TruncatedNormal(Node):
 
     distribution: Literal["truncated_normal"] = "truncated_normal"
     mean: float
-    std: float
+    std: Annotated[float, Field(gt=0)]
     low: float
     high: float
+
+    @model_validator(mode="after")
+    def _keeps_mass(self) -> TruncatedNormal:
+        if self.low >= self.high:
+            raise ValueError(f"low ({self.low}) must be below high ({self.high})")
+
+        def cdf(v: float) -> float:
+            return 0.5 * (1 + math.erf((v - self.mean) / (self.std * math.sqrt(2))))
+
+        if cdf(self.high) - cdf(self.low) < MIN_TRUNCATED_MASS:
+            raise ValueError(
+                f"[{self.low}, {self.high}] keeps less than {MIN_TRUNCATED_MASS:.1%} of "
+                f"Normal({self.mean}, {self.std}); put the bounds around the mean"
+            )
+        return self
 
 
 class Constant(Node):

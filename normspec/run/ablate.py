@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from normspec.errors import NormspecError
+from normspec.errors import NormspecError, SpecError, format_path
 from normspec.ir.graph import CanonicalSpec
 from normspec.loader import load_yaml, read_source
 from normspec.run import metrics
@@ -79,7 +79,11 @@ def variants(source: str | Path, variations: Sequence[Variation]) -> dict[str, C
         for variation, value in zip(variations, combo, strict=True):
             _set(data, variation.path, value)
         label = ", ".join(f"{v.key}={c}" for v, c in zip(variations, combo, strict=True))
-        out[label] = canonicalize(load_yaml(yaml.safe_dump(data, sort_keys=False), name))
+        try:
+            out[label] = canonicalize(load_yaml(yaml.safe_dump(data, sort_keys=False), name))
+        except SpecError as exc:  # its lines and columns are those of the rewritten spec
+            found = "; ".join(f"{format_path(p.path)}: {p.message}" for p in exc.problems)
+            raise AblationError(f"{name}: the variant --vary {label} is invalid: {found}") from None
     return out
 
 

@@ -46,12 +46,15 @@ class Canonicalizer:
         self.defaults = defaults or m.Defaults()
         self.explicit = set(_explicit_names(layers_data or []))
         shape: Shape | None = tuple(section.shape) if section else None
+        if shape is not None:
+            shape = self.check_input_size(shape)
         ops: list[ir.Op] = []
         if header is not None:
             ops.extend(self.input_norm(header.input))
         if layers_data:
             body, shape = self.layers(layers_data, ("layers",), shape, "")
             ops.extend(body)
+        self.check_total_params(ops)
         if self.problems or self.doc.problems or header is None:
             raise SpecError(self.doc.problems + self.unrelated_to_reading())
         return CanonicalSpec(
@@ -60,6 +63,23 @@ class Canonicalizer:
             layers=tuple(ops),
             train=self.train(header.train, ops),
         )
+
+    def check_input_size(self, shape: Shape) -> Shape | None:
+        try:
+            build.check_size(shape)
+        except ShapeError as exc:
+            self.fail(("input", "shape"), str(exc).replace("output", "input", 1))
+            return None
+        return shape
+
+    def check_total_params(self, ops: list[ir.Op]) -> None:
+        total = sum(op.params for op in ops)
+        if total > build.MAX_PARAMS:
+            self.fail(
+                ("layers",),
+                f"the network has {total:,} parameters, more than normspec allows "
+                f"({build.MAX_PARAMS:,})",
+            )
 
     def recover(self, model: type[Any], data: Any) -> Any:
         """A section validated on its own, so one bad section doesn't hide the layers' problems
@@ -83,12 +103,19 @@ class Canonicalizer:
         return name
 
     def auto_name(self, base: str) -> str:
+        """``<base>_<n>``, skipping names taken, given explicitly, or whose derived names
+        (``conv2d_1_bn`` of ``conv2d_1``) a layer was given explicitly."""
         while True:
             self.counters[base] = self.counters.get(base, 0) + 1
             name = f"{base}_{self.counters[base]}"
-            if name not in self.used and name not in self.explicit:
-                self.used.add(name)
-                return name
+            if name in self.used or name in self.explicit or self._derived_taken(name):
+                continue
+            self.used.add(name)
+            return name
+
+    def _derived_taken(self, name: str) -> bool:
+        start = name + "_"
+        return any(e.startswith(start) for e in self.explicit)
 
     # --- layer lists ---------------------------------------------------------------------------
 
@@ -113,8 +140,11 @@ class Canonicalizer:
                     continue
                 body = {shorthand: body}
             layer = validate(model, body, self.doc, where, self.problems)
-            if layer is None or shape is None:
+            if layer is None:
+                self.check_sublayers(body, where, shape, prefix)
                 shape = None
+                continue
+            if shape is None:
                 continue
             name = self.claim(layer.name, (*where, "name")) if layer.name else None
             name = name or self.auto_name(prefix + kind)
@@ -123,11 +153,19 @@ class Canonicalizer:
             except ShapeError as exc:
                 field = (exc.field,) if exc.field else ()
                 self.fail((*where, *field), str(exc))
-                shape = None
+                shape = exc.recovered
                 continue
             ops.extend(new)
             shape = self.check_declared(layer, kind, new, shape, where)
         return ops, shape
+
+    def check_sublayers(self, body: Any, where: Path, shape: Shape | None, prefix: str) -> None:
+        """Report the problems of a residual's layer lists even when the residual itself is
+        invalid (its ops are dropped)."""
+        for key in ("body", "shortcut"):
+            items = body.get(key) if isinstance(body, dict) else None
+            if isinstance(items, list):
+                self.layers(items, (*where, key), shape, prefix)
 
     def split(self, item: Any, path: Path) -> tuple[str, Any] | None:
         if isinstance(item, str):

@@ -70,7 +70,7 @@ def _block(
         if token == "layer":
             op = main(shape, use_bias, k_init, b_init)
         elif token == "norm":
-            op = build.norm(c.claim(f"{name}_{_SHORT_NORM[norm.kind]}", where), shape, norm)
+            op = _block_norm(c.claim(f"{name}_{_SHORT_NORM[norm.kind]}", where), shape, norm)
         elif token == "act":
             assert act is not None
             op = build.activation(c.claim(f"{name}_{act.function}", where), shape, act)
@@ -80,6 +80,15 @@ def _block(
         ops.append(op)
         shape = op.shape
     return ops
+
+
+def _block_norm(name: str, shape: Shape, norm: ResolvedNorm) -> ir.Op:
+    """The norm of a dense/conv block; its problems point at the block's ``norm``, not at a
+    field of the layer itself (a conv has its own ``groups``)."""
+    try:
+        return build.norm(name, shape, norm)
+    except ShapeError as exc:
+        raise ShapeError(str(exc), "norm", recovered=exc.recovered) from None
 
 
 @lowers("dense")
@@ -181,7 +190,9 @@ def _activation(
 def _norm(c: Canonicalizer, layer: Any, name: str, shape: Shape, where: Path) -> list:
     kind = str(where[-1]).removesuffix("_norm")
     fields = {k: v for k, v in layer.model_dump().items() if k not in ("name", "shape", "params")}
-    resolved, problems = resolve_norm(m.NormSpec(kind=kind, **fields), c.defaults.norm)
+    resolved, problems = resolve_norm(
+        m.NormSpec.model_validate({"kind": kind, **fields}), c.defaults.norm
+    )
     for field, message in problems:
         c.fail((*where, field), message)
     return [build.norm(name, shape, resolved)]

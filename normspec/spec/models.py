@@ -20,9 +20,10 @@ is validated by the model registered for that kind in :data:`LAYER_KINDS`.
 from __future__ import annotations
 
 import keyword
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from normspec.ir import ops as ir
 
@@ -31,37 +32,84 @@ MAX_SIZE = 1 << 20
 
 RESERVED_NAMES = frozenset(
     {
+        # names the generated modules and their methods use
         "self", "x", "inputs", "outputs", "model", "forward", "call", "build", "train", "eval",
         "training", "modules", "parameters", "buffers", "state", "layers", "weights", "variables",
         "name", "dtype", "input", "output", "rngs", "config", "normspec", "torch", "keras", "jax",
         "jnp", "nn", "nnx", "np", "ops", "tf", "F", "math",
+        # attributes of torch.nn.Module, which the generated PyTorch class inherits
+        "T_destination", "add_module", "apply", "bfloat16", "call_super_init", "children",
+        "compile", "cpu", "cuda", "double", "dump_patches", "extra_repr", "float",
+        "get_buffer", "get_extra_state", "get_parameter", "get_submodule", "half", "ipu",
+        "load_state_dict", "mtia", "named_buffers", "named_children", "named_modules",
+        "named_parameters", "register_backward_hook", "register_buffer",
+        "register_forward_hook", "register_forward_pre_hook", "register_full_backward_hook",
+        "register_full_backward_pre_hook", "register_load_state_dict_post_hook",
+        "register_load_state_dict_pre_hook", "register_module", "register_parameter",
+        "register_state_dict_post_hook", "register_state_dict_pre_hook", "requires_grad_",
+        "reset_parameters", "set_extra_state", "set_submodule", "share_memory", "state_dict",
+        "to", "to_empty", "type", "xpu", "zero_grad",
     }
 )  # fmt: skip
+"""Names a layer cannot take: they would shadow a name of the generated code (Flax renames
+clashing attributes itself, so nnx.Module's own names are not here)."""
 
 
 def _check_name(value: str) -> str:
-    if not value.isidentifier() or keyword.iskeyword(value) or value.startswith("_"):
+    if (
+        not value.isascii()
+        or not value.isidentifier()
+        or keyword.iskeyword(value)
+        or value.startswith("_")
+    ):
         raise ValueError(
-            "must be a valid identifier: letters, digits and '_', not starting with a digit "
-            "or '_', and not a Python keyword"
+            "must be a valid identifier: ASCII letters, digits and '_', not starting with a "
+            "digit or '_', and not a Python keyword"
         )
     if value in RESERVED_NAMES:
         raise ValueError(f"'{value}' is reserved by the generated code; choose another name")
     return value
 
 
+_EXPONENT_FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
+
+
+def _number(value: Any) -> Any:
+    """Numbers with an exponent as YAML 1.2 reads them: ``1e-5`` is a float, which YAML 1.1
+    (and so PyYAML) reads as text. Booleans and other text are left for strict validation to
+    refuse."""
+    if isinstance(value, str) and _EXPONENT_FLOAT.match(value):
+        return float(value)
+    return value
+
+
+def _version(value: Any) -> Any:
+    if type(value) is not int:  # not True, not 1.0
+        raise ValueError("the format version is the integer 1")
+    return value
+
+
+Float = Annotated[float, BeforeValidator(_number)]
+"""A finite float; an int is accepted, a bool or a string is not (``1e-5`` is a number)."""
 Name = Annotated[str, Field(max_length=64), AfterValidator(_check_name)]
 Size = Annotated[int, Field(ge=1, le=MAX_SIZE)]
 NonNegative = Annotated[int, Field(ge=0, le=MAX_SIZE)]
 SizeOrTuple = Size | list[Size]
-Rate = Annotated[float, Field(ge=0.0, lt=1.0)]
-Epsilon = Annotated[float, Field(gt=0.0, le=1.0)]
-Momentum = Annotated[float, Field(gt=0.0, le=1.0)]
+Rate = Annotated[Float, Field(ge=0.0, lt=1.0)]
+Epsilon = Annotated[Float, Field(gt=0.0, le=1.0)]
+Momentum = Annotated[Float, Field(gt=0.0, le=1.0)]
+Positive = Annotated[Float, Field(gt=0)]
 Padding = Literal["valid", "same"] | NonNegative | list[NonNegative] | list[list[NonNegative]]
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Base of the spec models: unknown keys, non-finite numbers and wrong types are errors.
+
+    Validation is strict: ``units: 3.0``, ``units: true`` or ``use_bias: "yes"`` are refused
+    instead of being converted.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 # --- building blocks ---------------------------------------------------------------------------
@@ -90,8 +138,8 @@ class ActivationSpec(Model):
     """``function`` plus its one parameter where it has one (elu alpha, leaky slope, gelu form)."""
 
     function: ActivationName
-    alpha: float | None = None
-    negative_slope: float | None = None
+    alpha: Float | None = None
+    negative_slope: Float | None = None
     approximate: Literal["none", "tanh"] | None = None
 
 
@@ -136,11 +184,11 @@ class NormalizeSpec(Model):
     kind: Literal["none", "standardize", "fixed", "rescale"]
     name: Name | None = None
     adapt: bool | None = None
-    mean: float | list[float] | None = None
-    std: Annotated[float, Field(gt=0)] | list[Annotated[float, Field(gt=0)]] | None = None
+    mean: Float | list[Float] | None = None
+    std: Positive | list[Positive] | None = None
     epsilon: Epsilon | None = None
-    scale: float | None = None
-    offset: float | None = None
+    scale: Float | None = None
+    offset: Float | None = None
 
 
 class InputSection(Model):
@@ -151,17 +199,17 @@ class InputSection(Model):
 
 class SGDSpec(Model):
     kind: Literal["sgd", "momentum"]
-    learning_rate: Annotated[float, Field(gt=0)] | None = None
-    momentum: Annotated[float, Field(ge=0, lt=1)] | None = None
+    learning_rate: Positive | None = None
+    momentum: Annotated[Float, Field(ge=0, lt=1)] | None = None
     nesterov: bool = False
 
 
 class AdamSpec(Model):
     kind: Literal["adam"]
-    learning_rate: Annotated[float, Field(gt=0)] | None = None
-    beta1: Annotated[float, Field(ge=0, lt=1)] = 0.9
-    beta2: Annotated[float, Field(ge=0, lt=1)] = 0.999
-    epsilon: Annotated[float, Field(gt=0)] = 1e-8
+    learning_rate: Positive | None = None
+    beta1: Annotated[Float, Field(ge=0, lt=1)] = 0.9
+    beta2: Annotated[Float, Field(ge=0, lt=1)] = 0.999
+    epsilon: Positive = 1e-8
 
 
 class TrainSection(Model):
@@ -173,14 +221,14 @@ class TrainSection(Model):
     batch_size: Annotated[int, Field(ge=1, le=1 << 16)] = 32
     epochs: Annotated[int, Field(ge=1, le=100_000)] = 10
     seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = 0
-    validation_split: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.2
+    validation_split: Annotated[Float, Field(ge=0.0, lt=1.0)] = 0.2
 
 
 class SpecHeader(Model):
     """The top-level sections. ``layers`` is only checked to be a list here; its items are
     parsed one by one against :data:`LAYER_KINDS`."""
 
-    normspec: Literal[1]
+    normspec: Annotated[Literal[1], BeforeValidator(_version)]
     name: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$", max_length=64)] = "model"
     input: InputSection
     defaults: Defaults = Defaults()

@@ -16,11 +16,18 @@ MAX_PARAMS = 1 << 33
 
 
 class ShapeError(ValueError):
-    """A shape problem; ``field`` names the offending field of the layer, if any."""
+    """A shape problem; ``field`` names the offending field of the layer, if any.
 
-    def __init__(self, message: str, field: str | None = None) -> None:
+    ``recovered`` is the layer's output shape when the problem does not change it (a bad
+    ``groups``, say), so inference goes on and reports the problems of later layers too.
+    """
+
+    def __init__(
+        self, message: str, field: str | None = None, *, recovered: tuple[int, ...] | None = None
+    ) -> None:
         super().__init__(message)
         self.field = field
+        self.recovered = recovered
 
 
 def fmt(shape: tuple[int, ...]) -> str:
@@ -223,10 +230,13 @@ def norm(name: str, shape: tuple[int, ...], resolved: ResolvedNorm) -> ir.Op:
     channels = shape[-1]
     if kind == "instance" and len(shape) < 2:
         raise ShapeError(
-            f"instance norm needs spatial axes, got {fmt(shape)}: each channel would hold one value"
+            f"instance norm needs spatial axes, got {fmt(shape)}: "
+            "each channel would hold one value",
+            recovered=shape,
         )
     if kind == "group" and channels % int(p["groups"]):  # type: ignore[call-overload]
-        raise ShapeError(f"groups={p['groups']} does not divide the {channels} channels", "groups")
+        message = f"groups={p['groups']} does not divide the {channels} channels"
+        raise ShapeError(message, "groups", recovered=shape)
     per_channel = int(bool(p.get("scale"))) + int(bool(p.get("center")))
     params = channels * (per_channel + (2 if kind == "batch" else 0))
     classes: dict[str, type[ir.Op]] = {

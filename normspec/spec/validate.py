@@ -44,11 +44,24 @@ def _walk(root: type[BaseModel], loc: tuple[Any, ...]) -> tuple[Path, list[str]]
             continue
         owners = [c for c in classes if part in c.model_fields]
         if not owners:
+            tagged = [c for c in classes if _tagged(c, part)]
+            if tagged:  # a discriminated union's tag: keep the branch it names
+                classes = tagged
+                fields = sorted({f for c in classes for f in c.model_fields})
             continue
         clean.append(part)
         classes = [m for c in owners for m in _models_in(c.model_fields[part].annotation)]
         fields = sorted({f for c in classes for f in c.model_fields})
     return tuple(clean), fields
+
+
+def _tagged(model: type[BaseModel], tag: str) -> bool:
+    """``model`` is the branch of a union that the discriminator value ``tag`` selects."""
+    for info in model.model_fields.values():
+        annotation = info.annotation
+        if get_origin(annotation) is typing.Literal and tag in get_args(annotation):
+            return True
+    return False
 
 
 def _describe(value: Any) -> str:
@@ -72,9 +85,12 @@ def _problems(
 ) -> list[Problem]:
     grouped: dict[Path, list[tuple[dict[str, Any], list[str]]]] = {}
     for err in exc.errors(include_url=False):
-        clean, fields = _walk(model, tuple(err["loc"]))
-        if err["type"] == "extra_forbidden":
-            clean = (*clean, str(err["loc"][-1]))
+        loc = tuple(err["loc"])
+        if err["type"] == "extra_forbidden":  # the unknown key is not a field to walk into
+            clean, fields = _walk(model, loc[:-1])
+            clean = (*clean, str(loc[-1]))
+        else:
+            clean, fields = _walk(model, loc)
         grouped.setdefault(clean, []).append((dict(err), fields))
     deeper = {p[:i] for p in grouped for i in range(len(p))}
     out = []
@@ -98,6 +114,9 @@ def _message(errs: list[tuple[dict[str, Any], list[str]]]) -> str:
         return f"unknown key '{key}'{suggest(key, fields)}; allowed keys: {allowed}"
     if kind == "missing":
         return f"missing required key '{first['loc'][-1]}'"
+    checks = [e for e, _ in errs if e["type"] == "value_error"]
+    if checks:  # a value of the right form that breaks a rule (a branch's own check)
+        return f"{_short(checks[0])} (got {_describe(checks[0]['input'])})"
     literals = [e for e, _ in errs if e["type"] == "literal_error"]
     if literals:
         expected = str(literals[0]["ctx"]["expected"])

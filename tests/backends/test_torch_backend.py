@@ -15,7 +15,7 @@ import pytest
 
 import normspec
 from normspec import reference
-from normspec.errors import BackendError
+from normspec.errors import SpecError
 from normspec.ir import ops as ir
 from normspec.ir.graph import CanonicalSpec
 from normspec.parity import parity_weights, with_dtype
@@ -177,11 +177,16 @@ def test_numeric_conventions_are_explicit() -> None:
     assert "torch.float64" in BACKEND.emit(with_dtype(spec, "float64"))
 
 
-def test_op_names_that_clash_with_nn_module_are_a_clear_error() -> None:
-    assert {n for n in dir(torch.nn.Module) if not n.startswith("_")} <= MODULE_ATTRIBUTES
-    spec = make_spec(FLAT, "- dense: {units: 2, name: half}")
-    with pytest.raises(BackendError, match=r"torch.*'half'.*torch\.nn\.Module"):
-        BACKEND.emit(spec)
+def test_op_names_that_clash_with_nn_module_are_refused_where_they_are_written() -> None:
+    """The spec refuses every public attribute of ``nn.Module`` as a layer name, with its
+    location, so ``validate`` catches what ``build --backend torch`` could not emit."""
+    from normspec.spec.models import RESERVED_NAMES
+
+    public = {n for n in dir(torch.nn.Module) if not n.startswith("_")}
+    assert public <= MODULE_ATTRIBUTES <= RESERVED_NAMES | {"buffers", "modules", "parameters"}
+    assert public <= RESERVED_NAMES
+    with pytest.raises(SpecError, match=r"<string>:\d+:\d+: layers\[0\]\.dense\.name: 'half'"):
+        make_spec(FLAT, "- dense: {units: 2, name: half}")
 
 
 def test_class_names() -> None:
