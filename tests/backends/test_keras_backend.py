@@ -416,3 +416,19 @@ def test_fit_trains_with_the_shared_batch_order_and_reports_each_epoch() -> None
     assert rows[-1][1]["loss"] < rows[0][1]["loss"] and rows[-1][1]["accuracy"] > 0.9
     assert after.shape == before.shape == (30, 3)
     assert np.mean(after.argmax(1) == data.y_val) > np.mean(before.argmax(1) == data.y_val)
+
+
+def test_parity_forward_runs_without_tf32_and_restores_the_setting() -> None:
+    import tensorflow as tf
+
+    from normspec.backends.keras.runtime import full_precision
+
+    experimental = tf.config.experimental
+    before = experimental.tensor_float_32_execution_enabled()
+    experimental.enable_tensor_float_32_execution(True)
+    try:
+        with full_precision():
+            assert not experimental.tensor_float_32_execution_enabled()
+        assert experimental.tensor_float_32_execution_enabled()
+    finally:
+        experimental.enable_tensor_float_32_execution(before)

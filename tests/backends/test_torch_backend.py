@@ -497,3 +497,18 @@ def test_fit_trains_and_predict_reads_eval_outputs() -> None:
     np.testing.assert_array_equal(
         probabilities, BACKEND.forward(model, spec, data.x_val, train=False)["output"]
     )
+
+
+def test_parity_forward_runs_without_tf32_and_restores_the_flags() -> None:
+    from normspec.backends.torch.runtime import full_precision
+
+    flags = (torch.backends.cuda.matmul, torch.backends.cudnn)
+    before = [f.allow_tf32 for f in flags]
+    torch.backends.cudnn.allow_tf32 = True
+    try:
+        with full_precision():
+            assert not any(f.allow_tf32 for f in flags)
+        assert torch.backends.cudnn.allow_tf32
+    finally:
+        for f, value in zip(flags, before, strict=True):
+            f.allow_tf32 = value

@@ -74,7 +74,13 @@ def _header(spec: CanonicalSpec, builder: Builder, name: str) -> str:
         ),
         *_convention_notes(spec, builder),
         "",
-        "normspec checks this module on the TensorFlow backend (``KERAS_BACKEND=tensorflow``).",
+        *_paragraph(
+            "normspec checks this module on the TensorFlow backend "
+            "(``KERAS_BACKEND=tensorflow``). On recent NVIDIA GPUs TensorFlow computes float32 "
+            "matrix products and convolutions in TF32 unless "
+            "``tf.config.experimental.enable_tensor_float_32_execution(False)``, as normspec's "
+            "parity checks set it."
+        ),
         '"""',
     ]
     return "\n".join(lines)

@@ -107,11 +107,25 @@ def _probe(model: keras.Model, spec: CanonicalSpec) -> keras.Model:
     return _PROBES[model]
 
 
+@contextmanager
+def full_precision() -> Iterator[None]:
+    """float32 matrix products and convolutions in full float32 for the duration: TensorFlow
+    uses TF32 on recent NVIDIA GPUs by default, which parity cannot tolerate."""
+    import tensorflow as tf
+
+    enabled = tf.config.experimental.tensor_float_32_execution_enabled()
+    tf.config.experimental.enable_tensor_float_32_execution(False)
+    try:
+        yield
+    finally:
+        tf.config.experimental.enable_tensor_float_32_execution(enabled)
+
+
 def forward(
     model: keras.Model, spec: CanonicalSpec, x: np.ndarray, *, train: bool
 ) -> dict[str, np.ndarray]:
     inputs = keras.ops.convert_to_tensor(np.asarray(x, dtype=spec.input.dtype))
-    with dropout_disabled(model):
+    with dropout_disabled(model), full_precision():
         outputs = _probe(model, spec)(inputs, training=train)
     result = {name: keras.ops.convert_to_numpy(t) for name, t in outputs.items()}
     result["output"] = result[spec.layers[-1].name]

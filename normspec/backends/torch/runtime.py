@@ -128,6 +128,21 @@ def mode(model: nn.Module, *, train: bool, dropout: bool) -> Iterator[None]:
             m.training = training
 
 
+@contextlib.contextmanager
+def full_precision() -> Iterator[None]:
+    """float32 matrix products and convolutions in full float32 on GPUs for the duration:
+    PyTorch lets cuDNN convolutions use TF32 by default, which parity cannot tolerate."""
+    flags = (torch.backends.cuda.matmul, torch.backends.cudnn)
+    saved = [f.allow_tf32 for f in flags]
+    for f in flags:
+        f.allow_tf32 = False
+    try:
+        yield
+    finally:
+        for f, value in zip(flags, saved, strict=True):
+            f.allow_tf32 = value
+
+
 def forward(
     model: nn.Module, spec: CanonicalSpec, x: np.ndarray, *, train: bool
 ) -> dict[str, np.ndarray]:
@@ -145,7 +160,7 @@ def forward(
         if isinstance(module, nn.Module):
             handles.append(module.register_forward_hook(_recorder(calls, index)))
     try:
-        with torch.no_grad(), mode(model, train=train, dropout=False):
+        with torch.no_grad(), mode(model, train=train, dropout=False), full_precision():
             output = model(to_torch(x, model_dtype(spec)))
     finally:
         for handle in handles:

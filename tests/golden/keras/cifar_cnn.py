@@ -15,7 +15,10 @@ Conventions:
   the end); any other padding is written out as a layer of its own.
 - Flatten keeps the channels-last order, the one the dense kernels expect.
 
-normspec checks this module on the TensorFlow backend (``KERAS_BACKEND=tensorflow``).
+normspec checks this module on the TensorFlow backend (``KERAS_BACKEND=tensorflow``). On
+recent NVIDIA GPUs TensorFlow computes float32 matrix products and convolutions in TF32
+unless ``tf.config.experimental.enable_tensor_float_32_execution(False)``, as normspec's
+parity checks set it.
 """
 
 import keras

@@ -14,7 +14,10 @@ Conventions:
 - ``padding="same"`` is TensorFlow's rule (an odd total puts the extra cell at
   the end); any other padding is written out as a layer of its own.
 
-normspec checks this module on the TensorFlow backend (``KERAS_BACKEND=tensorflow``).
+normspec checks this module on the TensorFlow backend (``KERAS_BACKEND=tensorflow``). On
+recent NVIDIA GPUs TensorFlow computes float32 matrix products and convolutions in TF32
+unless ``tf.config.experimental.enable_tensor_float_32_execution(False)``, as normspec's
+parity checks set it.
 """
 
 import keras

@@ -12,7 +12,10 @@ Conventions:
 - BatchNormalization ``momentum`` is Keras' weight of the old moving value:
   1 - the spec's momentum (the weight of the new batch statistic).
 
-normspec checks this module on the TensorFlow backend (``KERAS_BACKEND=tensorflow``).
+normspec checks this module on the TensorFlow backend (``KERAS_BACKEND=tensorflow``). On
+recent NVIDIA GPUs TensorFlow computes float32 matrix products and convolutions in TF32
+unless ``tf.config.experimental.enable_tensor_float_32_execution(False)``, as normspec's
+parity checks set it.
 """
 
 import keras

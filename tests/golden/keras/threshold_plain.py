@@ -7,7 +7,10 @@
 op names of the spec. Every numeric convention is written out instead of being left to a
 Keras default: dtype, epsilons, momenta, padding, initializers.
 
-normspec checks this module on the TensorFlow backend (``KERAS_BACKEND=tensorflow``).
+normspec checks this module on the TensorFlow backend (``KERAS_BACKEND=tensorflow``). On
+recent NVIDIA GPUs TensorFlow computes float32 matrix products and convolutions in TF32
+unless ``tf.config.experimental.enable_tensor_float_32_execution(False)``, as normspec's
+parity checks set it.
 """
 
 import keras

@@ -7,7 +7,9 @@ input (N, 1) and returns (N, 1), in float32.
 Layers carry the canonical op names. Canonical (portable) weights are channels-last: a
 Linear weight is the transposed dense kernel (in, out), a convolution weight (out, in,
 *kernel) is the kernel (*kernel, in, out) with its axes moved, and flatten keeps the
-channels-last feature order of the canonical weights.
+channels-last feature order of the canonical weights. On NVIDIA GPUs PyTorch runs
+float32 convolutions in TF32 unless torch.backends.cudnn.allow_tf32 is False, as
+normspec's parity checks set it.
 """
 
 import torch
