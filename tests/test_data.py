@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import re
 
 import numpy as np
 import pytest
@@ -178,3 +179,22 @@ def test_invalid_variant_names_the_variation_not_a_line_of_the_rewritten_spec() 
     message = str(info.value)
     assert "the variant --vary norm.position=sideways is invalid" in message
     assert "defaults.norm.position: got 'sideways'" in message
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ("norm.position=[a", "cannot read '[a'"),
+        ("norm.kind=batch,batch", "repeats a value"),
+        ("norm.kind=batch,,layer", "has an empty value"),
+    ],
+)
+def test_bad_variation_values(option: str, message: str) -> None:
+    with pytest.raises(AblationError, match=re.escape(message)):
+        Variation.parse(option)
+
+
+def test_variation_values_may_be_mappings() -> None:
+    variation = Variation.parse("norm={kind: batch, position: after_activation},none")
+    assert variation.path == ("defaults", "norm")
+    assert variation.values == ({"kind": "batch", "position": "after_activation"}, "none")

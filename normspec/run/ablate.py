@@ -29,6 +29,33 @@ class AblationError(NormspecError):
     """A --vary option that does not fit the spec."""
 
 
+def _split_values(raw: str) -> list[str]:
+    """``a,{kind: batch, position: none},[1, 2]`` -> three values: commas inside brackets
+    belong to the value."""
+    values, depth, start = [], 0, 0
+    for i, char in enumerate(raw):
+        if char in "[{":
+            depth += 1
+        elif char in "]}":
+            depth -= 1
+        elif char == "," and depth == 0:
+            values.append(raw[start:i])
+            start = i + 1
+    values.append(raw[start:])
+    return [v.strip() for v in values]
+
+
+def _value(text: str, option: str) -> Any:
+    """One value of a --vary option, read as YAML (``none`` stays the string 'none')."""
+    if not text:
+        raise AblationError(f"--vary {option!r} has an empty value")
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        problem = getattr(exc, "problem", None) or "not valid YAML"
+        raise AblationError(f"--vary {option!r}: cannot read {text!r} ({problem})") from None
+
+
 @dataclass(frozen=True)
 class Variation:
     path: tuple[str, ...]
@@ -42,7 +69,9 @@ class Variation:
             raise AblationError(f"--vary takes KEY=V1,V2,...; got {text!r}")
         parts = tuple(key.strip().split("."))
         path = ALIASES.get(parts[0], (parts[0],)) + parts[1:]
-        values = tuple(yaml.safe_load(v.strip()) for v in raw.split(","))
+        values = tuple(_value(v, text) for v in _split_values(raw))
+        if len(set(map(repr, values))) != len(values):
+            raise AblationError(f"--vary {text!r} repeats a value")
         return cls(path, values)
 
     @property

@@ -11,38 +11,53 @@ from normspec.run.train import History
 PANELS = (("loss", "train loss"), ("val_loss", "validation loss"), ("val_accuracy", "val accuracy"))
 
 
+STYLES = (("-", "o"), ("--", "s"), ("-.", "^"), (":", "D"))
+"""Line style and marker per group, so curves that coincide stay visible."""
+
+
 def plot_curves(groups: Mapping[str, Sequence[History]], path: Path, title: str) -> Path:
-    """One panel per metric; one line per group (mean over its runs, band = min..max)."""
+    """One panel per metric; one line per group: the mean over its runs, with a band from
+    the lowest to the highest run where a group has several (seeds)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
-    fig, axes = plt.subplots(1, len(PANELS), figsize=(5 * len(PANELS), 3.8))
+    fig, axes = plt.subplots(1, len(PANELS), figsize=(5 * len(PANELS), 3.9))
+    longest, banded = 1, False
     for ax, (key, label) in zip(axes, PANELS, strict=True):
-        for name, runs in groups.items():
+        for i, (name, runs) in enumerate(groups.items()):
             curves = [[e[key] for e in h.epochs] for h in runs if h.epochs]
             if not curves:
                 continue
             n = min(len(c) for c in curves)
+            longest = max(longest, n)
             xs = list(range(1, n + 1))
-            cols = [[c[i] for c in curves] for i in range(n)]
-            mean = [_mean(col) for col in cols]
-            (line,) = ax.plot(xs, mean, marker="o", ms=3, label=name)
+            cols = [[c[j] for c in curves] for j in range(n)]
+            style, marker = STYLES[i % len(STYLES)]
+            (line,) = ax.plot(xs, [_mean(col) for col in cols], linestyle=style, marker=marker,
+                              ms=4, label=name, alpha=0.9)  # fmt: skip
             if len(curves) > 1:
-                low = [min(col) for col in cols]
-                high = [max(col) for col in cols]
+                banded = True
+                low, high = [min(col) for col in cols], [max(col) for col in cols]
                 ax.fill_between(xs, low, high, alpha=0.15, color=line.get_color())
         ax.set_title(label)
         ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlim(0.5, longest + 0.5)
+        if longest <= 20:
+            ax.set_xticks(range(1, longest + 1))
+        else:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         if key.endswith("loss"):
             ax.set_yscale("log")
-    axes[0].legend(fontsize=8)
-    fig.suptitle(title)
-    fig.tight_layout()
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", fontsize=8,
+               ncol=min(len(groups), 4), frameon=False)  # fmt: skip
+    note = "  (bands: lowest to highest run over seeds)" if banded else ""
+    fig.suptitle(title + note)
+    rows = -(-len(groups) // 4)
+    fig.tight_layout(rect=(0, 0.06 * rows, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
