@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import os
+import stat
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -40,20 +43,106 @@ def reports_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+class OutputError(NormspecError):
+    """An output file or folder cannot be written."""
+
+
+def cannot_write(target: Path, exc: OSError) -> OutputError:
+    """``cannot write TARGET: <reason>`` for an OS error met while writing ``target``."""
+    return OutputError(f"cannot write {target}: {exc.strerror or exc}")
+
+
+def file_mode(path: Path) -> int:
+    """The permission bits a file written at ``path`` gets: those of the file it replaces, else
+    ``0o666`` less the umask (what ``open`` would give; ``tempfile.mkstemp`` gives ``0o600``)."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+@contextlib.contextmanager
+def output_folder(folder: Path, target: Path | None = None) -> Iterator[Path]:
+    """Make sure ``folder`` exists and can be written into, creating it (and missing parents) if
+    need be, before the work that fills it; raise :class:`OutputError` naming ``target`` (default:
+    the folder) otherwise. If the block fails, the folders created here are removed again."""
+    target = folder if target is None else target
+    missing: list[Path] = []
+    existing = folder
+    try:
+        while not existing.exists() and existing.parent != existing:
+            missing.append(existing)
+            existing = existing.parent
+        is_folder = existing.is_dir()
+    except OSError as exc:
+        raise cannot_write(target, exc) from None
+    if not is_folder:
+        raise OutputError(f"cannot write {target}: {existing} is not a folder")
+    created: list[Path] = []
+
+    def remove_created() -> None:
+        for made in reversed(created):
+            try:
+                made.rmdir()
+            except OSError:  # no longer empty: keep it and its parents
+                break
+
+    try:
+        for path in reversed(missing):
+            path.mkdir()
+            created.append(path)
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".normspec-probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        remove_created()
+        raise cannot_write(target, exc) from None
+    try:
+        yield folder
+    except BaseException:
+        remove_created()
+        raise
+
+
 def write_output(text: str, output: Path | None) -> None:
     """Write ``text`` to ``output`` atomically (never a half-written file), or to stdout."""
     if output is None:
         click.echo(text, nl=False)
         return
-    output.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, output)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with output_folder(output.parent, output):
+        mode = file_mode(output)
+        try:
+            fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
+        except OSError as exc:
+            raise cannot_write(output, exc) from None
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+            os.chmod(tmp, mode)
+            os.replace(tmp, output)
+        except BaseException as exc:
+            Path(tmp).unlink(missing_ok=True)
+            if isinstance(exc, OSError):
+                raise cannot_write(output, exc) from None
+            raise
+
+
+class FinitePositive(click.ParamType):
+    """A float that is finite and greater than 0 (``click.FloatRange`` lets nan and inf pass)."""
+
+    name = "float"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = click.FLOAT.convert(value, param, ctx)
+        if not (math.isfinite(number) and number > 0):
+            self.fail(f"{value!r} is not a finite number > 0.", param, ctx)
+        return number
+
+
+POSITIVE = FinitePositive()
+SEED = click.IntRange(0, 2**31 - 1)  # the range a spec's train.seed accepts
 
 
 SPEC = click.argument("spec", type=click.Path(dir_okay=False, path_type=Path))
@@ -141,6 +230,7 @@ def show(spec: Path) -> None:
 
 @main.command()
 @OUTPUT
+@reports_errors
 def schema(output: Path | None) -> None:
     """JSON Schema of the spec format, for editor completion and validation.
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from normspec.cli import SPEC, reports_errors
+from normspec.cli import POSITIVE, SEED, SPEC, cannot_write, output_folder, reports_errors
 
 
 def _backends(value: str) -> list[str]:
@@ -30,13 +30,13 @@ def _backends(value: str) -> list[str]:
     "--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True
 )
 @click.option("--batch", default=4, show_default=True, type=click.IntRange(2, 4096))
-@click.option("--seed", type=int, help="Input and weight seed (default 0; --train: the spec's).")
-@click.option("--atol", type=float, help="Tolerance relative to the output scale.")
+@click.option("--seed", type=SEED, help="Input and weight seed (default 0; --train: the spec's).")
+@click.option("--atol", type=POSITIVE, help="Tolerance relative to the output scale (> 0).")
 @click.option("--train", "train", is_flag=True, help="Compare training runs instead.")
 @click.option("--data", "-d", help="Data set for --train (see `normspec train --help`).")
 @click.option("--epochs", type=click.IntRange(1, 100_000), help="--train: epochs.")
 @click.option("--batch-size", type=click.IntRange(2, 1 << 16), help="--train: batch size.")
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), help="--train: learning rate.")
+@click.option("--lr", type=POSITIVE, help="--train: learning rate.")
 @click.option("--optimizer", type=click.Choice(["sgd", "momentum", "adam"]), help="--train.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="--train: folder.")
 @reports_errors
@@ -129,7 +129,11 @@ def _compare_training(
     def progress(name: str, epoch: int, row: dict[str, float]) -> None:
         click.echo(epoch_line(name, row, settings.epochs), err=True)
 
-    result = compare_training(canon, names, dataset, settings, out, progress=progress)
+    with output_folder(out):
+        try:
+            result = compare_training(canon, names, dataset, settings, out, progress=progress)
+        except OSError as exc:
+            raise cannot_write(out, exc) from None
     click.echo(result.table(), nl=False)
     gap, epoch = result.largest_loss_gap()
     click.echo(f"largest per-epoch train-loss gap: {gap:.3g} (epoch {epoch})")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from normspec.cli import SPEC, reports_errors
+from normspec.cli import POSITIVE, SEED, SPEC, cannot_write, output_folder, reports_errors
 
 BACKEND = click.option(
     "--backend",
@@ -29,9 +29,9 @@ def run_options(fn):  # type: ignore[no-untyped-def]
         [
             click.option("--epochs", type=click.IntRange(1, 100_000)),
             click.option("--batch-size", type=click.IntRange(2, 1 << 16)),
-            click.option("--lr", type=click.FloatRange(min=0, min_open=True)),
+            click.option("--lr", type=POSITIVE),
             click.option("--optimizer", type=click.Choice(["sgd", "momentum", "adam"])),
-            click.option("--seed", type=int),
+            click.option("--seed", type=SEED),
             click.option(
                 "--device",
                 type=click.Choice(["auto", "cpu", "gpu", "tpu"]),
@@ -54,10 +54,15 @@ def settings_from(spec, epochs, batch_size, lr, optimizer, seed):  # type: ignor
     )
 
 
-def load_data(name: str, spec, seed: int):  # type: ignore[no-untyped-def]
-    from normspec.run.data import load_dataset
+def load_data(name: str, spec, seed: int, *others):  # type: ignore[no-untyped-def]
+    """The data set, split by ``spec``; refused unless it fits ``spec`` and every one of
+    ``others`` (checked here, before any training or output folder)."""
+    from normspec.run.data import check_dataset, load_dataset
 
-    return load_dataset(name, seed=seed, validation_split=spec.train.validation_split or 0.2)
+    dataset = load_dataset(name, seed=seed, validation_split=spec.train.validation_split or 0.2)
+    for each in (spec, *others):
+        check_dataset(each, dataset)
+    return dataset
 
 
 def epoch_line(prefix: str, row: dict[str, float], epochs: int) -> str:
@@ -109,17 +114,21 @@ def train_command(
     weights = starting_weights(canon, dataset, settings.seed)
     out = out or Path("runs") / f"{canon.name}-{backend}"
     steps = -(-len(dataset.x_train) // settings.batch_size)
-    with BatchProgress(f"{backend}", steps, settings.epochs) as bar:
-        history, final = train(
-            canon,
-            backend,
-            dataset,
-            weights,
-            settings,
-            on_batch_end=bar.advance,
-            on_epoch=lambda row: bar.epoch_done(epoch_line(backend, row, settings.epochs)),
-        )
-    save_run(out, canon, history, final)
+    with output_folder(out):
+        with BatchProgress(f"{backend}", steps, settings.epochs) as bar:
+            history, final = train(
+                canon,
+                backend,
+                dataset,
+                weights,
+                settings,
+                on_batch_end=bar.advance,
+                on_epoch=lambda row: bar.epoch_done(epoch_line(backend, row, settings.epochs)),
+            )
+        try:
+            save_run(out, canon, history, final)
+        except OSError as exc:
+            raise cannot_write(out, exc) from None
     click.echo(f"metrics and weights written to {out}/")
 
 
@@ -164,7 +173,7 @@ def ablate_command(
     specs = variants(spec, [Variation.parse(v) for v in vary])
     first = next(iter(specs.values()))
     settings = settings_from(first, epochs, batch_size, lr, optimizer, seed)
-    dataset = load_data(data, first, settings.seed)
+    dataset = load_data(data, first, settings.seed, *specs.values())
     out = out or Path("runs") / f"{first.name}-ablation"
     total = len(specs) * seeds
 
@@ -175,7 +184,11 @@ def ablate_command(
             err=True,
         )
 
-    results = ablate(specs, backend, dataset, settings, seeds, out, progress=progress)
+    with output_folder(out):
+        try:
+            results = ablate(specs, backend, dataset, settings, seeds, out, progress=progress)
+        except OSError as exc:
+            raise cannot_write(out, exc) from None
     click.echo(table(results), nl=False)
     click.echo(f"report and curves written to {out}/")
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from normspec.cli import SPEC, reports_errors
+from normspec.cli import SEED, SPEC, output_folder, reports_errors
 
 FILE = click.Path(dir_okay=False, path_type=Path)
 
@@ -36,13 +36,15 @@ def convert(spec: Path, source: Path, output: Path) -> None:
     from normspec.backends.native import read_any, write_any
 
     canon = normspec.load(spec)
-    write_any(output, canon, read_any(source, canon))
+    weights = read_any(source, canon)
+    with output_folder(output.parent, output):
+        write_any(output, canon, weights)
     click.echo(f"{source} -> {output}")
 
 
 @weights.command()
 @SPEC
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--seed", default=0, show_default=True, type=SEED)
 @click.option("-o", "--output", required=True, type=FILE, help="Target file; type by suffix.")
 @reports_errors
 def init(spec: Path, seed: int, output: Path) -> None:
@@ -56,7 +58,9 @@ def init(spec: Path, seed: int, output: Path) -> None:
     from normspec.backends.native import write_any
 
     canon = normspec.load(spec)
-    write_any(output, canon, normspec.init_weights(canon, seed))
+    weights = normspec.init_weights(canon, seed)
+    with output_folder(output.parent, output):
+        write_any(output, canon, weights)
     click.echo(f"wrote {output}")
 
 

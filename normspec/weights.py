@@ -70,6 +70,10 @@ def check_weights(spec: CanonicalSpec, weights: Weights) -> None:
 
 def save_weights(path: str | Path, spec: CanonicalSpec, weights: Weights) -> None:
     """Write canonical weights as safetensors with the spec hash in the metadata."""
+    import contextlib
+    import os
+    import stat
+
     from safetensors.numpy import save_file
 
     from normspec import __version__
@@ -77,9 +81,25 @@ def save_weights(path: str | Path, spec: CanonicalSpec, weights: Weights) -> Non
     check_weights(spec, weights)
     metadata = {"normspec_hash": spec.hash, "spec_name": spec.name, "normspec": __version__}
     arrays = {k: np.ascontiguousarray(v) for k, v in weights.items()}
-    tmp = Path(str(path) + ".partial")
-    save_file(arrays, str(tmp), metadata=metadata)
-    tmp.replace(path)
+    path = Path(path)
+    tmp = path.with_name(path.name + ".partial")
+    try:  # safetensors creates files with mode 0o600: give the normal one
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    try:
+        save_file(arrays, str(tmp), metadata=metadata)
+        os.chmod(tmp, mode)
+        tmp.replace(path)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        if not isinstance(exc, Exception):
+            raise
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise WeightsError(f"cannot write {path}: {reason}") from None
 
 
 def read_weights(path: str | Path) -> tuple[Weights, dict[str, str]]:

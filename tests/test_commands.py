@@ -79,8 +79,8 @@ def test_compare_names_the_first_diverging_op_and_exits_1(
 ) -> None:
     """A backend that silently used the framework's GELU default (exact instead of the spec's
     tanh form) is caught, and the report points at that activation, not at the output."""
+    from normspec.backends.codegen import call
     from normspec.backends.torch import emitter
-    from normspec.backends.torch.codegen import call
 
     original = emitter._activation_module
 

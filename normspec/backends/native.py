@@ -8,6 +8,9 @@ file into it, so a file made for another architecture is refused with the framew
 
 from __future__ import annotations
 
+import contextlib
+import os
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -91,10 +94,33 @@ def read_any(path: Path, spec: CanonicalSpec) -> Weights:
     return backend.get_weights(model, spec)
 
 
+def _mode_for(path: Path) -> int:
+    """Permission bits for a file written at ``path``: the replaced file's, else 0o666 - umask."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__
+
+
 def write_any(path: Path, spec: CanonicalSpec, weights: Weights) -> None:
-    """Write ``weights`` as a canonical or native file, chosen by ``path``'s suffix."""
+    """Write ``weights`` as a canonical or native file, chosen by ``path``'s suffix.
+
+    The file appears complete or not at all; one that cannot be written raises
+    :class:`WeightsError` (``cannot write PATH: reason``)."""
     kind = format_of(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WeightsError(f"cannot write {path}: {_reason(exc)}") from None
     if kind == "canonical":
         save_weights(path, spec, weights)
         return
@@ -102,8 +128,13 @@ def write_any(path: Path, spec: CanonicalSpec, weights: Weights) -> None:
     model = backend.build(spec)
     backend.set_weights(model, spec, weights)
     partial = path.with_name(path.name + ".partial" + "".join(path.suffixes[-2:]))
+    mode = _mode_for(path)
     try:
         NATIVE[kind][1](model, partial)
+        os.chmod(partial, mode)
         partial.replace(path)
+    except (OSError, RuntimeError) as exc:  # torch.save reports I/O failures as RuntimeError
+        raise WeightsError(f"cannot write {path}: {_reason(exc)}") from None
     finally:
-        partial.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)

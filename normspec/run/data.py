@@ -10,8 +10,10 @@ and ``cifar10`` are read from Keras' download cache when they are there.
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import pickle
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from normspec.errors import NormspecError
+from normspec.ir.graph import CanonicalSpec
 
 
 class DataError(NormspecError):
@@ -129,18 +132,52 @@ def _cifar10(root: Path) -> tuple[np.ndarray, ...]:
     return x_train, np.concatenate([p[1] for p in parts]), x_test, y_test
 
 
+_NPZ_MAGIC = b"PK\x03\x04"  # an .npz is a zip archive of .npy files (numpy.savez)
+_NUMERIC = "biuf"  # bool, signed and unsigned integers, floats
+
+
 def _from_npz(path: Path) -> tuple[np.ndarray | None, ...]:
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(len(_NPZ_MAGIC))
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read as .npz ({exc})") from None
+    if magic != _NPZ_MAGIC:
+        raise DataError(
+            f"{path}: not a valid .npz file (expected a zip archive of arrays, "
+            "as numpy.savez writes)"
+        )
     try:
         with np.load(path, allow_pickle=False) as f:
             missing = {"x_train", "y_train"} - set(f.files)
             if missing:
                 raise DataError(f"{path}: missing arrays {sorted(missing)} (has {f.files})")
-            test = (
-                (f["x_test"], f["y_test"]) if {"x_test", "y_test"} <= set(f.files) else (None, None)
-            )
-            return f["x_train"], f["y_train"], *test
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{path}: cannot read as .npz ({exc})") from None
+            names = ["x_train", "y_train"]
+            if {"x_test", "y_test"} <= set(f.files):
+                names += ["x_test", "y_test"]
+            arrays = {name: f[name] for name in names}
+    except ValueError as exc:
+        if "pickle" in str(exc):
+            raise DataError(
+                f"{path}: contains pickled (object) arrays; only numeric arrays are supported"
+            ) from None
+        raise DataError(f"{path}: not a valid .npz file ({exc})") from None
+    except (OSError, zipfile.BadZipFile, EOFError) as exc:
+        raise DataError(f"{path}: not a valid .npz file ({exc})") from None
+    for name, array in arrays.items():
+        if array.dtype.kind not in _NUMERIC:
+            raise DataError(f"{path}: array {name} is not numeric (dtype {array.dtype})")
+        if array.ndim == 0:
+            raise DataError(f"{path}: array {name} is a scalar, not one entry per sample")
+    test = (arrays["x_test"], arrays["y_test"]) if "x_test" in arrays else (None, None)
+    return arrays["x_train"], arrays["y_train"], *test
+
+
+def _same_length(name: str, x: np.ndarray, y: np.ndarray, split: str) -> None:
+    if len(x) != len(y):
+        raise DataError(
+            f"data set '{name}': x_{split} has {len(x)} samples but y_{split} has {len(y)}"
+        )
 
 
 def load_dataset(name: str, *, seed: int = 0, validation_split: float = 0.2) -> Dataset:
@@ -156,6 +193,9 @@ def load_dataset(name: str, *, seed: int = 0, validation_split: float = 0.2) -> 
         known = ", ".join([*BUILTIN, *KERAS_CACHED])
         raise DataError(f"unknown data set '{name}': use one of {known} or a .npz file")
     assert x is not None and y is not None
+    _same_length(name, x, y, "train")
+    if x_test is not None and y_test is not None:
+        _same_length(name, x_test, y_test, "test")
     order = np.random.default_rng(seed).permutation(len(x))
     n_val = round(len(x) * validation_split)
     val, train = order[:n_val], order[n_val:]
@@ -169,6 +209,87 @@ def load_dataset(name: str, *, seed: int = 0, validation_split: float = 0.2) -> 
         x_test=None if x_test is None else as_float(x_test),
         y_test=y_test,
     )
+
+
+def _labels_fit(spec: CanonicalSpec, y: np.ndarray, which: str) -> str | None:
+    """Why labels ``y`` do not fit the spec's loss and output, or None if they do."""
+    out = tuple(spec.output_shape)
+    got = tuple(y.shape[1:])
+    loss = spec.train.loss
+    if y.dtype.kind not in _NUMERIC:
+        return f"{which} is not numeric (dtype {y.dtype})"
+    if y.size and not np.isfinite(y).all():
+        return f"{which} contains NaN or infinite values"
+    if loss == "cross_entropy":
+        classes = out[-1] if out else 1
+        if got not in ((), (1,)):
+            return (
+                f"cross-entropy labels are class ids, one per sample; {which} has per-sample "
+                f"shape {got} (one-hot labels? use their argmax)"
+            )
+        if y.size == 0:
+            return None
+        low, high = y.min(), y.max()
+        fractional = y.dtype.kind == "f" and bool((y != np.round(y)).any())
+        if fractional or low < 0 or high >= classes:
+            values = "non-integer values" if fractional else f"values {low} .. {high}"
+            return (
+                f"cross-entropy labels must be integers in [0, {classes}) for the "
+                f"{classes} outputs of spec '{spec.name}'; {which} has {values}"
+            )
+        return None
+    if got != out and not (math.prod(out) == 1 and got == ()):
+        return (
+            f"{loss.replace('_', ' ')} targets must have the output's shape {out} per sample; "
+            f"{which} has per-sample shape {got}"
+        )
+    if loss == "binary_cross_entropy" and y.size and (y.min() < 0 or y.max() > 1):
+        return (
+            f"binary cross-entropy targets must be in [0, 1]; {which} has values "
+            f"{y.min()} .. {y.max()}"
+        )
+    return None
+
+
+def check_dataset(spec: CanonicalSpec, data: Dataset) -> None:
+    """Raise :class:`DataError` unless ``data`` fits ``spec``: per-sample input shape, labels
+    that suit its loss and output, matching lengths, at least two training samples and one
+    validation sample."""
+    where = f"data set '{data.name}'"
+    splits = [("train", data.x_train, data.y_train), ("validation", data.x_val, data.y_val)]
+    if data.x_test is not None and data.y_test is not None:
+        splits.append(("test", data.x_test, data.y_test))
+    for split, x, y in splits:
+        if len(x) != len(y):
+            raise DataError(f"{where}: the {split} split has {len(x)} inputs but {len(y)} labels")
+    total = len(data.x_train) + len(data.x_val)
+    if len(data.x_train) < 2:
+        raise DataError(
+            f"{where} has {len(data.x_train)} training sample(s) of {total} after the "
+            "validation split; at least 2 are needed"
+        )
+    expected = tuple(spec.input.shape)
+    for split, x, _ in splits:
+        if tuple(x.shape[1:]) != expected:
+            source = "x_test" if split == "test" else "x_train"
+            raise DataError(
+                f"{where} does not fit spec '{spec.name}': its samples ({source}) have shape "
+                f"{tuple(x.shape[1:])}, the spec's input shape is {expected}"
+            )
+        if x.dtype.kind not in _NUMERIC:
+            raise DataError(f"{where}: inputs are not numeric (dtype {x.dtype})")
+        if x.size and not np.isfinite(x).all():
+            raise DataError(f"{where}: the {split} inputs contain NaN or infinite values")
+    labels = np.concatenate([data.y_train, data.y_val])
+    for which, y in [("y_train", labels), ("y_test", data.y_test)]:
+        problem = None if y is None else _labels_fit(spec, y, which)
+        if problem:
+            raise DataError(f"{where} does not fit spec '{spec.name}': {problem}")
+    if len(data.x_val) == 0:
+        raise DataError(
+            f"{where}: the validation split of its {total} samples is empty; use more samples "
+            "(or a larger train.validation_split)"
+        )
 
 
 def batches(

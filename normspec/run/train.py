@@ -14,7 +14,7 @@ import numpy as np
 from normspec.ir import ops as ir
 from normspec.ir.graph import SGD, Adam, CanonicalSpec
 from normspec.run import metrics
-from normspec.run.data import Dataset, channel_stats
+from normspec.run.data import Dataset, channel_stats, check_dataset
 from normspec.weights import Weights, init_weights, save_weights
 
 
@@ -89,9 +89,11 @@ def train(
     on_batch_end: Callable[[int], None] | None = None,
     on_epoch: Callable[[dict[str, float]], None] | None = None,
 ) -> tuple[History, Weights]:
-    """Train in ``backend_name`` from ``weights``; validation metrics after every epoch."""
+    """Train in ``backend_name`` from ``weights``; validation metrics after every epoch.
+    Data that does not fit the spec raises :class:`~normspec.run.data.DataError` first."""
     from normspec.backends import get_backend
 
+    check_dataset(spec, data)
     backend = get_backend(backend_name)
     model = backend.build(spec)
     backend.set_weights(model, spec, weights)
