@@ -20,13 +20,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--backend", default="torch", choices=["torch", "keras", "flax"])
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--out", type=Path, default=ROOT / "runs" / "bn_dropout")
     parser.add_argument("--epochs", type=int, default=8)
     args = parser.parse_args()
     subprocess.run(
         [sys.executable, "-m", "normspec", "ablate", str(ROOT / "specs" / "digits_bn_dropout.yaml"),
          "--data", "digits", "--backend", args.backend, "--seeds", str(args.seeds),
          "--epochs", str(args.epochs), "--vary", "norm.kind=batch,none",
-         "--out", str(ROOT / "runs" / "bn_dropout")],
+         "--out", str(args.out)],
         check=True,
     )  # fmt: skip
 

@@ -21,6 +21,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--backend", default="torch", choices=["torch", "keras", "flax"])
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=ROOT / "runs" / "bn_position")
     parser.add_argument("--epochs", type=int, default=5)
     args = parser.parse_args()
     subprocess.run(
@@ -28,7 +29,7 @@ def main() -> None:
          "--data", "digits", "--backend", args.backend, "--seeds", str(args.seeds),
          "--epochs", str(args.epochs),
          "--vary", "norm.position=before_activation,after_activation,none",
-         "--out", str(ROOT / "runs" / "bn_position")],
+         "--out", str(args.out)],
         check=True,
     )  # fmt: skip
 

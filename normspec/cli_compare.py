@@ -70,6 +70,11 @@ def compare(
     """
     import normspec
 
+    training_only = {"--data": data, "--epochs": epochs, "--batch-size": batch_size,
+                     "--lr": lr, "--optimizer": optimizer, "--out": out}  # fmt: skip
+    given = [flag for flag, value in training_only.items() if value is not None]
+    if given and not train:
+        raise click.UsageError(f"{', '.join(given)} only apply with --train")
     if train:
         if not data:
             raise click.UsageError("--train needs --data")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -30,7 +31,13 @@ def run_options(fn):  # type: ignore[no-untyped-def]
             click.option("--epochs", type=click.IntRange(1, 100_000)),
             click.option("--batch-size", type=click.IntRange(2, 1 << 16)),
             click.option("--lr", type=POSITIVE),
-            click.option("--optimizer", type=click.Choice(["sgd", "momentum", "adam"])),
+            click.option(
+                "--optimizer",
+                type=click.Choice(["sgd", "momentum", "adam"]),
+                help="Instead of the spec's optimizer. The spec's learning rate is kept when "
+                "its kind matches; otherwise sgd and momentum (0.9) use 0.01 and adam uses "
+                "1e-3 (betas 0.9, 0.999, eps 1e-8); --lr overrides.",
+            ),
             click.option("--seed", type=SEED),
             click.option(
                 "--device",
@@ -59,7 +66,7 @@ def load_data(name: str, spec, seed: int, *others):  # type: ignore[no-untyped-d
     ``others`` (checked here, before any training or output folder)."""
     from normspec.run.data import check_dataset, load_dataset
 
-    dataset = load_dataset(name, seed=seed, validation_split=spec.train.validation_split or 0.2)
+    dataset = load_dataset(name, seed=seed, validation_split=spec.train.validation_split)
     for each in (spec, *others):
         check_dataset(each, dataset)
     return dataset
@@ -126,9 +133,14 @@ def train_command(
                 on_epoch=lambda row: bar.epoch_done(epoch_line(backend, row, settings.epochs)),
             )
         try:
-            save_run(out, canon, history, final)
+            save_run(out, canon, history, final, settings, dataset)
         except OSError as exc:
             raise cannot_write(out, exc) from None
+    if history.test:
+        click.echo(
+            f"{backend} test ({len(dataset.x_test)} samples): loss "
+            f"{history.test['test_loss']:.4f}  acc {history.test['test_accuracy']:.4f}"
+        )
     click.echo(f"metrics and weights written to {out}/")
 
 
@@ -168,25 +180,36 @@ def ablate_command(
           --vary norm.position=before_activation,after_activation,none --seeds 3
     """
     from normspec.run.ablate import Variation, ablate, table, variants
+    from normspec.run.data import check_dataset
 
     set_device(device)
     specs = variants(spec, [Variation.parse(v) for v in vary])
     first = next(iter(specs.values()))
-    settings = settings_from(first, epochs, batch_size, lr, optimizer, seed)
-    dataset = load_data(data, first, settings.seed, *specs.values())
+    # Each variant trains with its own train section (it may be what varies); flags override.
+    settings = {
+        label: settings_from(s, epochs, batch_size, lr, optimizer, seed)
+        for label, s in specs.items()
+    }
+    splits: dict[tuple[float, int], Any] = {}
+    datasets = {}
+    for label, s in specs.items():
+        key = (s.train.validation_split, settings[label].seed)
+        if key not in splits:
+            splits[key] = load_data(data, s, key[1])
+        check_dataset(s, splits[key])
+        datasets[label] = splits[key]
     out = out or Path("runs") / f"{first.name}-ablation"
     total = len(specs) * seeds
 
     def progress(label: str, k: int, epoch: int, row: dict[str, float]) -> None:
         done = list(specs).index(label) * seeds + k + 1
-        click.echo(
-            epoch_line(f"[{done}/{total}] {label} seed {settings.seed + k}:", row, settings.epochs),
-            err=True,
-        )
+        own = settings[label]
+        line = epoch_line(f"[{done}/{total}] {label} seed {own.seed + k}:", row, own.epochs)
+        click.echo(line, err=True)
 
     with output_folder(out):
         try:
-            results = ablate(specs, backend, dataset, settings, seeds, out, progress=progress)
+            results = ablate(specs, backend, datasets, settings, seeds, out, progress=progress)
         except OSError as exc:
             raise cannot_write(out, exc) from None
     click.echo(table(results), nl=False)

@@ -51,12 +51,15 @@ def spec_file(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def digits_npz(tmp_path: Path) -> Path:
-    """96 of scikit-learn's digits as a .npz file (the format users bring their data in)."""
+    """96 of scikit-learn's digits and 40 test ones as a .npz file (the format users bring
+    their data in)."""
     from sklearn.datasets import load_digits
 
     d = load_digits()
     path = tmp_path / "digits96.npz"
-    np.savez(path, x_train=d.images[:96, :, :, None].astype(np.float32), y_train=d.target[:96])
+    images = d.images[..., None].astype(np.float32)
+    np.savez(path, x_train=images[:96], y_train=d.target[:96], x_test=images[96:136],
+             y_test=d.target[96:136])  # fmt: skip
     return path
 
 
@@ -104,8 +107,11 @@ def test_compare_rejects_unknown_backend(spec_file: Path) -> None:
 
 
 @needs_all
-def test_weights_convert_between_every_format(spec_file: Path, tmp_path: Path) -> None:
-    """init -> torch .pt -> keras .weights.h5 -> flax .msgpack -> canonical is the identity."""
+def test_weights_convert_between_every_format(tmp_path: Path) -> None:
+    """init -> torch .pt -> keras .weights.h5 -> flax .msgpack -> canonical is the identity
+    (with dropout, whose random state is not a weight)."""
+    spec_file = tmp_path / "with_dropout.yaml"
+    spec_file.write_text(CNN.replace("dense: {units: 12}", "dense: {units: 12, dropout: 0.2}"))
     start, pt = tmp_path / "start.safetensors", tmp_path / "w.pt"
     h5, msgpack, end = (
         tmp_path / "w.weights.h5",
@@ -154,12 +160,19 @@ def test_train_writes_metrics_and_canonical_weights(
     if not available(backend):
         pytest.skip(f"{backend} missing")
     out = tmp_path / "run"
-    code, _stdout, err = run("train", str(spec_file), "--backend", backend, "--data",
+    code, stdout, err = run("train", str(spec_file), "--backend", backend, "--data",
                             str(digits_npz), "--epochs", "2", "--out", str(out))  # fmt: skip
     assert code == 0, err
     assert "epoch 2/2" in err
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["backend"] == backend and len(metrics["epochs"]) == 2
+    assert metrics["settings"]["epochs"] == 2 and metrics["settings"]["batch_size"] == 16
+    assert metrics["settings"]["optimizer"]["kind"] == "sgd"
+    assert metrics["data"] == {"name": str(digits_npz), "train": 77, "validation": 19,
+                               "validation_split": 0.2, "split_seed": 0, "test": 40}  # fmt: skip
+    assert set(metrics["test"]) == {"test_loss", "test_accuracy"}
+    assert 0.0 <= metrics["test"]["test_accuracy"] <= 1.0
+    assert f"{backend} test (40 samples): loss" in stdout
     with open(out / "metrics.csv") as f:
         rows = list(csv.DictReader(f))
     assert [float(r["epoch"]) for r in rows] == [1.0, 2.0]
@@ -254,3 +267,27 @@ def test_ablate_reports_a_variant_that_fails_to_train(tmp_path: Path) -> None:
 def test_ablate_bad_variation_is_a_clear_error(spec_file: Path) -> None:
     code, _, err = run("ablate", str(spec_file), "--data", "digits", "--vary", "norm.position")
     assert code == 2 and "--vary takes KEY=V1,V2" in err
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not available("torch"), reason="needs torch")
+def test_ablate_varies_the_train_section_too(spec_file: Path, digits_npz: Path, tmp_path: Path):
+    """Each variant trains with its own ``train`` section: a learning rate that differs gives
+    different runs, and the report lists each variant's settings."""
+    out = tmp_path / "lr"
+    code, stdout, err = run("ablate", str(spec_file), "--data", str(digits_npz), "--epochs", "1",
+                            "--seeds", "1", "--vary", "train.optimizer.learning_rate=0.001,0.3",
+                            "--out", str(out))  # fmt: skip
+    assert code == 0, err
+    rows = [line for line in stdout.splitlines() if line.startswith("| train.optimizer")]
+    assert len(rows) == 2 and rows[0].split("|")[2] != rows[1].split("|")[2], rows
+    report = (out / "report.md").read_text()
+    assert (
+        "- train.optimizer.learning_rate=0.001: 1 epoch, batch 16, seed 0, SGD lr 0.001" in report
+    )
+    assert "- train.optimizer.learning_rate=0.3: 1 epoch, batch 16, seed 0, SGD lr 0.3" in report
+
+
+def test_compare_refuses_training_options_without_train(spec_file: Path) -> None:
+    code, _, err = run("compare", str(spec_file), "--data", "digits", "--epochs", "2")
+    assert code == 2 and "--data, --epochs only apply with --train" in err

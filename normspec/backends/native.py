@@ -55,10 +55,18 @@ def _keras_save(model: Any, path: Path) -> None:
     model.save_weights(str(path))
 
 
+def _flax_weights(model: Any) -> Any:
+    """The model's parameters and statistics: its state without the random-number streams of
+    dropout, which are not weights (and whose key arrays msgpack cannot hold)."""
+    from flax import nnx
+
+    return nnx.state(model, nnx.Not(nnx.RngState))
+
+
 def _flax_load(model: Any, path: Path) -> None:
     from flax import nnx, serialization
 
-    state = nnx.state(model)
+    state = _flax_weights(model)
     restored = serialization.from_bytes(nnx.to_pure_dict(state), path.read_bytes())
     nnx.replace_by_pure_dict(state, restored)
     nnx.update(model, state)
@@ -67,7 +75,7 @@ def _flax_load(model: Any, path: Path) -> None:
 def _flax_save(model: Any, path: Path) -> None:
     from flax import nnx, serialization
 
-    path.write_bytes(serialization.to_bytes(nnx.to_pure_dict(nnx.state(model))))
+    path.write_bytes(serialization.to_bytes(nnx.to_pure_dict(_flax_weights(model))))
 
 
 NATIVE: dict[str, tuple[Callable[[Any, Path], None], Callable[[Any, Path], None]]] = {

@@ -6,8 +6,8 @@ import copy
 import itertools
 import math
 import statistics
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from normspec.ir.graph import CanonicalSpec
 from normspec.loader import load_yaml, read_source
 from normspec.run import metrics
 from normspec.run.data import Dataset
-from normspec.run.report import fmt, markdown_table, plot_curves
+from normspec.run.report import describe, fmt, markdown_table, plot_curves, plural
 from normspec.run.train import History, RunSettings, starting_weights, train
 from normspec.spec.canonicalize import canonicalize
 
@@ -122,6 +122,8 @@ class VariantResult:
     spec: CanonicalSpec
     runs: list[History]
     chance: float
+    settings: RunSettings | None = None
+    """The variant's own settings, where they may differ from the others'."""
 
     def failures(self) -> list[str]:
         """Per run: '' if it trained, else why not (diverged, stuck at chance)."""
@@ -148,30 +150,32 @@ class VariantResult:
 def ablate(
     specs: dict[str, CanonicalSpec],
     backend: str,
-    data: Dataset,
-    settings: RunSettings,
+    data: Mapping[str, Dataset],
+    settings: Mapping[str, RunSettings],
     seeds: int,
     out: Path,
     *,
     progress: Callable[[str, int, int, dict[str, float]], None] | None = None,
 ) -> list[VariantResult]:
+    """Train every variant ``seeds`` times (seeds ``settings[label].seed + k``), each with its
+    own ``settings`` and ``data`` (a variant may vary ``train.*``), and write the report."""
     results = []
     for label, spec in specs.items():
-        runs = []
+        runs, base, split = [], settings[label], data[label]
         for k in range(seeds):
-            seeded = RunSettings(settings.epochs, settings.batch_size, settings.seed + k,
-                                 settings.optimizer)  # fmt: skip
-            weights = starting_weights(spec, data, seeded.seed)
+            seeded = replace(base, seed=base.seed + k)
+            weights = starting_weights(spec, split, seeded.seed)
 
             def on_epoch(row: dict[str, float], label: str = label, k: int = k) -> None:
                 if progress:
                     progress(label, k, int(row["epoch"]), row)
 
-            history, _ = train(spec, backend, data, weights, seeded, on_epoch=on_epoch)
+            history, _ = train(spec, backend, split, weights, seeded, on_epoch=on_epoch)
             runs.append(history)
-        chance = metrics.chance_accuracy(spec, data.y_val)
-        results.append(VariantResult(label, spec, runs, chance))
-    write_report(results, backend, data, settings, seeds, out)
+        chance = metrics.chance_accuracy(spec, split.y_val)
+        results.append(VariantResult(label, spec, runs, chance, base))
+    first = next(iter(specs))
+    write_report(results, backend, data[first], settings[first], seeds, out)
     return results
 
 
@@ -201,13 +205,16 @@ def write_report(
     name = title or (results[0].spec.name if results else "spec")
     png = plot_curves({r.label: r.runs for r in results}, out / "curves.png", f"{name}: ablation")
     chance = results[0].chance if results else float("nan")
+    own = {r.label: r.settings for r in results if r.settings is not None}
+    shared = len({describe(s) for s in own.values()}) <= 1
+    how = describe(settings) if shared else "settings per variant (below)"
     lines = [
         f"# Ablation of {name} ({backend}, data `{data.name}`)\n",
-        f"{seeds} seed(s) per variant, {settings.epochs} epochs, batch {settings.batch_size}; "
-        f"mean ± std of the final epoch. Chance accuracy (majority class): {fmt(chance, 3)}. "
-        "A run counts as failed when its loss is NaN or its final validation accuracy is within "
-        "0.02 of chance.\n",
+        f"{plural(seeds, 'seed')} per variant; {how}; mean ± std of the final epoch. Chance "
+        f"accuracy (majority class): {fmt(chance, 3)}. A run counts as failed when its loss is "
+        "NaN or its final validation accuracy is within 0.02 of chance.\n",
         table(results),
+        *([] if shared else ["", *(f"- {label}: {describe(s)}" for label, s in own.items())]),
         f"\n![curves]({png.name})\n",
     ]
     (out / "report.md").write_text("\n".join(lines))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from normspec.ir.graph import CanonicalSpec
 from normspec.run.data import Dataset
-from normspec.run.report import fmt, markdown_table, plot_curves
+from normspec.run.report import describe, fmt, markdown_table, plot_curves
 from normspec.run.train import History, RunSettings, save_run, starting_weights, train
 
 METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")
@@ -58,7 +58,7 @@ def compare_training(
                 progress(name, int(row["epoch"]), row)
 
         history, final = train(spec, name, data, weights, settings, on_epoch=on_epoch)
-        save_run(out / name, spec, history, final)
+        save_run(out / name, spec, history, final, settings, data)
         histories[name] = history
     result = TrainComparison(spec, histories)
     write_report(result, data, settings, out)
@@ -72,8 +72,7 @@ def write_report(result: TrainComparison, data: Dataset, settings: RunSettings, 
     text = [
         f"# {result.spec.name}: training in {', '.join(result.histories)}\n",
         f"Data: `{data.name}` ({len(data.x_train)} train / {len(data.x_val)} validation); "
-        f"{settings.epochs} epochs, batch {settings.batch_size}, seed {settings.seed}, "
-        f"optimizer {settings.optimizer.model_dump()}.\n",
+        f"{describe(settings)}.\n",
         "Every backend starts from the same canonical weights and sees the same batches in the "
         "same order. Dropout masks come from each framework's own random numbers.\n",
         "## Final epoch\n",

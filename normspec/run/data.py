@@ -63,17 +63,21 @@ def _moons(seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _synthetic_cifar(seed: int, n: int = 3_000) -> tuple[np.ndarray, np.ndarray]:
-    """Each class is a colour plus an oriented stripe pattern, under noise: learnable, not
-    trivial, and shaped like CIFAR-10 (32x32x3 pixels in 0..255, 10 classes)."""
+    """CIFAR-10-shaped images (32x32x3, pixel values 0..255, 10 classes) whose class is the
+    orientation and frequency of a faint stripe pattern, at a random phase, under a random
+    colour cast and strong noise: colour says nothing, so a network must learn spatial
+    features, and it takes a few epochs."""
     rng = np.random.default_rng(seed)
     y = rng.integers(0, 10, n)
     yy, xx = np.mgrid[0:32, 0:32].astype(np.float32)
-    angles = np.linspace(0, np.pi, 10, endpoint=False)
-    colours = rng.uniform(0.2, 0.8, (10, 3))
-    waves = np.stack([np.sin((np.cos(a) * xx + np.sin(a) * yy) * 0.6) for a in angles])
-    images = colours[y][:, None, None, :] * (1 + 0.5 * waves[y][..., None])
-    images += rng.normal(0, 0.25, images.shape)
-    return np.clip(images * 160, 0, 255).astype(np.float32), y.astype(np.int64)
+    angle = (y % 5) * (np.pi / 5) + rng.normal(0, 0.08, n)
+    frequency = np.where(y < 5, 0.45, 0.8) + rng.normal(0, 0.03, n)
+    phase = rng.uniform(0, 2 * np.pi, n)
+    along = np.cos(angle)[:, None, None] * xx + np.sin(angle)[:, None, None] * yy
+    waves = np.sin(along * frequency[:, None, None] + phase[:, None, None])
+    colours = rng.uniform(0.25, 0.75, (n, 1, 1, 3))
+    images = colours * (1 + 0.35 * waves[..., None]) + rng.normal(0, 0.3, (n, 32, 32, 3))
+    return np.clip(images * 160 + 20, 0, 255).astype(np.float32), y.astype(np.int64)
 
 
 BUILTIN: dict[str, Callable[[int], tuple[np.ndarray, np.ndarray]]] = {

@@ -14,6 +14,7 @@ class BatchProgress:
         self.interactive = sys.stderr.isatty()
         self._progress = None
         self._task = None
+        self.done = 0
 
     def __enter__(self) -> BatchProgress:
         if self.interactive:
@@ -37,7 +38,9 @@ class BatchProgress:
     def epoch_done(self, line: str) -> None:
         if self._progress is not None:
             self._progress.console.print(line)
-            self._progress.reset(self._task, description=f"{self.label} next epoch")
+            self.done += 1
+            description = f"{self.label} epoch {min(self.done + 1, self.epochs)}"
+            self._progress.reset(self._task, description=description)
         else:
             click.echo(line, err=True)
 

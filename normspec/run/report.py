@@ -6,7 +6,8 @@ import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from normspec.run.train import History
+from normspec.ir.graph import SGD
+from normspec.run.train import History, RunSettings
 
 PANELS = (("loss", "train loss"), ("val_loss", "validation loss"), ("val_accuracy", "val accuracy"))
 
@@ -76,3 +77,25 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 def fmt(value: float, digits: int = 4) -> str:
     return "nan" if not math.isfinite(value) else f"{value:.{digits}f}"
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def describe(settings: RunSettings) -> str:
+    """``5 epochs, batch 32, seed 0, SGD lr 0.05 momentum 0.9`` (the update rule in words)."""
+    opt = settings.optimizer
+    if isinstance(opt, SGD):
+        rule = f"SGD lr {opt.learning_rate:g}"
+        if opt.momentum:
+            rule += f" momentum {opt.momentum:g}" + (" (Nesterov)" if opt.nesterov else "")
+    else:
+        rule = (
+            f"Adam lr {opt.learning_rate:g} betas ({opt.beta1:g}, {opt.beta2:g}) "
+            f"eps {opt.epsilon:g}"
+        )
+    return (
+        f"{plural(settings.epochs, 'epoch')}, batch {settings.batch_size}, "
+        f"seed {settings.seed}, {rule}"
+    )

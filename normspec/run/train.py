@@ -58,6 +58,8 @@ class RunSettings:
 class History:
     backend: str
     epochs: list[dict[str, float]] = field(default_factory=list)
+    test: dict[str, float] = field(default_factory=dict)
+    """``test_loss`` and ``test_accuracy`` of the final model, when the data has a test set."""
 
     @property
     def final(self) -> dict[str, float]:
@@ -124,13 +126,44 @@ def train(
         on_batch_end=on_batch_end,
         on_epoch_end=epoch_end,
     )
+    if data.x_test is not None and data.y_test is not None and len(data.x_test):
+        out = backend.predict(model, spec, data.x_test.astype(spec.input.dtype))
+        history.test = {
+            "test_loss": metrics.loss(spec, out, data.y_test),
+            "test_accuracy": metrics.accuracy(spec, out, data.y_test),
+        }
     return history, backend.get_weights(model, spec)
 
 
-def save_run(out: Path, spec: CanonicalSpec, history: History, weights: Weights) -> None:
-    """metrics.json, metrics.csv and weights.safetensors (canonical format) in ``out``."""
+def save_run(
+    out: Path,
+    spec: CanonicalSpec,
+    history: History,
+    weights: Weights,
+    settings: RunSettings | None = None,
+    data: Dataset | None = None,
+) -> None:
+    """metrics.json (with the run's settings and data, so it can be reproduced), metrics.csv
+    and weights.safetensors (canonical format) in ``out``."""
     out.mkdir(parents=True, exist_ok=True)
-    payload = {"spec": spec.name, "hash": spec.hash, **asdict(history)}
+    payload: dict[str, object] = {"spec": spec.name, "hash": spec.hash}
+    if settings is not None:
+        payload["settings"] = {
+            "epochs": settings.epochs,
+            "batch_size": settings.batch_size,
+            "seed": settings.seed,
+            "optimizer": settings.optimizer.model_dump(),
+        }
+    if data is not None:
+        payload["data"] = {
+            "name": data.name,
+            "train": len(data.x_train),
+            "validation": len(data.x_val),
+            "validation_split": spec.train.validation_split,
+            "split_seed": settings.seed if settings is not None else None,
+            "test": 0 if data.x_test is None else len(data.x_test),
+        }
+    payload.update(asdict(history))
     (out / "metrics.json").write_text(json.dumps(payload, indent=2) + "\n")
     with open(out / "metrics.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(history.epochs[0]) if history.epochs else [])

@@ -221,7 +221,8 @@ class TrainSection(Model):
     batch_size: Annotated[int, Field(ge=1, le=1 << 16)] = 32
     epochs: Annotated[int, Field(ge=1, le=100_000)] = 10
     seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = 0
-    validation_split: Annotated[Float, Field(ge=0.0, lt=1.0)] = 0.2
+    validation_split: Annotated[Float, Field(gt=0.0, lt=1.0)] = 0.2
+    """Share of the data held out for validation metrics (fitted statistics never see it)."""
 
 
 class SpecHeader(Model):

@@ -52,7 +52,9 @@ def device_scope() -> Iterator[None]:
     try:
         device = jax.devices(wanted)[0]
     except RuntimeError:
-        raise BackendError(f"NORMSPEC_DEVICE={wanted}, but JAX sees no {wanted} device") from None
+        raise BackendError(
+            f"--device {wanted} (NORMSPEC_DEVICE) was asked for, but JAX sees no {wanted} device"
+        ) from None
     with jax.default_device(device):
         yield
 

@@ -48,7 +48,10 @@ def device_scope() -> Iterator[None]:
     if wanted not in DEVICES:
         raise BackendError(f"NORMSPEC_DEVICE={wanted!r}: use one of {', '.join(DEVICES)}")
     if wanted in ("gpu", "tpu") and not tf.config.list_logical_devices(wanted.upper()):
-        raise BackendError(f"NORMSPEC_DEVICE={wanted}, but TensorFlow sees no {wanted} device")
+        raise BackendError(
+            f"--device {wanted} (NORMSPEC_DEVICE) was asked for, "
+            f"but TensorFlow sees no {wanted} device"
+        )
     with tf.device("/CPU:0") if wanted == "cpu" else contextlib.nullcontext():
         yield
 

@@ -40,9 +40,13 @@ def device() -> torch.device:
     if wanted not in DEVICES:
         raise BackendError(f"NORMSPEC_DEVICE={wanted!r}: use one of {', '.join(DEVICES)}")
     if wanted == "tpu":
-        raise BackendError("the torch backend runs on cpu or gpu, not tpu (NORMSPEC_DEVICE=tpu)")
+        raise BackendError(
+            "--device tpu (NORMSPEC_DEVICE): the torch backend runs on cpu or gpu, not tpu"
+        )
     if wanted == "gpu" and not torch.cuda.is_available():
-        raise BackendError("NORMSPEC_DEVICE=gpu, but PyTorch sees no CUDA device")
+        raise BackendError(
+            "--device gpu (NORMSPEC_DEVICE) was asked for, but PyTorch sees no CUDA device"
+        )
     use_cuda = wanted == "gpu" or (wanted == "auto" and torch.cuda.is_available())
     return torch.device("cuda" if use_cuda else "cpu")
 
