@@ -11,10 +11,9 @@ from pathlib import Path
 import pytest
 
 import normspec
-from normspec import loader
 from normspec.errors import SpecError
 from normspec.ir.serialize import to_yaml
-from normspec.loader import MAX_DEPTH, MAX_NODES, MAX_SOURCE_BYTES, load_yaml
+from normspec.loader import MAX_DEPTH, MAX_NODES, MAX_SOURCE_BYTES, load_yaml, source
 
 HEAD = "normspec: 1\ninput: {shape: [4]}\n"
 
@@ -118,7 +117,7 @@ def test_a_file_that_grows_after_the_size_check_is_read_only_to_the_limit(
         info = real_stat(path)  # type: ignore[arg-type]
         return os.stat_result((info.st_mode, *info[1:6], 10, *info[7:]))
 
-    monkeypatch.setattr(loader.os, "stat", small_stat)
+    monkeypatch.setattr(source.os, "stat", small_stat)
     found = only_problem(big)
     assert found == f"{big}:1:1: <root>: file is larger than 2,900,000 bytes, the limit for specs"
 
