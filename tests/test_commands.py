@@ -291,3 +291,39 @@ def test_ablate_varies_the_train_section_too(spec_file: Path, digits_npz: Path, 
 def test_compare_refuses_training_options_without_train(spec_file: Path) -> None:
     code, _, err = run("compare", str(spec_file), "--data", "digits", "--epochs", "2")
     assert code == 2 and "--data, --epochs only apply with --train" in err
+
+
+NESTED = """\
+normspec: 1
+name: nested
+input: {shape: [6, 6, 3]}
+layers:
+  - conv2d: {filters: 4, padding: same}
+  - residual:
+      body:
+        - conv2d: {filters: 4, padding: same, norm: batch, activation: relu}
+        - residual: {body: [{conv2d: {filters: 4, padding: same, activation: {function: gelu, approximate: tanh}}}]}
+  - flatten
+  - dense: 3
+"""
+
+
+@pytest.mark.skipif(not available("torch"), reason="needs torch")
+@pytest.mark.parametrize("mode", ["eval", "train"])
+def test_divergence_inside_residual_blocks_is_traced_to_the_op(
+    monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    """Every intermediate output counts: inside nested residuals the report still names the
+    op (here the GELU two residuals deep), not only the block around it."""
+    from normspec.backends.codegen import call
+    from normspec.backends.torch import emitter
+    from normspec.parity import compare
+
+    original = emitter._activation_module
+    monkeypatch.setattr(emitter, "_activation_module",
+                        lambda op: call("nn.GELU") if op.function == "gelu" else original(op))  # fmt: skip
+    report = compare(normspec.load(NESTED), ["torch"], modes=[mode], batch=2)
+    assert not report.ok
+    assert report.comparisons[0].first_divergence == (
+        "residual_1 > body > residual_1_residual_1 > body > residual_1_residual_1_conv2d_1_gelu"
+    )
