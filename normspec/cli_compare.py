@@ -27,7 +27,9 @@ def _backends(value: str) -> list[str]:
     "--mode", type=click.Choice(["eval", "train", "both"]), default="both", show_default=True
 )
 @click.option(
-    "--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True
+    "--dtype",
+    type=click.Choice(["float32", "float64"]),
+    help="Compute in this dtype (default float32; with --train the spec's own).",
 )
 @click.option("--batch", default=4, show_default=True, type=click.IntRange(2, 4096))
 @click.option("--seed", type=SEED, help="Input and weight seed (default 0; --train: the spec's).")
@@ -88,6 +90,7 @@ def compare(
             optimizer,
             seed,
             out,
+            dtype,
         )
         return
     from normspec.parity import compare as run_compare
@@ -98,7 +101,7 @@ def compare(
         normspec.load(spec),
         names,
         modes=modes,
-        dtype=dtype,
+        dtype=dtype or "float32",
         batch=batch,
         seed=seed if seed is not None else 0,
         atol=atol,
@@ -121,12 +124,16 @@ def _compare_training(
     optimizer: str | None,
     seed: int | None,
     out: Path | None,
+    dtype: str | None,
 ) -> None:
     import normspec
     from normspec.cli_run import epoch_line, load_data, settings_from
+    from normspec.parity import with_dtype
     from normspec.run.compare_train import compare_training
 
     canon = normspec.load(spec)
+    if dtype is not None:
+        canon = with_dtype(canon, dtype)
     settings = settings_from(canon, epochs, batch_size, lr, optimizer, seed)
     dataset = load_data(data, canon, settings.seed)
     out = out or Path("runs") / f"{canon.name}-compare"
@@ -141,7 +148,9 @@ def _compare_training(
             raise cannot_write(out, exc) from None
     click.echo(result.table(), nl=False)
     gap, epoch = result.largest_loss_gap()
-    click.echo(f"largest per-epoch train-loss gap: {gap:.3g} (epoch {epoch})")
+    val_gap, val_epoch = result.largest_loss_gap("val_loss")
+    click.echo(f"largest per-epoch train-loss gap: {gap:.3g} (epoch {epoch}); "
+               f"validation loss: {val_gap:.3g} (epoch {val_epoch})")  # fmt: skip
     click.echo(f"curves and report written to {out}/")
 
 
