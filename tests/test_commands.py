@@ -335,7 +335,7 @@ def test_float64_training_trajectories_agree(spec_file: Path, digits_npz: Path, 
     """In float64 the rounding that makes float32 curves drift is gone: three epochs of SGD
     with momentum give the same losses in every framework to 1e-10."""
     out = tmp_path / "cmp64"
-    code, stdout, err = run("compare", str(spec_file), "--train", "--data", str(digits_npz),
+    code, _stdout, err = run("compare", str(spec_file), "--train", "--data", str(digits_npz),
                             "--epochs", "3", "--dtype", "float64", "--out", str(out))  # fmt: skip
     assert code == 0, err
     histories = {b: json.loads((out / b / "metrics.json").read_text())["epochs"] for b in ALL}
