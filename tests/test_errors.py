@@ -176,3 +176,9 @@ def test_generated_names_avoid_the_names_a_user_gave() -> None:
     names = [site.op.name for site in spec.walk()]
     assert len(names) == len(set(names))
     assert "conv2d_1_bn" in names and "conv2d_2" in names and "conv2d_1" not in names
+
+
+def test_a_network_too_big_for_its_canonical_form_is_refused() -> None:
+    text = FLAT_HEAD + "layers:\n" + "  - activation: relu\n" * 5001
+    found = problems_of(text)
+    assert any("layers: the network has 5,001 ops after expansion" in p for p in found), found

@@ -7,7 +7,7 @@ from typing import Any
 
 from normspec.errors import Path, Problem, SpecError
 from normspec.ir import ops as ir
-from normspec.ir.graph import SGD, Adam, CanonicalSpec, InputSpec, TrainSpec
+from normspec.ir.graph import SGD, Adam, CanonicalSpec, InputSpec, TrainSpec, walk_ops
 from normspec.loader import Document
 from normspec.spec import models as m
 from normspec.spec import ops_builder as build
@@ -16,6 +16,9 @@ from normspec.spec.ops_builder import ShapeError
 from normspec.spec.validate import suggest, validate
 
 Shape = tuple[int, ...]
+MAX_OPS = 5_000
+"""Most primitive ops a spec may expand to: the canonical form of 5,000 convolutions is about
+150,000 YAML nodes and 2.4 MB, still a spec the loader reads."""
 _MAIN_TOKENS = {"layer", "dense", "conv"}
 _SHORT_NORM = {"batch": "bn", "layer": "ln", "group": "gn", "instance": "in", "rms": "rms"}
 
@@ -73,6 +76,13 @@ class Canonicalizer:
         return shape
 
     def check_total_params(self, ops: list[ir.Op]) -> None:
+        count = sum(1 for _ in walk_ops(tuple(ops), ()))
+        if count > MAX_OPS:
+            self.fail(
+                ("layers",),
+                f"the network has {count:,} ops after expansion; normspec handles at most "
+                f"{MAX_OPS:,} (so that its canonical form stays within the loader's limits)",
+            )
         total = sum(op.params for op in ops)
         if total > build.MAX_PARAMS:
             self.fail(
