@@ -121,7 +121,10 @@ def _message(errs: list[tuple[dict[str, Any], list[str]]]) -> str:
     if literals:
         expected = str(literals[0]["ctx"]["expected"])
         choices = [c.strip(" '") for c in expected.replace(" or ", ",").split(",")]
-        mapping = " or a mapping" if any(e["type"] in _TYPE_MISMATCH for e, _ in errs) else ""
+        kinds = {e["type"] for e, _ in errs}
+        mapping = " or a list" if "list_type" in kinds else ""
+        if kinds & (_TYPE_MISMATCH - {"list_type"}):
+            mapping = " or a mapping"
         got = first["input"]
         hint = suggest(got, choices) if isinstance(got, str) else ""
         return f"got {_describe(got)}; expected {expected}{mapping}{hint}"
