@@ -10,7 +10,8 @@ import normspec
 from normspec.ir.serialize import to_yaml
 
 ACTIVATIONS = ["linear", "relu", "elu", "selu", "gelu", "leaky_relu", "silu", "tanh", "sigmoid"]
-NORMS = ["none", "batch", "layer", "rms"]
+DENSE_NORMS = ["none", "batch", "layer", "rms"]
+NORMS = [*DENSE_NORMS, "instance"]
 POSITIONS = ["before_activation", "after_activation"]
 
 
@@ -29,13 +30,28 @@ def conv_layer(draw: st.DrawFn) -> dict:
     }
     if draw(st.booleans()):
         body["dropout"] = draw(st.sampled_from([0.1, 0.5]))
+    if draw(st.booleans()):  # group norm with groups dividing the filters
+        body["norm"] = {"kind": "group", "groups": draw(st.sampled_from([1, body["filters"]]))}
     return {"conv2d": body}
+
+
+@st.composite
+def pool_layer(draw: st.DrawFn) -> dict:
+    kind = draw(st.sampled_from(["max_pool2d", "avg_pool2d"]))
+    body = {
+        "pool": draw(st.integers(2, 3)),
+        "strides": draw(st.integers(1, 2)),
+        "padding": "same",  # valid at any size; an odd total puts the extra cell at the end
+    }
+    if kind == "avg_pool2d":
+        body["count_include_pad"] = draw(st.booleans())
+    return {kind: body}
 
 
 @st.composite
 def spec_text(draw: st.DrawFn) -> str:
     size = draw(st.integers(6, 12))
-    layers: list = draw(st.lists(conv_layer(), min_size=0, max_size=3))
+    layers: list = draw(st.lists(st.one_of(conv_layer(), pool_layer()), min_size=0, max_size=4))
     if draw(st.booleans()):
         layers.append(
             {
@@ -52,7 +68,7 @@ def spec_text(draw: st.DrawFn) -> str:
                 "dense": {
                     "units": draw(st.integers(1, 8)),
                     "activation": draw(st.sampled_from(ACTIVATIONS)),
-                    "norm": draw(st.sampled_from(NORMS)),
+                    "norm": draw(st.sampled_from(DENSE_NORMS)),
                 }
             }
         )
