@@ -127,9 +127,10 @@ def _compare_training(
     dtype: str | None,
 ) -> None:
     import normspec
-    from normspec.cli_run import epoch_line, load_data, settings_from
+    from normspec.cli_run import epoch_line, load_data, settings_from, steps_per_epoch
     from normspec.parity import with_dtype
     from normspec.run.compare_train import compare_training
+    from normspec.run.progress import BatchProgress
 
     canon = normspec.load(spec)
     if dtype is not None:
@@ -138,12 +139,15 @@ def _compare_training(
     dataset = load_data(data, canon, settings.seed)
     out = out or Path("runs") / f"{canon.name}-compare"
 
-    def progress(name: str, epoch: int, row: dict[str, float]) -> None:
-        click.echo(epoch_line(name, row, settings.epochs), err=True)
+    steps = steps_per_epoch(dataset, settings)
+    with output_folder(out), BatchProgress(names[0], steps, settings.epochs) as bar:
 
-    with output_folder(out):
+        def progress(name: str, epoch: int, row: dict[str, float]) -> None:
+            bar.epoch_done(epoch_line(name, row, settings.epochs))
+
         try:
-            result = compare_training(canon, names, dataset, settings, out, progress=progress)
+            result = compare_training(canon, names, dataset, settings, out, progress=progress,
+                                      on_start=bar.start, on_batch_end=bar.advance)  # fmt: skip
         except OSError as exc:
             raise cannot_write(out, exc) from None
     click.echo(result.table(), nl=False)

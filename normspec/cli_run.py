@@ -72,6 +72,13 @@ def load_data(name: str, spec, seed: int, *others):  # type: ignore[no-untyped-d
     return dataset
 
 
+def steps_per_epoch(dataset: Any, settings: Any) -> int:
+    """Batches in an epoch of :func:`normspec.run.data.batches` (a last batch of one sample is
+    dropped)."""
+    full, rest = divmod(len(dataset.x_train), settings.batch_size)
+    return full + (rest >= 2)
+
+
 def epoch_line(prefix: str, row: dict[str, float], epochs: int) -> str:
     return (
         f"{prefix} epoch {int(row['epoch'])}/{epochs}  loss {row['loss']:.4f}  "
@@ -120,7 +127,7 @@ def train_command(
     dataset = load_data(data, canon, settings.seed)
     weights = starting_weights(canon, dataset, settings.seed)
     out = out or Path("runs") / f"{canon.name}-{backend}"
-    steps = -(-len(dataset.x_train) // settings.batch_size)
+    steps = steps_per_epoch(dataset, settings)
     with output_folder(out):
         with BatchProgress(f"{backend}", steps, settings.epochs) as bar:
             history, final = train(
@@ -181,6 +188,7 @@ def ablate_command(
     """
     from normspec.run.ablate import Variation, ablate, table, variants
     from normspec.run.data import check_dataset
+    from normspec.run.progress import BatchProgress
 
     set_device(device)
     specs = variants(spec, [Variation.parse(v) for v in vary])
@@ -201,15 +209,25 @@ def ablate_command(
     out = out or Path("runs") / f"{first.name}-ablation"
     total = len(specs) * seeds
 
-    def progress(label: str, k: int, epoch: int, row: dict[str, float]) -> None:
+    def run_label(label: str, k: int) -> str:
         done = list(specs).index(label) * seeds + k + 1
-        own = settings[label]
-        line = epoch_line(f"[{done}/{total}] {label} seed {own.seed + k}:", row, own.epochs)
-        click.echo(line, err=True)
+        return f"[{done}/{total}] {label} seed {settings[label].seed + k}:"
 
-    with output_folder(out):
+    first_label = next(iter(specs))
+    steps = steps_per_epoch(datasets[first_label], settings[first_label])
+    bar = BatchProgress(run_label(first_label, 0), steps, settings[first_label].epochs)
+
+    def progress(label: str, k: int, epoch: int, row: dict[str, float]) -> None:
+        bar.epoch_done(epoch_line(run_label(label, k), row, settings[label].epochs))
+
+    def start(label: str, k: int) -> None:
+        own = settings[label]
+        bar.start(run_label(label, k), steps_per_epoch(datasets[label], own), own.epochs)
+
+    with output_folder(out), bar:
         try:
-            results = ablate(specs, backend, datasets, settings, seeds, out, progress=progress)
+            results = ablate(specs, backend, datasets, settings, seeds, out, progress=progress,
+                             on_start=start, on_batch_end=bar.advance)  # fmt: skip
         except OSError as exc:
             raise cannot_write(out, exc) from None
     click.echo(table(results), nl=False)

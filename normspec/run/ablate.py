@@ -156,6 +156,8 @@ def ablate(
     out: Path,
     *,
     progress: Callable[[str, int, int, dict[str, float]], None] | None = None,
+    on_start: Callable[[str, int], None] | None = None,
+    on_batch_end: Callable[[int], None] | None = None,
 ) -> list[VariantResult]:
     """Train every variant ``seeds`` times (seeds ``settings[label].seed + k``), each with its
     own ``settings`` and ``data`` (a variant may vary ``train.*``), and write the report."""
@@ -163,6 +165,8 @@ def ablate(
     for label, spec in specs.items():
         runs, base, split = [], settings[label], data[label]
         for k in range(seeds):
+            if on_start:
+                on_start(label, k)
             seeded = replace(base, seed=base.seed + k)
             weights = starting_weights(spec, split, seeded.seed)
 
@@ -170,7 +174,8 @@ def ablate(
                 if progress:
                     progress(label, k, int(row["epoch"]), row)
 
-            history, _ = train(spec, backend, split, weights, seeded, on_epoch=on_epoch)
+            history, _ = train(spec, backend, split, weights, seeded,
+                               on_batch_end=on_batch_end, on_epoch=on_epoch)  # fmt: skip
             runs.append(history)
         chance = metrics.chance_accuracy(spec, split.y_val)
         results.append(VariantResult(label, spec, runs, chance, base))

@@ -49,16 +49,26 @@ def compare_training(
     out: Path,
     *,
     progress: Callable[[str, int, dict[str, float]], None] | None = None,
+    on_start: Callable[[str], None] | None = None,
+    on_batch_end: Callable[[int], None] | None = None,
 ) -> TrainComparison:
+    """Train ``spec`` in each of ``backends`` from the same weights on the same batches; save
+    each run in ``out/<backend>`` and the report and curves in ``out``. ``on_start(backend)``
+    is called before each run, ``on_batch_end`` after each batch, ``progress(backend, epoch,
+    metrics)`` after each epoch."""
     weights = starting_weights(spec, data, settings.seed)
     histories = {}
     for name in backends:
+        if on_start:
+            on_start(name)
 
         def on_epoch(row: dict[str, float], name: str = name) -> None:
             if progress:
                 progress(name, int(row["epoch"]), row)
 
-        history, final = train(spec, name, data, weights, settings, on_epoch=on_epoch)
+        history, final = train(
+            spec, name, data, weights, settings, on_batch_end=on_batch_end, on_epoch=on_epoch
+        )
         save_run(out / name, spec, history, final, settings, data)
         histories[name] = history
     result = TrainComparison(spec, histories)
