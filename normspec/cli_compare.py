@@ -127,7 +127,13 @@ def _compare_training(
     dtype: str | None,
 ) -> None:
     import normspec
-    from normspec.cli_run import epoch_line, load_data, settings_from, steps_per_epoch
+    from normspec.cli_run import (
+        epoch_line,
+        load_data,
+        settings_from,
+        steps_per_epoch,
+        warn_about_output,
+    )
     from normspec.parity import with_dtype
     from normspec.run.compare_train import compare_training
     from normspec.run.progress import BatchProgress
@@ -135,6 +141,7 @@ def _compare_training(
     canon = normspec.load(spec)
     if dtype is not None:
         canon = with_dtype(canon, dtype)
+    warn_about_output(canon)
     settings = settings_from(canon, epochs, batch_size, lr, optimizer, seed)
     dataset = load_data(data, canon, settings.seed)
     out = out or Path("runs") / f"{canon.name}-compare"

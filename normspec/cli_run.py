@@ -72,6 +72,14 @@ def load_data(name: str, spec, seed: int, *others):  # type: ignore[no-untyped-d
     return dataset
 
 
+def warn_about_output(spec: Any) -> None:
+    from normspec.run.metrics import output_warning
+
+    warning = output_warning(spec)
+    if warning:
+        click.echo(f"warning: {warning}", err=True)
+
+
 def steps_per_epoch(dataset: Any, settings: Any) -> int:
     """Batches in an epoch of :func:`normspec.run.data.batches` (a last batch of one sample is
     dropped)."""
@@ -123,6 +131,7 @@ def train_command(
 
     set_device(device)
     canon = normspec.load(spec)
+    warn_about_output(canon)
     settings = settings_from(canon, epochs, batch_size, lr, optimizer, seed)
     dataset = load_data(data, canon, settings.seed)
     weights = starting_weights(canon, dataset, settings.seed)
@@ -193,6 +202,8 @@ def ablate_command(
     set_device(device)
     specs = variants(spec, [Variation.parse(v) for v in vary])
     first = next(iter(specs.values()))
+    for variant in specs.values():
+        warn_about_output(variant)
     # Each variant trains with its own train section (it may be what varies); flags override.
     settings = {
         label: settings_from(s, epochs, batch_size, lr, optimizer, seed)

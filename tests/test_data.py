@@ -198,3 +198,27 @@ def test_variation_values_may_be_mappings() -> None:
     variation = Variation.parse("norm={kind: batch, position: after_activation},none")
     assert variation.path == ("defaults", "norm")
     assert variation.values == ({"kind": "batch", "position": "after_activation"}, "none")
+
+
+@pytest.mark.parametrize(
+    ("last", "loss", "warned"),
+    [
+        ("{units: 10}", "cross_entropy", True),  # inherits relu from defaults
+        ("{units: 10, activation: softmax}", "cross_entropy", False),
+        ("{units: 10, activation: linear}", "cross_entropy", False),
+        ("{units: 1, activation: sigmoid}", "binary_cross_entropy", False),
+        ("{units: 1, activation: tanh}", "binary_cross_entropy", True),
+        ("{units: 1}", "mean_squared_error", False),
+    ],
+)
+def test_output_warning_catches_an_inherited_activation(last: str, loss: str, warned: bool):
+    from normspec.run.metrics import output_warning
+
+    spec = normspec.load(
+        "normspec: 1\ninput: {shape: [4]}\ndefaults: {activation: relu}\n"
+        f"layers:\n  - dense: 8\n  - dense: {last}\ntrain: {{loss: {loss}}}\n"
+    )
+    message = output_warning(spec)
+    assert (message is not None) == warned
+    if warned:
+        assert "takes its outputs as logits" in message and "defaults.activation" in message

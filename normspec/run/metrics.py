@@ -61,3 +61,19 @@ def chance_accuracy(spec: CanonicalSpec, y: np.ndarray) -> float:
         return float("nan")
     _, counts = np.unique(np.asarray(y).reshape(-1) > 0.5 if y.ndim > 1 else y, return_counts=True)
     return float(counts.max() / counts.sum())
+
+
+def output_warning(spec: CanonicalSpec) -> str | None:
+    """A likely mistake in how the output meets the loss, such as a last layer that inherited
+    ``relu`` from ``defaults`` under a cross-entropy, which then reads rectified logits."""
+    last = spec.layers[-1] if spec.layers else None
+    if spec.train.loss == "mean_squared_error" or not isinstance(last, ir.Activation):
+        return None
+    wanted = "softmax" if spec.train.loss == "cross_entropy" else "sigmoid"
+    if last.function == wanted:
+        return None
+    return (
+        f"the network ends in {last.function} ({last.name}), so {spec.train.loss} takes its "
+        f"outputs as logits; end the last layer with activation: {wanted} or linear "
+        "(a layer without one inherits defaults.activation)"
+    )
