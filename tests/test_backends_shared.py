@@ -45,6 +45,14 @@ def test_every_op_has_an_emitter(backend: str) -> None:
     assert set(emitter.EMITTERS) == set(ir.OP_CLASSES)
 
 
+@pytest.mark.parametrize("backend", BACKEND_PARAMS)
+def test_registering_an_emitter_twice_raises(backend: str) -> None:
+    emitter = importlib.import_module(f"normspec.backends.{backend}.emitter")
+    with pytest.raises(ValueError, match="emitter for Dense registered twice"):
+        emitter.register(ir.Dense)(lambda op, site: None)
+    assert emitter.EMITTERS[ir.Dense].__name__ != "<lambda>"
+
+
 def test_every_op_has_a_parity_case() -> None:
     covered = {type(site.op) for spec in SPEC_OF.values() for site in spec.walk()}
     assert covered == set(ir.OP_CLASSES)
