@@ -46,6 +46,7 @@ CASES = [
     ("declared shape", HEAD + "layers:\n  - conv2d: {filters: 2, shape: [8, 8, 2]}\n", "4:33: layers[0].conv2d.shape: declared shape [8, 8, 2] but inferred (6, 6, 2)"),
     ("bad order", HEAD + "layers:\n  - conv2d: {filters: 2, norm: batch, order: [conv, act]}\n", "layers[0].conv2d.order: order leaves out 'norm'"),
     ("instance norm on flat", "normspec: 1\ninput: {shape: [4]}\nlayers:\n  - instance_norm\n", "layers[0].instance_norm: instance norm needs spatial axes"),
+    ("instance norm on 1x1", "normspec: 1\ninput: {shape: [2, 2, 3]}\nlayers:\n  - max_pool2d: 2\n  - instance_norm\n", "layers[1].instance_norm: instance norm needs more than one spatial position, got (1, 1, 3)"),
     ("empty spec", "", "1:1: <root>: the spec is empty"),
 ]  # fmt: skip
 

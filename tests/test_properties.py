@@ -3,11 +3,26 @@
 from __future__ import annotations
 
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import normspec
+from normspec.errors import SpecError
+from normspec.ir.graph import CanonicalSpec
 from normspec.ir.serialize import to_yaml
+
+DEGENERATE = "instance norm needs more than one spatial position"
+"""The one problem the generator can produce by design: pooling down to 1x1 before an instance
+norm. Such examples are skipped; any other problem fails the test."""
+
+
+def load_valid(text: str) -> CanonicalSpec:
+    try:
+        return normspec.load(text)
+    except SpecError as exc:
+        assume(not all(DEGENERATE in p.message for p in exc.problems))
+        raise
+
 
 ACTIVATIONS = ["linear", "relu", "elu", "selu", "gelu", "leaky_relu", "silu", "tanh", "sigmoid"]
 DENSE_NORMS = ["none", "batch", "layer", "rms"]
@@ -84,10 +99,12 @@ def spec_text(draw: st.DrawFn) -> str:
     return yaml.safe_dump(doc)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    derandomize=True, max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(spec_text())
 def test_random_specs_canonicalize_idempotently(text: str) -> None:
-    spec = normspec.load(text)
+    spec = load_valid(text)
     canonical = to_yaml(spec)
     again = normspec.load(canonical)
     assert to_yaml(again) == canonical

@@ -228,10 +228,11 @@ def activation(name: str, shape: tuple[int, ...], spec: ActivationSpec) -> ir.Ac
 def norm(name: str, shape: tuple[int, ...], resolved: ResolvedNorm) -> ir.Op:
     kind, p = resolved.kind, dict(resolved.params)
     channels = shape[-1]
-    if kind == "instance" and len(shape) < 2:
+    if kind == "instance" and math.prod(shape[:-1]) < 2:
+        where = "spatial axes" if len(shape) < 2 else "more than one spatial position"
         raise ShapeError(
-            f"instance norm needs spatial axes, got {fmt(shape)}: "
-            "each channel would hold one value",
+            f"instance norm needs {where}, got {fmt(shape)}: each channel of a sample would "
+            "hold one value, normalized to 0",
             recovered=shape,
         )
     if kind == "group" and channels % int(p["groups"]):  # type: ignore[call-overload]
