@@ -107,8 +107,17 @@ class Canonicalizer:
         self.problems.append(self.doc.problem(path, message))
 
     def claim(self, name: str, path: Path) -> str:
+        """Take ``name`` for an op: given by the user at ``path`` (``...name``) or derived
+        from the layer at ``path`` (``conv2d_1_bn``); a second use is a problem."""
         if name in self.used:
-            self.fail(path, f"duplicate layer name '{name}'")
+            given = bool(path) and path[-1] == "name"
+            self.fail(
+                path,
+                f"duplicate layer name '{name}'"
+                if given
+                else f"this layer names one of its ops '{name}', which another layer already "
+                "has; rename one of them",
+            )
         self.used.add(name)
         return name
 
