@@ -101,7 +101,9 @@ def parity_weights(spec: CanonicalSpec, seed: int) -> Weights:
     return weights
 
 
-def _error(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+def error(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """``(max |a - b|, that relative to the output scale max(1, max |b|))``; infinite when the
+    shapes differ."""
     a64, b64 = np.asarray(a, np.float64), np.asarray(b, np.float64)
     if a64.shape != b64.shape:
         return float("inf"), float("inf")
@@ -113,7 +115,7 @@ def _first_divergence(
     spec: CanonicalSpec, a: dict[str, np.ndarray], b: dict[str, np.ndarray], tol: float
 ) -> str | None:
     for op in spec.layers:
-        if op.name in a and op.name in b and _error(a[op.name], b[op.name])[1] > tol:
+        if op.name in a and op.name in b and error(a[op.name], b[op.name])[1] > tol:
             return op.name
     return None
 
@@ -172,9 +174,9 @@ def compare(
             results[name] = run(mode == "train")
         for left, right in _pairs(list(runners)):
             (out_a, w_a), (out_b, w_b) = results[left], results[right]
-            max_abs, max_rel = _error(out_a["output"], out_b["output"])
+            max_abs, max_rel = error(out_a["output"], out_b["output"])
             if mode == "train":
-                state_abs, state_rel = _error(_state(spec, w_a), _state(spec, w_b))
+                state_abs, state_rel = error(_state(spec, w_a), _state(spec, w_b))
                 max_abs, max_rel = max(max_abs, state_abs), max(max_rel, state_rel)
             where = _first_divergence(spec, out_a, out_b, tol) if max_rel > tol else None
             if where is not None:

@@ -6,8 +6,14 @@ Sizes include even and odd spatial extents: odd sizes hide the strided-'same' pa
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
+
 import normspec
+from normspec import reference
 from normspec.ir.graph import CanonicalSpec
+from normspec.parity import TOLERANCE, error, parity_weights
 
 IMG_EVEN = "[8, 8, 3]"
 IMG_ODD = "[7, 7, 3]"
@@ -71,12 +77,47 @@ CASES: list[tuple[str, str, str, str]] = [
 ]  # fmt: skip
 
 
-def case_spec(shape: str, layers: str, extra: str) -> CanonicalSpec:
-    input_extra = f", {extra}" if extra.startswith("normalize") else ""
+def make_spec(
+    shape: str, layers: str, normalize: str = "none", dtype: str = "float32", name: str = "case"
+) -> CanonicalSpec:
+    """A one-input spec: ``layers`` is the YAML of the layer list, one item per line."""
     body = "\n".join("  " + line for line in layers.splitlines())
     return normspec.load(
-        f"normspec: 1\nname: case\ninput: {{shape: {shape}{input_extra}}}\nlayers:\n{body}\n"
+        f"normspec: 1\nname: {name}\ninput: {{shape: {shape}, dtype: {dtype}, "
+        f"normalize: {normalize}}}\nlayers:\n{body}\n"
     )
 
 
+def case_spec(shape: str, layers: str, extra: str) -> CanonicalSpec:
+    normalize = extra.removeprefix("normalize:").strip() if extra else "none"
+    return make_spec(shape, layers, normalize)
+
+
 SPEC_OF = {case_id: case_spec(*rest) for case_id, *rest in CASES}
+
+
+def max_error(actual: np.ndarray, expected: np.ndarray) -> float:
+    """Largest difference relative to the output scale, as ``normspec compare`` measures it."""
+    return error(actual, expected)[1]
+
+
+def check_against_reference(backend: Any, spec: CanonicalSpec, seed: int = 1) -> None:
+    """Eval mode (running statistics), then train mode (batch statistics, dropout off): every
+    top-level output, in the spec's dtype, and the updated running statistics match the numpy
+    reference, within :data:`normspec.parity.TOLERANCE`."""
+    weights = parity_weights(spec, seed=seed)
+    model = backend.build(spec)
+    backend.set_weights(model, spec, weights)
+    x = reference.init_batch(spec, 3, seed=2)
+    tol = TOLERANCE[spec.input.dtype]
+    for train in (False, True):
+        expected, new_weights = reference.forward(spec, weights, x, train=train)
+        outputs = backend.forward(model, spec, x, train=train)
+        assert set(outputs) == set(expected)
+        for name, value in expected.items():
+            assert outputs[name].dtype == np.dtype(spec.input.dtype)
+            assert max_error(outputs[name], value) <= tol, (name, train)
+        if train:
+            after = backend.get_weights(model, spec)
+            for key, value in new_weights.items():
+                assert max_error(after[key], value) <= tol, key

@@ -16,8 +16,8 @@ import pytest
 import normspec
 from normspec import reference
 from normspec.ir import ops as ir
-from normspec.ir.graph import CanonicalSpec
 from normspec.parity import parity_weights, with_dtype
+from parity_cases import check_against_reference, make_spec, max_error
 
 pytest.importorskip("flax")
 pytestmark = pytest.mark.flax
@@ -28,7 +28,6 @@ from normspec.backends.flax.emitter import EMITTERS  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 SPECS = sorted((ROOT / "specs").glob("*.yaml"))
-TOLERANCE = {"float32": 1e-5, "float64": 1e-10}
 EVEN, ODD, SEQ, SEQ_EVEN, FLAT = "[8, 8, 3]", "[7, 7, 3]", "[9, 4]", "[10, 4]", "[6]"
 
 # (case id, input shape, layers, input normalization, a snippet the emitted source must hold)
@@ -99,24 +98,7 @@ CASES = [
 ]  # fmt: skip
 
 
-def make_spec(
-    shape: str, layers: str, normalize: str = "none", dtype: str = "float32"
-) -> CanonicalSpec:
-    body = "\n".join("  " + line for line in layers.splitlines())
-    return normspec.load(
-        f"normspec: 1\nname: case\ninput: {{shape: {shape}, dtype: {dtype}, normalize: {normalize}}}\n"
-        f"layers:\n{body}\n"
-    )
-
-
 SPEC_OF = {case_id: make_spec(shape, layers, norm) for case_id, shape, layers, norm, _ in CASES}
-
-
-def max_error(actual: np.ndarray, expected: np.ndarray) -> float:
-    """Largest absolute difference relative to the output scale (at least 1)."""
-    assert actual.shape == expected.shape
-    scale = max(1.0, float(np.max(np.abs(expected))))
-    return float(np.max(np.abs(np.asarray(actual, np.float64) - expected))) / scale
 
 
 def test_every_ir_op_has_an_emitter_and_a_case() -> None:
@@ -136,26 +118,7 @@ def test_emitted_layers(case: str, snippet: str) -> None:
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("case", [c[0] for c in CASES])
 def test_parity_with_reference(case: str, dtype: str) -> None:
-    """Eval mode (running statistics), then train mode (batch statistics, dropout off): every
-    top-level output and the updated running statistics match the numpy reference, in the
-    spec's dtype."""
-    spec = with_dtype(SPEC_OF[case], dtype)
-    weights = parity_weights(spec, seed=1)
-    x = reference.init_batch(spec, 3, seed=2)
-    model = BACKEND.build(spec)
-    BACKEND.set_weights(model, spec, weights)
-    tol = TOLERANCE[dtype]
-    for train in (False, True):
-        expected, new_weights = reference.forward(spec, weights, x, train=train)
-        outputs = BACKEND.forward(model, spec, x, train=train)
-        assert set(outputs) == set(expected)
-        for name, value in expected.items():
-            assert outputs[name].dtype == np.dtype(dtype)
-            assert max_error(outputs[name], value) <= tol, (name, train)
-        if train:
-            after = BACKEND.get_weights(model, spec)
-            for key, value in new_weights.items():
-                assert max_error(after[key], value) <= tol, key
+    check_against_reference(BACKEND, with_dtype(SPEC_OF[case], dtype))
 
 
 ALL_WEIGHTS = """\

@@ -19,6 +19,7 @@ from normspec.errors import SpecError
 from normspec.ir import ops as ir
 from normspec.ir.graph import CanonicalSpec
 from normspec.parity import parity_weights, with_dtype
+from parity_cases import check_against_reference, make_spec, max_error
 
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.torch
@@ -29,7 +30,6 @@ from normspec.backends.torch.module import MODULE_ATTRIBUTES, class_name  # noqa
 
 ROOT = Path(__file__).resolve().parents[2]
 SPECS = sorted((ROOT / "specs").glob("*.yaml"))
-TOLERANCE = {"float32": 1e-5, "float64": 1e-10}
 EVEN, ODD, EVEN4 = "[8, 8, 3]", "[7, 7, 3]", "[8, 8, 4]"  # even and odd spatial sizes
 SEQ, SEQ_EVEN, FLAT = "[9, 4]", "[10, 4]", "[6]"
 
@@ -112,24 +112,7 @@ CASES = [
 ]  # fmt: skip
 
 
-def make_spec(
-    shape: str, layers: str, normalize: str = "none", dtype: str = "float32", name: str = "case"
-) -> CanonicalSpec:
-    body = "\n".join("  " + line for line in layers.splitlines())
-    return normspec.load(
-        f"normspec: 1\nname: {name}\ninput: {{shape: {shape}, dtype: {dtype}, "
-        f"normalize: {normalize}}}\nlayers:\n{body}\n"
-    )
-
-
 SPEC_OF = {case_id: make_spec(shape, layers, norm) for case_id, shape, layers, norm, _ in CASES}
-
-
-def max_error(actual: np.ndarray, expected: np.ndarray) -> float:
-    """Largest absolute difference relative to the output scale (at least 1)."""
-    assert actual.shape == expected.shape
-    scale = max(1.0, float(np.max(np.abs(expected))))
-    return float(np.max(np.abs(np.asarray(actual, np.float64) - expected))) / scale
 
 
 def built(spec: CanonicalSpec, seed: int = 1):
@@ -265,23 +248,7 @@ def test_generated_file_imports_and_runs_on_its_own(tmp_path: Path) -> None:
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("case", [c[0] for c in CASES])
 def test_parity_with_reference(case: str, dtype: str) -> None:
-    """Eval mode (running statistics), then train mode (batch statistics, dropout off): every
-    top-level output and the updated running statistics match the numpy reference."""
-    spec = with_dtype(SPEC_OF[case], dtype)
-    model, weights = built(spec)
-    x = reference.init_batch(spec, 3, seed=2)
-    tol = TOLERANCE[dtype]
-    for train in (False, True):
-        expected, new_weights = reference.forward(spec, weights, x, train=train)
-        outputs = BACKEND.forward(model, spec, x, train=train)
-        assert list(outputs) == list(expected)
-        for name, value in expected.items():
-            assert outputs[name].dtype == np.dtype(dtype)
-            assert max_error(outputs[name], value) <= tol, (name, train)
-        if train:
-            after = BACKEND.get_weights(model, spec)
-            for key, value in new_weights.items():
-                assert max_error(after[key], value) <= tol, key
+    check_against_reference(BACKEND, with_dtype(SPEC_OF[case], dtype))
 
 
 def test_forward_restores_modes_and_disables_dropout_only_while_comparing() -> None:
