@@ -98,18 +98,25 @@ def _rescale(op: ir.Rescale, site: Site) -> None:
     site.result(Raw(text))
 
 
+def _weighted(op: ir.Dense | ir.Conv1D | ir.Conv2D, site: Site) -> dict[str, Any]:
+    """The options a Linear and a Conv share: bias, initializers, dtypes, full precision."""
+    return {
+        "use_bias": op.use_bias,
+        "kernel_init": _initializer(op.kernel_init, site),
+        "bias_init": _initializer(op.bias_init, site) if op.use_bias else OMIT,
+        **DTYPES,
+        "precision": PRECISION,
+        "rngs": RNGS,
+    }
+
+
 @register(ir.Dense)
 def _dense(op: ir.Dense, site: Site) -> None:
     layer = call(
         "nnx.Linear",
         site.input_shape[-1],
         op.units,
-        use_bias=op.use_bias,
-        kernel_init=_initializer(op.kernel_init, site),
-        bias_init=_initializer(op.bias_init, site) if op.use_bias else OMIT,
-        **DTYPES,
-        precision=PRECISION,
-        rngs=RNGS,
+        **_weighted(op, site),
     )
     site.layer(op.name, layer)
 
@@ -125,12 +132,7 @@ def _conv(op: ir.Conv1D | ir.Conv2D, site: Site) -> None:
         padding=_padding(op.padding),
         kernel_dilation=op.dilation if any(d != 1 for d in op.dilation) else OMIT,
         feature_group_count=op.groups if op.groups != 1 else OMIT,
-        use_bias=op.use_bias,
-        kernel_init=_initializer(op.kernel_init, site),
-        bias_init=_initializer(op.bias_init, site) if op.use_bias else OMIT,
-        **DTYPES,
-        precision=PRECISION,
-        rngs=RNGS,
+        **_weighted(op, site),
     )
     site.layer(op.name, layer)
 
