@@ -61,14 +61,13 @@ def settings_from(spec, epochs, batch_size, lr, optimizer, seed):  # type: ignor
     )
 
 
-def load_data(name: str, spec, seed: int, *others):  # type: ignore[no-untyped-def]
-    """The data set, split by ``spec``; refused unless it fits ``spec`` and every one of
-    ``others`` (checked here, before any training or output folder)."""
+def load_data(name: str, spec, seed: int):  # type: ignore[no-untyped-def]
+    """The data set, split by ``spec``; refused unless it fits ``spec`` (checked here, before
+    any training or output folder)."""
     from normspec.run.data import check_dataset, load_dataset
 
     dataset = load_dataset(name, seed=seed, validation_split=spec.train.validation_split)
-    for each in (spec, *others):
-        check_dataset(each, dataset)
+    check_dataset(spec, dataset)
     return dataset
 
 
@@ -81,10 +80,9 @@ def warn_about_output(spec: Any) -> None:
 
 
 def steps_per_epoch(dataset: Any, settings: Any) -> int:
-    """Batches in an epoch of :func:`normspec.run.data.batches` (a last batch of one sample is
-    dropped)."""
-    full, rest = divmod(len(dataset.x_train), settings.batch_size)
-    return full + (rest >= 2)
+    from normspec.run.data import batch_count
+
+    return batch_count(len(dataset.x_train), settings.batch_size)
 
 
 def epoch_line(prefix: str, row: dict[str, float], epochs: int) -> str:
@@ -215,7 +213,8 @@ def ablate_command(
         key = (s.train.validation_split, settings[label].seed)
         if key not in splits:
             splits[key] = load_data(data, s, key[1])
-        check_dataset(s, splits[key])
+        else:
+            check_dataset(s, splits[key])
         datasets[label] = splits[key]
     out = out or Path("runs") / f"{first.name}-ablation"
     total = len(specs) * seeds

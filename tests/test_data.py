@@ -12,7 +12,7 @@ import normspec
 from conftest import ROOT
 from normspec.run import metrics
 from normspec.run.ablate import AblationError, Variation, variants
-from normspec.run.data import DataError, batches, channel_stats, load_dataset
+from normspec.run.data import DataError, batch_count, batches, channel_stats, load_dataset
 from normspec.run.train import starting_weights
 
 
@@ -222,3 +222,10 @@ def test_output_warning_catches_an_inherited_activation(last: str, loss: str, wa
     assert (message is not None) == warned
     if warned:
         assert "takes its outputs as logits" in message and "defaults.activation" in message
+
+
+@pytest.mark.parametrize("samples", [2, 31, 32, 33, 34, 65])
+def test_batch_count_is_the_number_of_batches(samples: int) -> None:
+    """The progress bars size each epoch with batch_count; a lone last sample is dropped."""
+    made = list(batches(np.zeros((samples, 1)), np.zeros(samples), 32, seed=0, epoch=0))
+    assert batch_count(samples, 32) == len(made)

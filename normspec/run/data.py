@@ -296,16 +296,26 @@ def check_dataset(spec: CanonicalSpec, data: Dataset) -> None:
         )
 
 
+MIN_BATCH = 2
+"""The last partial batch is kept unless it is smaller (batch norm needs two samples)."""
+
+
 def batches(
     x: np.ndarray, y: np.ndarray, batch_size: int, *, seed: int, epoch: int
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Shuffled mini-batches; the order depends only on (seed, epoch), never on the backend.
-    The last partial batch is kept unless it has a single sample (batch norm needs two)."""
+    There are :func:`batch_count` of them."""
     order = np.random.default_rng([seed, epoch]).permutation(len(x))
     for start in range(0, len(x), batch_size):
         idx = order[start : start + batch_size]
-        if len(idx) >= 2:
+        if len(idx) >= MIN_BATCH:
             yield x[idx], y[idx]
+
+
+def batch_count(samples: int, batch_size: int) -> int:
+    """How many batches :func:`batches` makes of ``samples``."""
+    full, rest = divmod(samples, batch_size)
+    return full + (rest >= MIN_BATCH)
 
 
 def channel_stats(x: np.ndarray, epsilon: float) -> tuple[np.ndarray, np.ndarray]:
