@@ -283,14 +283,17 @@ def apply_updates(backend: str, opt: Any, p: np.ndarray, grads: np.ndarray) -> n
         for g in grads:
             keras_opt.apply([keras.ops.convert_to_tensor(g)], [variable])
         return keras.ops.convert_to_numpy(variable)
+    import jax
     import optax
 
-    tx, params = make(opt), p
-    state = tx.init(params)
-    for g in grads:
-        updates, state = tx.update(g, state, params)
-        params = optax.apply_updates(params, updates)
-    return np.asarray(params)
+    # A float64 model turns on JAX's 64-bit mode when it is built; here there is no model.
+    with jax.enable_x64(p.dtype == np.float64):
+        tx, params = make(opt), p
+        state = tx.init(params)
+        for g in grads:
+            updates, state = tx.update(g, state, params)
+            params = optax.apply_updates(params, updates)
+        return np.asarray(params)
 
 
 OPTIMIZERS = {

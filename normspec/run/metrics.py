@@ -63,14 +63,27 @@ def chance_accuracy(spec: CanonicalSpec, y: np.ndarray) -> float:
     return float(counts.max() / counts.sum())
 
 
+LOGIT_HEADS = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}
+"""The activation whose input a loss reads as logits, when a spec ends in it."""
+
+
+def logits_head(spec: CanonicalSpec) -> ir.Activation | None:
+    """The final softmax (cross-entropy) or sigmoid (binary cross-entropy) of ``spec``, whose
+    input every backend's loss reads, stably, as logits; None when the output itself is what
+    the loss reads."""
+    last = spec.layers[-1] if spec.layers else None
+    wanted = LOGIT_HEADS.get(spec.train.loss)
+    if isinstance(last, ir.Activation) and last.function == wanted:
+        return last
+    return None
+
+
 def output_warning(spec: CanonicalSpec) -> str | None:
     """A likely mistake in how the output meets the loss, such as a last layer that inherited
     ``relu`` from ``defaults`` under a cross-entropy, which then reads rectified logits."""
     last = spec.layers[-1] if spec.layers else None
-    if spec.train.loss == "mean_squared_error" or not isinstance(last, ir.Activation):
-        return None
-    wanted = "softmax" if spec.train.loss == "cross_entropy" else "sigmoid"
-    if last.function == wanted:
+    wanted = LOGIT_HEADS.get(spec.train.loss)
+    if wanted is None or not isinstance(last, ir.Activation) or logits_head(spec) is not None:
         return None
     return (
         f"the network ends in {last.function} ({last.name}), so {spec.train.loss} takes its "

@@ -30,10 +30,9 @@ from flax import nnx
 
 from normspec.backends.flax.runtime import mode, module_of
 from normspec.errors import BackendError
-from normspec.ir import ops as ir
 from normspec.ir.graph import SGD, Adam, CanonicalSpec
 from normspec.run.data import batches
-from normspec.run.metrics import targets
+from normspec.run.metrics import logits_head, targets
 
 PREDICT_BATCH = 256
 DEVICES = ("auto", "cpu", "gpu", "tpu")
@@ -81,11 +80,10 @@ class LossForm:
 
 
 def loss_form(spec: CanonicalSpec) -> LossForm:
-    last = spec.layers[-1] if spec.layers else None
-    wanted = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}.get(spec.train.loss)
+    last = logits_head(spec)
     head = tap = None
-    if isinstance(last, ir.Activation) and last.function == wanted:
-        head = wanted
+    if last is not None:
+        head = last.function
         if len(spec.layers) > 1:
             tap = module_of(spec).names[spec.layers[-2].name]
     return LossForm(spec.train.loss, head, tap)

@@ -28,10 +28,9 @@ from keras import ops
 
 from normspec.backends.keras.optimizers import make_optimizer
 from normspec.errors import BackendError
-from normspec.ir import ops as ir
 from normspec.ir.graph import SGD, Adam, CanonicalSpec
 from normspec.run.data import batches
-from normspec.run.metrics import targets
+from normspec.run.metrics import logits_head, targets
 
 PREDICT_BATCH = 256
 DEVICES = ("auto", "cpu", "gpu", "tpu")
@@ -57,12 +56,9 @@ def device_scope() -> Iterator[None]:
 
 
 def _final_activation(spec: CanonicalSpec) -> str | None:
-    """``softmax``/``sigmoid`` when the output is that activation of the loss's logits."""
-    last = spec.layers[-1] if spec.layers else None
-    wanted = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}.get(spec.train.loss)
-    if isinstance(last, ir.Activation) and last.function == wanted:
-        return wanted
-    return None
+    """``softmax``/``sigmoid`` when the loss reads the logits entering it, else None."""
+    head = logits_head(spec)
+    return head.function if head is not None else None
 
 
 def make_loss(spec: CanonicalSpec) -> keras.losses.Loss:

@@ -18,20 +18,13 @@ from keras import ops
 
 from normspec.backends.keras.optimizers import make_optimizer
 from normspec.backends.keras.runtime import dropout_disabled
-from normspec.ir import ops as ir
 from normspec.ir.graph import CanonicalSpec
-from normspec.run.metrics import targets
-
-
-def _reads_pre_activation(spec: CanonicalSpec) -> bool:
-    last = spec.layers[-1]
-    wanted = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}
-    return isinstance(last, ir.Activation) and last.function == wanted.get(spec.train.loss)
+from normspec.run.metrics import logits_head, targets
 
 
 def loss_head(model: keras.Model, spec: CanonicalSpec) -> keras.Model:
     """``model``, or a model over the same layers ending before its final softmax/sigmoid."""
-    if not _reads_pre_activation(spec):
+    if not logits_head(spec) is not None:
         return model
     logits = model.get_layer(spec.layers[-1].name).input
     return keras.Model(inputs=model.inputs, outputs=logits, name=f"{model.name}_logits")

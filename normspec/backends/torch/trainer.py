@@ -26,9 +26,9 @@ from torch import nn
 from normspec.backends.torch.runtime import model_dtype, to_numpy, to_torch
 from normspec.backends.torch.training import make_optimizer
 from normspec.errors import BackendError
-from normspec.ir import ops as ir
 from normspec.ir.graph import SGD, Adam, CanonicalSpec
 from normspec.run.data import batches
+from normspec.run.metrics import logits_head
 
 PREDICT_BATCH = 256
 DEVICES = ("auto", "cpu", "gpu", "tpu")
@@ -52,12 +52,9 @@ def device() -> torch.device:
 
 
 def _final_activation(spec: CanonicalSpec) -> str | None:
-    """``softmax``/``sigmoid`` when the loss should read the logits entering it, else None."""
-    last = spec.layers[-1] if spec.layers else None
-    wanted = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}.get(spec.train.loss)
-    if isinstance(last, ir.Activation) and last.function == wanted:
-        return wanted
-    return None
+    """``softmax``/``sigmoid`` when the loss reads the logits entering it, else None."""
+    head = logits_head(spec)
+    return head.function if head is not None else None
 
 
 @contextmanager

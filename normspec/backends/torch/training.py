@@ -17,7 +17,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from normspec.backends.torch.runtime import mode, model_dtype, to_torch
-from normspec.ir import ops as ir
 from normspec.ir.graph import SGD, Adam, CanonicalSpec
 from normspec.run import metrics
 
@@ -48,13 +47,9 @@ def make_optimizer(params: Iterable[nn.Parameter], optimizer: SGD | Adam) -> tor
 
 
 def _pre_activation(spec: CanonicalSpec) -> str | None:
-    """The final softmax (cross entropy) or sigmoid (binary cross entropy) whose input is
-    the loss's logits, if the spec ends in one."""
-    last = spec.layers[-1] if spec.layers else None
-    wanted = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}.get(spec.train.loss)
-    if isinstance(last, ir.Activation) and last.function == wanted:
-        return last.name
-    return None
+    """The name of the final softmax/sigmoid whose input the loss reads, if any."""
+    head = metrics.logits_head(spec)
+    return head.name if head is not None else None
 
 
 @contextlib.contextmanager
