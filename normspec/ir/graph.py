@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -175,6 +175,3 @@ def _prod(values: tuple[int, ...]) -> int:
         out *= v
     return out
 
-
-def dump_json(value: Any) -> str:
-    return json.dumps(value, indent=2) + "\n"
