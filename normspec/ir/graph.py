@@ -174,4 +174,3 @@ def _prod(values: tuple[int, ...]) -> int:
     for v in values:
         out *= v
     return out
-

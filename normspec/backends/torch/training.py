@@ -20,9 +20,6 @@ from normspec.backends.torch.runtime import mode, model_dtype, to_torch
 from normspec.ir.graph import SGD, Adam, CanonicalSpec
 from normspec.run import metrics
 
-LossFn = Callable[[torch.Tensor, np.ndarray], torch.Tensor]
-"""``(x, labels) -> loss``: runs the model on ``x``."""
-
 
 def make_optimizer(params: Iterable[nn.Parameter], optimizer: SGD | Adam) -> torch.optim.Optimizer:
     """The spec's optimizer with every hyperparameter given explicitly."""
@@ -46,35 +43,38 @@ def make_optimizer(params: Iterable[nn.Parameter], optimizer: SGD | Adam) -> tor
     )
 
 
-def _pre_activation(spec: CanonicalSpec) -> str | None:
-    """The name of the final softmax/sigmoid whose input the loss reads, if any."""
-    head = metrics.logits_head(spec)
-    return head.name if head is not None else None
+def targets(spec: CanonicalSpec, y: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
+    """Class ids for cross-entropy; floats shaped like the output (channels-first) otherwise."""
+    if spec.train.loss == "cross_entropy":
+        return torch.from_numpy(metrics.targets(spec, y))
+    return to_torch(metrics.targets(spec, y), dtype)
+
+
+LossFn = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+"""``(x, targets) -> (loss, output)``: runs the model on ``x``."""
 
 
 @contextlib.contextmanager
 def loss_function(model: nn.Module, spec: CanonicalSpec) -> Iterator[LossFn]:
-    """The spec's loss on ``model``; the logits of a final softmax or sigmoid are its input,
-    caught by a forward hook, so the loss is computed in the stable log-sum-exp form."""
+    """The spec's loss on ``model``. The input of a final softmax or sigmoid, caught by a
+    forward hook, is the loss's logits, so it is computed in the stable log-sum-exp form; the
+    model's own output (probabilities) is left as it is, for accuracy and for ``predict``."""
     captured: dict[str, torch.Tensor] = {}
-    name = _pre_activation(spec)
+    head = metrics.logits_head(spec)
     handle = None
-    if name is not None:
-        handle = model.get_submodule(name).register_forward_hook(
+    if head is not None:
+        handle = model.get_submodule(head.name).register_forward_hook(
             lambda module, args, out: captured.__setitem__("logits", args[0])
         )
-    dtype = model_dtype(spec)
 
-    def compute(x: torch.Tensor, y: np.ndarray) -> torch.Tensor:
+    def compute(x: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         out = model(x)
-        logits = captured.pop("logits") if name is not None else out
+        logits = captured.pop("logits") if head is not None else out
         if spec.train.loss == "cross_entropy":
-            labels = torch.from_numpy(metrics.targets(spec, y))
-            return F.cross_entropy(logits, labels, reduction="mean")
-        target = to_torch(metrics.targets(spec, y), dtype)
+            return F.cross_entropy(logits, target, reduction="mean"), out
         if spec.train.loss == "binary_cross_entropy":
-            return F.binary_cross_entropy_with_logits(logits, target, reduction="mean")
-        return F.mse_loss(out, target, reduction="mean")
+            return F.binary_cross_entropy_with_logits(logits, target, reduction="mean"), out
+        return F.mse_loss(out, target, reduction="mean"), out
 
     try:
         yield compute
@@ -92,7 +92,7 @@ def train_steps(
     losses = []
     with mode(model, train=True, dropout=False), loss_function(model, spec) as compute:
         for x, y in batches:
-            loss = compute(to_torch(x, dtype), y)
+            loss, _ = compute(to_torch(x, dtype), targets(spec, y, dtype))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
