@@ -33,7 +33,12 @@ def _backends(value: str) -> list[str]:
 )
 @click.option("--batch", default=4, show_default=True, type=click.IntRange(2, 4096))
 @click.option("--seed", type=SEED, help="Input and weight seed (default 0; --train: the spec's).")
-@click.option("--atol", type=POSITIVE, help="Tolerance relative to the output scale (> 0).")
+@click.option(
+    "--tolerance",
+    "atol",
+    type=POSITIVE,
+    help="Largest allowed difference, as a fraction of the largest output magnitude (> 0).",
+)
 @click.option("--train", "train", is_flag=True, help="Compare training runs instead.")
 @click.option("--data", "-d", help="Data set for --train (see `normspec train --help`).")
 @click.option("--epochs", type=click.IntRange(1, 100_000), help="--train: epochs.")

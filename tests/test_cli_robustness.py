@@ -168,10 +168,10 @@ def test_negative_seed_is_refused(tmp_path: Path, monkeypatch, args: list) -> No
 
 
 @pytest.mark.parametrize("atol", ["-1", "0", "nan", "inf"])
-def test_compare_atol_must_be_finite_and_positive(atol: str) -> None:
-    code, out = run("compare", MLP, "--backends", "torch", "--atol", atol)
+def test_compare_tolerance_must_be_finite_and_positive(atol: str) -> None:
+    code, out = run("compare", MLP, "--backends", "torch", "--tolerance", atol)
     assert code == 2
-    assert "Invalid value for '--atol'" in out and "finite number > 0" in out
+    assert "Invalid value for '--tolerance'" in out and "finite number > 0" in out
 
 
 def test_learning_rate_must_be_finite(tmp_path: Path, monkeypatch) -> None:
