@@ -15,9 +15,7 @@ class BatchProgress:
     """``advance()`` after each batch, ``epoch_done(line)`` after each epoch of a run,
     ``start(label)`` before each run (a single run may skip it)."""
 
-    def __init__(
-        self, label: str, steps_per_epoch: int, epochs: int, console: Any = None
-    ) -> None:
+    def __init__(self, label: str, steps_per_epoch: int, epochs: int, console: Any = None) -> None:
         self.label, self.steps, self.epochs = label, steps_per_epoch, epochs
         self.console = console
         self.interactive = console is not None or sys.stderr.isatty()
