@@ -193,7 +193,7 @@ def ablate_command(
       normspec ablate specs/cnn_bn_after_relu.yaml --data digits \\
           --vary norm.position=before_activation,after_activation,none --seeds 3
     """
-    from normspec.run.ablate import Variation, ablate, table, variants
+    from normspec.run.ablate import Variation, ablate, distinct, table, variants
     from normspec.run.data import check_dataset
     from normspec.run.progress import BatchProgress
 
@@ -217,10 +217,14 @@ def ablate_command(
             check_dataset(s, splits[key])
         datasets[label] = splits[key]
     out = out or Path("runs") / f"{first.name}-ablation"
-    total = len(specs) * seeds
+    same = distinct(specs)
+    for label, earlier in same.items():
+        click.echo(f"{label} is the same model and training as {earlier}: trained once", err=True)
+    trained = [label for label in specs if label not in same]
+    total = len(trained) * seeds
 
     def run_label(label: str, k: int) -> str:
-        done = list(specs).index(label) * seeds + k + 1
+        done = trained.index(label) * seeds + k + 1
         return f"[{done}/{total}] {label} seed {settings[label].seed + k}:"
 
     first_label = next(iter(specs))
@@ -237,7 +241,7 @@ def ablate_command(
     with output_folder(out), bar:
         try:
             results = ablate(specs, backend, datasets, settings, seeds, out, progress=progress,
-                             on_start=start, on_batch_end=bar.advance)  # fmt: skip
+                             on_start=start, on_batch_end=bar.advance, same=same)  # fmt: skip
         except OSError as exc:
             raise cannot_write(out, exc) from None
     click.echo(table(results), nl=False)
