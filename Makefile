@@ -63,7 +63,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_epochs.py
 
 golden: install
-	NORMSPEC_UPDATE_GOLDEN=1 $(BIN)/python -m pytest -q -p no:cacheprovider tests/test_golden.py
+	NORMSPEC_UPDATE_GOLDEN=1 $(BIN)/python -m pytest -q -p no:cacheprovider -k golden tests/test_backends_shared.py tests/test_canonical.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache .mypy_cache

@@ -297,6 +297,7 @@ def test_float64_module_works_standalone(tmp_path: Path) -> None:
         from flax import nnx
         import model64
         model = model64.Case(rngs=nnx.Rngs(0))
+        model.input_norm.adapt(np.arange(2 * 7 * 7 * 3.0).reshape(2, 7, 7, 3))
         y = model(np.ones((2, 7, 7, 3)))
         leaves = jax.tree.leaves(nnx.state(model, nnx.Param, nnx.BatchStat))
         print(y.dtype, sorted({str(v.dtype) for v in leaves}))
@@ -319,6 +320,7 @@ def test_float32_models_leave_64_bit_mode_alone() -> None:
         spec = normspec.load("specs/digits_cnn.yaml")
         b = get_backend("flax")
         model = b.build(spec)
+        b.set_weights(model, spec, normspec.init_weights(spec, seed=0))
         x = np.random.default_rng(0).normal(size=(4, 8, 8, 1)).astype("float32")
         losses = b.train_steps(model, spec, [(x, np.arange(4))])
         out = b.predict(model, spec, x)

@@ -86,7 +86,8 @@ def _padding(padding: tuple[Pair, ...]) -> Any:
 @register(ir.Standardize)
 def _standardize(op: ir.Standardize, site: Site) -> None:
     cls = site.builder.helper("Standardize")
-    site.layer(op.name, call(cls, mean=op.mean, std=op.std, dtype=DTYPE))
+    fixed = {} if op.adapt else {"mean": op.mean, "std": op.std}
+    site.layer(op.name, call(cls, len(op.mean), **fixed, epsilon=op.epsilon, dtype=DTYPE))
 
 
 @register(ir.Rescale)

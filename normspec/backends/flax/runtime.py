@@ -18,6 +18,7 @@ import numpy as np
 from flax import nnx
 
 from normspec.backends.flax.module import FlaxModule, generate
+from normspec.ir import ops as ir
 from normspec.ir.graph import CanonicalSpec, op_weights
 from normspec.weights import Weights, check_weights
 
@@ -63,6 +64,10 @@ def set_weights(model: nnx.Module, spec: CanonicalSpec, weights: Weights) -> Non
     check_weights(spec, weights)
     for key, variable in _variables(model, spec):
         variable.set_value(jnp.asarray(weights[key], dtype=variable[...].dtype))
+    names = module_of(spec).names
+    for site in spec.walk():
+        if isinstance(site.op, ir.Standardize):
+            getattr(model, names[site.op.name]).fitted = True  # its statistics are set now
 
 
 def get_weights(model: nnx.Module, spec: CanonicalSpec) -> Weights:

@@ -58,7 +58,8 @@ def _unsupported(op: ir.Op, option: str, why: str) -> BackendError:
 @register(ir.Standardize)
 def _standardize(op: ir.Standardize, site: Site) -> None:
     cls = site.builder.helper("Standardize")
-    site.apply(site.layer(cls, op.name, mean=op.mean, std=op.std, epsilon=op.epsilon))
+    fixed = {} if op.adapt else {"mean": op.mean, "std": op.std}
+    site.apply(site.layer(cls, op.name, channels=len(op.mean), **fixed, epsilon=op.epsilon))
 
 
 @register(ir.Rescale)

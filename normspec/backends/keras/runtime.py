@@ -71,6 +71,9 @@ def set_weights(model: keras.Model, spec: CanonicalSpec, weights: Weights) -> No
     check_weights(spec, weights)
     for key, variable in _variables(model, spec):
         variable.assign(np.asarray(weights[key], dtype=variable.dtype))
+    for site in spec.walk():
+        if isinstance(site.op, ir.Standardize):
+            model.get_layer(site.op.name).fitted = True  # its statistics are set now
 
 
 def get_weights(model: keras.Model, spec: CanonicalSpec) -> Weights:

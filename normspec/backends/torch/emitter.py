@@ -46,7 +46,9 @@ def _torch_pad(padding: tuple[Pair, ...]) -> tuple[int, ...]:
 
 @register(ir.Standardize)
 def _standardize(op: ir.Standardize, site: Site) -> None:
-    module = call(site.helper("Standardize"), mean=op.mean, std=op.std, dtype=DTYPE)
+    fixed = {} if op.adapt else {"mean": op.mean, "std": op.std}
+    module = call(site.helper("Standardize"), len(op.mean), **fixed, epsilon=op.epsilon,
+                  dtype=DTYPE)  # fmt: skip
     site.add(op.name, module)
 
 

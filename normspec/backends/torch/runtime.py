@@ -81,6 +81,9 @@ def set_weights(model: nn.Module, spec: CanonicalSpec, weights: Weights) -> None
                 value = _kernel_to_torch(value)
             target = _tensor(model, w.key, ops[w.key.rsplit(".", 1)[0]])
             target.copy_(torch.from_numpy(np.ascontiguousarray(value)).to(target.dtype))
+    for op in ops.values():
+        if isinstance(op, ir.Standardize):
+            model.get_submodule(op.name).fitted = True  # its statistics are set now
 
 
 def get_weights(model: nn.Module, spec: CanonicalSpec) -> Weights:

@@ -88,13 +88,36 @@ class InputStatistic(nnx.Variable):
 
 
 class Standardize(nnx.Module):
-    """``(x - mean) / std`` per channel (last axis)."""
+    """``(x - mean) / std`` per channel (last axis).
 
-    def __init__(self, mean: tuple, std: tuple, *, dtype) -> None:
-        self.mean = InputStatistic(jnp.asarray(mean, dtype))
-        self.std = InputStatistic(jnp.asarray(std, dtype))
+    Without ``mean`` and ``std`` they are to be fitted: call ``adapt(x)`` on the
+    training inputs (population std, floored at ``epsilon``); until then the module
+    refuses to run. After loading them (``nnx.update``) or assigning them yourself,
+    set ``fitted = True``.
+    """
+
+    def __init__(self, channels: int, mean=None, std=None, *, epsilon, dtype) -> None:
+        unset = jnp.full((channels,), jnp.nan, dtype)
+        self.mean = InputStatistic(unset if mean is None else jnp.asarray(mean, dtype))
+        self.std = InputStatistic(unset if std is None else jnp.asarray(std, dtype))
+        self.epsilon = epsilon
+        self.fitted = mean is not None and std is not None
+
+    def adapt(self, x: jax.Array) -> None:
+        """Fits mean and std on ``x`` (N, *spatial, C): over every axis but the last."""
+        x = jnp.asarray(x, self.mean[...].dtype)
+        axes = tuple(range(x.ndim - 1))
+        self.mean.set_value(jnp.mean(x, axis=axes))
+        self.std.set_value(jnp.maximum(jnp.std(x, axis=axes), self.epsilon))
+        self.fitted = True
 
     def __call__(self, x: jax.Array) -> jax.Array:
+        if not self.fitted:
+            raise RuntimeError(
+                "Standardize: mean and std are not set; call its adapt(x_train) with "
+                "the training inputs, or load weights that hold them and set its "
+                "fitted = True"
+            )
         return (x - self.mean[...]) / self.std[...]
 
 
@@ -102,11 +125,7 @@ class Resnet18Preact(nnx.Module):
     """The 'resnet18_preact' network: (N, 32, 32, 3) -> (N, 10), channels-last."""
 
     def __init__(self, *, rngs: nnx.Rngs) -> None:
-        self.input_norm = Standardize(
-            mean=(0.0, 0.0, 0.0),
-            std=(1.0, 1.0, 1.0),
-            dtype=DTYPE,
-        )
+        self.input_norm = Standardize(3, epsilon=1e-07, dtype=DTYPE)
         self.conv2d_1 = nnx.Conv(
             3,
             64,

@@ -33,15 +33,19 @@ PACKAGE = "vgg11_bn"
 class Standardize(layers.Layer):
     """``(x - mean) / std`` per channel (last axis); mean and std are not trained.
 
-    ``adapt(data)`` fits them on a batch of training inputs, with std floored at
-    ``epsilon``.
+    Without ``mean`` and ``std`` they are to be fitted: call ``adapt(data)`` on the
+    training inputs (population std, floored at ``epsilon``) or load weights that
+    hold them (``load_weights``); until then the layer refuses to run. After
+    assigning them yourself, set ``fitted = True``.
     """
 
-    def __init__(self, mean, std, epsilon, **kwargs):
+    def __init__(self, channels, mean=None, std=None, *, epsilon, **kwargs):
         super().__init__(**kwargs)
-        self.initial_mean = tuple(mean)
-        self.initial_std = tuple(std)
+        self.channels = channels
+        self.initial_mean = None if mean is None else tuple(mean)
+        self.initial_std = None if std is None else tuple(std)
         self.epsilon = epsilon
+        self.fitted = mean is not None and std is not None
 
     def build(self, input_shape):
         self.mean = self._state("mean", self.initial_mean)
@@ -49,26 +53,44 @@ class Standardize(layers.Layer):
 
     def _state(self, name, values):
         variable = self.add_weight(
-            shape=(len(values),),
+            shape=(self.channels,),
             initializer="zeros",
             trainable=False,
             name=name,
         )
-        variable.assign(values)
+        variable.assign((float("nan"),) * self.channels if values is None else values)
         return variable
 
     def call(self, inputs):
+        if not self.fitted:
+            raise RuntimeError(
+                f"Standardize {self.name!r}: mean and std are not set; call "
+                f"model.get_layer({self.name!r}).adapt(x_train) with the training "
+                "inputs, or load weights that hold them (model.load_weights(...))"
+            )
         return (inputs - self.mean) / self.std
 
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
     def adapt(self, data):
-        data = ops.convert_to_tensor(data, self.mean.dtype)
+        if not self.built:
+            self.build(ops.shape(data))
+        data = ops.convert_to_tensor(data, "float64")
         mean, variance = ops.moments(data, axes=list(range(len(data.shape) - 1)))
-        self.mean.assign(mean)
-        self.std.assign(ops.maximum(ops.sqrt(variance), self.epsilon))
+        self.mean.assign(ops.cast(mean, self.mean.dtype))
+        std = ops.maximum(ops.sqrt(variance), self.epsilon)
+        self.std.assign(ops.cast(std, self.std.dtype))
+        self.fitted = True
+
+    def load_own_variables(self, store):
+        super().load_own_variables(store)
+        self.fitted = True
 
     def get_config(self):
         config = super().get_config()
         config.update(
+            channels=self.channels,
             mean=self.initial_mean,
             std=self.initial_std,
             epsilon=self.epsilon,
@@ -109,13 +131,7 @@ class BatchNormUnbiased(layers.BatchNormalization):
 def build_vgg11_bn() -> keras.Model:
     """The 'vgg11_bn' network: (batch, 32, 32, 3) -> (batch, 10)."""
     inputs = keras.Input(shape=(32, 32, 3), dtype=DTYPE, name="input")
-    x = Standardize(
-        mean=(0.0, 0.0, 0.0),
-        std=(1.0, 1.0, 1.0),
-        epsilon=1e-07,
-        name="input_norm",
-        dtype=DTYPE,
-    )(inputs)
+    x = Standardize(channels=3, epsilon=1e-07, name="input_norm", dtype=DTYPE)(inputs)
     x = layers.Conv2D(
         filters=64,
         kernel_size=(3, 3),
