@@ -427,3 +427,19 @@ def test_entry_names_from_a_file_are_shown_escaped(fmt: str, folder: Path) -> No
     code, err, _ = convert(folder, crafted(folder, fmt, {HOSTILE: np.zeros(2, np.float32)}))
     assert code == 2 and "unexpected evil\\x1b[2J" in err
     assert not any(c in err for c in "\x1b\x07\u202e")
+
+
+@pytest.mark.parametrize("fmt", [param(f) for f in ALL])
+def test_a_float64_spec_reads_its_own_files_and_refuses_float32(fmt: str, folder: Path) -> None:
+    text = SPEC.replace("input: {shape: [6]}", "input: {shape: [6], dtype: float64}")
+    spec = normspec.load(text)
+    own = made_for(folder, fmt, text, name="float64")
+    weights = normspec.load_weights(own, spec)
+    expected = normspec.init_weights(spec, seed=1)
+    for key, value in weights.items():
+        assert value.dtype == np.float64
+        np.testing.assert_array_equal(value, expected[key], err_msg=key)
+    narrow = folder / f"narrow{SUFFIX[fmt]}"
+    CRAFT[fmt](own, narrow, {BIAS[fmt]: np.ones(3, np.float32)}, KEEP)
+    with pytest.raises(WeightsError, match="stored as float32, not float64"):
+        normspec.load_weights(narrow, spec)
