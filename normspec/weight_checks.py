@@ -112,8 +112,8 @@ def check_origin(path: Path, spec: Any, metadata: Mapping[str, str], *, required
     made_for = metadata.get("normspec_hash")
     if made_for is None:
         if required:
-            raise WeightsError(f"{path} carries no spec hash, so it cannot be checked against "
-                               f"spec '{spec.name}'")  # fmt: skip
+            unchecked = f"so it cannot be checked against spec '{spec.name}'"
+            raise WeightsError(f"{path} carries no spec hash, {unchecked}")
         return
     if made_for != spec.hash:
         name = printable(metadata.get("spec_name", "?"), 80)
@@ -164,8 +164,8 @@ def _same_type(a: np.dtype, b: np.dtype) -> bool:
     return a.newbyteorder("=") == b.newbyteorder("=")
 
 
-def _dtype_problem(key: str, stored: np.dtype, target: np.dtype) -> str | None:
-    """Why ``stored`` cannot be read as ``target`` at all (not numbers), else ``None``."""
+def _dtype_problem(key: str, stored: np.dtype) -> str | None:
+    """Why ``stored`` cannot be read at all (it holds no numbers), else ``None``."""
     if stored.kind not in "biufc":
         return f"{key} is stored as {printable(stored, 40)}, which holds no numbers"
     return None
@@ -216,7 +216,7 @@ def checked_arrays(
     complex values with an imaginary part; NaN or infinite values, and values a cast turns
     into infinities. Dtypes are checked before any value is read."""
     stored = {key: np.dtype(found[key].dtype) for key in dtypes}
-    _refuse(path, [p for k, t in dtypes.items() if (p := _dtype_problem(k, stored[k], t))])
+    _refuse(path, [p for k in dtypes if (p := _dtype_problem(k, stored[k]))])
     if not allow_cast:
         casts = [p for k, t in dtypes.items() if (p := _cast_problem(k, stored[k], t))]
         _refuse(path, casts, f"; {ALLOW_CAST}")
