@@ -9,6 +9,7 @@ Backend API (imports the framework on first use)::
 
     model = normspec.build(spec, "keras")           # executes the emitted source
     weights = normspec.init_weights(spec, seed=0)   # canonical numpy weights
+    weights = normspec.load_weights("w.pt", spec)   # from any weights file made for spec
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ __all__ = [
     "emit",
     "init_weights",
     "load",
+    "load_weights",
 ]
 
 
@@ -71,3 +73,15 @@ def init_weights(spec: str | Path | CanonicalSpec, seed: int = 0) -> dict[str, n
     from normspec.weights import init_weights as _init
 
     return _init(load(spec), seed)
+
+
+def load_weights(
+    path: str | Path, spec: str | Path | CanonicalSpec, *, allow_cast: bool = False
+) -> dict[str, np.ndarray]:
+    """Canonical weights from a ``.safetensors``, ``.pt``, ``.weights.h5`` or ``.msgpack`` file
+    made for ``spec``. Raises :class:`WeightsError` for a file that cannot be parsed, was made
+    for another spec, does not fit the model, or holds NaN, infinities or another dtype than the
+    spec's (cast instead if ``allow_cast``)."""
+    from normspec.backends.native import read_any
+
+    return read_any(Path(path), load(spec), allow_cast=allow_cast)

@@ -20,13 +20,19 @@ def weights() -> None:
 @SPEC
 @click.argument("source", type=FILE)
 @click.option("-o", "--output", required=True, type=FILE, help="Target file; type by suffix.")
+@click.option(
+    "--allow-cast",
+    is_flag=True,
+    help="Cast weights stored in another dtype than the spec's (float64, float16, integers, bool).",
+)
 @reports_errors
-def convert(spec: Path, source: Path, output: Path) -> None:
+def convert(spec: Path, source: Path, output: Path, allow_cast: bool) -> None:
     """Move weights of SPEC from SOURCE to OUTPUT, between any two formats.
 
     The format of each file follows its suffix: .safetensors (canonical, carries the spec hash),
     .pt/.pth (PyTorch state_dict), .weights.h5 (Keras), .msgpack (Flax NNX state). Weights
-    made for a different spec are refused.
+    made for a different spec are refused, and so are NaN or infinite values and weights stored
+    in another dtype than the spec's (unless --allow-cast).
 
     \b
     Example (train in PyTorch, evaluate in Keras):
@@ -36,7 +42,7 @@ def convert(spec: Path, source: Path, output: Path) -> None:
     from normspec.backends.native import read_any, write_any
 
     canon = normspec.load(spec)
-    weights = read_any(source, canon)
+    weights = read_any(source, canon, allow_cast=allow_cast)
     with output_folder(output.parent, output):
         write_any(output, canon, weights)
     click.echo(f"{source} -> {output}")

@@ -3,7 +3,8 @@
 Layouts (see :func:`normspec.ir.graph.op_weights`): dense kernel ``(in, out)``, conv kernel
 ``(*kernel, in / groups, out)``, per-channel vectors ``(C,)``; the first dense after a flatten sees
 features in channels-last order. The file's metadata carries the spec hash, so weights are never
-loaded into a different spec by accident.
+loaded into a different spec by accident; what is checked on reading is in
+:mod:`normspec.weight_checks`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,14 @@ import numpy as np
 from normspec.errors import WeightsError
 from normspec.ir import ops as ir
 from normspec.ir.graph import CanonicalSpec, WeightSpec, weight_specs
+from normspec.weight_checks import (
+    check_fit,
+    check_origin,
+    checked_arrays,
+    metadata_from,
+    reading,
+    spec_metadata,
+)
 
 Weights = dict[str, np.ndarray]
 
@@ -50,22 +59,11 @@ def init_weights(spec: CanonicalSpec, seed: int = 0) -> Weights:
 
 def check_weights(spec: CanonicalSpec, weights: Weights) -> None:
     """Raise :class:`WeightsError` unless ``weights`` has exactly the spec's keys and shapes."""
-    expected = {w.key: w.shape for w in weight_specs(spec)}
-    missing = sorted(set(expected) - set(weights))
-    extra = sorted(set(weights) - set(expected))
-    wrong = [
-        f"{k}: expected {expected[k]}, got {tuple(weights[k].shape)}"
-        for k in expected
-        if k in weights and tuple(weights[k].shape) != expected[k]
-    ]
-    if missing or extra or wrong:
-        parts = []
-        if missing:
-            parts.append("missing " + ", ".join(missing[:8]))
-        if extra:
-            parts.append("unexpected " + ", ".join(extra[:8]))
-        parts.extend(wrong[:8])
-        raise WeightsError(f"weights do not fit spec '{spec.name}': " + "; ".join(parts))
+    check_fit(f"weights do not fit spec '{spec.name}'", _shapes(spec), weights)
+
+
+def _shapes(spec: CanonicalSpec) -> dict[str, tuple[int, ...]]:
+    return {w.key: w.shape for w in weight_specs(spec)}
 
 
 def save_weights(path: str | Path, spec: CanonicalSpec, weights: Weights) -> None:
@@ -76,10 +74,8 @@ def save_weights(path: str | Path, spec: CanonicalSpec, weights: Weights) -> Non
 
     from safetensors.numpy import save_file
 
-    from normspec import __version__
-
     check_weights(spec, weights)
-    metadata = {"normspec_hash": spec.hash, "spec_name": spec.name, "normspec": __version__}
+    metadata = spec_metadata(spec)
     arrays = {k: np.ascontiguousarray(v) for k, v in weights.items()}
     path = Path(path)
     tmp = path.with_name(path.name + ".partial")
@@ -106,25 +102,20 @@ def read_weights(path: str | Path) -> tuple[Weights, dict[str, str]]:
     """Arrays and metadata of a canonical weights file."""
     from safetensors import safe_open
 
-    try:
-        with safe_open(str(path), framework="numpy") as f:
-            metadata = dict(f.metadata() or {})
-            arrays = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
-    except FileNotFoundError:
-        raise WeightsError(f"{path}: no such file") from None
-    except Exception as exc:  # safetensors raises several error types for corrupt files
-        raise WeightsError(f"{path}: not a safetensors weights file ({exc})") from None
+    failure = f"{path}: not a safetensors weights file"
+    with reading(Path(path), failure), safe_open(str(path), framework="numpy") as f:
+        metadata = dict(f.metadata() or {})
+        arrays = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
     return arrays, metadata
 
 
-def load_weights(path: str | Path, spec: CanonicalSpec) -> Weights:
-    """Read a weights file made for ``spec``; refuse one made for another spec."""
+def load_weights(path: str | Path, spec: CanonicalSpec, *, allow_cast: bool = False) -> Weights:
+    """Read a weights file made for ``spec``; refuse one made for another spec, and values
+    that are not finite numbers in the spec's dtype (other dtypes are cast if ``allow_cast``)."""
+    path = Path(path)
     arrays, metadata = read_weights(path)
-    made_for = metadata.get("normspec_hash")
-    if made_for != spec.hash:
-        raise WeightsError(
-            f"{path} was made for spec {metadata.get('spec_name', '?')} ({made_for}), "
-            f"not for '{spec.name}' ({spec.hash})"
-        )
-    check_weights(spec, arrays)
-    return arrays
+    check_origin(path, spec, metadata_from(path, metadata), required=True)
+    expected = _shapes(spec)
+    check_fit(f"{path} does not fit spec '{spec.name}'", expected, arrays)
+    dtype = np.dtype(spec.input.dtype)
+    return checked_arrays(path, arrays, dict.fromkeys(expected, dtype), allow_cast=allow_cast)

@@ -1,9 +1,12 @@
 """Each framework's own weight files, converted through the canonical format.
 
-``.safetensors``: canonical (any backend; carries the spec hash). ``.pt`` / ``.pth``: a PyTorch
-``state_dict``. ``.weights.h5``: Keras ``save_weights``. ``.msgpack``: the Flax NNX state
-(``flax.serialization``). Reading a native file builds the model from the spec and loads the
-file into it, so a file made for another architecture is refused with the framework's reason.
+``.safetensors``: canonical (any backend). ``.pt`` / ``.pth``: a PyTorch ``state_dict``.
+``.weights.h5``: Keras ``save_weights``. ``.msgpack``: the Flax NNX state
+(``flax.serialization``). Every file written carries the spec's metadata
+(:func:`normspec.weight_checks.spec_metadata`): in the safetensors header, in the ``state_dict``'s
+``_metadata``, as attributes of the HDF5 file, as an entry of the msgpack state. Reading a
+native file parses it as plain arrays (:mod:`normspec.backends.native_readers`), checks them
+against the model built from the spec (:mod:`normspec.weight_checks`), then loads them into it.
 """
 
 from __future__ import annotations
@@ -16,8 +19,17 @@ from pathlib import Path
 from typing import Any
 
 from normspec.backends import get_backend
+from normspec.backends.native_readers import READERS, flax_weights
 from normspec.errors import WeightsError
 from normspec.ir.graph import CanonicalSpec
+from normspec.weight_checks import (
+    METADATA_ENTRY,
+    check_fit,
+    check_origin,
+    checked_arrays,
+    reading,
+    spec_metadata,
+)
 from normspec.weights import Weights, load_weights, save_weights
 
 FORMATS = {".pt": "torch", ".pth": "torch", ".weights.h5": "keras", ".msgpack": "flax"}
@@ -35,71 +47,61 @@ def format_of(path: Path) -> str:
     raise WeightsError(f"{path}: unknown weight file type; use one of {known}")
 
 
-def _torch_load(model: Any, path: Path) -> None:
+def _torch_save(model: Any, path: Path, metadata: dict[str, str]) -> None:
     import torch
 
-    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True), strict=True)
+    state = model.state_dict()
+    state._metadata[METADATA_ENTRY] = metadata
+    torch.save(state, path)
 
 
-def _torch_save(model: Any, path: Path) -> None:
-    import torch
+def _keras_save(model: Any, path: Path, metadata: dict[str, str]) -> None:
+    import h5py
 
-    torch.save(model.state_dict(), path)
-
-
-def _keras_load(model: Any, path: Path) -> None:
-    model.load_weights(str(path))
-
-
-def _keras_save(model: Any, path: Path) -> None:
     model.save_weights(str(path))
+    with h5py.File(path, "r+") as h5:
+        h5.attrs.update(metadata)
 
 
-def _flax_weights(model: Any) -> Any:
-    """The model's parameters and statistics: its state without the random-number streams of
-    dropout, which are not weights (and whose key arrays msgpack cannot hold)."""
-    from flax import nnx
-
-    return nnx.state(model, nnx.Not(nnx.RngState))
-
-
-def _flax_load(model: Any, path: Path) -> None:
+def _flax_save(model: Any, path: Path, metadata: dict[str, str]) -> None:
     from flax import nnx, serialization
 
-    state = _flax_weights(model)
-    restored = serialization.from_bytes(nnx.to_pure_dict(state), path.read_bytes())
-    nnx.replace_by_pure_dict(state, restored)
-    nnx.update(model, state)
+    state = {**nnx.to_pure_dict(flax_weights(model)), METADATA_ENTRY: metadata}
+    path.write_bytes(serialization.msgpack_serialize(state))
 
 
-def _flax_save(model: Any, path: Path) -> None:
-    from flax import nnx, serialization
-
-    path.write_bytes(serialization.to_bytes(nnx.to_pure_dict(_flax_weights(model))))
-
-
-NATIVE: dict[str, tuple[Callable[[Any, Path], None], Callable[[Any, Path], None]]] = {
-    "torch": (_torch_load, _torch_save),
-    "keras": (_keras_load, _keras_save),
-    "flax": (_flax_load, _flax_save),
+SAVERS: dict[str, Callable[[Any, Path, dict[str, str]], None]] = {
+    "torch": _torch_save,
+    "keras": _keras_save,
+    "flax": _flax_save,
 }
 
 
-def read_any(path: Path, spec: CanonicalSpec) -> Weights:
-    """Canonical weights from a canonical or native file made for ``spec``."""
+def read_any(path: Path, spec: CanonicalSpec, *, allow_cast: bool = False) -> Weights:
+    """Canonical weights from a canonical or native file made for ``spec``.
+
+    Anything wrong with the file raises :class:`WeightsError`: it cannot be parsed, it was made
+    for another spec, its arrays or shapes are not the model's (listed), or its values are not
+    finite numbers of the model's dtype (other dtypes are cast if ``allow_cast``)."""
+    path = Path(path)
     kind = format_of(path)
     if kind == "canonical":
-        return load_weights(path, spec)
-    if not path.exists():
-        raise WeightsError(f"{path}: no such file")
+        return load_weights(path, spec, allow_cast=allow_cast)
+    with reading(path, f"cannot read {path}"):
+        data = path.read_bytes()
+    reader = READERS[kind]
     backend = get_backend(kind)
     model = backend.build(spec)
-    try:
-        NATIVE[kind][0](model, path)
-    except Exception as exc:  # each framework raises its own error types for a mismatch
-        reason = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
-        raise WeightsError(f"{path} does not fit spec '{spec.name}': {reason}") from None
-    return backend.get_weights(model, spec)
+    layout = reader.layout(model)
+    misfit = f"{path} does not fit spec '{spec.name}'"
+    with reading(path, f"{path}: not {reader.description}"), reader.open(path, data) as stored:
+        check_origin(path, spec, stored.metadata, required=False)
+        check_fit(misfit, {k: shape for k, (shape, _) in layout.items()}, stored.entries)
+        dtypes = {k: dtype for k, (_, dtype) in layout.items()}
+        arrays = checked_arrays(path, stored.entries, dtypes, allow_cast=allow_cast)
+    with reading(path, misfit):  # the framework may still object to what the checks passed
+        reader.load(model, arrays)
+        return backend.get_weights(model, spec)
 
 
 def _mode_for(path: Path) -> int:
@@ -138,7 +140,7 @@ def write_any(path: Path, spec: CanonicalSpec, weights: Weights) -> None:
     partial = path.with_name(path.name + ".partial" + "".join(path.suffixes[-2:]))
     mode = _mode_for(path)
     try:
-        NATIVE[kind][1](model, partial)
+        SAVERS[kind](model, partial, spec_metadata(spec))
         os.chmod(partial, mode)
         partial.replace(path)
     except (OSError, RuntimeError) as exc:  # torch.save reports I/O failures as RuntimeError
