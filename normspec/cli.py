@@ -6,7 +6,6 @@ import contextlib
 import json
 import math
 import os
-import stat
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -18,9 +17,17 @@ import click
 
 from normspec import __version__
 from normspec.errors import NormspecError, SpecError
+from normspec.files import (
+    OutputError,
+    cannot_write,
+    check_replaceable,
+    run_folder,
+    write_text,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 EXIT_INVALID = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command stopped by Ctrl-C
 
 
 def reports_errors(fn: F) -> F:
@@ -39,28 +46,11 @@ def reports_errors(fn: F) -> F:
         except NormspecError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(EXIT_INVALID)
+        except KeyboardInterrupt:  # what was being written is removed: see normspec.files
+            click.echo("interrupted", err=True)
+            sys.exit(EXIT_INTERRUPTED)
 
     return wrapper  # type: ignore[return-value]
-
-
-class OutputError(NormspecError):
-    """An output file or folder cannot be written."""
-
-
-def cannot_write(target: Path, exc: OSError) -> OutputError:
-    """``cannot write TARGET: <reason>`` for an OS error met while writing ``target``."""
-    return OutputError(f"cannot write {target}: {exc.strerror or exc}")
-
-
-def file_mode(path: Path) -> int:
-    """The permission bits a file written at ``path`` gets: those of the file it replaces, else
-    ``0o666`` less the umask (what ``open`` would give; ``tempfile.mkstemp`` gives ``0o600``)."""
-    try:
-        return stat.S_IMODE(os.stat(path).st_mode)
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
 
 
 @contextlib.contextmanager
@@ -106,27 +96,31 @@ def output_folder(folder: Path, target: Path | None = None) -> Iterator[Path]:
         raise
 
 
+@contextlib.contextmanager
+def run_output(out: Path) -> Iterator[Path]:
+    """A fresh folder to write a run into, which replaces ``out`` whole when the block succeeds
+    (:func:`normspec.files.run_folder`); says so when that replaces earlier results."""
+    with output_folder(out.parent, out):
+        replaced = check_replaceable(out)
+        try:
+            with run_folder(out) as folder:
+                yield folder
+        except OSError as exc:
+            raise cannot_write(out, exc) from None
+    if replaced:
+        click.echo(f"replaced the earlier results in {out}/", err=True)
+
+
 def write_output(text: str, output: Path | None) -> None:
     """Write ``text`` to ``output`` atomically (never a half-written file), or to stdout."""
     if output is None:
         click.echo(text, nl=False)
         return
     with output_folder(output.parent, output):
-        mode = file_mode(output)
         try:
-            fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
+            write_text(output, text)
         except OSError as exc:
             raise cannot_write(output, exc) from None
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(text)
-            os.chmod(tmp, mode)
-            os.replace(tmp, output)
-        except BaseException as exc:
-            Path(tmp).unlink(missing_ok=True)
-            if isinstance(exc, OSError):
-                raise cannot_write(output, exc) from None
-            raise
 
 
 class FinitePositive(click.ParamType):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from normspec.cli import POSITIVE, SEED, SPEC, cannot_write, output_folder, reports_errors
+from normspec.cli import POSITIVE, SEED, SPEC, reports_errors, run_output
 
 
 def _backends(value: str) -> list[str]:
@@ -152,16 +152,13 @@ def _compare_training(
     out = out or Path("runs") / f"{canon.name}-compare"
 
     steps = steps_per_epoch(dataset, settings)
-    with output_folder(out), BatchProgress(names[0], steps, settings.epochs) as bar:
+    with run_output(out) as folder, BatchProgress(names[0], steps, settings.epochs) as bar:
 
         def progress(name: str, epoch: int, row: dict[str, float]) -> None:
             bar.epoch_done(epoch_line(name, row, settings.epochs))
 
-        try:
-            result = compare_training(canon, names, dataset, settings, out, progress=progress,
-                                      on_start=bar.start, on_batch_end=bar.advance)  # fmt: skip
-        except OSError as exc:
-            raise cannot_write(out, exc) from None
+        result = compare_training(canon, names, dataset, settings, folder, progress=progress,
+                                  on_start=bar.start, on_batch_end=bar.advance)  # fmt: skip
     click.echo(result.table(), nl=False)
     gap, epoch = result.largest_loss_gap()
     val_gap, val_epoch = result.largest_loss_gap("val_loss")

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from normspec.cli import POSITIVE, SEED, SPEC, cannot_write, output_folder, reports_errors
+from normspec.cli import POSITIVE, SEED, SPEC, reports_errors, run_output
 
 BACKEND = click.option(
     "--backend",
@@ -135,7 +135,7 @@ def train_command(
     weights = starting_weights(canon, dataset, settings.seed)
     out = out or Path("runs") / f"{canon.name}-{backend}"
     steps = steps_per_epoch(dataset, settings)
-    with output_folder(out):
+    with run_output(out) as folder:
         with BatchProgress(f"{backend}", steps, settings.epochs) as bar:
             history, final = train(
                 canon,
@@ -146,10 +146,7 @@ def train_command(
                 on_batch_end=bar.advance,
                 on_epoch=lambda row: bar.epoch_done(epoch_line(backend, row, settings.epochs)),
             )
-        try:
-            save_run(out, canon, history, final, settings, dataset)
-        except OSError as exc:
-            raise cannot_write(out, exc) from None
+        save_run(folder, canon, history, final, settings, dataset)
     if history.test:
         click.echo(
             f"{backend} test ({len(dataset.x_test)} samples): loss "
@@ -238,12 +235,9 @@ def ablate_command(
         own = settings[label]
         bar.start(run_label(label, k), steps_per_epoch(datasets[label], own), own.epochs)
 
-    with output_folder(out), bar:
-        try:
-            results = ablate(specs, backend, datasets, settings, seeds, out, progress=progress,
-                             on_start=start, on_batch_end=bar.advance, same=same)  # fmt: skip
-        except OSError as exc:
-            raise cannot_write(out, exc) from None
+    with run_output(out) as folder, bar:
+        results = ablate(specs, backend, datasets, settings, seeds, folder, progress=progress,
+                         on_start=start, on_batch_end=bar.advance, same=same)  # fmt: skip
     click.echo(table(results), nl=False)
     click.echo(f"report and curves written to {out}/")
 

@@ -9,12 +9,15 @@ loaded into a different spec by accident; what is checked on reading is in
 
 from __future__ import annotations
 
+import json
+import struct
 import zlib
 from pathlib import Path
 
 import numpy as np
 
 from normspec.errors import WeightsError
+from normspec.files import write_bytes
 from normspec.ir import ops as ir
 from normspec.ir.graph import CanonicalSpec, WeightSpec, weight_specs
 from normspec.weight_checks import (
@@ -67,35 +70,40 @@ def _shapes(spec: CanonicalSpec) -> dict[str, tuple[int, ...]]:
 
 
 def save_weights(path: str | Path, spec: CanonicalSpec, weights: Weights) -> None:
-    """Write canonical weights as safetensors with the spec hash in the metadata."""
-    import contextlib
-    import os
-    import stat
-
-    from safetensors.numpy import save_file
-
+    """Write canonical weights as safetensors with the spec hash in the metadata; identical
+    weights give identical bytes."""
     check_weights(spec, weights)
-    metadata = spec_metadata(spec)
-    arrays = {k: np.ascontiguousarray(v) for k, v in weights.items()}
     path = Path(path)
-    tmp = path.with_name(path.name + ".partial")
-    try:  # safetensors creates files with mode 0o600: give the normal one
-        mode = stat.S_IMODE(os.stat(path).st_mode)
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = 0o666 & ~umask
     try:
-        save_file(arrays, str(tmp), metadata=metadata)
-        os.chmod(tmp, mode)
-        tmp.replace(path)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
-        if not isinstance(exc, Exception):
-            raise
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise WeightsError(f"cannot write {path}: {reason}") from None
+        write_bytes(path, safetensors_bytes(weights, spec_metadata(spec)))
+    except OSError as exc:
+        raise WeightsError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+SAFETENSORS_DTYPES = {"float16": "F16", "float32": "F32", "float64": "F64", "int64": "I64"}
+
+
+def safetensors_bytes(arrays: Weights, metadata: dict[str, str]) -> bytes:
+    """The safetensors encoding of ``arrays``, written here rather than by the ``safetensors``
+    package so that it is deterministic: metadata and tensors in sorted order (the package
+    writes its metadata in hash order, a different file on every run)."""
+    header: dict[str, object] = {"__metadata__": dict(sorted(metadata.items()))}
+    blobs, offset = [], 0
+    for key in sorted(arrays):
+        array = np.asarray(arrays[key])
+        if array.dtype.name not in SAFETENSORS_DTYPES:
+            raise WeightsError(f"cannot store {key}: dtype {array.dtype} is not a weight dtype")
+        blob = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes()
+        header[key] = {
+            "dtype": SAFETENSORS_DTYPES[array.dtype.name],
+            "shape": list(array.shape),
+            "data_offsets": [offset, offset + len(blob)],
+        }
+        blobs.append(blob)
+        offset += len(blob)
+    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    text += b" " * (-len(text) % 8)  # the data starts 8-byte aligned, as the format advises
+    return struct.pack("<Q", len(text)) + text + b"".join(blobs)
 
 
 def read_weights(path: str | Path) -> tuple[Weights, dict[str, str]]:

@@ -11,9 +11,6 @@ against the model built from the spec (:mod:`normspec.weight_checks`), then load
 
 from __future__ import annotations
 
-import contextlib
-import os
-import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,6 +18,7 @@ from typing import Any
 from normspec.backends import get_backend
 from normspec.backends.native_readers import READERS, flax_weights
 from normspec.errors import WeightsError
+from normspec.files import replacing
 from normspec.ir.graph import CanonicalSpec
 from normspec.weight_checks import (
     METADATA_ENTRY,
@@ -67,7 +65,8 @@ def _flax_save(model: Any, path: Path, metadata: dict[str, str]) -> None:
     from flax import nnx, serialization
 
     state = {**nnx.to_pure_dict(flax_weights(model)), METADATA_ENTRY: metadata}
-    path.write_bytes(serialization.msgpack_serialize(state))
+    with open(path, "wb") as f:
+        f.write(serialization.msgpack_serialize(state))
 
 
 SAVERS: dict[str, Callable[[Any, Path, dict[str, str]], None]] = {
@@ -104,16 +103,6 @@ def read_any(path: Path, spec: CanonicalSpec, *, allow_cast: bool = False) -> We
         return backend.get_weights(model, spec)
 
 
-def _mode_for(path: Path) -> int:
-    """Permission bits for a file written at ``path``: the replaced file's, else 0o666 - umask."""
-    try:
-        return stat.S_IMODE(os.stat(path).st_mode)
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
-
-
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
@@ -137,14 +126,8 @@ def write_any(path: Path, spec: CanonicalSpec, weights: Weights) -> None:
     backend = get_backend(kind)
     model = backend.build(spec)
     backend.set_weights(model, spec, weights)
-    partial = path.with_name(path.name + ".partial" + "".join(path.suffixes[-2:]))
-    mode = _mode_for(path)
     try:
-        SAVERS[kind](model, partial, spec_metadata(spec))
-        os.chmod(partial, mode)
-        partial.replace(path)
+        with replacing(path) as tmp:
+            SAVERS[kind](model, tmp, spec_metadata(spec))
     except (OSError, RuntimeError) as exc:  # torch.save reports I/O failures as RuntimeError
         raise WeightsError(f"cannot write {path}: {_reason(exc)}") from None
-    finally:
-        with contextlib.suppress(OSError):
-            partial.unlink(missing_ok=True)

@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from normspec.files import write_text
 from normspec.ir.graph import CanonicalSpec
 from normspec.run import metrics
 from normspec.run.data import Dataset
@@ -149,4 +150,4 @@ def write_report(
         *([] if shared else ["", *(f"- {label}: {describe(s)}" for label, s in own.items())]),
         f"\n![curves]({png.name})\n",
     ]
-    (out / "report.md").write_text("\n".join(lines))
+    write_text(out / "report.md", "\n".join(lines))

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from normspec.files import write_text
 from normspec.ir.graph import CanonicalSpec
 from normspec.run.data import Dataset
 from normspec.run.report import describe, fmt, markdown_table, plot_curves
@@ -104,4 +105,4 @@ def write_report(result: TrainComparison, data: Dataset, settings: RunSettings, 
         f"\n![curves]({png.name})\n",
         f"\nSpec hash `{result.spec.hash}`.\n",
     ]
-    (out / "report.md").write_text("\n".join(text))
+    write_text(out / "report.md", "\n".join(text))

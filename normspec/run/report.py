@@ -6,6 +6,7 @@ import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from normspec.files import replacing
 from normspec.ir.graph import SGD
 from normspec.run.train import History, RunSettings
 
@@ -59,7 +60,8 @@ def plot_curves(groups: Mapping[str, Sequence[History]], path: Path, title: str)
     fig.suptitle(title + note)
     rows = -(-len(groups) // 4)
     fig.tight_layout(rect=(0, 0.06 * rows, 1, 1))
-    fig.savefig(path, dpi=110)
+    with replacing(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
     return path
 

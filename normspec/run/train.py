@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 from collections.abc import Callable
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from normspec.files import write_text
 from normspec.ir import ops as ir
 from normspec.ir.graph import SGD, Adam, CanonicalSpec
 from normspec.run import metrics
@@ -164,9 +166,22 @@ def save_run(
             "test": 0 if data.x_test is None else len(data.x_test),
         }
     payload.update(asdict(history))
-    (out / "metrics.json").write_text(json.dumps(payload, indent=2) + "\n")
-    with open(out / "metrics.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(history.epochs[0]) if history.epochs else [])
-        writer.writeheader()
-        writer.writerows(history.epochs)
+    write_text(out / "metrics.json", json.dumps(strict_json(payload), indent=2) + "\n")
+    table = io.StringIO(newline="")
+    writer = csv.DictWriter(table, fieldnames=list(history.epochs[0]) if history.epochs else [])
+    writer.writeheader()
+    writer.writerows(history.epochs)
+    write_text(out / "metrics.csv", table.getvalue())
     save_weights(out / "weights.safetensors", spec, weights)
+
+
+def strict_json(value: object) -> object:
+    """``value`` with every float that is not finite replaced by ``None`` (JSON ``null``): JSON
+    has no NaN or Infinity, and strict parsers reject Python's bare ``NaN``."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: strict_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [strict_json(v) for v in value]
+    return value
