@@ -24,6 +24,7 @@ from normspec.files import (
     run_folder,
     write_text,
 )
+from normspec.ir import constraints
 
 F = TypeVar("F", bound=Callable[..., Any])
 EXIT_INVALID = 2
@@ -124,19 +125,30 @@ def write_output(text: str, output: Path | None) -> None:
 
 
 class FinitePositive(click.ParamType):
-    """A float that is finite and greater than 0 (``click.FloatRange`` lets nan and inf pass)."""
+    """A float that is finite, greater than 0 and at most ``limit`` (``click.FloatRange`` lets
+    nan and inf pass)."""
 
     name = "float"
+
+    def __init__(self, limit: float = math.inf) -> None:
+        self.limit = limit
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         number = click.FLOAT.convert(value, param, ctx)
         if not (math.isfinite(number) and number > 0):
             self.fail(f"{value!r} is not a finite number > 0.", param, ctx)
+        if number > self.limit:
+            self.fail(f"{value!r} is above the largest accepted value, {self.limit:g}.", param, ctx)
         return number
 
 
+# the ranges a spec's train section accepts (normspec.ir.constraints), so one rule holds for
+# each value wherever it comes from
 POSITIVE = FinitePositive()
-SEED = click.IntRange(0, 2**31 - 1)  # the range a spec's train.seed accepts
+LEARNING_RATE = FinitePositive(constraints.MAX_LEARNING_RATE)
+SEED = click.IntRange(0, constraints.MAX_SEED)
+BATCH_SIZE = click.IntRange(constraints.MIN_BATCH, constraints.MAX_BATCH)
+EPOCHS = click.IntRange(1, constraints.MAX_EPOCHS)
 
 
 SPEC = click.argument("spec", type=click.Path(dir_okay=False, path_type=Path))

@@ -7,7 +7,16 @@ from pathlib import Path
 
 import click
 
-from normspec.cli import POSITIVE, SEED, SPEC, reports_errors, run_output
+from normspec.cli import (
+    BATCH_SIZE,
+    EPOCHS,
+    LEARNING_RATE,
+    POSITIVE,
+    SEED,
+    SPEC,
+    reports_errors,
+    run_output,
+)
 
 
 def _backends(value: str) -> list[str]:
@@ -41,9 +50,9 @@ def _backends(value: str) -> list[str]:
 )
 @click.option("--train", "train", is_flag=True, help="Compare training runs instead.")
 @click.option("--data", "-d", help="Data set for --train (see `normspec train --help`).")
-@click.option("--epochs", type=click.IntRange(1, 100_000), help="--train: epochs.")
-@click.option("--batch-size", type=click.IntRange(2, 1 << 16), help="--train: batch size.")
-@click.option("--lr", type=POSITIVE, help="--train: learning rate.")
+@click.option("--epochs", type=EPOCHS, help="--train: epochs.")
+@click.option("--batch-size", type=BATCH_SIZE, help="--train: batch size.")
+@click.option("--lr", type=LEARNING_RATE, help="--train: learning rate.")
 @click.option("--optimizer", type=click.Choice(["sgd", "momentum", "adam"]), help="--train.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="--train: folder.")
 @reports_errors

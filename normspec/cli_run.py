@@ -7,7 +7,15 @@ from typing import Any
 
 import click
 
-from normspec.cli import POSITIVE, SEED, SPEC, reports_errors, run_output
+from normspec.cli import (
+    BATCH_SIZE,
+    EPOCHS,
+    LEARNING_RATE,
+    SEED,
+    SPEC,
+    reports_errors,
+    run_output,
+)
 
 BACKEND = click.option(
     "--backend",
@@ -28,9 +36,9 @@ def run_options(fn):  # type: ignore[no-untyped-def]
     """Options shared by train, compare --train and ablate (defaults from the spec)."""
     for option in reversed(
         [
-            click.option("--epochs", type=click.IntRange(1, 100_000)),
-            click.option("--batch-size", type=click.IntRange(2, 1 << 16)),
-            click.option("--lr", type=POSITIVE),
+            click.option("--epochs", type=EPOCHS),
+            click.option("--batch-size", type=BATCH_SIZE),
+            click.option("--lr", type=LEARNING_RATE),
             click.option(
                 "--optimizer",
                 type=click.Choice(["sgd", "momentum", "adam"]),

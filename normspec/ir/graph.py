@@ -12,6 +12,16 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from normspec.ir import ops as ir
+from normspec.ir.constraints import (
+    BatchSize,
+    Beta,
+    Epochs,
+    Identifier,
+    LearningRate,
+    Positive,
+    Seed,
+    ValidationSplit,
+)
 from normspec.ir.ops import AnyOp, Node, Shape
 
 FORMAT_VERSION = 1
@@ -26,8 +36,8 @@ class SGD(Node):
     """``v = momentum * v + g; p -= learning_rate * v`` (PyTorch's form; Nesterov optional)."""
 
     kind: Literal["sgd"] = "sgd"
-    learning_rate: float
-    momentum: float
+    learning_rate: LearningRate
+    momentum: Beta
     nesterov: bool
 
 
@@ -35,10 +45,10 @@ class Adam(Node):
     """Adam with bias correction; ``epsilon`` is added to sqrt(v_hat) (PyTorch/optax form)."""
 
     kind: Literal["adam"] = "adam"
-    learning_rate: float
-    beta1: float
-    beta2: float
-    epsilon: float
+    learning_rate: LearningRate
+    beta1: Beta
+    beta2: Beta
+    epsilon: Positive
 
 
 Optimizer = Annotated[SGD | Adam, Field(discriminator="kind")]
@@ -47,17 +57,17 @@ Optimizer = Annotated[SGD | Adam, Field(discriminator="kind")]
 class TrainSpec(Node):
     loss: Literal["cross_entropy", "binary_cross_entropy", "mean_squared_error"]
     optimizer: Optimizer
-    batch_size: int
-    epochs: int
-    seed: int
-    validation_split: float
+    batch_size: BatchSize
+    epochs: Epochs
+    seed: Seed
+    validation_split: ValidationSplit
 
 
 class CanonicalSpec(Node):
     """The fully explicit, framework-free form of a spec. Frozen; compare by :attr:`hash`."""
 
     normspec: Literal[1] = 1
-    name: str
+    name: Identifier
     input: InputSpec
     layers: tuple[AnyOp, ...]
     train: TrainSpec

@@ -27,8 +27,19 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-Shape = tuple[int, ...]
-Pair = tuple[int, int]
+from normspec.ir.constraints import (
+    Count,
+    Epsilon,
+    LayerName,
+    Momentum,
+    NonNegative,
+    Positive,
+    Rate,
+    Size,
+)
+
+Shape = tuple[Size, ...]
+Pair = tuple[NonNegative, NonNegative]
 
 
 class Node(BaseModel):
@@ -104,9 +115,9 @@ class Op(Node):
     """Base of every op. ``op`` is the discriminator and the key used in specs."""
 
     op: str
-    name: str
+    name: LayerName
     shape: Shape
-    params: int = 0
+    params: Count = 0
 
 
 class Standardize(Op):
@@ -119,8 +130,8 @@ class Standardize(Op):
     op: Literal["standardize"] = "standardize"
     adapt: bool
     mean: tuple[float, ...]
-    std: tuple[float, ...]
-    epsilon: float
+    std: tuple[Positive, ...]
+    epsilon: Positive
 
 
 class Rescale(Op):
@@ -133,19 +144,19 @@ class Rescale(Op):
 
 class Dense(Op):
     op: Literal["dense"] = "dense"
-    units: int
+    units: Size
     use_bias: bool
     kernel_init: Initializer
     bias_init: Initializer
 
 
 class _Conv(Op):
-    filters: int
+    filters: Size
     kernel: Shape
     strides: Shape
     padding: tuple[Pair, ...]
     dilation: Shape
-    groups: int
+    groups: Size
     use_bias: bool
     kernel_init: Initializer
     bias_init: Initializer
@@ -219,7 +230,7 @@ class Dropout(Op):
     """Inverted dropout: kept values are scaled by 1 / (1 - rate) in training; identity in eval."""
 
     op: Literal["dropout"] = "dropout"
-    rate: float
+    rate: Rate
 
 
 ActivationFunction = Literal[
@@ -245,8 +256,8 @@ class BatchNorm(Op):
     """Batch normalization over every axis but the channel axis."""
 
     op: Literal["batch_norm"] = "batch_norm"
-    epsilon: float
-    momentum: float
+    epsilon: Epsilon
+    momentum: Momentum
     center: bool
     scale: bool
     running_var: Literal["unbiased", "biased"]
@@ -256,7 +267,7 @@ class LayerNorm(Op):
     """Normalizes each position over its channels (last axis); per-channel scale and shift."""
 
     op: Literal["layer_norm"] = "layer_norm"
-    epsilon: float
+    epsilon: Epsilon
     center: bool
     scale: bool
 
@@ -265,8 +276,8 @@ class GroupNorm(Op):
     """Splits channels into ``groups`` contiguous groups, normalizes each over space and group."""
 
     op: Literal["group_norm"] = "group_norm"
-    groups: int
-    epsilon: float
+    groups: Size
+    epsilon: Epsilon
     center: bool
     scale: bool
 
@@ -275,7 +286,7 @@ class InstanceNorm(Op):
     """Normalizes each channel of each sample over its spatial axes (group norm, groups = C)."""
 
     op: Literal["instance_norm"] = "instance_norm"
-    epsilon: float
+    epsilon: Epsilon
     center: bool
     scale: bool
 
@@ -284,7 +295,7 @@ class RMSNorm(Op):
     """``x / sqrt(mean(x^2 over channels) + epsilon) * scale``; no centering."""
 
     op: Literal["rms_norm"] = "rms_norm"
-    epsilon: float
+    epsilon: Epsilon
     scale: bool
 
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from normspec.files import write_text
 from normspec.ir import ops as ir
-from normspec.ir.graph import SGD, Adam, CanonicalSpec
+from normspec.ir.graph import SGD, Adam, CanonicalSpec, TrainSpec
 from normspec.run import metrics
 from normspec.run.data import Dataset, channel_stats, check_dataset
 from normspec.weights import Weights, init_weights, save_weights
@@ -47,13 +47,21 @@ class RunSettings:
             rate = opt.learning_rate if isinstance(opt, SGD) else 0.01
             opt = SGD(learning_rate=rate, momentum=momentum, nesterov=False)
         if lr is not None:
-            opt = opt.model_copy(update={"learning_rate": lr})
+            opt = type(opt).model_validate({**opt.model_dump(), "learning_rate": lr})
         return cls(
             epochs=epochs or spec.train.epochs,
             batch_size=batch_size or spec.train.batch_size,
             seed=spec.train.seed if seed is None else seed,
             optimizer=opt,
         )
+
+    def __post_init__(self) -> None:
+        """The spec's own rules (:mod:`normspec.ir.constraints`) hold for overrides too."""
+        TrainSpec.model_validate(
+            {"loss": "mean_squared_error", "optimizer": self.optimizer.model_dump(),
+             "batch_size": self.batch_size, "epochs": self.epochs, "seed": self.seed,
+             "validation_split": 0.0}
+        )  # fmt: skip
 
 
 @dataclass

@@ -19,57 +19,23 @@ is validated by the model registered for that kind in :data:`LAYER_KINDS`.
 
 from __future__ import annotations
 
-import keyword
 import re
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from normspec.ir import ops as ir
-
-MAX_SIZE = 1 << 20
-"""Upper bound for any single size (units, filters, a dimension): 1,048,576."""
-
-RESERVED_NAMES = frozenset(
-    {
-        # names the generated modules and their methods use
-        "self", "x", "inputs", "outputs", "model", "forward", "call", "build", "train", "eval",
-        "training", "modules", "parameters", "buffers", "state", "layers", "weights", "variables",
-        "name", "dtype", "input", "output", "rngs", "config", "normspec", "torch", "keras", "jax",
-        "jnp", "nn", "nnx", "np", "ops", "tf", "F", "math",
-        # attributes of torch.nn.Module, which the generated PyTorch class inherits
-        "T_destination", "add_module", "apply", "bfloat16", "call_super_init", "children",
-        "compile", "cpu", "cuda", "double", "dump_patches", "extra_repr", "float",
-        "get_buffer", "get_extra_state", "get_parameter", "get_submodule", "half", "ipu",
-        "load_state_dict", "mtia", "named_buffers", "named_children", "named_modules",
-        "named_parameters", "register_backward_hook", "register_buffer",
-        "register_forward_hook", "register_forward_pre_hook", "register_full_backward_hook",
-        "register_full_backward_pre_hook", "register_load_state_dict_post_hook",
-        "register_load_state_dict_pre_hook", "register_module", "register_parameter",
-        "register_state_dict_post_hook", "register_state_dict_pre_hook", "requires_grad_",
-        "reset_parameters", "set_extra_state", "set_submodule", "share_memory", "state_dict",
-        "to", "to_empty", "type", "xpu", "zero_grad",
-    }
-)  # fmt: skip
-"""Names a layer cannot take: they would shadow a name of the generated code (Flax renames
-clashing attributes itself, so nnx.Module's own names are not here)."""
-
-
-def _check_name(value: str) -> str:
-    if (
-        not value.isascii()
-        or not value.isidentifier()
-        or keyword.iskeyword(value)
-        or value.startswith("_")
-    ):
-        raise ValueError(
-            "must be a valid identifier: ASCII letters, digits and '_', not starting with a "
-            "digit or '_', and not a Python keyword"
-        )
-    if value in RESERVED_NAMES:
-        raise ValueError(f"'{value}' is reserved by the generated code; choose another name")
-    return value
-
+from normspec.ir.constraints import (
+    MAX_BATCH,
+    MAX_EPOCHS,
+    MAX_LEARNING_RATE,
+    MAX_NAME,
+    MAX_SEED,
+    MAX_SIZE,
+    MIN_BATCH,
+    check_identifier,
+    check_layer_name,
+)
 
 _EXPONENT_FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
 
@@ -91,7 +57,7 @@ def _version(value: Any) -> Any:
 
 Float = Annotated[float, BeforeValidator(_number)]
 """A finite float; an int is accepted, a bool or a string is not (``1e-5`` is a number)."""
-Name = Annotated[str, Field(max_length=64), AfterValidator(_check_name)]
+Name = Annotated[str, Field(max_length=MAX_NAME), AfterValidator(check_layer_name)]
 Size = Annotated[int, Field(ge=1, le=MAX_SIZE)]
 NonNegative = Annotated[int, Field(ge=0, le=MAX_SIZE)]
 SizeOrTuple = Size | list[Size]
@@ -197,16 +163,19 @@ class InputSection(Model):
     normalize: Literal["none", "standardize", "rescale"] | NormalizeSpec = "none"
 
 
+LearningRate = Annotated[Float, Field(gt=0, le=MAX_LEARNING_RATE)]
+
+
 class SGDSpec(Model):
     kind: Literal["sgd", "momentum"]
-    learning_rate: Positive | None = None
+    learning_rate: LearningRate | None = None
     momentum: Annotated[Float, Field(ge=0, lt=1)] | None = None
     nesterov: bool = False
 
 
 class AdamSpec(Model):
     kind: Literal["adam"]
-    learning_rate: Positive | None = None
+    learning_rate: LearningRate | None = None
     beta1: Annotated[Float, Field(ge=0, lt=1)] = 0.9
     beta2: Annotated[Float, Field(ge=0, lt=1)] = 0.999
     epsilon: Positive = 1e-8
@@ -218,9 +187,9 @@ class TrainSection(Model):
         Literal["sgd", "momentum", "adam"]
         | Annotated[SGDSpec | AdamSpec, Field(discriminator="kind")]
     ) = "adam"
-    batch_size: Annotated[int, Field(ge=1, le=1 << 16)] = 32
-    epochs: Annotated[int, Field(ge=1, le=100_000)] = 10
-    seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = 0
+    batch_size: Annotated[int, Field(ge=MIN_BATCH, le=MAX_BATCH)] = 32
+    epochs: Annotated[int, Field(ge=1, le=MAX_EPOCHS)] = 10
+    seed: Annotated[int, Field(ge=0, le=MAX_SEED)] = 0
     validation_split: Annotated[Float, Field(gt=0.0, lt=1.0)] = 0.2
     """Share of the data held out for validation metrics (fitted statistics never see it)."""
 
@@ -230,7 +199,10 @@ class SpecHeader(Model):
     parsed one by one against :data:`LAYER_KINDS`."""
 
     normspec: Annotated[Literal[1], BeforeValidator(_version)]
-    name: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$", max_length=64)] = "model"
+    name: Annotated[
+        str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$", max_length=MAX_NAME),
+        AfterValidator(check_identifier),
+    ] = "model"  # fmt: skip
     input: InputSection
     defaults: Defaults = Defaults()
     layers: Annotated[list[Any], Field(min_length=1)]

@@ -158,7 +158,7 @@ def test_numeric_conventions_are_explicit() -> None:
 def test_op_names_that_clash_with_nn_module_are_refused_where_they_are_written() -> None:
     """The spec refuses every public attribute of ``nn.Module`` as a layer name, with its
     location, so ``validate`` catches what ``build --backend torch`` could not emit."""
-    from normspec.spec.models import RESERVED_NAMES
+    from normspec.ir.constraints import RESERVED_NAMES
 
     public = {n for n in dir(torch.nn.Module) if not n.startswith("_")}
     assert public <= MODULE_ATTRIBUTES <= RESERVED_NAMES | {"buffers", "modules", "parameters"}

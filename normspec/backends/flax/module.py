@@ -5,6 +5,7 @@ from __future__ import annotations
 import textwrap
 from dataclasses import dataclass
 
+from normspec.backends import names
 from normspec.backends.codegen import INDENT, LINE_LENGTH
 from normspec.backends.flax import helpers
 from normspec.backends.flax.context import Builder, Names, Site
@@ -28,12 +29,13 @@ _TAKEN_CLASS_NAMES = {*helpers.HELPERS, "DTYPE", "PRECISION", "jax", "jnp", "nnx
 
 
 def class_name(spec: CanonicalSpec) -> str:
-    """``cifar_cnn`` -> ``CifarCnn``; ``...Model`` when that would clash with a helper."""
-    name = "".join(part[:1].upper() + part[1:] for part in spec.name.split("_"))
-    return name + "Model" if name in _TAKEN_CLASS_NAMES else name
+    """``cifar_cnn`` -> ``CifarCnn``; ``...Model`` when that would clash with a helper, an
+    import, a keyword or a builtin."""
+    return names.class_name(spec, _TAKEN_CLASS_NAMES)
 
 
 def generate(spec: CanonicalSpec) -> FlaxModule:
+    names.check_names(spec, "flax")
     builder = Builder(spec, Names(spec))
     site = Site(builder, "x", "x", spec.input.shape, depth=0)
     emit_sequence(site, spec.layers, tap=True)
@@ -44,7 +46,7 @@ def generate(spec: CanonicalSpec) -> FlaxModule:
     ]
     source = "\n\n".join([_header(spec, builder), _imports(float64), _constants(spec)])
     source += "\n\n\n" + "\n\n\n".join(definitions) + "\n"
-    return FlaxModule(source, class_name(spec), builder.names.short)
+    return FlaxModule(names.parsed(source, "flax"), class_name(spec), builder.names.short)
 
 
 def _wrap(text: str, indent: str = "") -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import textwrap
 from dataclasses import dataclass
 
+from normspec.backends import names
 from normspec.backends.codegen import LINE_LENGTH, Raw, call, string_literal
 from normspec.backends.keras.codegen import statement
 from normspec.backends.keras.context import DTYPE, Builder, Names, Site
@@ -26,6 +27,7 @@ class KerasModule:
 
 
 def generate(spec: CanonicalSpec) -> KerasModule:
+    names.check_names(spec, "keras")
     builder = Builder(spec, Names(spec))
     outputs: dict[str, str] = {}
 
@@ -42,7 +44,7 @@ def generate(spec: CanonicalSpec) -> KerasModule:
         *(helper_source(h) for h in HELPERS if h in builder.helpers),
         _builder(spec, name, builder.lines, result),
     ]
-    return KerasModule("\n\n".join(parts), name, outputs)
+    return KerasModule(names.parsed("\n\n".join(parts), "keras"), name, outputs)
 
 
 def builder_name(spec: CanonicalSpec) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import textwrap
 
 from normspec import __version__
+from normspec.backends import names
 from normspec.backends.codegen import INDENT, LINE_LENGTH
 from normspec.backends.torch import helpers
 from normspec.backends.torch.context import Builder, Site
@@ -35,11 +36,9 @@ _TAKEN_CLASS_NAMES = {*helpers.HELPERS, "Any", "F", "nn", "torch"}
 
 
 def class_name(spec: CanonicalSpec) -> str:
-    """``cifar_cnn`` -> ``CifarCnn``; ``...Model`` when that would clash with a helper."""
-    name = "".join(part[:1].upper() + part[1:] for part in spec.name.split("_"))
-    if not name.isidentifier():
-        return "Model"
-    return name + "Model" if name in _TAKEN_CLASS_NAMES else name
+    """``cifar_cnn`` -> ``CifarCnn``; ``...Model`` when that would clash with a helper, an
+    import, a keyword or a builtin."""
+    return names.class_name(spec, _TAKEN_CLASS_NAMES)
 
 
 _KEEP = "\u00a0"
@@ -54,17 +53,18 @@ def torch_shape(shape: Shape) -> str:
 
 def emit_module(spec: CanonicalSpec) -> str:
     """The whole generated module for ``spec``."""
+    names.check_names(spec, "torch")
     _check_names(spec)
     builder = Builder(spec)
     emit_sequence(Site(builder, "x", "x", spec.input.shape, 0), spec.layers)
-    names = helpers.closure(builder.helpers)
-    needs = {n for h in names for n in helpers.HELPERS[h].needs if n in helpers.IMPORTS}
+    used = helpers.closure(builder.helpers)
+    needs = {n for h in used for n in helpers.HELPERS[h].needs if n in helpers.IMPORTS}
     parts = [
         _imports(needs),
-        *(helpers.HELPERS[h].source.strip("\n") for h in names),
+        *(helpers.HELPERS[h].source.strip("\n") for h in used),
         _model_class(spec, builder),
     ]
-    return _header(spec) + "\n\n" + "\n\n\n".join(parts) + "\n"
+    return names.parsed(_header(spec) + "\n\n" + "\n\n\n".join(parts) + "\n", "torch")
 
 
 def _check_names(spec: CanonicalSpec) -> None:

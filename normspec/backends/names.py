@@ -1,0 +1,55 @@
+"""Names the emitters print, made safe in one place: every op name and the spec name are checked
+before any source is written (a spec built in Python with ``model_construct`` skips
+validation), class names are derived so that no keyword or builtin results, and every emitted
+module is parsed before it is handed out."""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import keyword
+from collections.abc import Iterable
+
+from normspec.errors import BackendError
+from normspec.ir.constraints import RESERVED_NAMES, is_identifier
+from normspec.ir.graph import CanonicalSpec
+
+BUILTIN_NAMES = frozenset(dir(builtins))
+
+
+def check_names(spec: CanonicalSpec, backend: str) -> None:
+    """Refuse a spec whose name or op names are not safe identifiers, whatever built it."""
+    if not is_identifier(spec.name):
+        raise BackendError(f"{backend} backend cannot emit spec name {spec.name!r}: {_WHY}")
+    for site in spec.walk():
+        name = site.op.name
+        if not is_identifier(name) or name in RESERVED_NAMES:
+            raise BackendError(f"{backend} backend cannot emit op name {name!r}: {_WHY}")
+
+
+_WHY = "names must be ASCII identifiers, not keywords and not names the generated code uses"
+
+
+def class_name(spec: CanonicalSpec, taken: Iterable[str]) -> str:
+    """``cifar_cnn`` -> ``CifarCnn``; ``...Model`` when the result would be a keyword
+    (``none`` -> ``NoneModel``), a builtin (``type_`` -> ``TypeModel``) or a name in
+    ``taken`` (the module's own definitions and imports)."""
+    name = "".join(part[:1].upper() + part[1:] for part in spec.name.split("_"))
+    if not name.isidentifier():  # an all-underscore or digit-led remainder
+        return "Model"
+    if keyword.iskeyword(name) or name in BUILTIN_NAMES or name in set(taken):
+        return name + "Model"
+    return name
+
+
+def parsed(source: str, backend: str) -> str:
+    """``source`` if it parses as Python; a :class:`BackendError` otherwise (a bug in
+    normspec, reported rather than handed to the user as a broken file)."""
+    try:
+        ast.parse(source)
+    except SyntaxError as exc:
+        raise BackendError(
+            f"{backend} backend produced code that does not parse (line {exc.lineno}: "
+            f"{exc.msg}); please report this with the spec"
+        ) from None
+    return source
