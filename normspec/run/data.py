@@ -9,10 +9,7 @@ and ``cifar10`` are read from Keras' download cache when they are there.
 
 from __future__ import annotations
 
-import gzip
 import math
-import os
-import pickle
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -20,12 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from normspec.errors import NormspecError
 from normspec.ir.graph import CanonicalSpec
-
-
-class DataError(NormspecError):
-    """A data set cannot be loaded."""
+from normspec.run.data_cache import KERAS_CACHED, from_keras_cache
+from normspec.run.data_files import DataError
 
 
 @dataclass(frozen=True)
@@ -86,56 +80,6 @@ BUILTIN: dict[str, Callable[[int], tuple[np.ndarray, np.ndarray]]] = {
     "moons": _moons,
     "synthetic_cifar": _synthetic_cifar,
 }
-KERAS_CACHED = ("mnist", "fashion_mnist", "cifar10")
-
-
-def keras_cache_dir() -> Path:
-    """Where Keras keeps downloaded data sets (``$KERAS_HOME/datasets`` or ~/.keras/datasets)."""
-    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
-    return Path(home) / "datasets"
-
-
-def _from_keras_cache(name: str) -> tuple[np.ndarray, ...]:
-    root = keras_cache_dir()
-    try:
-        if name == "mnist":
-            with np.load(root / "mnist.npz") as f:
-                arrays = f["x_train"], f["y_train"], f["x_test"], f["y_test"]
-            return tuple(a[..., None] if a.ndim == 3 else a for a in arrays)
-        if name == "fashion_mnist":
-            return _fashion(root / "fashion-mnist")
-        return _cifar10(root / "cifar-10-batches-py")
-    except FileNotFoundError as exc:
-        raise DataError(
-            f"data set '{name}' is not in the Keras cache ({exc.filename}) and normspec does not "
-            "download; fetch it once with keras.datasets, or pass --data FILE.npz"
-        ) from None
-
-
-def _fashion(root: Path) -> tuple[np.ndarray, ...]:
-    def read(stem: str, offset: int) -> np.ndarray:
-        with gzip.open(root / f"{stem}.gz", "rb") as f:
-            return np.frombuffer(f.read(), np.uint8, offset=offset)
-
-    x_train = read("train-images-idx3-ubyte", 16).reshape(-1, 28, 28, 1)
-    x_test = read("t10k-images-idx3-ubyte", 16).reshape(-1, 28, 28, 1)
-    y_train, y_test = read("train-labels-idx1-ubyte", 8), read("t10k-labels-idx1-ubyte", 8)
-    return x_train, y_train, x_test, y_test
-
-
-def _cifar10(root: Path) -> tuple[np.ndarray, ...]:
-    def batch(name: str) -> tuple[np.ndarray, np.ndarray]:
-        with open(root / name, "rb") as f:
-            d = pickle.load(f, encoding="bytes")
-        x = np.asarray(d[b"data"]).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
-        return x, np.asarray(d[b"labels"])
-
-    parts = [batch(f"data_batch_{i}") for i in range(1, 6)]
-    x_test, y_test = batch("test_batch")
-    x_train = np.concatenate([p[0] for p in parts])
-    return x_train, np.concatenate([p[1] for p in parts]), x_test, y_test
-
-
 _NPZ_MAGIC = b"PK\x03\x04"  # an .npz is a zip archive of .npy files (numpy.savez)
 _NUMERIC = "biuf"  # bool, signed and unsigned integers, floats
 
@@ -190,7 +134,7 @@ def load_dataset(name: str, *, seed: int = 0, validation_split: float = 0.2) -> 
     if name in BUILTIN:
         x, y = BUILTIN[name](seed)
     elif name in KERAS_CACHED:
-        x, y, x_test, y_test = _from_keras_cache(name)
+        x, y, x_test, y_test = from_keras_cache(name)
     elif name.endswith(".npz"):
         x, y, x_test, y_test = _from_npz(Path(name))
     else:
