@@ -10,7 +10,6 @@ and ``cifar10`` are read from Keras' download cache when they are there.
 from __future__ import annotations
 
 import math
-import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ import numpy as np
 
 from normspec.ir.graph import CanonicalSpec
 from normspec.run.data_cache import KERAS_CACHED, from_keras_cache
-from normspec.run.data_files import DataError
+from normspec.run.data_files import NUMERIC, DataError, read_npz
 
 
 @dataclass(frozen=True)
@@ -80,45 +79,11 @@ BUILTIN: dict[str, Callable[[int], tuple[np.ndarray, np.ndarray]]] = {
     "moons": _moons,
     "synthetic_cifar": _synthetic_cifar,
 }
-_NPZ_MAGIC = b"PK\x03\x04"  # an .npz is a zip archive of .npy files (numpy.savez)
-_NUMERIC = "biuf"  # bool, signed and unsigned integers, floats
 
 
 def _from_npz(path: Path) -> tuple[np.ndarray | None, ...]:
-    try:
-        with open(path, "rb") as f:
-            magic = f.read(len(_NPZ_MAGIC))
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read as .npz ({exc})") from None
-    if magic != _NPZ_MAGIC:
-        raise DataError(
-            f"{path}: not a valid .npz file (expected a zip archive of arrays, "
-            "as numpy.savez writes)"
-        )
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            missing = {"x_train", "y_train"} - set(f.files)
-            if missing:
-                raise DataError(f"{path}: missing arrays {sorted(missing)} (has {f.files})")
-            names = ["x_train", "y_train"]
-            if {"x_test", "y_test"} <= set(f.files):
-                names += ["x_test", "y_test"]
-            arrays = {name: f[name] for name in names}
-    except ValueError as exc:
-        if "pickle" in str(exc):
-            raise DataError(
-                f"{path}: contains pickled (object) arrays; only numeric arrays are supported"
-            ) from None
-        raise DataError(f"{path}: not a valid .npz file ({exc})") from None
-    except (OSError, zipfile.BadZipFile, EOFError) as exc:
-        raise DataError(f"{path}: not a valid .npz file ({exc})") from None
-    for name, array in arrays.items():
-        if array.dtype.kind not in _NUMERIC:
-            raise DataError(f"{path}: array {name} is not numeric (dtype {array.dtype})")
-        if array.ndim == 0:
-            raise DataError(f"{path}: array {name} is a scalar, not one entry per sample")
-    test = (arrays["x_test"], arrays["y_test"]) if "x_test" in arrays else (None, None)
-    return arrays["x_train"], arrays["y_train"], *test
+    arrays = read_npz(path, ["x_train", "y_train"], ["x_test", "y_test"])
+    return arrays["x_train"], arrays["y_train"], arrays.get("x_test"), arrays.get("y_test")
 
 
 def _same_length(name: str, x: np.ndarray, y: np.ndarray, split: str) -> None:
@@ -164,7 +129,7 @@ def _labels_fit(spec: CanonicalSpec, y: np.ndarray, which: str) -> str | None:
     out = tuple(spec.output_shape)
     got = tuple(y.shape[1:])
     loss = spec.train.loss
-    if y.dtype.kind not in _NUMERIC:
+    if y.dtype.kind not in NUMERIC:
         return f"{which} is not numeric (dtype {y.dtype})"
     if y.size and not np.isfinite(y).all():
         return f"{which} contains NaN or infinite values"
@@ -224,7 +189,7 @@ def check_dataset(spec: CanonicalSpec, data: Dataset) -> None:
                 f"{where} does not fit spec '{spec.name}': its samples ({source}) have shape "
                 f"{tuple(x.shape[1:])}, the spec's input shape is {expected}"
             )
-        if x.dtype.kind not in _NUMERIC:
+        if x.dtype.kind not in NUMERIC:
             raise DataError(f"{where}: inputs are not numeric (dtype {x.dtype})")
         if x.size and not np.isfinite(x).all():
             raise DataError(f"{where}: the {split} inputs contain NaN or infinite values")

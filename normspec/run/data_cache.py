@@ -13,7 +13,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from normspec.run.data_files import DataError
+from normspec.run.data_files import NUMERIC, DataError
 from normspec.weight_checks import printable
 
 KERAS_CACHED = ("mnist", "fashion_mnist", "cifar10")
@@ -65,7 +65,6 @@ def _numpy_function(module: str, name: str) -> Any:
 
 _RECONSTRUCT = _numpy_function("multiarray", "_reconstruct")
 _FROMBUFFER = _numpy_function("numeric", "_frombuffer")
-_NUMERIC = "biuf"
 
 
 class _Refused(pickle.UnpicklingError):
@@ -81,7 +80,7 @@ def _empty_array(subtype: Any, shape: Any, dtype: Any) -> np.ndarray:
 
 def _numeric_dtype(obj: Any, align: Any = False, copy: Any = False) -> np.dtype[Any]:
     dtype = np.dtype(obj, align=bool(align), copy=bool(copy))
-    if dtype.kind not in _NUMERIC:
+    if dtype.kind not in NUMERIC:
         raise _Refused(f"an array of dtype {printable(str(dtype), 60)}")
     return dtype
 
