@@ -82,7 +82,10 @@ BUILTIN: dict[str, Callable[[int], tuple[np.ndarray, np.ndarray]]] = {
 
 
 def _from_npz(path: Path) -> tuple[np.ndarray | None, ...]:
-    arrays = read_npz(path, ["x_train", "y_train"], ["x_test", "y_test"])
+    try:
+        arrays = read_npz(path, ["x_train", "y_train"], ["x_test", "y_test"])
+    except FileNotFoundError:
+        raise DataError(f"{path}: cannot read as .npz (no such file)") from None
     return arrays["x_train"], arrays["y_train"], arrays.get("x_test"), arrays.get("y_test")
 
 

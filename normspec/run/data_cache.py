@@ -13,10 +13,13 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from normspec.run.data_files import NUMERIC, DataError
+from normspec.run.data_files import NUMERIC, DataError, MiB, read_npz, reading, size_text
 from normspec.weight_checks import printable
 
 KERAS_CACHED = ("mnist", "fashion_mnist", "cifar10")
+CACHE_FILE_LIMIT = 256 * MiB
+"""The most normspec reads from one Keras-cache file, decompressed (the real ones hold under
+60 MiB each)."""
 
 
 def keras_cache_dir() -> Path:
@@ -30,9 +33,7 @@ def from_keras_cache(name: str) -> tuple[np.ndarray, ...]:
     root = keras_cache_dir()
     try:
         if name == "mnist":
-            with np.load(root / "mnist.npz") as f:
-                arrays = f["x_train"], f["y_train"], f["x_test"], f["y_test"]
-            return tuple(a[..., None] if a.ndim == 3 else a for a in arrays)
+            return _mnist(root / "mnist.npz")
         if name == "fashion_mnist":
             return _fashion(root / "fashion-mnist")
         return _cifar10(root / "cifar-10-batches-py")
@@ -43,15 +44,44 @@ def from_keras_cache(name: str) -> tuple[np.ndarray, ...]:
         ) from None
 
 
-def _fashion(root: Path) -> tuple[np.ndarray, ...]:
-    def read(stem: str, offset: int) -> np.ndarray:
-        with gzip.open(root / f"{stem}.gz", "rb") as f:
-            return np.frombuffer(f.read(), np.uint8, offset=offset)
+def _mnist(path: Path) -> tuple[np.ndarray, ...]:
+    names = ["x_train", "y_train", "x_test", "y_test"]
+    arrays = read_npz(path, names, limit=CACHE_FILE_LIMIT)
+    return tuple(a[..., None] if a.ndim == 3 else a for a in arrays.values())
 
-    x_train = read("train-images-idx3-ubyte", 16).reshape(-1, 28, 28, 1)
-    x_test = read("t10k-images-idx3-ubyte", 16).reshape(-1, 28, 28, 1)
-    y_train, y_test = read("train-labels-idx1-ubyte", 8), read("t10k-labels-idx1-ubyte", 8)
+
+def _fashion(root: Path) -> tuple[np.ndarray, ...]:
+    x_train = _images(root / "train-images-idx3-ubyte.gz")
+    x_test = _images(root / "t10k-images-idx3-ubyte.gz")
+    y_train = _gzipped_bytes(root / "train-labels-idx1-ubyte.gz", 8)
+    y_test = _gzipped_bytes(root / "t10k-labels-idx1-ubyte.gz", 8)
     return x_train, y_train, x_test, y_test
+
+
+def _images(path: Path) -> np.ndarray:
+    """28x28 greyscale images from an IDX file after its 16-byte header."""
+    pixels = _gzipped_bytes(path, 16)
+    if pixels.size % 784:
+        raise DataError(
+            f"{path}: holds {pixels.size} bytes of pixels, not a whole number of 28x28 images "
+            "(784 bytes each)"
+        )
+    return pixels.reshape(-1, 28, 28, 1)
+
+
+def _gzipped_bytes(path: Path, header: int) -> np.ndarray:
+    """The bytes of a gzipped file after its ``header`` bytes, decompressed only up to
+    :data:`CACHE_FILE_LIMIT`."""
+    limit = CACHE_FILE_LIMIT
+    with reading(path, "not a readable gzip file"), gzip.open(path, "rb") as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise DataError(
+            f"{path}: decompresses to more than the {size_text(limit)} normspec reads from one file"
+        )
+    if len(data) < header:
+        raise DataError(f"{path}: holds {len(data)} bytes, fewer than its {header}-byte header")
+    return np.frombuffer(data, np.uint8, offset=header)
 
 
 # --- CIFAR-10 ----------------------------------------------------------------------------------
@@ -120,16 +150,60 @@ def load_pickle(f: BinaryIO) -> Any:
 
 
 def _cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    with open(path, "rb") as f:
-        try:
-            d = load_pickle(f)
-        except _Refused as exc:
+    """Images (N, 32, 32, 3) and labels (N,) of one CIFAR-10 batch file."""
+    with reading(path, "not a CIFAR-10 batch"):
+        size = path.stat().st_size
+        if size > CACHE_FILE_LIMIT:
             raise DataError(
-                f"{path}: refused {exc}; a CIFAR-10 batch holds only a dict of bytes, lists, ints "
-                "and numpy arrays"
-            ) from None
-    x = np.asarray(d[b"data"]).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
-    return x, np.asarray(d[b"labels"])
+                f"{path}: is {size_text(size)}, more than the {size_text(CACHE_FILE_LIMIT)} "
+                "normspec reads from one file"
+            )
+        with open(path, "rb") as f:
+            try:
+                batch = load_pickle(f)
+            except _Refused as exc:
+                raise DataError(
+                    f"{path}: refused {exc}; a CIFAR-10 batch holds only a dict of bytes, lists, "
+                    "ints and numpy arrays"
+                ) from None
+        return _batch_arrays(path, batch)
+
+
+def _batch_arrays(path: Path, batch: Any) -> tuple[np.ndarray, np.ndarray]:
+    if not isinstance(batch, dict):
+        raise DataError(
+            f"{path}: holds a {type(batch).__name__}, not a CIFAR-10 batch "
+            "(a dict with b'data' and b'labels')"
+        )
+    missing = [repr(key) for key in (b"data", b"labels") if key not in batch]
+    if missing:
+        raise DataError(
+            f"{path}: a CIFAR-10 batch needs b'data' and b'labels'; it lacks {', '.join(missing)}"
+        )
+    data, labels = batch[b"data"], batch[b"labels"]
+    if not (isinstance(data, np.ndarray) and data.dtype == np.uint8 and data.shape[1:] == (3072,)):
+        what = f"{data.dtype} array of shape {data.shape}" if isinstance(data, np.ndarray) else ""
+        raise DataError(
+            f"{path}: b'data' is a {what or type(data).__name__}, not rows of 3072 bytes "
+            "(32x32 pixels, 3 channels)"
+        )
+    y = _class_ids(labels)
+    if y is None:
+        raise DataError(f"{path}: b'labels' are not a list of class ids")
+    if len(y) != len(data):
+        raise DataError(f"{path}: has {len(data)} images but {len(y)} labels")
+    return data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), y
+
+
+def _class_ids(labels: Any) -> np.ndarray | None:
+    """``labels`` as a 1-D integer array, or None if they are not a list of integers."""
+    if not isinstance(labels, list | np.ndarray):
+        return None
+    try:
+        y = np.asarray(labels)
+    except ValueError:  # a ragged list
+        return None
+    return y if y.ndim == 1 and y.dtype.kind in "iu" else None
 
 
 def _cifar10(root: Path) -> tuple[np.ndarray, ...]:

@@ -29,9 +29,6 @@ class DataError(NormspecError):
 MiB = 2**20
 GiB = 2**30
 NUMERIC = "biuf"  # bool, signed and unsigned integers, floats
-CACHE_FILE_LIMIT = 256 * MiB
-"""The most normspec reads from one Keras-cache file, decompressed (the real ones hold under
-60 MiB each)."""
 NPZ_LIMIT = 2 * GiB
 """The most normspec reads from one ``.npz``: the uncompressed size of the arrays it uses."""
 
@@ -66,7 +63,8 @@ def read_npz(
     path: Path, required: Sequence[str], optional: Sequence[str] = (), *, limit: int | None = None
 ) -> dict[str, np.ndarray]:
     """The ``required`` arrays of the ``.npz`` at ``path``, and the ``optional`` ones if it has
-    them all; at most ``limit`` bytes of them (:data:`NPZ_LIMIT` unless given)."""
+    them all; at most ``limit`` bytes of them (:data:`NPZ_LIMIT` unless given). A missing file
+    raises FileNotFoundError, anything else that is wrong :class:`DataError`."""
     _check_npz_magic(path)
     with reading(path, "not a valid .npz file"), zipfile.ZipFile(path) as archive:
         members = _npy_members(archive)
@@ -83,6 +81,8 @@ def _check_npz_magic(path: Path) -> None:
     try:
         with open(path, "rb") as f:
             magic = f.read(len(_NPZ_MAGIC))
+    except FileNotFoundError:
+        raise
     except OSError as exc:
         raise DataError(f"{path}: cannot read as .npz ({reason_of(exc)})") from None
     if magic != _NPZ_MAGIC:
