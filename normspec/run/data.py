@@ -9,23 +9,16 @@ and ``cifar10`` are read from Keras' download cache when they are there.
 
 from __future__ import annotations
 
-import gzip
 import math
-import os
-import pickle
-import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from normspec.errors import NormspecError
 from normspec.ir.graph import CanonicalSpec
-
-
-class DataError(NormspecError):
-    """A data set cannot be loaded."""
+from normspec.run.data_cache import KERAS_CACHED, from_keras_cache
+from normspec.run.data_files import NUMERIC, DataError, read_npz
 
 
 @dataclass(frozen=True)
@@ -86,95 +79,14 @@ BUILTIN: dict[str, Callable[[int], tuple[np.ndarray, np.ndarray]]] = {
     "moons": _moons,
     "synthetic_cifar": _synthetic_cifar,
 }
-KERAS_CACHED = ("mnist", "fashion_mnist", "cifar10")
-
-
-def keras_cache_dir() -> Path:
-    """Where Keras keeps downloaded data sets (``$KERAS_HOME/datasets`` or ~/.keras/datasets)."""
-    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
-    return Path(home) / "datasets"
-
-
-def _from_keras_cache(name: str) -> tuple[np.ndarray, ...]:
-    root = keras_cache_dir()
-    try:
-        if name == "mnist":
-            with np.load(root / "mnist.npz") as f:
-                arrays = f["x_train"], f["y_train"], f["x_test"], f["y_test"]
-            return tuple(a[..., None] if a.ndim == 3 else a for a in arrays)
-        if name == "fashion_mnist":
-            return _fashion(root / "fashion-mnist")
-        return _cifar10(root / "cifar-10-batches-py")
-    except FileNotFoundError as exc:
-        raise DataError(
-            f"data set '{name}' is not in the Keras cache ({exc.filename}) and normspec does not "
-            "download; fetch it once with keras.datasets, or pass --data FILE.npz"
-        ) from None
-
-
-def _fashion(root: Path) -> tuple[np.ndarray, ...]:
-    def read(stem: str, offset: int) -> np.ndarray:
-        with gzip.open(root / f"{stem}.gz", "rb") as f:
-            return np.frombuffer(f.read(), np.uint8, offset=offset)
-
-    x_train = read("train-images-idx3-ubyte", 16).reshape(-1, 28, 28, 1)
-    x_test = read("t10k-images-idx3-ubyte", 16).reshape(-1, 28, 28, 1)
-    y_train, y_test = read("train-labels-idx1-ubyte", 8), read("t10k-labels-idx1-ubyte", 8)
-    return x_train, y_train, x_test, y_test
-
-
-def _cifar10(root: Path) -> tuple[np.ndarray, ...]:
-    def batch(name: str) -> tuple[np.ndarray, np.ndarray]:
-        with open(root / name, "rb") as f:
-            d = pickle.load(f, encoding="bytes")
-        x = np.asarray(d[b"data"]).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
-        return x, np.asarray(d[b"labels"])
-
-    parts = [batch(f"data_batch_{i}") for i in range(1, 6)]
-    x_test, y_test = batch("test_batch")
-    x_train = np.concatenate([p[0] for p in parts])
-    return x_train, np.concatenate([p[1] for p in parts]), x_test, y_test
-
-
-_NPZ_MAGIC = b"PK\x03\x04"  # an .npz is a zip archive of .npy files (numpy.savez)
-_NUMERIC = "biuf"  # bool, signed and unsigned integers, floats
 
 
 def _from_npz(path: Path) -> tuple[np.ndarray | None, ...]:
     try:
-        with open(path, "rb") as f:
-            magic = f.read(len(_NPZ_MAGIC))
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read as .npz ({exc})") from None
-    if magic != _NPZ_MAGIC:
-        raise DataError(
-            f"{path}: not a valid .npz file (expected a zip archive of arrays, "
-            "as numpy.savez writes)"
-        )
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            missing = {"x_train", "y_train"} - set(f.files)
-            if missing:
-                raise DataError(f"{path}: missing arrays {sorted(missing)} (has {f.files})")
-            names = ["x_train", "y_train"]
-            if {"x_test", "y_test"} <= set(f.files):
-                names += ["x_test", "y_test"]
-            arrays = {name: f[name] for name in names}
-    except ValueError as exc:
-        if "pickle" in str(exc):
-            raise DataError(
-                f"{path}: contains pickled (object) arrays; only numeric arrays are supported"
-            ) from None
-        raise DataError(f"{path}: not a valid .npz file ({exc})") from None
-    except (OSError, zipfile.BadZipFile, EOFError) as exc:
-        raise DataError(f"{path}: not a valid .npz file ({exc})") from None
-    for name, array in arrays.items():
-        if array.dtype.kind not in _NUMERIC:
-            raise DataError(f"{path}: array {name} is not numeric (dtype {array.dtype})")
-        if array.ndim == 0:
-            raise DataError(f"{path}: array {name} is a scalar, not one entry per sample")
-    test = (arrays["x_test"], arrays["y_test"]) if "x_test" in arrays else (None, None)
-    return arrays["x_train"], arrays["y_train"], *test
+        arrays = read_npz(path, ["x_train", "y_train"], ["x_test", "y_test"])
+    except FileNotFoundError:
+        raise DataError(f"{path}: cannot read as .npz (no such file)") from None
+    return arrays["x_train"], arrays["y_train"], arrays.get("x_test"), arrays.get("y_test")
 
 
 def _same_length(name: str, x: np.ndarray, y: np.ndarray, split: str) -> None:
@@ -190,7 +102,7 @@ def load_dataset(name: str, *, seed: int = 0, validation_split: float = 0.2) -> 
     if name in BUILTIN:
         x, y = BUILTIN[name](seed)
     elif name in KERAS_CACHED:
-        x, y, x_test, y_test = _from_keras_cache(name)
+        x, y, x_test, y_test = from_keras_cache(name)
     elif name.endswith(".npz"):
         x, y, x_test, y_test = _from_npz(Path(name))
     else:
@@ -220,7 +132,7 @@ def _labels_fit(spec: CanonicalSpec, y: np.ndarray, which: str) -> str | None:
     out = tuple(spec.output_shape)
     got = tuple(y.shape[1:])
     loss = spec.train.loss
-    if y.dtype.kind not in _NUMERIC:
+    if y.dtype.kind not in NUMERIC:
         return f"{which} is not numeric (dtype {y.dtype})"
     if y.size and not np.isfinite(y).all():
         return f"{which} contains NaN or infinite values"
@@ -280,7 +192,7 @@ def check_dataset(spec: CanonicalSpec, data: Dataset) -> None:
                 f"{where} does not fit spec '{spec.name}': its samples ({source}) have shape "
                 f"{tuple(x.shape[1:])}, the spec's input shape is {expected}"
             )
-        if x.dtype.kind not in _NUMERIC:
+        if x.dtype.kind not in NUMERIC:
             raise DataError(f"{where}: inputs are not numeric (dtype {x.dtype})")
         if x.size and not np.isfinite(x).all():
             raise DataError(f"{where}: the {split} inputs contain NaN or infinite values")
