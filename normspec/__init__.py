@@ -50,6 +50,12 @@ def load(spec: str | Path | CanonicalSpec) -> CanonicalSpec:
 
     if isinstance(spec, CanonicalSpec):
         return spec
+    if not isinstance(spec, str | Path):
+        hint = "; write it out with yaml.safe_dump first" if isinstance(spec, dict) else ""
+        raise TypeError(
+            "a spec is a YAML file path (str or pathlib.Path), YAML text or a CanonicalSpec, "
+            f"not {type(spec).__name__}{hint}"
+        )
     text, source = read_source(spec)
     return canonicalize(load_yaml(text, source))
 
@@ -70,8 +76,13 @@ def build(spec: str | Path | CanonicalSpec, backend: str) -> Any:
 
 def init_weights(spec: str | Path | CanonicalSpec, seed: int = 0) -> dict[str, np.ndarray]:
     """Deterministic canonical initial weights drawn with numpy from the spec's initializers."""
+    from normspec.ir.constraints import MAX_SEED
     from normspec.weights import init_weights as _init
 
+    if type(seed) is not int:
+        raise TypeError(f"seed must be an int, not {type(seed).__name__}")
+    if not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"seed must be in 0..{MAX_SEED}, got {seed}")
     return _init(load(spec), seed)
 
 
@@ -84,4 +95,6 @@ def load_weights(
     spec's (cast instead if ``allow_cast``)."""
     from normspec.backends.native import read_any
 
+    if not isinstance(path, str | Path):
+        raise TypeError(f"path must be a str or pathlib.Path, not {type(path).__name__}")
     return read_any(Path(path), load(spec), allow_cast=allow_cast)

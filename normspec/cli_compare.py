@@ -164,7 +164,7 @@ def _compare_training(
     with run_output(out) as folder, BatchProgress(names[0], steps, settings.epochs) as bar:
 
         def progress(name: str, epoch: int, row: dict[str, float]) -> None:
-            bar.epoch_done(epoch_line(name, row, settings.epochs))
+            bar.epoch_done(epoch_line(name, row, settings.epochs, len(dataset.x_val) > 0))
 
         result = compare_training(canon, names, dataset, settings, folder, progress=progress,
                                   on_start=bar.start, on_batch_end=bar.advance)  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -93,12 +94,30 @@ def steps_per_epoch(dataset: Any, settings: Any) -> int:
     return batch_count(len(dataset.x_train), settings.batch_size)
 
 
-def epoch_line(prefix: str, row: dict[str, float], epochs: int) -> str:
-    return (
-        f"{prefix} epoch {int(row['epoch'])}/{epochs}  loss {row['loss']:.4f}  "
-        f"acc {row['accuracy']:.4f}  val_loss {row['val_loss']:.4f}  "
-        f"val_acc {row['val_accuracy']:.4f}"
-    )
+def epoch_line(prefix: str, row: dict[str, float], epochs: int, validation: bool = True) -> str:
+    line = f"{prefix} epoch {int(row['epoch'])}/{epochs}  loss {row['loss']:.4f}  "
+    line += f"acc {row['accuracy']:.4f}"
+    if not validation:
+        return line + "  (no validation split)"
+    return line + f"  val_loss {row['val_loss']:.4f}  val_acc {row['val_accuracy']:.4f}"
+
+
+EXIT_FAILED_RUN = 1
+
+
+def check_finished(history: Any, validation: bool, out: Path) -> None:
+    """A run whose loss became NaN or infinite says so and exits with status 1 (its metrics
+    are kept for inspection)."""
+    bad = history.first_non_finite(validation)
+    if bad is not None:
+        epoch, metric = bad
+        click.echo(
+            f"error: the run diverged: {metric.replace('_', ' ')} is not finite from epoch "
+            f"{epoch}; metrics written to {out}/ for inspection (try a lower --lr, or add "
+            "normalization)",
+            err=True,
+        )
+        sys.exit(EXIT_FAILED_RUN)
 
 
 def set_device(device: str) -> None:
@@ -143,6 +162,7 @@ def train_command(
     weights = starting_weights(canon, dataset, settings.seed)
     out = out or Path("runs") / f"{canon.name}-{backend}"
     steps = steps_per_epoch(dataset, settings)
+    validation = len(dataset.x_val) > 0
     with run_output(out) as folder:
         with BatchProgress(f"{backend}", steps, settings.epochs) as bar:
             history, final = train(
@@ -152,9 +172,12 @@ def train_command(
                 weights,
                 settings,
                 on_batch_end=bar.advance,
-                on_epoch=lambda row: bar.epoch_done(epoch_line(backend, row, settings.epochs)),
+                on_epoch=lambda row: bar.epoch_done(
+                    epoch_line(backend, row, settings.epochs, validation)
+                ),
             )
         save_run(folder, canon, history, final, settings, dataset)
+    check_finished(history, validation, out)
     if history.test:
         click.echo(
             f"{backend} test ({len(dataset.x_test)} samples): loss "
@@ -237,7 +260,8 @@ def ablate_command(
     bar = BatchProgress(run_label(first_label, 0), steps, settings[first_label].epochs)
 
     def progress(label: str, k: int, epoch: int, row: dict[str, float]) -> None:
-        bar.epoch_done(epoch_line(run_label(label, k), row, settings[label].epochs))
+        validation = len(datasets[label].x_val) > 0
+        bar.epoch_done(epoch_line(run_label(label, k), row, settings[label].epochs, validation))
 
     def start(label: str, k: int) -> None:
         own = settings[label]

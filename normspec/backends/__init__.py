@@ -83,6 +83,8 @@ class Backend(Protocol):
 
 
 def get_backend(name: str) -> Backend:
+    if not isinstance(name, str):
+        raise TypeError(f"a backend is named by a str ({', '.join(BACKENDS)}), not {name!r}")
     if name not in BACKENDS:
         raise BackendError(f"unknown backend '{name}'; choose one of {', '.join(BACKENDS)}")
     module = importlib.import_module(f"normspec.backends.{name}")

@@ -55,6 +55,22 @@ MIN_TRUNCATED_MASS = 1e-3
 by rejection ends quickly."""
 
 
+INIT_LIMIT = 3.4e38
+"""Initial values are drawn within float32's range (it ends at 3.4028e38) whatever the model's
+dtype: a larger one would be written as inf, or overflow while being drawn."""
+NORMAL_REACH = 8.0
+"""A normal initializer's ``mean ± NORMAL_REACH * std`` must stay within :data:`INIT_LIMIT`."""
+
+
+def _within_limit(*values: float) -> None:
+    for value in values:
+        if not abs(value) <= INIT_LIMIT:
+            raise ValueError(
+                f"{value:g} is beyond the range an initial weight can take (±{INIT_LIMIT:g}, "
+                "float32's largest value)"
+            )
+
+
 class Uniform(Node):
     distribution: Literal["uniform"] = "uniform"
     low: float
@@ -64,6 +80,7 @@ class Uniform(Node):
     def _ordered(self) -> Uniform:
         if self.low > self.high:
             raise ValueError(f"low ({self.low}) is above high ({self.high})")
+        _within_limit(self.low, self.high)
         return self
 
 
@@ -71,6 +88,11 @@ class Normal(Node):
     distribution: Literal["normal"] = "normal"
     mean: float
     std: Annotated[float, Field(gt=0)]
+
+    @model_validator(mode="after")
+    def _in_range(self) -> Normal:
+        _within_limit(self.mean - NORMAL_REACH * self.std, self.mean + NORMAL_REACH * self.std)
+        return self
 
 
 class TruncatedNormal(Node):
@@ -86,6 +108,7 @@ class TruncatedNormal(Node):
     def _keeps_mass(self) -> TruncatedNormal:
         if self.low >= self.high:
             raise ValueError(f"low ({self.low}) must be below high ({self.high})")
+        _within_limit(self.low, self.high, self.std)
 
         def cdf(v: float) -> float:
             return 0.5 * (1 + math.erf((v - self.mean) / (self.std * math.sqrt(2))))
@@ -101,6 +124,11 @@ class TruncatedNormal(Node):
 class Constant(Node):
     distribution: Literal["constant"] = "constant"
     value: float
+
+    @model_validator(mode="after")
+    def _in_range(self) -> Constant:
+        _within_limit(self.value)
+        return self
 
 
 Initializer = Annotated[

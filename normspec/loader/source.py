@@ -18,13 +18,22 @@ _NOT_ALLOWED = re.compile(
 _BREAK = re.compile("\r\n|[\n\r\x85\u2028\u2029]")
 
 
+def looks_like_path(text: str) -> bool:
+    """One line that ends in ``.yaml``/``.yml``, names an existing file, or holds no ``:``
+    (a spec's YAML text is a mapping, so it always holds one): a path, which is then reported
+    as missing rather than parsed as YAML."""
+    if "\n" in text or not text.strip():
+        return False
+    return text.endswith((".yaml", ".yml")) or ":" not in text or os.path.isfile(text)
+
+
 def read_source(spec: str | FsPath) -> tuple[str, str]:
     """Return ``(text, source_name)`` for a path or for literal YAML text.
 
     Only regular files are read (a device, FIFO or socket could be endless or never answer),
     and never more than :data:`MAX_SOURCE_BYTES` + 1 bytes, even from a file that grows.
     """
-    if not (isinstance(spec, FsPath) or ("\n" not in spec and spec.endswith((".yaml", ".yml")))):
+    if not (isinstance(spec, FsPath) or looks_like_path(spec)):
         return spec, "<string>"
     path = FsPath(spec)
     name = str(path)

@@ -44,6 +44,8 @@ class VariantResult:
         out = []
         for h in self.runs:
             acc = h.final.get("val_accuracy", float("nan"))
+            if not math.isfinite(acc) and not h.diverged():  # no validation split
+                acc = h.final.get("accuracy", float("nan"))
             if h.diverged():
                 out.append("diverged (NaN loss)")
             elif math.isfinite(acc) and acc <= self.chance + 0.02:
@@ -106,6 +108,12 @@ def ablate(
     return results
 
 
+NO_VALIDATION = (
+    "No validation split (`validation_split: 0`): every sample is trained on, so there are no "
+    "validation metrics; failures are judged on the final train accuracy.\n"
+)
+
+
 def table(results: Sequence[VariantResult]) -> str:
     rows = []
     for r in results:
@@ -146,6 +154,7 @@ def write_report(
         f"{plural(seeds, 'seed')} per variant; {how}; mean ± std of the final epoch. Chance "
         f"accuracy (majority class): {fmt(chance, 3)}. A run counts as failed when its loss is "
         "NaN or its final validation accuracy is within 0.02 of chance.\n",
+        *([] if len(data.x_val) else [NO_VALIDATION]),
         table(results),
         *([] if shared else ["", *(f"- {label}: {describe(s)}" for label, s in own.items())]),
         f"\n![curves]({png.name})\n",

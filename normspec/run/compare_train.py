@@ -86,6 +86,12 @@ _ROUNDING_NOTE = (
 )
 
 
+NO_VALIDATION = (
+    "No validation split (`validation_split: 0`): every sample is trained on, so there are no "
+    "validation metrics.\n"
+)
+
+
 def write_report(result: TrainComparison, data: Dataset, settings: RunSettings, out: Path) -> None:
     groups = {name: [h] for name, h in result.histories.items()}
     png = plot_curves(groups, out / "curves.png", f"{result.spec.name} on {data.name}")
@@ -97,6 +103,7 @@ def write_report(result: TrainComparison, data: Dataset, settings: RunSettings, 
         f"{describe(settings)}.\n",
         "Every backend starts from the same canonical weights and sees the same batches in the "
         "same order. Dropout masks come from each framework's own random numbers.\n",
+        *([] if len(data.x_val) else [NO_VALIDATION]),
         "## Final epoch\n",
         result.table(),
         f"\nLargest per-epoch gap between backends: train loss {gap:.3g} (epoch {epoch}), "

@@ -167,10 +167,24 @@ def _labels_fit(spec: CanonicalSpec, y: np.ndarray, which: str) -> str | None:
     return None
 
 
+def _fits_dtype(where: str, split: str, x: np.ndarray, dtype: np.dtype) -> None:
+    """Inputs must stay finite in the model's dtype: float64 values near 1e300 become inf in a
+    float32 model, and the run would "succeed" with NaN losses."""
+    if not x.size or x.dtype.kind not in "fiu":
+        return
+    largest = float(np.abs(x).max())
+    limit = float(np.finfo(dtype).max)
+    if largest > limit:
+        raise DataError(
+            f"{where}: the {split} inputs reach {largest:.3g}, beyond the largest {dtype} "
+            f"({limit:.3g}) of the spec's input dtype; rescale the data or use dtype float64"
+        )
+
+
 def check_dataset(spec: CanonicalSpec, data: Dataset) -> None:
     """Raise :class:`DataError` unless ``data`` fits ``spec``: per-sample input shape, labels
     that suit its loss and output, matching lengths, at least two training samples and one
-    validation sample."""
+    validation sample (unless the spec's ``validation_split`` is 0)."""
     where = f"data set '{data.name}'"
     splits = [("train", data.x_train, data.y_train), ("validation", data.x_val, data.y_val)]
     if data.x_test is not None and data.y_test is not None:
@@ -196,12 +210,13 @@ def check_dataset(spec: CanonicalSpec, data: Dataset) -> None:
             raise DataError(f"{where}: inputs are not numeric (dtype {x.dtype})")
         if x.size and not np.isfinite(x).all():
             raise DataError(f"{where}: the {split} inputs contain NaN or infinite values")
+        _fits_dtype(where, split, x, np.dtype(spec.input.dtype))
     labels = np.concatenate([data.y_train, data.y_val])
     for which, y in [("y_train", labels), ("y_test", data.y_test)]:
         problem = None if y is None else _labels_fit(spec, y, which)
         if problem:
             raise DataError(f"{where} does not fit spec '{spec.name}': {problem}")
-    if len(data.x_val) == 0:
+    if len(data.x_val) == 0 and spec.train.validation_split > 0:
         raise DataError(
             f"{where}: the validation split of its {total} samples is empty; use more samples "
             "(or a larger train.validation_split)"

@@ -49,8 +49,8 @@ class RunSettings:
         if lr is not None:
             opt = type(opt).model_validate({**opt.model_dump(), "learning_rate": lr})
         return cls(
-            epochs=epochs or spec.train.epochs,
-            batch_size=batch_size or spec.train.batch_size,
+            epochs=spec.train.epochs if epochs is None else epochs,
+            batch_size=spec.train.batch_size if batch_size is None else batch_size,
             seed=spec.train.seed if seed is None else seed,
             optimizer=opt,
         )
@@ -77,6 +77,15 @@ class History:
 
     def diverged(self) -> bool:
         return any(not math.isfinite(e["loss"]) for e in self.epochs)
+
+    def first_non_finite(self, validation: bool = True) -> tuple[int, str] | None:
+        """The first epoch and metric whose loss is NaN or infinite, if any."""
+        names = ("loss", "val_loss") if validation else ("loss",)
+        for row in self.epochs:
+            for name in names:
+                if not math.isfinite(row[name]):
+                    return int(row["epoch"]), name
+        return None
 
 
 def starting_weights(spec: CanonicalSpec, data: Dataset, seed: int) -> Weights:
@@ -113,14 +122,17 @@ def train(
     x_val = data.x_val.astype(spec.input.dtype)
 
     def epoch_end(epoch: int, train_metrics: dict[str, float]) -> None:
-        out = backend.predict(model, spec, x_val)
         row = {
             "epoch": float(epoch + 1),
             "loss": float(train_metrics["loss"]),
             "accuracy": float(train_metrics.get("accuracy", float("nan"))),
-            "val_loss": metrics.loss(spec, out, data.y_val),
-            "val_accuracy": metrics.accuracy(spec, out, data.y_val),
+            "val_loss": float("nan"),  # no validation split: no validation metrics
+            "val_accuracy": float("nan"),
         }
+        if len(x_val):
+            out = backend.predict(model, spec, x_val)
+            row["val_loss"] = metrics.loss(spec, out, data.y_val)
+            row["val_accuracy"] = metrics.accuracy(spec, out, data.y_val)
         history.epochs.append(row)
         if on_epoch:
             on_epoch(row)

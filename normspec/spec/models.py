@@ -190,8 +190,9 @@ class TrainSection(Model):
     batch_size: Annotated[int, Field(ge=MIN_BATCH, le=MAX_BATCH)] = 32
     epochs: Annotated[int, Field(ge=1, le=MAX_EPOCHS)] = 10
     seed: Annotated[int, Field(ge=0, le=MAX_SEED)] = 0
-    validation_split: Annotated[Float, Field(gt=0.0, lt=1.0)] = 0.2
-    """Share of the data held out for validation metrics (fitted statistics never see it)."""
+    validation_split: Annotated[Float, Field(ge=0.0, lt=1.0)] = 0.2
+    """Share of the data held out for validation metrics (fitted statistics never see it);
+    0 trains on every sample and reports no validation metrics."""
 
 
 class SpecHeader(Model):
