@@ -89,7 +89,7 @@ def warn_about_output(spec: Any) -> None:
 
 
 def steps_per_epoch(dataset: Any, settings: Any) -> int:
-    from normspec.run.data import batch_count
+    from normspec.batching import batch_count
 
     return batch_count(len(dataset.x_train), settings.batch_size)
 

@@ -10,9 +10,10 @@ import pytest
 
 import normspec
 from conftest import ROOT
+from normspec.batching import batch_count, batches
 from normspec.run import metrics
 from normspec.run.ablate import AblationError, Variation, variants
-from normspec.run.data import DataError, batch_count, batches, channel_stats, load_dataset
+from normspec.run.data import DataError, channel_stats, load_dataset
 from normspec.run.train import starting_weights
 
 

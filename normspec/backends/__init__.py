@@ -72,7 +72,7 @@ class Backend(Protocol):
     ) -> None:
         """Train idiomatically (Keras ``fit``, a plain PyTorch loop, optax + ``nnx.jit``) on
         ``data`` (:class:`normspec.run.data.Dataset`), with the mini-batches of
-        :func:`normspec.run.data.batches` (same order in every backend), dropout active, the
+        :func:`normspec.batching.batches` (same order in every backend), dropout active, the
         loss of ``spec.train.loss`` and ``optimizer`` (:class:`normspec.ir.graph.SGD` or
         :class:`~normspec.ir.graph.Adam`, same update rule in every backend). After each epoch
         call ``on_epoch_end(epoch, {"loss": mean batch loss, "accuracy": mean batch accuracy})``

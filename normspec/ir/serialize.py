@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from normspec.ir import ops as ir
-from normspec.ir.graph import CanonicalSpec
+
+if TYPE_CHECKING:
+    from normspec.ir.graph import CanonicalSpec
 
 INPUT_NORM_OPS = (ir.Standardize, ir.Rescale)
 _TRAILING = ("shape", "params")

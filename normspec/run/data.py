@@ -10,7 +10,7 @@ and ``cifar10`` are read from Keras' download cache when they are there.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -221,28 +221,6 @@ def check_dataset(spec: CanonicalSpec, data: Dataset) -> None:
             f"{where}: the validation split of its {total} samples is empty; use more samples "
             "(or a larger train.validation_split)"
         )
-
-
-MIN_BATCH = 2
-"""The last partial batch is kept unless it is smaller (batch norm needs two samples)."""
-
-
-def batches(
-    x: np.ndarray, y: np.ndarray, batch_size: int, *, seed: int, epoch: int
-) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Shuffled mini-batches; the order depends only on (seed, epoch), never on the backend.
-    There are :func:`batch_count` of them."""
-    order = np.random.default_rng([seed, epoch]).permutation(len(x))
-    for start in range(0, len(x), batch_size):
-        idx = order[start : start + batch_size]
-        if len(idx) >= MIN_BATCH:
-            yield x[idx], y[idx]
-
-
-def batch_count(samples: int, batch_size: int) -> int:
-    """How many batches :func:`batches` makes of ``samples``."""
-    full, rest = divmod(samples, batch_size)
-    return full + (rest >= MIN_BATCH)
 
 
 def channel_stats(x: np.ndarray, epsilon: float) -> tuple[np.ndarray, np.ndarray]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from normspec.errors import Path, Problem, SpecError
@@ -11,6 +10,7 @@ from normspec.ir.graph import SGD, Adam, CanonicalSpec, InputSpec, TrainSpec, wa
 from normspec.loader import Document
 from normspec.spec import models as m
 from normspec.spec import ops_builder as build
+from normspec.spec.lowering_table import LOWER
 from normspec.spec.norms import resolve_activation, resolve_norm
 from normspec.spec.ops_builder import ShapeError
 from normspec.spec.validate import suggest, validate
@@ -20,7 +20,6 @@ MAX_OPS = 5_000
 """Most primitive ops a spec may expand to: the canonical form of 5,000 convolutions is about
 150,000 YAML nodes and 2.4 MB, still a spec the loader reads."""
 _MAIN_TOKENS = {"layer", "dense", "conv"}
-_SHORT_NORM = {"batch": "bn", "layer": "ln", "group": "gn", "instance": "in", "rms": "rms"}
 
 
 class Canonicalizer:
@@ -333,19 +332,6 @@ def _explicit_names(items: list[Any]) -> list[str]:
                     if isinstance(body.get(key), list):
                         names.extend(_explicit_names(body[key]))
     return names
-
-
-Lowering = Callable[[Canonicalizer, Any, str, Shape, Path], list[ir.Op]]
-LOWER: dict[str, Lowering] = {}
-
-
-def lowers(*kinds: str) -> Callable[[Lowering], Lowering]:
-    def register(fn: Lowering) -> Lowering:
-        for kind in kinds:
-            LOWER[kind] = fn
-        return fn
-
-    return register
 
 
 def canonicalize(doc: Document) -> CanonicalSpec:

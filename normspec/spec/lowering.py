@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from normspec.errors import Path
 from normspec.ir import ops as ir
 from normspec.spec import models as m
 from normspec.spec import ops_builder as build
-from normspec.spec.canonicalize import _SHORT_NORM, Canonicalizer, lowers
+from normspec.spec.lowering_table import SHORT_NORM, lowers
 from normspec.spec.norms import ResolvedNorm, resolve_norm
 from normspec.spec.ops_builder import ShapeError
+
+if TYPE_CHECKING:
+    from normspec.spec.canonicalize import Canonicalizer
 
 Shape = tuple[int, ...]
 _ORDERS = {
@@ -70,7 +73,7 @@ def _block(
         if token == "layer":
             op = main(shape, use_bias, k_init, b_init)
         elif token == "norm":
-            op = _block_norm(c.claim(f"{name}_{_SHORT_NORM[norm.kind]}", where), shape, norm)
+            op = _block_norm(c.claim(f"{name}_{SHORT_NORM[norm.kind]}", where), shape, norm)
         elif token == "act":
             assert act is not None
             op = build.activation(c.claim(f"{name}_{act.function}", where), shape, act)
@@ -270,7 +273,7 @@ def _projection(
             )
         ]
     if norm.kind != "none":
-        norm_name = c.claim(f"{proj}_{_SHORT_NORM[norm.kind]}", where)
+        norm_name = c.claim(f"{proj}_{SHORT_NORM[norm.kind]}", where)
         ops.append(build.norm(norm_name, ops[-1].shape, norm))
     return ops
 
@@ -363,4 +366,4 @@ def _proj_conv(
     )
     if norm is None or norm.kind == "none":
         return [proj]
-    return [proj, build.norm(c.claim(f"{name}_proj_{_SHORT_NORM[norm.kind]}", ()), out, norm)]
+    return [proj, build.norm(c.claim(f"{name}_proj_{SHORT_NORM[norm.kind]}", ()), out, norm)]

@@ -1,7 +1,7 @@
 """Idiomatic Flax NNX training and inference for the emitted model: optax, ``nnx.Optimizer``
 and a train step compiled with ``nnx.jit``.
 
-``fit`` runs one compiled step per mini-batch of :func:`normspec.run.data.batches`, with batch
+``fit`` runs one compiled step per mini-batch of :func:`normspec.batching.batches`, with batch
 statistics and dropout active. ``predict`` runs in eval mode. Arrays are channels-last
 throughout, as in the model.
 
@@ -29,10 +29,10 @@ import optax
 from flax import nnx
 
 from normspec.backends.flax.runtime import mode, module_of
+from normspec.batching import batches
 from normspec.errors import BackendError
+from normspec.heads import logits_head, targets
 from normspec.ir.graph import SGD, Adam, CanonicalSpec
-from normspec.run.data import batches
-from normspec.run.metrics import logits_head, targets
 
 PREDICT_BATCH = 256
 DEVICES = ("auto", "cpu", "gpu", "tpu")

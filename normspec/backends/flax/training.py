@@ -16,8 +16,8 @@ from flax import nnx
 
 from normspec.backends.flax.runtime import mode
 from normspec.backends.flax.trainer import loss_form, make_optimizer, train_step
+from normspec.heads import targets
 from normspec.ir.graph import CanonicalSpec
-from normspec.run.metrics import targets
 
 
 def train_steps(

@@ -1,6 +1,6 @@
 """Idiomatic Keras training and inference for the emitted model: ``compile`` + ``fit``.
 
-``fit`` feeds Keras the mini-batches of :func:`normspec.run.data.batches` through a
+``fit`` feeds Keras the mini-batches of :func:`normspec.batching.batches` through a
 ``keras.utils.PyDataset`` (``shuffle=False``, so Keras keeps normspec's order) and reports each
 epoch through a ``keras.callbacks.Callback``. Dropout is active during training.
 
@@ -27,10 +27,10 @@ import tensorflow as tf
 from keras import ops
 
 from normspec.backends.keras.optimizers import make_optimizer
+from normspec.batching import batches
 from normspec.errors import BackendError
+from normspec.heads import logits_head, targets
 from normspec.ir.graph import SGD, Adam, CanonicalSpec
-from normspec.run.data import batches
-from normspec.run.metrics import logits_head, targets
 
 PREDICT_BATCH = 256
 DEVICES = ("auto", "cpu", "gpu", "tpu")
@@ -108,7 +108,7 @@ class BatchMean(keras.metrics.Metric):
 
 
 class EpochBatches(keras.utils.PyDataset):
-    """The batches of :func:`normspec.run.data.batches` for one epoch, chosen with
+    """The batches of :func:`normspec.batching.batches` for one epoch, chosen with
     :meth:`set_epoch` (Keras' own ``on_epoch_end`` hook also runs after its signature probe, so
     it cannot count epochs). Labels come in the form the loss wants."""
 

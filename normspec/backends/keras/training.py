@@ -18,8 +18,8 @@ from keras import ops
 
 from normspec.backends.keras.optimizers import make_optimizer
 from normspec.backends.keras.runtime import dropout_disabled
+from normspec.heads import logits_head, targets
 from normspec.ir.graph import CanonicalSpec
-from normspec.run.metrics import logits_head, targets
 
 
 def loss_head(model: keras.Model, spec: CanonicalSpec) -> keras.Model:

@@ -1,7 +1,7 @@
 """Idiomatic PyTorch training and inference for the emitted model.
 
 ``fit`` is a plain PyTorch loop (``model.train()``, ``zero_grad``, ``backward``, ``step``) over
-the mini-batches of :func:`normspec.run.data.batches`, dropout active. ``predict`` runs in eval
+the mini-batches of :func:`normspec.batching.batches`, dropout active. ``predict`` runs in eval
 mode. Arrays come in and go out channels-last; the model itself is channels-first.
 
 The loss is :func:`normspec.backends.torch.training.loss_function`, the one of the parity steps:
@@ -22,10 +22,10 @@ from torch import nn
 
 from normspec.backends.torch.runtime import model_dtype, to_numpy, to_torch
 from normspec.backends.torch.training import loss_function, make_optimizer, targets
+from normspec.batching import batches
 from normspec.errors import BackendError
+from normspec.heads import logits_head
 from normspec.ir.graph import SGD, Adam, CanonicalSpec
-from normspec.run.data import batches
-from normspec.run.metrics import logits_head
 
 PREDICT_BATCH = 256
 DEVICES = ("auto", "cpu", "gpu", "tpu")

@@ -16,9 +16,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from normspec import heads
 from normspec.backends.torch.runtime import mode, model_dtype, to_torch
 from normspec.ir.graph import SGD, Adam, CanonicalSpec
-from normspec.run import metrics
 
 
 def make_optimizer(params: Iterable[nn.Parameter], optimizer: SGD | Adam) -> torch.optim.Optimizer:
@@ -46,8 +46,8 @@ def make_optimizer(params: Iterable[nn.Parameter], optimizer: SGD | Adam) -> tor
 def targets(spec: CanonicalSpec, y: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
     """Class ids for cross-entropy; floats shaped like the output (channels-first) otherwise."""
     if spec.train.loss == "cross_entropy":
-        return torch.from_numpy(metrics.targets(spec, y))
-    return to_torch(metrics.targets(spec, y), dtype)
+        return torch.from_numpy(heads.targets(spec, y))
+    return to_torch(heads.targets(spec, y), dtype)
 
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
@@ -60,7 +60,7 @@ def loss_function(model: nn.Module, spec: CanonicalSpec) -> Iterator[LossFn]:
     forward hook, is the loss's logits, so it is computed in the stable log-sum-exp form; the
     model's own output (probabilities) is left as it is, for accuracy and for ``predict``."""
     captured: dict[str, torch.Tensor] = {}
-    head = metrics.logits_head(spec)
+    head = heads.logits_head(spec)
     handle = None
     if head is not None:
         handle = model.get_submodule(head.name).register_forward_hook(
