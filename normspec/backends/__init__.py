@@ -88,4 +88,4 @@ def get_backend(name: str) -> Backend:
     if name not in BACKENDS:
         raise BackendError(f"unknown backend '{name}'; choose one of {', '.join(BACKENDS)}")
     module = importlib.import_module(f"normspec.backends.{name}")
-    return module.BACKEND  # type: ignore[no-any-return]
+    return module.BACKEND

@@ -41,7 +41,7 @@ OMIT: Any = _OMIT
 def call(func: str, *positional: Any, **keywords: Any) -> Call:
     """A call with the positional arguments first, then the keywords in the order given
     (keywords whose value is :data:`OMIT` left out)."""
-    args = [(None, value) for value in positional]
+    args: list[tuple[str | None, Any]] = [(None, value) for value in positional]
     args += [(key, value) for key, value in keywords.items() if value is not _OMIT]
     return Call(func, tuple(args))
 

@@ -98,7 +98,10 @@ def _same_length(name: str, x: np.ndarray, y: np.ndarray, split: str) -> None:
 
 def load_dataset(name: str, *, seed: int = 0, validation_split: float = 0.2) -> Dataset:
     """A data set by built-in name, Keras-cache name or ``.npz`` path, split reproducibly."""
-    x_test = y_test = None
+    x: np.ndarray | None
+    y: np.ndarray | None
+    x_test: np.ndarray | None = None
+    y_test: np.ndarray | None = None
     if name in BUILTIN:
         x, y = BUILTIN[name](seed)
     elif name in KERAS_CACHED:
@@ -212,8 +215,8 @@ def check_dataset(spec: CanonicalSpec, data: Dataset) -> None:
             raise DataError(f"{where}: the {split} inputs contain NaN or infinite values")
         _fits_dtype(where, split, x, np.dtype(spec.input.dtype))
     labels = np.concatenate([data.y_train, data.y_val])
-    for which, y in [("y_train", labels), ("y_test", data.y_test)]:
-        problem = None if y is None else _labels_fit(spec, y, which)
+    for which, given in [("y_train", labels), ("y_test", data.y_test)]:
+        problem = None if given is None else _labels_fit(spec, given, which)
         if problem:
             raise DataError(f"{where} does not fit spec '{spec.name}': {problem}")
     if len(data.x_val) == 0 and spec.train.validation_split > 0:

@@ -105,7 +105,7 @@ def _empty_array(subtype: Any, shape: Any, dtype: Any) -> np.ndarray:
     """numpy's ``_reconstruct``, for plain arrays only; the pickle's state then fills it in."""
     if subtype is not np.ndarray:
         raise _Refused("an array of a type other than numpy.ndarray")
-    return _RECONSTRUCT(np.ndarray, (0,), "b")  # type: ignore[no-any-return]
+    return _RECONSTRUCT(np.ndarray, (0,), "b")
 
 
 def _numeric_dtype(obj: Any, align: Any = False, copy: Any = False) -> np.dtype[Any]:

@@ -47,7 +47,8 @@ def model_class(spec: CanonicalSpec) -> type[nnx.Module]:
 
 def build(spec: CanonicalSpec, seed: int = 0) -> nnx.Module:
     """Execute the emitted module and construct the model with ``nnx.Rngs(seed)``."""
-    return model_class(spec)(rngs=nnx.Rngs(jax.random.key(seed, impl="rbg")))
+    cls: Any = model_class(spec)
+    return cls(rngs=nnx.Rngs(jax.random.key(seed, impl="rbg")))
 
 
 def _variables(model: nnx.Module, spec: CanonicalSpec) -> Iterator[tuple[str, nnx.Variable]]:

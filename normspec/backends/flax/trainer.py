@@ -19,7 +19,6 @@ import math
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 import jax
@@ -110,8 +109,7 @@ def _correct(form: LossForm, out: jax.Array, t: jax.Array) -> jax.Array:
     return jnp.array(-1)
 
 
-@partial(nnx.jit, static_argnames="form")
-def train_step(
+def _train_step(
     model: nnx.Module, optimizer: nnx.Optimizer, x: jax.Array, t: jax.Array, form: LossForm
 ) -> tuple[jax.Array, jax.Array]:
     """One optimizer step; returns the batch loss and the number of right predictions (-1 for
@@ -129,6 +127,12 @@ def train_step(
     (loss, out), grads = nnx.value_and_grad(loss_fn, has_aux=True)(model)
     optimizer.update(model, grads)
     return loss, _correct(form, out, t)
+
+
+train_step: Callable[..., tuple[jax.Array, jax.Array]] = nnx.jit(
+    _train_step, static_argnames="form"
+)
+"""The compiled step (``form`` is static: one compilation per loss form)."""
 
 
 def seed_dropout(model: nnx.Module, seed: int) -> None:

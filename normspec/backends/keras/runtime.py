@@ -11,6 +11,7 @@ import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
+from typing import Any
 
 import keras
 import numpy as np
@@ -53,7 +54,8 @@ def build(spec: CanonicalSpec) -> keras.Model:
     module = module_of(spec)
     namespace: dict[str, object] = {"__name__": f"normspec_keras_{spec.name}"}
     exec(compile(module.source, f"<normspec:{spec.name}>", "exec"), namespace)
-    model = namespace[module.builder]()
+    builder: Any = namespace[module.builder]
+    model = builder()
     assert isinstance(model, keras.Model)
     return model
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import linecache
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -43,7 +44,7 @@ def build(spec: CanonicalSpec) -> nn.Module:
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     namespace: dict[str, object] = {"__name__": f"normspec_generated_{spec.name}"}
     exec(compile(source, filename, "exec"), namespace)
-    return namespace[class_name(spec)]()  # type: ignore[operator, no-any-return]
+    return namespace[class_name(spec)]()  # type: ignore[operator]
 
 
 def _tensor(model: nn.Module, key: str, op: ir.Op) -> torch.Tensor:
@@ -52,7 +53,7 @@ def _tensor(model: nn.Module, key: str, op: ir.Op) -> torch.Tensor:
         attribute = "running_mean" if isinstance(op, ir.BatchNorm) else "mean"
     else:
         attribute = ROLE_ATTRIBUTES[role]
-    return getattr(model.get_submodule(name), attribute)  # type: ignore[no-any-return]
+    return getattr(model.get_submodule(name), attribute)
 
 
 def _kernel_to_torch(kernel: np.ndarray) -> np.ndarray:
@@ -83,7 +84,8 @@ def set_weights(model: nn.Module, spec: CanonicalSpec, weights: Weights) -> None
             target.copy_(torch.from_numpy(np.ascontiguousarray(value)).to(target.dtype))
     for op in ops.values():
         if isinstance(op, ir.Standardize):
-            model.get_submodule(op.name).fitted = True  # its statistics are set now
+            standardize: Any = model.get_submodule(op.name)
+            standardize.fitted = True  # its statistics are set now
 
 
 def get_weights(model: nn.Module, spec: CanonicalSpec) -> Weights:
@@ -135,7 +137,7 @@ def mode(model: nn.Module, *, train: bool, dropout: bool) -> Iterator[None]:
 def full_precision() -> Iterator[None]:
     """float32 matrix products and convolutions in full float32 on GPUs for the duration:
     PyTorch lets cuDNN convolutions use TF32 by default, which parity cannot tolerate."""
-    flags = (torch.backends.cuda.matmul, torch.backends.cudnn)
+    flags: tuple[Any, ...] = (torch.backends.cuda.matmul, torch.backends.cudnn)
     saved = [f.allow_tf32 for f in flags]
     for f in flags:
         f.allow_tf32 = False
