@@ -184,3 +184,43 @@ def test_a_network_too_big_for_its_canonical_form_is_refused() -> None:
     text = FLAT_HEAD + "layers:\n" + "  - activation: relu\n" * 5001
     found = problems_of(text)
     assert any("layers: the network has 5,001 ops after expansion" in p for p in found), found
+
+
+# (case, spec text, path of the problem, the name it suggests)
+SUGGESTION_CASES = [
+    ("activation case", FLAT_HEAD + "layers:\n  - dense: {units: 2, activation: ReLU}\n", "layers[0].dense.activation", "relu"),
+    ("GELU", FLAT_HEAD + "defaults: {activation: GELU}\nlayers: [dense: 2]\n", "defaults.activation", "gelu"),
+    ("LeakyReLU", FLAT_HEAD + "layers:\n  - activation: LeakyReLU\n", "layers[0].activation.function", "leaky_relu"),
+    ("padding case", HEAD + "layers:\n  - conv2d: {filters: 2, padding: SAME}\n", "layers[0].conv2d.padding", "same"),
+    ("VALID", HEAD + "layers:\n  - max_pool2d: {pool: 2, padding: VALID}\n", "layers[0].max_pool2d.padding", "valid"),
+    ("Keras batch norm", HEAD + "layers:\n  - BatchNormalization\n", "layers[0].BatchNormalization", "batch_norm"),
+    ("PyTorch batch norm", HEAD + "layers:\n  - BatchNorm2d: {epsilon: 0.001}\n", "layers[0].BatchNorm2d", "batch_norm"),
+    ("bn", HEAD + "layers:\n  - bn\n", "layers[0].bn", "batch_norm"),
+    ("bn as a norm kind", HEAD + "defaults: {norm: bn}\nlayers: [flatten]\n", "defaults.norm", "batch"),
+    ("BatchNorm as a norm kind", HEAD + "defaults: {norm: {kind: BatchNorm}}\nlayers: [flatten]\n", "defaults.norm.kind", "batch"),
+    ("LayerNormalization", HEAD + "layers:\n  - LayerNormalization\n", "layers[0].LayerNormalization", "layer_norm"),
+    ("Keras pooling", HEAD + "layers:\n  - MaxPooling2D: 2\n", "layers[0].MaxPooling2D", "max_pool2d"),
+    ("PyTorch pooling", HEAD + "layers:\n  - MaxPool2d: 2\n", "layers[0].MaxPool2d", "max_pool2d"),
+    ("global pooling", HEAD + "layers:\n  - GlobalAveragePooling2D\n", "layers[0].GlobalAveragePooling2D", "global_avg_pool"),
+    ("Keras conv", HEAD + "layers:\n  - Conv2D: 8\n", "layers[0].Conv2D", "conv2d"),
+    ("PyTorch conv", HEAD + "layers:\n  - Conv2d: 8\n", "layers[0].Conv2d", "conv2d"),
+    ("PyTorch linear", FLAT_HEAD + "layers:\n  - Linear: 8\n", "layers[0].Linear", "dense"),
+    ("Keras dense", FLAT_HEAD + "layers:\n  - Dense: 8\n", "layers[0].Dense", "dense"),
+    ("Dropout", FLAT_HEAD + "layers:\n  - Dropout: 0.5\n", "layers[0].Dropout", "dropout"),
+    ("lr", FLAT_HEAD + "layers: [dense: 2]\ntrain: {optimizer: {kind: sgd, lr: 0.1}}\n", "train.optimizer.lr", "learning_rate"),
+    ("kernel_size", HEAD + "layers:\n  - conv2d: {filters: 2, kernel_size: 3}\n", "layers[0].conv2d.kernel_size", "kernel"),
+    ("eps", FLAT_HEAD + "layers:\n  - batch_norm: {eps: 0.001}\n", "layers[0].batch_norm.eps", "epsilon"),
+    ("Keras loss", FLAT_HEAD + "layers: [dense: 2]\ntrain: {loss: categorical_crossentropy}\n", "train.loss", "cross_entropy"),
+    ("optimizer case", FLAT_HEAD + "layers: [dense: 2]\ntrain: {optimizer: SGD}\n", "train.optimizer", "sgd"),
+    ("a typo still", HEAD + "layers:\n  - flaten\n", "layers[0].flaten", "flatten"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "path", "name"),
+    [c[1:] for c in SUGGESTION_CASES],
+    ids=[c[0] for c in SUGGESTION_CASES],
+)
+def test_other_frameworks_names_and_case_get_a_suggestion(text: str, path: str, name: str) -> None:
+    found = problems_of(text)
+    assert any(f": {path}: " in p and f"(did you mean '{name}'?)" in p for p in found), found

@@ -13,7 +13,8 @@ from normspec.spec import models as m
 from normspec.spec import ops_builder as build
 from normspec.spec.norms import resolve_activation, resolve_norm
 from normspec.spec.ops_builder import ShapeError
-from normspec.spec.validate import suggest, validate
+from normspec.spec.suggestions import suggest
+from normspec.spec.validate import validate
 
 Shape = tuple[int, ...]
 MAX_OPS = 5_000

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import types
 import typing
 from typing import Any, TypeVar, get_args, get_origin
@@ -11,15 +10,10 @@ from pydantic import BaseModel, ValidationError
 
 from normspec.errors import Path, Problem
 from normspec.loader import Document
+from normspec.spec.suggestions import suggest
 
 M = TypeVar("M", bound=BaseModel)
 _TYPE_MISMATCH = {"model_type", "dict_type", "model_attributes_type", "list_type"}
-
-
-def suggest(word: str, choices: typing.Iterable[str]) -> str:
-    """`` (did you mean 'x'?)`` when a close match exists, else ``''``."""
-    match = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean '{match[0]}'?)" if match else ""
 
 
 def _models_in(annotation: Any) -> list[type[BaseModel]]:
@@ -127,7 +121,7 @@ def _message(errs: list[tuple[dict[str, Any], list[str]]]) -> str:
             mapping = " or a mapping"
         got = first["input"]
         hint = suggest(got, choices) if isinstance(got, str) else ""
-        return f"got {_describe(got)}; expected {expected}{mapping}{hint}"
+        return f"got {_describe(got)}{hint}; expected {expected}{mapping}"
     text = "; ".join(dict.fromkeys(_short(e) for e, _ in errs))
     return f"{text} (got {_describe(first['input'])})"
 
