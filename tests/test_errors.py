@@ -224,3 +224,48 @@ SUGGESTION_CASES = [
 def test_other_frameworks_names_and_case_get_a_suggestion(text: str, path: str, name: str) -> None:
     found = problems_of(text)
     assert any(f": {path}: " in p and f"(did you mean '{name}'?)" in p for p in found), found
+
+
+OPTIMIZER_FORMS = (
+    "write optimizer as a name ('sgd', 'momentum' or 'adam') or as a mapping "
+    "{kind: sgd | momentum, learning_rate, momentum, nesterov} or "
+    "{kind: adam, learning_rate, beta1, beta2, epsilon}"
+)
+
+# (case, train section, expected problems)
+TAGGED_MAPPING_CASES = [
+    ("kind in another case", "{optimizer: {kind: Adam, lr: 0.001}}", [
+        f"4:27: train.optimizer.kind: got 'Adam' (did you mean 'adam'?); {OPTIMIZER_FORMS}",
+        "4:33: train.optimizer.lr: unknown key 'lr' (did you mean 'learning_rate'?); "
+        "allowed keys: beta1, beta2, epsilon, kind, learning_rate",
+    ]),
+    ("no kind", "{optimizer: {lr: 0.001}}", [
+        f"4:20: train.optimizer: missing required key 'kind'; {OPTIMIZER_FORMS}",
+        "4:21: train.optimizer.lr: unknown key 'lr' (did you mean 'learning_rate'?)",
+    ]),
+    ("unknown kind", "{optimizer: {kind: rmsprop}}", [
+        f"4:27: train.optimizer.kind: got 'rmsprop'; {OPTIMIZER_FORMS}",
+    ]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("train", "expected"),
+    [c[1:] for c in TAGGED_MAPPING_CASES],
+    ids=[c[0] for c in TAGGED_MAPPING_CASES],
+)
+def test_a_mapping_with_a_wrong_tag_lists_both_forms(train: str, expected: list[str]) -> None:
+    found = problems_of(FLAT_HEAD + f"layers: [dense: 2]\ntrain: {train}\n")
+    assert len(found) == len(expected), found
+    for problem, fragment in zip(found, expected, strict=True):
+        assert problem.startswith(f"<string>:{fragment}"), found
+
+
+def test_an_initializer_mapping_with_a_wrong_tag_lists_its_forms() -> None:
+    text = FLAT_HEAD + "layers:\n  - dense: {units: 2, kernel_init: {distribution: Normal}}\n"
+    (found,) = problems_of(text)
+    assert (
+        "layers[0].dense.kernel_init.distribution: got 'Normal' (did you mean 'normal'?)" in found
+    )
+    assert "'torch_default', 'zeros' or 'ones') or as a mapping" in found
+    assert "{distribution: normal, mean, std}" in found
