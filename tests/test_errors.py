@@ -269,3 +269,31 @@ def test_an_initializer_mapping_with_a_wrong_tag_lists_its_forms() -> None:
     )
     assert "'torch_default', 'zeros' or 'ones') or as a mapping" in found
     assert "{distribution: normal, mean, std}" in found
+
+
+# (case, input shape, layers, the problem at input.shape or None)
+CHANNELS_FIRST_CASES = [
+    ("MNIST", "[1, 28, 28]", "[conv2d: 8]", "2:16: input.shape: input shape [1, 28, 28] looks channels-first, but normspec shapes are channels-last (height, width, channels): write [28, 28, 1]"),
+    ("CIFAR, fails at the pool", "[3, 32, 32]", "[conv2d: 8, max_pool2d: 2]", "input.shape: input shape [3, 32, 32] looks channels-first, but normspec shapes are channels-last (height, width, channels): write [32, 32, 3]"),
+    ("RGBA", "[4, 64, 64]", "[max_pool2d: 8]", "write [64, 64, 4]"),
+    ("sequence", "[1, 100]", "[conv1d: 4]", "channels-last (length, channels): write [100, 1]"),
+    ("channels-last, kernel too large", "[28, 28, 1]", "[{conv2d: {filters: 2, kernel: 29}}]", None),
+    ("small image with many channels", "[4, 4, 16]", "[{conv2d: {filters: 2, kernel: 5}}]", None),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("shape", "layers", "expected"),
+    [c[1:] for c in CHANNELS_FIRST_CASES],
+    ids=[c[0] for c in CHANNELS_FIRST_CASES],
+)
+def test_a_channels_first_input_is_named_at_the_input_shape(
+    shape: str, layers: str, expected: str | None
+) -> None:
+    found = problems_of(f"normspec: 1\ninput: {{shape: {shape}}}\nlayers: {layers}\n")
+    assert any("is larger than its padded input" in p for p in found), found
+    at_input = [p for p in found if ": input.shape: " in p]
+    if expected is None:
+        assert at_input == [], found
+    else:
+        assert len(at_input) == 1 and expected in at_input[0], found

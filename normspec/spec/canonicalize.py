@@ -34,6 +34,7 @@ class Canonicalizer:
         self.counters: dict[str, int] = {}
         self.defaults = m.Defaults()
         self.explicit: set[str] = set()
+        self.input_shape: Shape = ()
 
     # --- entry point ---------------------------------------------------------------------------
 
@@ -50,6 +51,7 @@ class Canonicalizer:
         self.defaults = defaults or m.Defaults()
         self.explicit = set(_explicit_names(layers_data or []))
         shape: Shape | None = tuple(section.shape) if section else None
+        self.input_shape = shape or ()
         if shape is not None:
             shape = self.check_input_size(shape)
         ops: list[ir.Op] = []
@@ -75,6 +77,13 @@ class Canonicalizer:
             self.fail(("input", "shape"), str(exc).replace("output", "input", 1))
             return None
         return shape
+
+    def check_channels_first(self) -> None:
+        """Once: say so at the input shape when it looks channels-first."""
+        hint = build.channels_first_hint(self.input_shape)
+        if hint is not None:
+            self.fail(("input", "shape"), hint)
+            self.input_shape = ()
 
     def check_total_params(self, ops: list[ir.Op]) -> None:
         count = sum(1 for _ in walk_ops(tuple(ops), ()))
@@ -173,6 +182,8 @@ class Canonicalizer:
             except ShapeError as exc:
                 field = (exc.field,) if exc.field else ()
                 self.fail((*where, *field), str(exc))
+                if exc.spatial:
+                    self.check_channels_first()
                 shape = exc.recovered
                 continue
             ops.extend(new)
