@@ -101,3 +101,40 @@ def test_core_commands_import_no_framework() -> None:
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+LONG = "k" * 2_000_000
+LONG_HEAD = "normspec: 1\ninput: {shape: [8, 8, 3]}\n"
+
+# (case, spec text with a 2 MB word, where its problem is)
+LONG_TEXT_CASES = [
+    ("top-level key", LONG_HEAD + "layers: [flatten]\n? " + LONG + "\n: 1\n", "4:3"),
+    ("layer kind", LONG_HEAD + "layers:\n  - ? " + LONG + "\n    : 1\n", "4:7"),
+    ("bare layer", LONG_HEAD + "layers:\n  - " + LONG + "\n", "4:5"),
+    ("option key", LONG_HEAD + "layers:\n  - dense:\n      units: 2\n      ? " + LONG + "\n      : 1\n", "6:9"),
+    ("option value", LONG_HEAD + "layers:\n  - flatten\n  - dense: {units: 2, activation: " + LONG + "}\n", "5:35"),
+    ("optimizer kind", LONG_HEAD + "layers: [flatten]\ntrain: {optimizer: {kind: " + LONG + "}}\n", "4:27"),
+    ("layer body", LONG_HEAD + "layers:\n  - flatten: " + LONG + "\n", "4:14"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "where"), [c[1:] for c in LONG_TEXT_CASES], ids=[c[0] for c in LONG_TEXT_CASES]
+)
+def test_a_huge_word_is_cut_in_every_message(tmp_path, text: str, where: str) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text)
+    code, _, err = run("validate", str(bad))
+    assert code == 2
+    assert f"{bad}:{where}: " in err
+    assert "(2,000,000 characters)" in err
+    assert max(len(line) for line in err.splitlines()) < 600, err[:2000]
+
+
+def test_a_huge_line_with_a_syntax_error_is_not_echoed(tmp_path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(LONG_HEAD + "layers:\n  - dense: 64, " + LONG + ": relu\n")
+    code, _, err = run("validate", str(bad))
+    assert code == 2
+    assert f"{bad}:4:{16 + len(LONG)}: <root>: YAML syntax error: ',' and ': ' in a plain" in err
+    assert max(len(line) for line in err.splitlines()) < 600, err[:2000]

@@ -61,7 +61,14 @@ def _unclosed(context: str, opened: tuple[int, int] | None) -> str | None:
 def _colon_in_value(lines: list[str], line: int, column: int) -> str:
     current = lines[line] if line < len(lines) else ""
     found = _KEY.match(current[:column].lstrip())
-    if found is not None and len(current) <= _LONGEST_ECHO:
+    if found is not None and len(current) > _LONGEST_ECHO:  # too long to quote back
+        if "," in found.group(2):
+            return (
+                "',' and ': ' in a plain value: write several options in braces, "
+                "{name: value, name: value}, or one per line indented under their key"
+            )
+        return "a second 'key:' on one line: put the inner mapping in braces or on lines of its own"
+    if found is not None:
         key, before = found.group(1), found.group(2)
         rest = current[current.index(before, current.index(key) + len(key)) :].strip()
         if "," in before:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from normspec.errors import Path, Problem, SpecError
+from normspec.errors import Path, Problem, SpecError, shown
 from normspec.ir import ops as ir
 from normspec.ir.graph import SGD, Adam, CanonicalSpec, InputSpec, TrainSpec, walk_ops
 from normspec.loader import Document
@@ -164,7 +164,7 @@ class Canonicalizer:
                 body = {}
             elif not isinstance(body, dict):
                 if shorthand is None:
-                    self.fail(where, f"{kind} takes a mapping of options, not {body!r}")
+                    self.fail(where, f"{kind} takes a mapping of options, not {shown(body)}")
                     shape = None
                     continue
                 body = {shorthand: body}
@@ -211,7 +211,7 @@ class Canonicalizer:
             self.problems.append(
                 self.doc.problem(
                     (*path, kind),
-                    f"unknown layer '{kind}'{hint}; known layers: {', '.join(m.LAYER_KINDS)}",
+                    f"unknown layer {shown(kind)}{hint}; known layers: {', '.join(m.LAYER_KINDS)}",
                     key=isinstance(item, dict),
                 )
             )
@@ -224,7 +224,8 @@ class Canonicalizer:
         out = ops[-1].shape if ops else shape
         if layer.shape is not None and kind != "reshape" and tuple(layer.shape) != out:
             self.fail(
-                (*where, "shape"), f"declared shape {layer.shape} but inferred {build.fmt(out)}"
+                (*where, "shape"),
+                f"declared shape {shown(layer.shape)} but inferred {build.fmt(out)}",
             )
         total = sum(op.params for op in ops)
         if layer.params is not None and layer.params != total:

@@ -9,7 +9,7 @@ from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel
 
-from normspec.errors import Path, Problem
+from normspec.errors import Path, Problem, shown
 from normspec.loader import Document
 from normspec.spec.suggestions import closest, suggest
 
@@ -18,7 +18,7 @@ TAG_ERRORS = {"union_tag_invalid", "union_tag_not_found"}
 
 
 def unknown_key(key: str, fields: list[str]) -> str:
-    return f"unknown key '{key}'{suggest(key, fields)}; allowed keys: {', '.join(fields)}"
+    return f"unknown key {shown(key)}{suggest(key, fields)}; allowed keys: {', '.join(fields)}"
 
 
 def tag_problems(
@@ -39,7 +39,7 @@ def tag_problems(
         meant = closest(tag, tags)
         if meant is not None:
             branches = [c for c in classes if meant in _tags(c, tag_key)]
-        out = [doc.problem((*path, tag_key), f"got '{tag}'{suggest(tag, tags)}; {forms}")]
+        out = [doc.problem((*path, tag_key), f"got {shown(tag)}{suggest(tag, tags)}; {forms}")]
     else:
         out = [doc.problem(path, f"missing required key '{tag_key}'; {forms}")]
     allowed = sorted({f for c in branches for f in c.model_fields})

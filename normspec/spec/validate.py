@@ -8,7 +8,7 @@ from typing import Any, TypeVar, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
-from normspec.errors import Path, Problem
+from normspec.errors import Path, Problem, shown
 from normspec.loader import Document
 from normspec.spec import unions
 from normspec.spec.suggestions import suggest
@@ -63,11 +63,6 @@ def _tagged(model: type[BaseModel], tag: str) -> bool:
         if get_origin(annotation) is typing.Literal and tag in get_args(annotation):
             return True
     return False
-
-
-def _describe(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def validate(
@@ -129,7 +124,7 @@ def _message(full_errs: list[_Error]) -> str:
         return f"missing required key '{first['loc'][-1]}'"
     checks = [e for e, _ in errs if e["type"] == "value_error"]
     if checks:  # a value of the right form that breaks a rule (a branch's own check)
-        return f"{_short(checks[0])} (got {_describe(checks[0]['input'])})"
+        return f"{_short(checks[0])} (got {shown(checks[0]['input'])})"
     literals = [e for e, _ in errs if e["type"] == "literal_error"]
     if literals:
         expected = str(literals[0]["ctx"]["expected"])
@@ -140,9 +135,9 @@ def _message(full_errs: list[_Error]) -> str:
             mapping = " or a mapping"
         got = first["input"]
         hint = suggest(got, choices) if isinstance(got, str) else ""
-        return f"got {_describe(got)}{hint}; expected {expected}{mapping}"
+        return f"got {shown(got)}{hint}; expected {expected}{mapping}"
     text = "; ".join(dict.fromkeys(_short(e) for e, _ in errs))
-    return f"{text} (got {_describe(first['input'])})"
+    return f"{text} (got {shown(first['input'])})"
 
 
 def _short(err: dict[str, Any]) -> str:
