@@ -6,6 +6,17 @@ import numpy as np
 
 from normspec.ir import ops as ir
 from normspec.ir.graph import CanonicalSpec
+from normspec.ir.output_checks import LOGIT_HEADS, logits_head
+
+__all__ = [
+    "LOGIT_HEADS",
+    "accuracy",
+    "chance_accuracy",
+    "logits_head",
+    "loss",
+    "output_kind",
+    "targets",
+]
 
 _TINY = 1e-12
 
@@ -61,32 +72,3 @@ def chance_accuracy(spec: CanonicalSpec, y: np.ndarray) -> float:
         return float("nan")
     _, counts = np.unique(np.asarray(y).reshape(-1) > 0.5 if y.ndim > 1 else y, return_counts=True)
     return float(counts.max() / counts.sum())
-
-
-LOGIT_HEADS = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}
-"""The activation whose input a loss reads as logits, when a spec ends in it."""
-
-
-def logits_head(spec: CanonicalSpec) -> ir.Activation | None:
-    """The final softmax (cross-entropy) or sigmoid (binary cross-entropy) of ``spec``, whose
-    input every backend's loss reads, stably, as logits; None when the output itself is what
-    the loss reads."""
-    last = spec.layers[-1] if spec.layers else None
-    wanted = LOGIT_HEADS.get(spec.train.loss)
-    if isinstance(last, ir.Activation) and last.function == wanted:
-        return last
-    return None
-
-
-def output_warning(spec: CanonicalSpec) -> str | None:
-    """A likely mistake in how the output meets the loss, such as a last layer that inherited
-    ``relu`` from ``defaults`` under a cross-entropy, which then reads rectified logits."""
-    last = spec.layers[-1] if spec.layers else None
-    wanted = LOGIT_HEADS.get(spec.train.loss)
-    if wanted is None or not isinstance(last, ir.Activation) or logits_head(spec) is not None:
-        return None
-    return (
-        f"the network ends in {last.function} ({last.name}), so {spec.train.loss} takes its "
-        f"outputs as logits; end the last layer with activation: {wanted} or linear "
-        "(a layer without one inherits defaults.activation)"
-    )
