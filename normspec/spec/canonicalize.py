@@ -7,13 +7,14 @@ from typing import Any
 
 from normspec.errors import Path, Problem, SpecError, shown
 from normspec.ir import ops as ir
-from normspec.ir.graph import SGD, Adam, CanonicalSpec, InputSpec, TrainSpec, walk_ops
+from normspec.ir.graph import CanonicalSpec, InputSpec, walk_ops
 from normspec.loader import Document
 from normspec.spec import models as m
 from normspec.spec import ops_builder as build
 from normspec.spec.norms import resolve_activation, resolve_norm
 from normspec.spec.ops_builder import ShapeError
 from normspec.spec.suggestions import suggest
+from normspec.spec.train_section import train_spec
 from normspec.spec.validate import validate
 
 Shape = tuple[int, ...]
@@ -67,7 +68,7 @@ class Canonicalizer:
             name=header.name,
             input=InputSpec(shape=tuple(header.input.shape), dtype=header.input.dtype),
             layers=tuple(ops),
-            train=self.train(header.train, ops),
+            train=train_spec(header.train, ops),
         )
 
     def check_input_size(self, shape: Shape) -> Shape | None:
@@ -295,43 +296,6 @@ class Canonicalizer:
         if len(value) != channels:
             self.fail(path, f"expected {channels} values (one per channel), got {len(value)}")
         return tuple(float(v) for v in value)
-
-    def train(self, section: m.TrainSection, ops: list[ir.Op]) -> TrainSpec:
-        opt = section.optimizer
-        if isinstance(opt, str):
-            opt = m.AdamSpec(kind="adam") if opt == "adam" else m.SGDSpec(kind=opt)
-        optimizer: SGD | Adam
-        if isinstance(opt, m.AdamSpec):
-            optimizer = Adam(
-                learning_rate=opt.learning_rate or 1e-3,
-                beta1=opt.beta1,
-                beta2=opt.beta2,
-                epsilon=opt.epsilon,
-            )
-        else:
-            default_momentum = 0.9 if opt.kind == "momentum" else 0.0
-            momentum = opt.momentum if opt.momentum is not None else default_momentum
-            optimizer = SGD(
-                learning_rate=opt.learning_rate or 0.01, momentum=momentum, nesterov=opt.nesterov
-            )
-        loss = section.loss if section.loss != "auto" else _auto_loss(ops)
-        return TrainSpec(
-            loss=loss,
-            optimizer=optimizer,
-            batch_size=section.batch_size,
-            epochs=section.epochs,
-            seed=section.seed,
-            validation_split=section.validation_split,
-        )
-
-
-def _auto_loss(ops: list[ir.Op]) -> Any:
-    last = ops[-1] if ops else None
-    if isinstance(last, ir.Activation) and last.function == "sigmoid":
-        return "binary_cross_entropy"
-    if last is not None and last.shape == (1,):
-        return "mean_squared_error"
-    return "cross_entropy"
 
 
 def _explicit_names(items: list[Any]) -> list[str]:
