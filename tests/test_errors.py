@@ -49,6 +49,7 @@ CASES = [
     ("instance norm on flat", "normspec: 1\ninput: {shape: [4]}\nlayers:\n  - instance_norm\n", "layers[0].instance_norm: instance norm needs spatial axes"),
     ("instance norm on 1x1", "normspec: 1\ninput: {shape: [2, 2, 3]}\nlayers:\n  - max_pool2d: 2\n  - instance_norm\n", "layers[1].instance_norm: instance norm needs more than one spatial position, got (1, 1, 3)"),
     ("empty spec", "", "1:1: <root>: the spec is empty"),
+    ("option beside its layer", HEAD + "layers:\n  - conv2d:\n      filters: 3\n    kernel: 3\n", "4:5: layers[0]: a layer is a one-key mapping like {conv2d: 32} or a bare name; 'kernel' sits beside conv2d, not inside it: indent it under conv2d's options"),
 ]  # fmt: skip
 
 

@@ -205,7 +205,9 @@ class Canonicalizer:
         elif isinstance(item, dict) and len(item) == 1:
             kind, body = next(iter(item.items()))
         else:
-            self.fail(path, "a layer is a one-key mapping like {conv2d: 32} or a bare name")
+            self.fail(
+                path, "a layer is a one-key mapping like {conv2d: 32} or a bare name" + _stray(item)
+            )
             return None
         if kind not in m.LAYER_KINDS:
             hint = suggest(kind, m.LAYER_KINDS)
@@ -296,6 +298,22 @@ class Canonicalizer:
         if len(value) != channels:
             self.fail(path, f"expected {channels} values (one per channel), got {len(value)}")
         return tuple(float(v) for v in value)
+
+
+def _stray(item: Any) -> str:
+    """For ``{conv2d: {filters: 3}, kernel: 3}`` (an option indented like its layer's kind): which
+    keys to move into the layer's options."""
+    if not isinstance(item, dict):
+        return ""
+    kinds = [k for k in item if k in m.LAYER_KINDS]
+    if len(kinds) != 1:
+        return ""
+    others = [shown(k) for k in item if k != kinds[0]]
+    verb, them = ("sits", "it") if len(others) == 1 else ("sit", "them")
+    return (
+        f"; {', '.join(others)} {verb} beside {kinds[0]}, not inside it: indent {them} under "
+        f"{kinds[0]}'s options (or put {them} in its braces)"
+    )
 
 
 def _explicit_names(items: list[Any]) -> list[str]:
