@@ -176,19 +176,26 @@ def main() -> None:
 def validate(specs: tuple[Path, ...]) -> None:
     """Check SPECS; print every problem as FILE:LINE:COL: field.path: message.
 
+    A valid spec may still get warnings (FILE: warning: ...), such as a last layer whose
+    activation does not fit the loss; they do not change the exit status.
+
     \b
     Example:
       normspec validate specs/*.yaml
     """
     import normspec
+    from normspec.ir.output_checks import output_warnings
 
     problems = []
     for path in specs:
         try:
             spec = normspec.load(path)
-            click.echo(f"{path}: ok ({spec.name}, {len(list(spec.walk()))} ops, {spec.hash[:19]})")
         except SpecError as exc:
             problems.extend(exc.problems)
+            continue
+        click.echo(f"{path}: ok ({spec.name}, {len(list(spec.walk()))} ops, {spec.hash[:19]})")
+        for warning in output_warnings(spec):
+            click.echo(f"{path}: warning: {warning}", err=True)
     if problems:
         raise SpecError(problems)
 

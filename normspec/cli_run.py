@@ -81,10 +81,9 @@ def load_data(name: str, spec, seed: int):  # type: ignore[no-untyped-def]
 
 
 def warn_about_output(spec: Any) -> None:
-    from normspec.run.metrics import output_warning
+    from normspec.ir.output_checks import output_warnings
 
-    warning = output_warning(spec)
-    if warning:
+    for warning in output_warnings(spec):
         click.echo(f"warning: {warning}", err=True)
 
 

@@ -7,16 +7,29 @@ from dataclasses import dataclass
 
 PathPart = str | int
 Path = tuple[PathPart, ...]
+SHOWN_CHARS = 60
+"""User values quoted in messages are cut to about this many characters."""
+
+
+def shown(value: object) -> str:
+    """``repr`` of a user value, cut to about :data:`SHOWN_CHARS` characters (with its
+    length): every value a message quotes goes through here, so no message grows with it."""
+    text = repr(value)
+    if len(text) <= SHOWN_CHARS:
+        return text
+    return f"{text[: SHOWN_CHARS - 5]}…{text[-4:]} ({len(str(value)):,} characters)"
 
 
 def format_path(path: Sequence[PathPart]) -> str:
-    """``("layers", 3, "conv2d", "filters")`` -> ``layers[3].conv2d.filters``."""
+    """``("layers", 3, "conv2d", "filters")`` -> ``layers[3].conv2d.filters``; a key too long
+    to show is cut (see :func:`shown`)."""
     out = ""
     for part in path:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += f".{part}" if out else str(part)
+            text = part if len(part) <= SHOWN_CHARS else shown(part)
+            out += f".{text}" if out else text
     return out or "<root>"
 
 

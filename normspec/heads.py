@@ -7,6 +7,9 @@ import numpy as np
 
 from normspec.ir import ops as ir
 from normspec.ir.graph import CanonicalSpec
+from normspec.ir.output_checks import LOGIT_HEADS, logits_head
+
+__all__ = ["LOGIT_HEADS", "logits_head", "output_kind", "targets"]
 
 
 def output_kind(spec: CanonicalSpec) -> str:
@@ -24,18 +27,3 @@ def targets(spec: CanonicalSpec, y: np.ndarray) -> np.ndarray:
     if spec.train.loss == "cross_entropy":
         return y.astype(np.int64).reshape(-1)
     return y.astype(np.float64).reshape(len(y), *spec.output_shape)
-
-
-LOGIT_HEADS = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}
-"""The activation whose input a loss reads as logits, when a spec ends in it."""
-
-
-def logits_head(spec: CanonicalSpec) -> ir.Activation | None:
-    """The final softmax (cross-entropy) or sigmoid (binary cross-entropy) of ``spec``, whose
-    input every backend's loss reads, stably, as logits; None when the output itself is what
-    the loss reads."""
-    last = spec.layers[-1] if spec.layers else None
-    wanted = LOGIT_HEADS.get(spec.train.loss)
-    if isinstance(last, ir.Activation) and last.function == wanted:
-        return last
-    return None

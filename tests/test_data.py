@@ -213,16 +213,17 @@ def test_variation_values_may_be_mappings() -> None:
     ],
 )
 def test_output_warning_catches_an_inherited_activation(last: str, loss: str, warned: bool):
-    from normspec.run.metrics import output_warning
+    from normspec.ir.output_checks import output_warnings
 
     spec = normspec.load(
         "normspec: 1\ninput: {shape: [4]}\ndefaults: {activation: relu}\n"
         f"layers:\n  - dense: 8\n  - dense: {last}\ntrain: {{loss: {loss}}}\n"
     )
-    message = output_warning(spec)
-    assert (message is not None) == warned
+    messages = output_warnings(spec)
+    assert len(messages) == warned
     if warned:
-        assert "takes its outputs as logits" in message and "defaults.activation" in message
+        assert "takes its outputs as logits" in messages[0]
+        assert "defaults.activation" in messages[0]
 
 
 @pytest.mark.parametrize("samples", [2, 31, 32, 33, 34, 65])

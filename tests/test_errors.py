@@ -49,6 +49,7 @@ CASES = [
     ("instance norm on flat", "normspec: 1\ninput: {shape: [4]}\nlayers:\n  - instance_norm\n", "layers[0].instance_norm: instance norm needs spatial axes"),
     ("instance norm on 1x1", "normspec: 1\ninput: {shape: [2, 2, 3]}\nlayers:\n  - max_pool2d: 2\n  - instance_norm\n", "layers[1].instance_norm: instance norm needs more than one spatial position, got (1, 1, 3)"),
     ("empty spec", "", "1:1: <root>: the spec is empty"),
+    ("option beside its layer", HEAD + "layers:\n  - conv2d:\n      filters: 3\n    kernel: 3\n", "4:5: layers[0]: a layer is a one-key mapping like {conv2d: 32} or a bare name; 'kernel' sits beside conv2d, not inside it: indent it under conv2d's options"),
 ]  # fmt: skip
 
 
@@ -184,3 +185,116 @@ def test_a_network_too_big_for_its_canonical_form_is_refused() -> None:
     text = FLAT_HEAD + "layers:\n" + "  - activation: relu\n" * 5001
     found = problems_of(text)
     assert any("layers: the network has 5,001 ops after expansion" in p for p in found), found
+
+
+# (case, spec text, path of the problem, the name it suggests)
+SUGGESTION_CASES = [
+    ("activation case", FLAT_HEAD + "layers:\n  - dense: {units: 2, activation: ReLU}\n", "layers[0].dense.activation", "relu"),
+    ("GELU", FLAT_HEAD + "defaults: {activation: GELU}\nlayers: [dense: 2]\n", "defaults.activation", "gelu"),
+    ("LeakyReLU", FLAT_HEAD + "layers:\n  - activation: LeakyReLU\n", "layers[0].activation.function", "leaky_relu"),
+    ("padding case", HEAD + "layers:\n  - conv2d: {filters: 2, padding: SAME}\n", "layers[0].conv2d.padding", "same"),
+    ("VALID", HEAD + "layers:\n  - max_pool2d: {pool: 2, padding: VALID}\n", "layers[0].max_pool2d.padding", "valid"),
+    ("Keras batch norm", HEAD + "layers:\n  - BatchNormalization\n", "layers[0].BatchNormalization", "batch_norm"),
+    ("PyTorch batch norm", HEAD + "layers:\n  - BatchNorm2d: {epsilon: 0.001}\n", "layers[0].BatchNorm2d", "batch_norm"),
+    ("bn", HEAD + "layers:\n  - bn\n", "layers[0].bn", "batch_norm"),
+    ("bn as a norm kind", HEAD + "defaults: {norm: bn}\nlayers: [flatten]\n", "defaults.norm", "batch"),
+    ("BatchNorm as a norm kind", HEAD + "defaults: {norm: {kind: BatchNorm}}\nlayers: [flatten]\n", "defaults.norm.kind", "batch"),
+    ("LayerNormalization", HEAD + "layers:\n  - LayerNormalization\n", "layers[0].LayerNormalization", "layer_norm"),
+    ("Keras pooling", HEAD + "layers:\n  - MaxPooling2D: 2\n", "layers[0].MaxPooling2D", "max_pool2d"),
+    ("PyTorch pooling", HEAD + "layers:\n  - MaxPool2d: 2\n", "layers[0].MaxPool2d", "max_pool2d"),
+    ("global pooling", HEAD + "layers:\n  - GlobalAveragePooling2D\n", "layers[0].GlobalAveragePooling2D", "global_avg_pool"),
+    ("Keras conv", HEAD + "layers:\n  - Conv2D: 8\n", "layers[0].Conv2D", "conv2d"),
+    ("PyTorch conv", HEAD + "layers:\n  - Conv2d: 8\n", "layers[0].Conv2d", "conv2d"),
+    ("PyTorch linear", FLAT_HEAD + "layers:\n  - Linear: 8\n", "layers[0].Linear", "dense"),
+    ("Keras dense", FLAT_HEAD + "layers:\n  - Dense: 8\n", "layers[0].Dense", "dense"),
+    ("Dropout", FLAT_HEAD + "layers:\n  - Dropout: 0.5\n", "layers[0].Dropout", "dropout"),
+    ("lr", FLAT_HEAD + "layers: [dense: 2]\ntrain: {optimizer: {kind: sgd, lr: 0.1}}\n", "train.optimizer.lr", "learning_rate"),
+    ("kernel_size", HEAD + "layers:\n  - conv2d: {filters: 2, kernel_size: 3}\n", "layers[0].conv2d.kernel_size", "kernel"),
+    ("eps", FLAT_HEAD + "layers:\n  - batch_norm: {eps: 0.001}\n", "layers[0].batch_norm.eps", "epsilon"),
+    ("Keras loss", FLAT_HEAD + "layers: [dense: 2]\ntrain: {loss: categorical_crossentropy}\n", "train.loss", "cross_entropy"),
+    ("optimizer case", FLAT_HEAD + "layers: [dense: 2]\ntrain: {optimizer: SGD}\n", "train.optimizer", "sgd"),
+    ("a typo still", HEAD + "layers:\n  - flaten\n", "layers[0].flaten", "flatten"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "path", "name"),
+    [c[1:] for c in SUGGESTION_CASES],
+    ids=[c[0] for c in SUGGESTION_CASES],
+)
+def test_other_frameworks_names_and_case_get_a_suggestion(text: str, path: str, name: str) -> None:
+    found = problems_of(text)
+    assert any(f": {path}: " in p and f"(did you mean '{name}'?)" in p for p in found), found
+
+
+OPTIMIZER_FORMS = (
+    "write optimizer as a name ('sgd', 'momentum' or 'adam') or as a mapping "
+    "{kind: sgd | momentum, learning_rate, momentum, nesterov} or "
+    "{kind: adam, learning_rate, beta1, beta2, epsilon}"
+)
+
+# (case, train section, expected problems)
+TAGGED_MAPPING_CASES = [
+    ("kind in another case", "{optimizer: {kind: Adam, lr: 0.001}}", [
+        f"4:27: train.optimizer.kind: got 'Adam' (did you mean 'adam'?); {OPTIMIZER_FORMS}",
+        "4:33: train.optimizer.lr: unknown key 'lr' (did you mean 'learning_rate'?); "
+        "allowed keys: beta1, beta2, epsilon, kind, learning_rate",
+    ]),
+    ("no kind", "{optimizer: {lr: 0.001}}", [
+        f"4:20: train.optimizer: missing required key 'kind'; {OPTIMIZER_FORMS}",
+        "4:21: train.optimizer.lr: unknown key 'lr' (did you mean 'learning_rate'?)",
+    ]),
+    ("unknown kind", "{optimizer: {kind: rmsprop}}", [
+        f"4:27: train.optimizer.kind: got 'rmsprop'; {OPTIMIZER_FORMS}",
+    ]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("train", "expected"),
+    [c[1:] for c in TAGGED_MAPPING_CASES],
+    ids=[c[0] for c in TAGGED_MAPPING_CASES],
+)
+def test_a_mapping_with_a_wrong_tag_lists_both_forms(train: str, expected: list[str]) -> None:
+    found = problems_of(FLAT_HEAD + f"layers: [dense: 2]\ntrain: {train}\n")
+    assert len(found) == len(expected), found
+    for problem, fragment in zip(found, expected, strict=True):
+        assert problem.startswith(f"<string>:{fragment}"), found
+
+
+def test_an_initializer_mapping_with_a_wrong_tag_lists_its_forms() -> None:
+    text = FLAT_HEAD + "layers:\n  - dense: {units: 2, kernel_init: {distribution: Normal}}\n"
+    (found,) = problems_of(text)
+    assert (
+        "layers[0].dense.kernel_init.distribution: got 'Normal' (did you mean 'normal'?)" in found
+    )
+    assert "'torch_default', 'zeros' or 'ones') or as a mapping" in found
+    assert "{distribution: normal, mean, std}" in found
+
+
+# (case, input shape, layers, the problem at input.shape or None)
+CHANNELS_FIRST_CASES = [
+    ("MNIST", "[1, 28, 28]", "[conv2d: 8]", "2:16: input.shape: input shape [1, 28, 28] looks channels-first, but normspec shapes are channels-last (height, width, channels): write [28, 28, 1]"),
+    ("CIFAR, fails at the pool", "[3, 32, 32]", "[conv2d: 8, max_pool2d: 2]", "input.shape: input shape [3, 32, 32] looks channels-first, but normspec shapes are channels-last (height, width, channels): write [32, 32, 3]"),
+    ("RGBA", "[4, 64, 64]", "[max_pool2d: 8]", "write [64, 64, 4]"),
+    ("sequence", "[1, 100]", "[conv1d: 4]", "channels-last (length, channels): write [100, 1]"),
+    ("channels-last, kernel too large", "[28, 28, 1]", "[{conv2d: {filters: 2, kernel: 29}}]", None),
+    ("small image with many channels", "[4, 4, 16]", "[{conv2d: {filters: 2, kernel: 5}}]", None),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("shape", "layers", "expected"),
+    [c[1:] for c in CHANNELS_FIRST_CASES],
+    ids=[c[0] for c in CHANNELS_FIRST_CASES],
+)
+def test_a_channels_first_input_is_named_at_the_input_shape(
+    shape: str, layers: str, expected: str | None
+) -> None:
+    found = problems_of(f"normspec: 1\ninput: {{shape: {shape}}}\nlayers: {layers}\n")
+    assert any("is larger than its padded input" in p for p in found), found
+    at_input = [p for p in found if ": input.shape: " in p]
+    if expected is None:
+        assert at_input == [], found
+    else:
+        assert len(at_input) == 1 and expected in at_input[0], found

@@ -276,3 +276,60 @@ def test_second_document_and_undefined_alias_are_located() -> None:
     assert only_problem(HEAD + "layers: [*nope]\n") == (
         "<string>:3:10: layers[0]: YAML syntax error: found undefined alias *nope"
     )
+
+
+# 6. syntax errors in normspec's words, with the fix ------------------------------------------
+
+LAYERS = "normspec: 1\ninput: {shape: [8, 8, 3]}\nlayers:\n"
+
+# (case, spec text, expected "<line>:<col>: <root>: YAML syntax error: <explanation>")
+SYNTAX_CASES = [
+    ("options on one line", LAYERS + "  - dense: 64, activation: relu\n",
+     "4:26: <root>: YAML syntax error: ',' and ': ' in the value of 'dense': to give dense several "
+     "options write them in braces, dense: {units: 64, activation: relu}, or one per line "
+     "indented under 'dense:'"),
+    ("conv options on one line", LAYERS + "  - conv2d: 32, kernel: 5, padding: same\n",
+     "write them in braces, conv2d: {filters: 32, kernel: 5, padding: same}, or one per line"),
+    ("two keys on one line", "normspec: 1\ndefaults: activation: relu\n",
+     "2:21: <root>: YAML syntax error: a second 'key:' on the line of 'defaults:': write "
+     "defaults: {activation: relu}, or put activation: relu on its own line"),
+    ("item indented too far", LAYERS + "  - flatten\n   - dense: 3\n",
+     "5:11: <root>: YAML syntax error: this line is indented more than line 4, so YAML reads it "
+     "as the rest of that line's value: indent it like line 4"),
+    ("key indented too far", "normspec: 1\ntrain:\n  epochs: 3\n   batch_size: 4\n",
+     "4:14: <root>: YAML syntax error: this line is indented more than line 3"),
+    ("key indented between levels", "normspec: 1\ninput:\n  shape: [4]\n dtype: float32\n",
+     "4:2: <root>: YAML syntax error: bad indentation: this line is indented 1 space, which lines "
+     "up with no enclosing level (those above it are at 0, 2)"),
+    ("item indented between levels", LAYERS + "  - flatten\n - dense: 3\n",
+     "5:2: <root>: YAML syntax error: bad indentation: this line is indented 1 space"),
+    ("key among list items", LAYERS + "  - flatten\n  dense: 3\n",
+     "5:3: <root>: YAML syntax error: expected a list item: at this indentation each line of the "
+     "list starts with '- '"),
+    ("tab", LAYERS + "\t- flatten\n",
+     "4:1: <root>: YAML syntax error: a tab: YAML indents with spaces only"),
+    ("unclosed brace", LAYERS + "  - dense: {units: 64, activation: relu\n",
+     "5:1: <root>: YAML syntax error: expected ',' or '}': the '{' opened at line 4, column 12 is "
+     "not closed before this point"),
+    ("unclosed bracket", "normspec: 1\nlayers: [flatten\ninput: {shape: [4]}\n",
+     "the '[' opened at line 2, column 9 is not closed before this point"),
+    ("text after braces", LAYERS + "  - conv2d: {filters: 3}, kernel: 3\n",
+     "4:25: <root>: YAML syntax error: text after a closed '{...}' or '[...]': put every option "
+     "inside the brackets"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("padding", ["", "#" + "p" * 600_000 + "\n"], ids=["small", "large"])
+@pytest.mark.parametrize(
+    ("text", "expected"), [c[1:] for c in SYNTAX_CASES], ids=[c[0] for c in SYNTAX_CASES]
+)
+def test_syntax_errors_are_explained_with_their_fix(text: str, expected: str, padding: str):
+    """The same words from libyaml (files too large to parse twice) and from PyYAML."""
+    found = only_problem(padding + text)
+    if padding and expected[0].isdigit():  # one line further down
+        line, rest = expected.split(":", 1)
+        expected = f"{int(line) + 1}:{rest}"
+    if padding:
+        expected = re.sub(r"line (\d+)", lambda m: f"line {int(m.group(1)) + 1}", expected)
+    fragment = f"<string>:{expected}" if expected[0].isdigit() else expected
+    assert fragment in found, found

@@ -29,6 +29,7 @@ from normspec.loader.limits import (
     shown,
 )
 from normspec.loader.source import check_characters, read_source
+from normspec.loader.syntax import explain
 
 __all__ = [
     "MAX_DEPTH",
@@ -75,11 +76,11 @@ def _load(text: str, source: str) -> Document:
         builder = _parse(text, source, _Parser)
     except yaml.MarkedYAMLError as exc:
         if _Parser is yaml.SafeLoader:
-            raise SpecError([_yaml_problem(exc, source)]) from None
+            raise SpecError([_yaml_problem(exc, source, text)]) from None
         if len(text) > _REPARSE_CHARS:
             # See below; the node past MAX_DEPTH is then within about 1,000 characters of here.
             deep = f"nesting deeper than {MAX_DEPTH}" if "nesting" in str(exc.problem) else ""
-            raise SpecError([_yaml_problem(exc, source, deep)]) from None
+            raise SpecError([_yaml_problem(exc, source, text, deep)]) from None
         # PyYAML's own parser (slower, but not recursive either) words its syntax errors
         # better, e.g. it names the character that cannot start a token. And libyaml stops at
         # its own depth limit (1000) while it is still looking ahead for the end of a possible
@@ -87,7 +88,7 @@ def _load(text: str, source: str) -> Document:
         try:
             builder = _parse(text, source, yaml.SafeLoader)
         except yaml.MarkedYAMLError as again:
-            raise SpecError([_yaml_problem(again, source)]) from None
+            raise SpecError([_yaml_problem(again, source, text)]) from None
     if not builder.done:
         raise SpecError([Problem(Location(source, 1, 1), (), "the spec is empty")])
     builder.doc.problems = builder.problems
@@ -109,10 +110,20 @@ def _parse(text: str, source: str, parser_class: Any) -> Builder:
     return builder
 
 
-def _yaml_problem(exc: yaml.MarkedYAMLError, source: str, message: str = "") -> Problem:
+def _yaml_problem(exc: yaml.MarkedYAMLError, source: str, text: str, message: str = "") -> Problem:
     mark = exc.problem_mark or exc.context_mark
     line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-    message = message or f"YAML syntax error: {_clip(exc.problem or exc.context)}"
+    if not message:
+        opened = exc.context_mark
+        words = explain(
+            str(exc.problem or ""),
+            str(exc.context or ""),
+            (opened.line, opened.column) if opened else None,
+            text,
+            line - 1,
+            col - 1,
+        )
+        message = f"YAML syntax error: {words or _clip(exc.problem or exc.context)}"
     return Problem(Location(source, line, col), (), message)
 
 

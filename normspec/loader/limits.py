@@ -2,6 +2,18 @@
 
 from __future__ import annotations
 
+from normspec.errors import SHOWN_CHARS, shown
+
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_NODES",
+    "MAX_NUMBER_CHARS",
+    "MAX_SOURCE_BYTES",
+    "MAX_TEXT",
+    "SHOWN_CHARS",
+    "shown",
+]
+
 MAX_SOURCE_BYTES = 2_900_000
 """Largest spec file or text, in UTF-8 bytes. Canonical output has 11-17 bytes a node, so for a
 canonical spec this limit and :data:`MAX_NODES` bind at about the same size (8,000 dense layers:
@@ -13,13 +25,3 @@ MAX_TEXT = MAX_SOURCE_BYTES
 never has more text than its source, so only aliases can exceed this."""
 MAX_NUMBER_CHARS = 100
 """Longest number literal: longer ones are absurd and ``int`` refuses more than 4300 digits."""
-SHOWN_CHARS = 60
-"""User values quoted in messages are cut to about this many characters."""
-
-
-def shown(value: object) -> str:
-    """``repr`` of a user value, cut to about :data:`SHOWN_CHARS` characters."""
-    text = repr(value)
-    if len(text) <= SHOWN_CHARS:
-        return text
-    return f"{text[: SHOWN_CHARS - 5]}…{text[-4:]} ({len(str(value)):,} characters)"

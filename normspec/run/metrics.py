@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from normspec.heads import LOGIT_HEADS, logits_head, output_kind, targets
-from normspec.ir import ops as ir
+from normspec.heads import output_kind, targets
 from normspec.ir.graph import CanonicalSpec
+from normspec.ir.output_checks import LOGIT_HEADS, logits_head
 
 __all__ = [
     "LOGIT_HEADS",
@@ -15,7 +15,6 @@ __all__ = [
     "logits_head",
     "loss",
     "output_kind",
-    "output_warning",
     "targets",
 ]
 
@@ -56,17 +55,3 @@ def chance_accuracy(spec: CanonicalSpec, y: np.ndarray) -> float:
         return float("nan")
     _, counts = np.unique(np.asarray(y).reshape(-1) > 0.5 if y.ndim > 1 else y, return_counts=True)
     return float(counts.max() / counts.sum())
-
-
-def output_warning(spec: CanonicalSpec) -> str | None:
-    """A likely mistake in how the output meets the loss, such as a last layer that inherited
-    ``relu`` from ``defaults`` under a cross-entropy, which then reads rectified logits."""
-    last = spec.layers[-1] if spec.layers else None
-    wanted = LOGIT_HEADS.get(spec.train.loss)
-    if wanted is None or not isinstance(last, ir.Activation) or logits_head(spec) is not None:
-        return None
-    return (
-        f"the network ends in {last.function} ({last.name}), so {spec.train.loss} takes its "
-        f"outputs as logits; end the last layer with activation: {wanted} or linear "
-        "(a layer without one inherits defaults.activation)"
-    )

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from normspec.errors import Path, Problem, SpecError
+from normspec.errors import Path, Problem, SpecError, shown
 from normspec.ir import ops as ir
-from normspec.ir.graph import SGD, Adam, CanonicalSpec, InputSpec, TrainSpec, walk_ops
+from normspec.ir.graph import CanonicalSpec, InputSpec, walk_ops
 from normspec.loader import Document
 from normspec.spec import models as m
 from normspec.spec import ops_builder as build
 from normspec.spec.lowering_table import LOWER
 from normspec.spec.norms import resolve_activation, resolve_norm
 from normspec.spec.ops_builder import ShapeError
-from normspec.spec.validate import suggest, validate
+from normspec.spec.suggestions import suggest
+from normspec.spec.train_section import train_spec
+from normspec.spec.validate import validate
 
 Shape = tuple[int, ...]
 MAX_OPS = 5_000
@@ -32,6 +34,7 @@ class Canonicalizer:
         self.counters: dict[str, int] = {}
         self.defaults = m.Defaults()
         self.explicit: set[str] = set()
+        self.input_shape: Shape = ()
 
     # --- entry point ---------------------------------------------------------------------------
 
@@ -48,6 +51,7 @@ class Canonicalizer:
         self.defaults = defaults or m.Defaults()
         self.explicit = set(_explicit_names(layers_data or []))
         shape: Shape | None = tuple(section.shape) if section else None
+        self.input_shape = shape or ()
         if shape is not None:
             shape = self.check_input_size(shape)
         ops: list[ir.Op] = []
@@ -63,7 +67,7 @@ class Canonicalizer:
             name=header.name,
             input=InputSpec(shape=tuple(header.input.shape), dtype=header.input.dtype),
             layers=tuple(ops),
-            train=self.train(header.train, ops),
+            train=train_spec(header.train, ops),
         )
 
     def check_input_size(self, shape: Shape) -> Shape | None:
@@ -73,6 +77,13 @@ class Canonicalizer:
             self.fail(("input", "shape"), str(exc).replace("output", "input", 1))
             return None
         return shape
+
+    def check_channels_first(self) -> None:
+        """Once: say so at the input shape when it looks channels-first."""
+        hint = build.channels_first_hint(self.input_shape)
+        if hint is not None:
+            self.fail(("input", "shape"), hint)
+            self.input_shape = ()
 
     def check_total_params(self, ops: list[ir.Op]) -> None:
         count = sum(1 for _ in walk_ops(tuple(ops), ()))
@@ -153,7 +164,7 @@ class Canonicalizer:
                 body = {}
             elif not isinstance(body, dict):
                 if shorthand is None:
-                    self.fail(where, f"{kind} takes a mapping of options, not {body!r}")
+                    self.fail(where, f"{kind} takes a mapping of options, not {shown(body)}")
                     shape = None
                     continue
                 body = {shorthand: body}
@@ -171,6 +182,8 @@ class Canonicalizer:
             except ShapeError as exc:
                 field = (exc.field,) if exc.field else ()
                 self.fail((*where, *field), str(exc))
+                if exc.spatial:
+                    self.check_channels_first()
                 shape = exc.recovered
                 continue
             ops.extend(new)
@@ -191,14 +204,16 @@ class Canonicalizer:
         elif isinstance(item, dict) and len(item) == 1:
             kind, body = next(iter(item.items()))
         else:
-            self.fail(path, "a layer is a one-key mapping like {conv2d: 32} or a bare name")
+            self.fail(
+                path, "a layer is a one-key mapping like {conv2d: 32} or a bare name" + _stray(item)
+            )
             return None
         if kind not in m.LAYER_KINDS:
             hint = suggest(kind, m.LAYER_KINDS)
             self.problems.append(
                 self.doc.problem(
                     (*path, kind),
-                    f"unknown layer '{kind}'{hint}; known layers: {', '.join(m.LAYER_KINDS)}",
+                    f"unknown layer {shown(kind)}{hint}; known layers: {', '.join(m.LAYER_KINDS)}",
                     key=isinstance(item, dict),
                 )
             )
@@ -211,7 +226,8 @@ class Canonicalizer:
         out = ops[-1].shape if ops else shape
         if layer.shape is not None and kind != "reshape" and tuple(layer.shape) != out:
             self.fail(
-                (*where, "shape"), f"declared shape {layer.shape} but inferred {build.fmt(out)}"
+                (*where, "shape"),
+                f"declared shape {shown(layer.shape)} but inferred {build.fmt(out)}",
             )
         total = sum(op.params for op in ops)
         if layer.params is not None and layer.params != total:
@@ -282,42 +298,21 @@ class Canonicalizer:
             self.fail(path, f"expected {channels} values (one per channel), got {len(value)}")
         return tuple(float(v) for v in value)
 
-    def train(self, section: m.TrainSection, ops: list[ir.Op]) -> TrainSpec:
-        opt = section.optimizer
-        if isinstance(opt, str):
-            opt = m.AdamSpec(kind="adam") if opt == "adam" else m.SGDSpec(kind=opt)
-        optimizer: SGD | Adam
-        if isinstance(opt, m.AdamSpec):
-            optimizer = Adam(
-                learning_rate=opt.learning_rate or 1e-3,
-                beta1=opt.beta1,
-                beta2=opt.beta2,
-                epsilon=opt.epsilon,
-            )
-        else:
-            default_momentum = 0.9 if opt.kind == "momentum" else 0.0
-            momentum = opt.momentum if opt.momentum is not None else default_momentum
-            optimizer = SGD(
-                learning_rate=opt.learning_rate or 0.01, momentum=momentum, nesterov=opt.nesterov
-            )
-        loss = section.loss if section.loss != "auto" else _auto_loss(ops)
-        return TrainSpec(
-            loss=loss,
-            optimizer=optimizer,
-            batch_size=section.batch_size,
-            epochs=section.epochs,
-            seed=section.seed,
-            validation_split=section.validation_split,
-        )
 
-
-def _auto_loss(ops: list[ir.Op]) -> Any:
-    last = ops[-1] if ops else None
-    if isinstance(last, ir.Activation) and last.function == "sigmoid":
-        return "binary_cross_entropy"
-    if last is not None and last.shape == (1,):
-        return "mean_squared_error"
-    return "cross_entropy"
+def _stray(item: Any) -> str:
+    """For ``{conv2d: {filters: 3}, kernel: 3}`` (an option indented like its layer's kind): which
+    keys to move into the layer's options."""
+    if not isinstance(item, dict):
+        return ""
+    kinds = [k for k in item if k in m.LAYER_KINDS]
+    if len(kinds) != 1:
+        return ""
+    others = [shown(k) for k in item if k != kinds[0]]
+    verb, them = ("sits", "it") if len(others) == 1 else ("sit", "them")
+    return (
+        f"; {', '.join(others)} {verb} beside {kinds[0]}, not inside it: indent {them} under "
+        f"{kinds[0]}'s options (or put {them} in its braces)"
+    )
 
 
 def _explicit_names(items: list[Any]) -> list[str]:

@@ -20,14 +20,21 @@ class ShapeError(ValueError):
 
     ``recovered`` is the layer's output shape when the problem does not change it (a bad
     ``groups``, say), so inference goes on and reports the problems of later layers too.
+    ``spatial`` marks a window (kernel, pool) that does not fit the spatial axes.
     """
 
     def __init__(
-        self, message: str, field: str | None = None, *, recovered: tuple[int, ...] | None = None
+        self,
+        message: str,
+        field: str | None = None,
+        *,
+        recovered: tuple[int, ...] | None = None,
+        spatial: bool = False,
     ) -> None:
         super().__init__(message)
         self.field = field
         self.recovered = recovered
+        self.spatial = spatial
 
 
 def fmt(shape: tuple[int, ...]) -> str:
@@ -100,10 +107,27 @@ def windows(
             padded = tuple(m + q[0] + q[1] for m, q in zip(shape[:-1], pads, strict=True))
             field = "pool" if "pool" in kind else "kernel"
             raise ShapeError(
-                f"{field} {fmt(kernel)} is larger than its padded input {fmt(padded)}", field
+                f"{field} {fmt(kernel)} is larger than its padded input {fmt(padded)}",
+                field,
+                spatial=True,
             )
         out.append(window_output(n, k, s, p, d))
     return tuple(out)
+
+
+def channels_first_hint(shape: tuple[int, ...]) -> str | None:
+    """A message for an input shape that looks channels-first (``[1, 28, 28]``: 1, 3 or 4
+    first and much larger spatial axes after it), else ``None``."""
+    if len(shape) not in (2, 3) or shape[0] not in (1, 3, 4):
+        return None
+    if min(shape[1:]) < max(8, 4 * shape[0]):
+        return None
+    axes = "(length, channels)" if len(shape) == 2 else "(height, width, channels)"
+    fixed = [*shape[1:], shape[0]]
+    return (
+        f"input shape {list(shape)} looks channels-first, but normspec shapes are "
+        f"channels-last {axes}: write {fixed}"
+    )
 
 
 def initializer(

@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-import difflib
 import types
 import typing
 from typing import Any, TypeVar, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
-from normspec.errors import Path, Problem
+from normspec.errors import Path, Problem, shown
 from normspec.loader import Document
+from normspec.spec import unions
+from normspec.spec.suggestions import suggest
 
 M = TypeVar("M", bound=BaseModel)
 _TYPE_MISMATCH = {"model_type", "dict_type", "model_attributes_type", "list_type"}
-
-
-def suggest(word: str, choices: typing.Iterable[str]) -> str:
-    """`` (did you mean 'x'?)`` when a close match exists, else ``''``."""
-    match = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean '{match[0]}'?)" if match else ""
 
 
 def _models_in(annotation: Any) -> list[type[BaseModel]]:
@@ -33,8 +28,14 @@ def _models_in(annotation: Any) -> list[type[BaseModel]]:
     return []
 
 
-def _walk(root: type[BaseModel], loc: tuple[Any, ...]) -> tuple[Path, list[str]]:
-    """Drop union-branch tags from ``loc``; return it with the field names valid at its end."""
+Models = list[type[BaseModel]]
+_Error = tuple[dict[str, Any], list[str], Models]
+"""A Pydantic error with the field names and the models valid where it is."""
+
+
+def _walk(root: type[BaseModel], loc: tuple[Any, ...]) -> tuple[Path, list[str], Models]:
+    """Drop union-branch tags from ``loc``; return it with the field names (and the models)
+    valid at its end."""
     classes: list[type[BaseModel]] = [root]
     clean: list[str | int] = []
     fields: list[str] = list(root.model_fields)
@@ -52,7 +53,7 @@ def _walk(root: type[BaseModel], loc: tuple[Any, ...]) -> tuple[Path, list[str]]
         clean.append(part)
         classes = [m for c in owners for m in _models_in(c.model_fields[part].annotation)]
         fields = sorted({f for c in classes for f in c.model_fields})
-    return tuple(clean), fields
+    return tuple(clean), fields, classes
 
 
 def _tagged(model: type[BaseModel], tag: str) -> bool:
@@ -62,11 +63,6 @@ def _tagged(model: type[BaseModel], tag: str) -> bool:
         if get_origin(annotation) is typing.Literal and tag in get_args(annotation):
             return True
     return False
-
-
-def _describe(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def validate(
@@ -83,53 +79,65 @@ def validate(
 def _problems(
     model: type[BaseModel], exc: ValidationError, doc: Document, base: Path
 ) -> list[Problem]:
-    grouped: dict[Path, list[tuple[dict[str, Any], list[str]]]] = {}
+    grouped: dict[Path, list[_Error]] = {}
     for err in exc.errors(include_url=False):
         loc = tuple(err["loc"])
         if err["type"] == "extra_forbidden":  # the unknown key is not a field to walk into
-            clean, fields = _walk(model, loc[:-1])
+            clean, fields, classes = _walk(model, loc[:-1])
             clean = (*clean, str(loc[-1]))
         else:
-            clean, fields = _walk(model, loc)
-        grouped.setdefault(clean, []).append((dict(err), fields))
+            clean, fields, classes = _walk(model, loc)
+        grouped.setdefault(clean, []).append((dict(err), fields, classes))
     deeper = {p[:i] for p in grouped for i in range(len(p))}
     out = []
     for path, errs in grouped.items():
-        kinds = {e["type"] for e, _ in errs}
+        kinds = {e["type"] for e, _, _ in errs}
         if path in deeper and kinds <= _TYPE_MISMATCH | {"literal_error", "int_type", "str_type"}:
             continue  # the value was a mapping that failed deeper; the branch mismatch is noise
         full = base + path
-        message = _message(errs)
-        key = any(e["type"] == "extra_forbidden" for e, _ in errs)
-        out.append(doc.problem(full, message, key=key))
+        tag = next((e for e in errs if e[0]["type"] in unions.TAG_ERRORS), None)
+        if tag is not None:
+            names = _literal_choices([e for e, _, _ in errs])
+            out.extend(unions.tag_problems(doc, full, tag[0], tag[2], names))
+            continue
+        key = "extra_forbidden" in kinds
+        out.append(doc.problem(full, _message(errs), key=key))
     return out
 
 
-def _message(errs: list[tuple[dict[str, Any], list[str]]]) -> str:
-    first, fields = errs[0]
+def _literal_choices(errs: list[dict[str, Any]]) -> list[str]:
+    """The names a literal error says are allowed (``'a', 'b' or 'c'``)."""
+    for err in errs:
+        if err["type"] == "literal_error":
+            expected = str(err["ctx"]["expected"])
+            return [c.strip(" '") for c in expected.replace(" or ", ",").split(",")]
+    return []
+
+
+def _message(full_errs: list[_Error]) -> str:
+    first, fields, _ = full_errs[0]
+    errs = [(e, f) for e, f, _ in full_errs]
     kind = first["type"]
     if kind == "extra_forbidden":
-        key = str(first["loc"][-1])
-        allowed = ", ".join(fields)
-        return f"unknown key '{key}'{suggest(key, fields)}; allowed keys: {allowed}"
+        return unions.unknown_key(str(first["loc"][-1]), fields)
     if kind == "missing":
         return f"missing required key '{first['loc'][-1]}'"
     checks = [e for e, _ in errs if e["type"] == "value_error"]
     if checks:  # a value of the right form that breaks a rule (a branch's own check)
-        return f"{_short(checks[0])} (got {_describe(checks[0]['input'])})"
+        return f"{_short(checks[0])} (got {shown(checks[0]['input'])})"
     literals = [e for e, _ in errs if e["type"] == "literal_error"]
     if literals:
         expected = str(literals[0]["ctx"]["expected"])
-        choices = [c.strip(" '") for c in expected.replace(" or ", ",").split(",")]
+        choices = _literal_choices(literals)
         kinds = {e["type"] for e, _ in errs}
         mapping = " or a list" if "list_type" in kinds else ""
         if kinds & (_TYPE_MISMATCH - {"list_type"}):
             mapping = " or a mapping"
         got = first["input"]
         hint = suggest(got, choices) if isinstance(got, str) else ""
-        return f"got {_describe(got)}; expected {expected}{mapping}{hint}"
+        return f"got {shown(got)}{hint}; expected {expected}{mapping}"
     text = "; ".join(dict.fromkeys(_short(e) for e, _ in errs))
-    return f"{text} (got {_describe(first['input'])})"
+    return f"{text} (got {shown(first['input'])})"
 
 
 def _short(err: dict[str, Any]) -> str:

@@ -1,0 +1,45 @@
+"""How a network's output meets its loss: the head a loss reads as logits, and the likely
+mistakes there, which ``validate`` and ``train`` report as warnings."""
+
+from __future__ import annotations
+
+from normspec.ir import ops as ir
+from normspec.ir.graph import CanonicalSpec
+
+LOGIT_HEADS = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}
+"""The activation whose input a loss reads as logits, when a spec ends in it."""
+
+
+def logits_head(spec: CanonicalSpec) -> ir.Activation | None:
+    """The final softmax (cross-entropy) or sigmoid (binary cross-entropy) of ``spec``, whose
+    input every backend's loss reads, stably, as logits; None when the output itself is what
+    the loss reads."""
+    last = spec.layers[-1] if spec.layers else None
+    wanted = LOGIT_HEADS.get(spec.train.loss)
+    if isinstance(last, ir.Activation) and last.function == wanted:
+        return last
+    return None
+
+
+def output_warnings(spec: CanonicalSpec) -> list[str]:
+    """Likely mistakes in how the output meets the loss: a softmax under a binary
+    cross-entropy, or a last layer that inherited ``relu`` from ``defaults`` under a
+    cross-entropy, which then reads rectified logits. A valid spec may still have them."""
+    last = spec.layers[-1] if spec.layers else None
+    loss = spec.train.loss
+    wanted = LOGIT_HEADS.get(loss)
+    if wanted is None or not isinstance(last, ir.Activation) or logits_head(spec) is not None:
+        return []
+    if last.function == "softmax" and loss == "binary_cross_entropy":
+        units = last.shape[-1] if last.shape else 1
+        return [
+            f"the network ends in a softmax over {units} units ({last.name}) but the loss is "
+            "binary_cross_entropy, which takes each output as the logit of an independent "
+            "yes/no; use loss: cross_entropy for one class per sample, or end in activation: "
+            "sigmoid or linear for independent labels"
+        ]
+    return [
+        f"the network ends in {last.function} ({last.name}), so {loss} takes its outputs as "
+        f"logits; end the last layer with activation: {wanted} or linear (a layer without one "
+        "inherits defaults.activation)"
+    ]
