@@ -19,6 +19,7 @@ from normspec.errors import SpecError
 from normspec.ir import ops as ir
 from normspec.ir.graph import CanonicalSpec
 from normspec.parity import parity_weights, with_dtype
+from parity_cases import SPEC_OF as PARITY_SPECS
 from parity_cases import check_against_reference, make_spec, max_error
 
 torch = pytest.importorskip("torch")
@@ -391,3 +392,30 @@ def test_parity_forward_runs_without_tf32_and_restores_the_flags() -> None:
     finally:
         for f, value in zip(flags, before, strict=True):
             f.allow_tf32 = value
+
+
+SCRIPTED_CASES = list(PARITY_SPECS)
+SHIPPED = sorted((Path(__file__).parents[2] / "specs").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("case", SCRIPTED_CASES)
+def test_torch_jit_script_compiles_every_op_and_matches_eager(case: str) -> None:
+    """Helpers avoid what TorchScript cannot compile (``super().forward``, ``*args``)."""
+    import torch
+
+    spec = PARITY_SPECS[case]
+    model = built(spec)[0].eval()
+    scripted = torch.jit.script(model)
+    x = torch.from_numpy(
+        np.random.default_rng(0).normal(size=(2, *spec.input.shape)).astype(np.float32)
+    )
+    x = x.permute(0, x.ndim - 1, *range(1, x.ndim - 1)) if x.ndim > 2 else x
+    with torch.no_grad():
+        assert torch.equal(scripted(x), model(x))
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
+def test_torch_jit_script_compiles_every_shipped_spec(path: Path) -> None:
+    import torch
+
+    torch.jit.script(BACKEND.build(normspec.load(path)))

@@ -29,8 +29,23 @@ class Padded{kind}{dims}d(nn.{kind}{dims}d):
         self.pad = pad
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return super().forward(F.pad(x, self.pad{fill}))
+        return {call}
 '''
+
+_BASE_CALLS = {
+    "Conv": "self._conv_forward(F.pad(x, self.pad), self.weight, self.bias)",
+    "MaxPool": (
+        "F.max_pool{dims}d(\n"
+        "            F.pad(x, self.pad, value=-torch.inf),\n"
+        "            self.kernel_size,\n"
+        "            self.stride,\n"
+        "            0,\n"
+        "            self.dilation,\n"
+        "            ceil_mode=self.ceil_mode,\n"
+        "        )"
+    ),
+}
+"""The base class's forward written out (TorchScript cannot call ``super().forward``)."""
 
 _PADDED_AVG_POOL = '''
 class PaddedAvgPool{dims}d(nn.AvgPool{dims}d):
@@ -49,11 +64,14 @@ class PaddedAvgPool{dims}d(nn.AvgPool{dims}d):
         self.include_pad = count_include_pad
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = super().forward(F.pad(x, self.pad))
+        out = self._pool(F.pad(x, self.pad))
         if self.include_pad:
             return out
-        inside = super().forward(F.pad(torch.ones_like(x[:1, :1]), self.pad))
+        inside = self._pool(F.pad(torch.ones_like(x[:1, :1]), self.pad))
         return out / inside
+
+    def _pool(self, x: torch.Tensor) -> torch.Tensor:
+        return F.avg_pool{dims}d(x, self.kernel_size, self.stride, 0, self.ceil_mode, True)
 '''
 
 _ORDER = {1: "(left, right)", 2: "(left, right, top, bottom)"}
@@ -63,8 +81,9 @@ _ORDER = {1: "(left, right)", 2: "(left, right, top, bottom)"}
 def _padded(kind: str, dims: int) -> Helper:
     if kind == "AvgPool":
         return Helper(_PADDED_AVG_POOL.format(dims=dims, order=_ORDER[dims]), ("Any", "F"))
-    value, fill = ("zero", "") if kind == "Conv" else ("-inf", ", value=-torch.inf")
-    source = _PADDED.format(kind=kind, dims=dims, order=_ORDER[dims], value=value, fill=fill)
+    value = "zero" if kind == "Conv" else "-inf"
+    call = _BASE_CALLS[kind].format(dims=dims)
+    source = _PADDED.format(kind=kind, dims=dims, order=_ORDER[dims], value=value, call=call)
     return Helper(source, ("Any", "F"))
 
 
@@ -218,7 +237,7 @@ class BatchNorm(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.training:
-            dims = [0, *range(2, x.dim())]
+            dims = [0] + [d for d in range(2, x.dim())]  # every axis but channels
             m = self.momentum
             with torch.no_grad():
                 var, mean = torch.var_mean(x, dim=dims, correction=int(self.unbiased))

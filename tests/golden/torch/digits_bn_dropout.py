@@ -50,7 +50,7 @@ class PaddedConv2d(nn.Conv2d):
         self.pad = pad
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return super().forward(F.pad(x, self.pad))
+        return self._conv_forward(F.pad(x, self.pad), self.weight, self.bias)
 
 
 class DigitsBnDropout(nn.Module):
