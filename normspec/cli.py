@@ -220,18 +220,38 @@ def canonical(spec: Path, as_json: bool, output: Path | None) -> None:
 
 @main.command()
 @SPEC
+@click.option(
+    "--batch-size",
+    type=BATCH_SIZE,
+    help="Batch size of the activation memory (default: the spec's train.batch_size).",
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="The same rows and totals as JSON (fields: see docs)."
+)
 @reports_errors
-def show(spec: Path) -> None:
-    """Summary table of SPEC: name, op, output shape, parameters, totals.
+def show(spec: Path, batch_size: int | None, as_json: bool) -> None:
+    """Summary table of SPEC: name, op, output shape, parameters, MACs and FLOPs per op, then
+    totals and the activation memory at a batch size.
+
+    MACs and FLOPs are per sample: FLOPs = 2 x MACs for dense and conv, 1 per input element for
+    activations, normalizations, input scaling and pools, 1 per output element for a residual's
+    add, 0 for flatten, reshape and dropout. --json prints the rows (name, op, depth,
+    output_shape, params, macs, flops, detail) and totals (params, trainable_params,
+    non_trainable_params, macs, flops, activation_bytes) with name, hash, dtype and batch_size.
 
     \b
     Example:
       normspec show specs/resnet18.yaml
+      normspec show specs/resnet18.yaml --batch-size 128 --json
     """
     import normspec
-    from normspec.summary import summary
+    from normspec.summary import summary, summary_data
 
-    click.echo(summary(normspec.load(spec)), nl=False)
+    canon = normspec.load(spec)
+    if as_json:
+        click.echo(json.dumps(summary_data(canon, batch_size), indent=2))
+    else:
+        click.echo(summary(canon, batch_size), nl=False)
 
 
 @main.command()
