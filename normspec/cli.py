@@ -142,6 +142,28 @@ class FinitePositive(click.ParamType):
         return number
 
 
+class MemorySize(click.ParamType):
+    """Bytes, or a number with K, M, G or T (powers of 1024): ``8G``, ``512M``, ``4096``."""
+
+    name = "size"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from normspec.resources import parse_memory_size
+
+        try:
+            return parse_memory_size(value)
+        except NormspecError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+MEMORY_LIMIT = click.option(
+    "--memory-limit",
+    type=MemorySize(),
+    help="Refuse to start when the estimated memory is above SIZE (bytes, or e.g. 8G, 512M; "
+    "default: this machine's physical memory).",
+)
+
+
 # the ranges a spec's train section accepts (normspec.ir.constraints), so one rule holds for
 # each value wherever it comes from
 POSITIVE = FinitePositive()
@@ -176,17 +198,24 @@ def main() -> None:
 def validate(specs: tuple[Path, ...]) -> None:
     """Check SPECS; print every problem as FILE:LINE:COL: field.path: message.
 
+    For each valid spec, a memory line: parameters, optimizer state (Adam 2 x the trainable
+    parameters, SGD with momentum 1 x, plain SGD none), activations at the spec's batch size
+    (forward, and 2 x for training) and what training needs in all.
+
     \b
     Example:
       normspec validate specs/*.yaml
     """
     import normspec
+    from normspec.resources import estimate_memory
+    from normspec.summary import memory_line
 
     problems = []
     for path in specs:
         try:
             spec = normspec.load(path)
             click.echo(f"{path}: ok ({spec.name}, {len(list(spec.walk()))} ops, {spec.hash[:19]})")
+            click.echo(f"  memory: {memory_line(estimate_memory(spec))}")
         except SpecError as exc:
             problems.extend(exc.problems)
     if problems:
@@ -231,13 +260,16 @@ def canonical(spec: Path, as_json: bool, output: Path | None) -> None:
 @reports_errors
 def show(spec: Path, batch_size: int | None, as_json: bool) -> None:
     """Summary table of SPEC: name, op, output shape, parameters, MACs and FLOPs per op, then
-    totals and the activation memory at a batch size.
+    totals and the memory it needs: parameters, optimizer state, activations at a batch size
+    (forward, and 2 x for training) and what training and weights init need in all.
 
     MACs and FLOPs are per sample: FLOPs = 2 x MACs for dense and conv, 1 per input element for
     activations, normalizations, input scaling and pools, 1 per output element for a residual's
     add, 0 for flatten, reshape and dropout. --json prints the rows (name, op, depth,
     output_shape, params, macs, flops, detail) and totals (params, trainable_params,
-    non_trainable_params, macs, flops, activation_bytes) with name, hash, dtype and batch_size.
+    non_trainable_params, macs, flops, activation_bytes), memory (parameter_bytes,
+    gradient_bytes, optimizer, optimizer_bytes, activation_bytes, training_activation_bytes,
+    needs) with name, hash, dtype and batch_size.
 
     \b
     Example:

@@ -10,7 +10,10 @@ residual, ...), ``output_shape`` (per sample, without the batch axis), ``params`
 the total of its children), ``macs`` and ``flops`` (per sample; a residual: its add plus its
 children) and ``detail`` (the table's text); ``totals``, with ``params``, ``trainable_params``,
 ``non_trainable_params``, ``macs``, ``flops`` (each op once) and ``activation_bytes`` (every
-op's output at ``batch_size``).
+op's output at ``batch_size``); ``memory``, in bytes (rules: :mod:`normspec.resources`), with
+``parameter_bytes``, ``gradient_bytes``, ``optimizer`` and ``optimizer_bytes``,
+``activation_bytes`` (forward) and ``training_activation_bytes`` (2 x forward), and ``needs``:
+the total that ``weights`` (init, convert), ``model`` (a live model) and ``train`` need.
 """
 
 from __future__ import annotations
@@ -19,10 +22,11 @@ import textwrap
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from normspec import resources
 from normspec.costs import FLOPS_RULE, op_cost, size, spec_cost
 from normspec.ir import ops as ir
 from normspec.ir.graph import CanonicalSpec, count_params, op_weights
-from normspec.resources import activation_bytes, format_bytes
+from normspec.resources import MemoryEstimate, estimate_memory, format_bytes
 
 
 def _axes(values: tuple[int, ...]) -> str:
@@ -95,13 +99,14 @@ def summary_data(spec: CanonicalSpec, batch_size: int | None = None) -> dict[str
     batch = spec.train.batch_size if batch_size is None else batch_size
     trainable, frozen = count_params(spec)
     cost = spec_cost(spec)
+    memory = estimate_memory(spec, batch)
     totals = {
         "params": trainable + frozen,
         "trainable_params": trainable,
         "non_trainable_params": frozen,
         "macs": cost.macs,
         "flops": cost.flops,
-        "activation_bytes": activation_bytes(spec, batch),
+        "activation_bytes": memory.activation_bytes,
     }
     return {
         "name": spec.name,
@@ -110,7 +115,35 @@ def summary_data(spec: CanonicalSpec, batch_size: int | None = None) -> dict[str
         "batch_size": batch,
         "rows": [{**asdict(r), "output_shape": list(r.output_shape)} for r in rows(spec)],
         "totals": totals,
+        "memory": memory_data(memory),
     }
+
+
+def memory_data(memory: MemoryEstimate) -> dict[str, Any]:
+    return {
+        "parameter_bytes": memory.parameter_bytes,
+        "gradient_bytes": memory.trainable_bytes,
+        "optimizer": memory.optimizer,
+        "optimizer_bytes": memory.optimizer_bytes,
+        "activation_bytes": memory.activation_bytes,
+        "training_activation_bytes": memory.training_activation_bytes,
+        "needs": {task: memory.need(task).total for task in ("weights", "model", "train")},
+    }
+
+
+def memory_line(memory: MemoryEstimate) -> str:
+    """One line: parameters, optimizer state, activations, and what training needs (noting when
+    that is above this machine's physical memory)."""
+    train = memory.need("train").total
+    machine = resources.machine_memory()
+    above = f", above this machine's {format_bytes(machine)}" if machine and train > machine else ""
+    return (
+        f"parameters {format_bytes(memory.parameter_bytes)}, {memory.optimizer} state "
+        f"{format_bytes(memory.optimizer_bytes)}, activations at batch {memory.batch_size} "
+        f"{format_bytes(memory.activation_bytes)} forward / "
+        f"{format_bytes(memory.training_activation_bytes)} training; training needs about "
+        f"{format_bytes(train)}{above}"
+    )
 
 
 HEADER = ("Name", "Op", "Output shape", "Params", "MACs", "FLOPs", "Detail")
@@ -163,7 +196,19 @@ def summary(spec: CanonicalSpec, batch_size: int | None = None) -> str:
             initial_indent="  ",
             subsequent_indent="   ",
         ),
-        f"Activation memory: {format_bytes(totals['activation_bytes'])} "
-        f"(every op's output, batch {data['batch_size']}, {spec.input.dtype})",
+        *_memory_footer(estimate_memory(spec, data["batch_size"])),
     ]
     return "\n".join(lines) + "\n"
+
+
+def _memory_footer(memory: MemoryEstimate) -> list[str]:
+    weights, train = memory.need("weights"), memory.need("train")
+    return [
+        f"Parameter memory: {format_bytes(memory.parameter_bytes)} ({memory.dtype})",
+        f"Optimizer state: {format_bytes(memory.optimizer_bytes)} ({memory.optimizer})",
+        f"Activation memory: {format_bytes(memory.activation_bytes)} forward, "
+        f"{format_bytes(memory.training_activation_bytes)} training (x2: kept for the backward "
+        f"pass, plus their gradients); every op's output, batch {memory.batch_size}",
+        f"Training needs {train}",
+        f"Weights init needs {weights}",
+    ]

@@ -96,6 +96,8 @@ def test_core_commands_import_no_framework() -> None:
         "from normspec.cli import main\n"
         f"CliRunner().invoke(main, ['show', {str(SPECS[0])!r}])\n"
         f"CliRunner().invoke(main, ['canonical', {str(SPECS[0])!r}])\n"
+        f"CliRunner().invoke(main, ['validate', {str(SPECS[0])!r}])\n"
+        f"CliRunner().invoke(main, ['show', {str(SPECS[0])!r}, '--json'])\n"
         "heavy = {'torch', 'tensorflow', 'keras', 'jax', 'flax'} & set(sys.modules)\n"
         "print(sorted(heavy))\n"
     )
