@@ -10,6 +10,14 @@ Backend API (imports the framework on first use)::
     model = normspec.build(spec, "keras")           # executes the emitted source
     weights = normspec.init_weights(spec, seed=0)   # canonical numpy weights
     weights = normspec.load_weights("w.pt", spec)   # from any weights file made for spec
+
+Memory (core; rules in :mod:`normspec.resources`)::
+
+    normspec.estimate_memory(spec, batch_size=64)   # parameters, optimizer state, activations
+    normspec.check_memory(spec, "train", limit="8G")  # ResourceError when above the limit
+
+``build`` and ``init_weights`` check their own need first (default limit: the machine's
+physical memory; ``memory_limit=`` sets another).
 """
 
 from __future__ import annotations
@@ -17,22 +25,32 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from normspec.errors import BackendError, NormspecError, SpecError, WeightsError
+from normspec.errors import (
+    BackendError,
+    NormspecError,
+    ResourceError,
+    SpecError,
+    WeightsError,
+)
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from normspec.ir.graph import CanonicalSpec
+    from normspec.ir.graph import SGD, Adam, CanonicalSpec
+    from normspec.resources import MemoryEstimate, Need, Task
 
 __version__ = "0.1.0"
 __all__ = [
     "BackendError",
     "NormspecError",
+    "ResourceError",
     "SpecError",
     "WeightsError",
     "__version__",
     "build",
+    "check_memory",
     "emit",
+    "estimate_memory",
     "init_weights",
     "load",
     "load_weights",
@@ -67,15 +85,23 @@ def emit(spec: str | Path | CanonicalSpec, backend: str) -> str:
     return get_backend(backend).emit(load(spec))
 
 
-def build(spec: str | Path | CanonicalSpec, backend: str) -> Any:
-    """A live model: the emitted source executed and its model constructed."""
+def build(
+    spec: str | Path | CanonicalSpec, backend: str, *, memory_limit: int | str | None = None
+) -> Any:
+    """A live model: the emitted source executed and its model constructed. Raises
+    :class:`ResourceError` first when its parameters would not fit ``memory_limit``."""
     from normspec.backends import get_backend
 
-    return get_backend(backend).build(load(spec))
+    canon = load(spec)
+    check_memory(canon, "model", label=f"a {backend} model", limit=memory_limit)
+    return get_backend(backend).build(canon)
 
 
-def init_weights(spec: str | Path | CanonicalSpec, seed: int = 0) -> dict[str, np.ndarray]:
-    """Deterministic canonical initial weights drawn with numpy from the spec's initializers."""
+def init_weights(
+    spec: str | Path | CanonicalSpec, seed: int = 0, *, memory_limit: int | str | None = None
+) -> dict[str, np.ndarray]:
+    """Deterministic canonical initial weights drawn with numpy from the spec's initializers.
+    Raises :class:`ResourceError` first when they would not fit ``memory_limit``."""
     from normspec.ir.constraints import MAX_SEED
     from normspec.weights import init_weights as _init
 
@@ -83,7 +109,41 @@ def init_weights(spec: str | Path | CanonicalSpec, seed: int = 0) -> dict[str, n
         raise TypeError(f"seed must be an int, not {type(seed).__name__}")
     if not 0 <= seed <= MAX_SEED:
         raise ValueError(f"seed must be in 0..{MAX_SEED}, got {seed}")
-    return _init(load(spec), seed)
+    canon = load(spec)
+    check_memory(canon, "weights", label="init_weights", limit=memory_limit)
+    return _init(canon, seed)
+
+
+def estimate_memory(
+    spec: str | Path | CanonicalSpec,
+    batch_size: int | None = None,
+    optimizer: SGD | Adam | None = None,
+) -> MemoryEstimate:
+    """Parameters, gradients, optimizer state and activations of ``spec`` in bytes (defaults:
+    the spec's batch size and optimizer); :meth:`~normspec.resources.MemoryEstimate.need` sums
+    them for one kind of work."""
+    from normspec.resources import estimate_memory as _estimate
+
+    return _estimate(load(spec), batch_size, optimizer)
+
+
+def check_memory(
+    spec: str | Path | CanonicalSpec,
+    task: Task = "train",
+    *,
+    batch_size: int | None = None,
+    optimizer: SGD | Adam | None = None,
+    runners: int = 1,
+    label: str | None = None,
+    limit: int | str | None = None,
+) -> Need:
+    """What ``task`` (``weights``, ``model``, ``train`` or ``compare`` with ``runners`` models)
+    needs; raises :class:`ResourceError` naming the estimate and the limit when it is above
+    ``limit`` (bytes or e.g. ``"8G"``; default: this machine's physical memory)."""
+    from normspec.resources import check_need
+
+    need = estimate_memory(spec, batch_size, optimizer).need(task, label, runners)
+    return check_need(need, limit)
 
 
 def load_weights(

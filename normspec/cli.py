@@ -142,6 +142,28 @@ class FinitePositive(click.ParamType):
         return number
 
 
+class MemorySize(click.ParamType):
+    """Bytes, or a number with K, M, G or T (powers of 1024): ``8G``, ``512M``, ``4096``."""
+
+    name = "size"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from normspec.resources import parse_memory_size
+
+        try:
+            return parse_memory_size(value)
+        except NormspecError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+MEMORY_LIMIT = click.option(
+    "--memory-limit",
+    type=MemorySize(),
+    help="Refuse to start when the estimated memory is above SIZE (bytes, or e.g. 8G, 512M; "
+    "default: this machine's physical memory).",
+)
+
+
 # the ranges a spec's train section accepts (normspec.ir.constraints), so one rule holds for
 # each value wherever it comes from
 POSITIVE = FinitePositive()
@@ -179,12 +201,18 @@ def validate(specs: tuple[Path, ...]) -> None:
     A valid spec may still get warnings (FILE: warning: ...), such as a last layer whose
     activation does not fit the loss; they do not change the exit status.
 
+    For each valid spec, a memory line: parameters, optimizer state (Adam 2 x the trainable
+    parameters, SGD with momentum 1 x, plain SGD none), activations at the spec's batch size
+    (forward, and 2 x for training) and what training needs in all.
+
     \b
     Example:
       normspec validate specs/*.yaml
     """
     import normspec
     from normspec.ir.output_checks import output_warnings
+    from normspec.resources import estimate_memory
+    from normspec.summary import memory_line
 
     problems = []
     for path in specs:
@@ -194,6 +222,7 @@ def validate(specs: tuple[Path, ...]) -> None:
             problems.extend(exc.problems)
             continue
         click.echo(f"{path}: ok ({spec.name}, {len(list(spec.walk()))} ops, {spec.hash[:19]})")
+        click.echo(f"  memory: {memory_line(estimate_memory(spec))}")
         for warning in output_warnings(spec):
             click.echo(f"{path}: warning: {warning}", err=True)
     if problems:
@@ -227,18 +256,41 @@ def canonical(spec: Path, as_json: bool, output: Path | None) -> None:
 
 @main.command()
 @SPEC
+@click.option(
+    "--batch-size",
+    type=BATCH_SIZE,
+    help="Batch size of the activation memory (default: the spec's train.batch_size).",
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="The same rows and totals as JSON (fields: see docs)."
+)
 @reports_errors
-def show(spec: Path) -> None:
-    """Summary table of SPEC: name, op, output shape, parameters, totals.
+def show(spec: Path, batch_size: int | None, as_json: bool) -> None:
+    """Summary table of SPEC: name, op, output shape, parameters, MACs and FLOPs per op, then
+    totals and the memory it needs: parameters, optimizer state, activations at a batch size
+    (forward, and 2 x for training) and what training and weights init need in all.
+
+    MACs and FLOPs are per sample: FLOPs = 2 x MACs for dense and conv, 1 per input element for
+    activations, normalizations, input scaling and pools, 1 per output element for a residual's
+    add, 0 for flatten, reshape and dropout. --json prints the rows (name, op, depth,
+    output_shape, params, macs, flops, detail) and totals (params, trainable_params,
+    non_trainable_params, macs, flops, activation_bytes), memory (parameter_bytes,
+    gradient_bytes, optimizer, optimizer_bytes, activation_bytes, training_activation_bytes,
+    needs) with name, hash, dtype and batch_size.
 
     \b
     Example:
       normspec show specs/resnet18.yaml
+      normspec show specs/resnet18.yaml --batch-size 128 --json
     """
     import normspec
-    from normspec.summary import summary
+    from normspec.summary import summary, summary_data
 
-    click.echo(summary(normspec.load(spec)), nl=False)
+    canon = normspec.load(spec)
+    if as_json:
+        click.echo(json.dumps(summary_data(canon, batch_size), indent=2))
+    else:
+        click.echo(summary(canon, batch_size), nl=False)
 
 
 @main.command()

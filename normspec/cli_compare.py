@@ -11,6 +11,7 @@ from normspec.cli import (
     BATCH_SIZE,
     EPOCHS,
     LEARNING_RATE,
+    MEMORY_LIMIT,
     POSITIVE,
     SEED,
     SPEC,
@@ -55,6 +56,7 @@ def _backends(value: str) -> list[str]:
 @click.option("--lr", type=LEARNING_RATE, help="--train: learning rate.")
 @click.option("--optimizer", type=click.Choice(["sgd", "momentum", "adam"]), help="--train.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="--train: folder.")
+@MEMORY_LIMIT
 @reports_errors
 def compare(
     spec: Path,
@@ -71,6 +73,7 @@ def compare(
     lr: float | None,
     optimizer: str | None,
     out: Path | None,
+    memory_limit: int | None,
 ) -> None:
     """Load identical weights into every backend, feed the same input, compare outputs.
 
@@ -105,14 +108,19 @@ def compare(
             seed,
             out,
             dtype,
+            memory_limit,
         )
         return
     from normspec.parity import compare as run_compare
+    from normspec.parity import with_dtype
 
     names = _backends(backends)
     modes = ["eval", "train"] if mode == "both" else [mode]
+    canon = with_dtype(normspec.load(spec), dtype or "float32")
+    normspec.check_memory(canon, "compare", batch_size=batch, runners=len(names) + 1,
+                          label="compare", limit=memory_limit)  # fmt: skip
     report = run_compare(
-        normspec.load(spec),
+        canon,
         names,
         modes=modes,
         dtype=dtype or "float32",
@@ -139,9 +147,11 @@ def _compare_training(
     seed: int | None,
     out: Path | None,
     dtype: str | None,
+    memory_limit: int | None,
 ) -> None:
     import normspec
     from normspec.cli_run import (
+        check_training_memory,
         epoch_line,
         load_data,
         settings_from,
@@ -157,6 +167,7 @@ def _compare_training(
         canon = with_dtype(canon, dtype)
     warn_about_output(canon)
     settings = settings_from(canon, epochs, batch_size, lr, optimizer, seed)
+    check_training_memory(canon, settings, "compare --train", memory_limit)
     dataset = load_data(data, canon, settings.seed)
     out = out or Path("runs") / f"{canon.name}-compare"
 

@@ -12,6 +12,7 @@ from normspec.cli import (
     BATCH_SIZE,
     EPOCHS,
     LEARNING_RATE,
+    MEMORY_LIMIT,
     SEED,
     SPEC,
     reports_errors,
@@ -56,6 +57,7 @@ def run_options(fn):  # type: ignore[no-untyped-def]
                 help="Where the framework runs the model.",
             ),
             click.option("--out", type=click.Path(file_okay=False, path_type=Path)),
+            MEMORY_LIMIT,
         ]
     ):
         fn = option(fn)
@@ -68,6 +70,15 @@ def settings_from(spec, epochs, batch_size, lr, optimizer, seed):  # type: ignor
     return RunSettings.from_spec(
         spec, epochs=epochs, batch_size=batch_size, seed=seed, optimizer=optimizer, lr=lr
     )
+
+
+def check_training_memory(spec, settings, label: str, limit: int | None) -> None:  # type: ignore[no-untyped-def]
+    """Refuse (exit 2) a run whose estimated memory is above ``limit``, before any data is read
+    or any weight is drawn."""
+    import normspec
+
+    normspec.check_memory(spec, "train", batch_size=settings.batch_size,
+                          optimizer=settings.optimizer, label=label, limit=limit)  # fmt: skip
 
 
 def load_data(name: str, spec, seed: int):  # type: ignore[no-untyped-def]
@@ -142,6 +153,7 @@ def train_command(
     seed: int | None,
     device: str,
     out: Path | None,
+    memory_limit: int | None,
 ) -> None:
     """Train SPEC in one framework; save metrics (JSON, CSV) and canonical weights.
 
@@ -157,6 +169,7 @@ def train_command(
     canon = normspec.load(spec)
     warn_about_output(canon)
     settings = settings_from(canon, epochs, batch_size, lr, optimizer, seed)
+    check_training_memory(canon, settings, "train", memory_limit)
     dataset = load_data(data, canon, settings.seed)
     weights = starting_weights(canon, dataset, settings.seed)
     out = out or Path("runs") / f"{canon.name}-{backend}"
@@ -212,6 +225,7 @@ def ablate_command(
     seed: int | None,
     device: str,
     out: Path | None,
+    memory_limit: int | None,
 ) -> None:
     """Train every variant of SPEC over several seeds; table, curves and report.
 
@@ -234,6 +248,8 @@ def ablate_command(
         label: settings_from(s, epochs, batch_size, lr, optimizer, seed)
         for label, s in specs.items()
     }
+    for label, s in specs.items():
+        check_training_memory(s, settings[label], f"ablate variant {label}", memory_limit)
     splits: dict[tuple[float, int], Any] = {}
     datasets = {}
     for label, s in specs.items():

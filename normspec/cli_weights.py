@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from normspec.cli import SEED, SPEC, output_folder, reports_errors
+from normspec.cli import MEMORY_LIMIT, SEED, SPEC, output_folder, reports_errors
 
 FILE = click.Path(dir_okay=False, path_type=Path)
 
@@ -25,8 +25,11 @@ def weights() -> None:
     is_flag=True,
     help="Cast weights stored in another dtype than the spec's (float64, float16, integers, bool).",
 )
+@MEMORY_LIMIT
 @reports_errors
-def convert(spec: Path, source: Path, output: Path, allow_cast: bool) -> None:
+def convert(
+    spec: Path, source: Path, output: Path, allow_cast: bool, memory_limit: int | None
+) -> None:
     """Move weights of SPEC from SOURCE to OUTPUT, between any two formats.
 
     The format of each file follows its suffix: .safetensors (canonical, carries the spec hash),
@@ -42,6 +45,7 @@ def convert(spec: Path, source: Path, output: Path, allow_cast: bool) -> None:
     from normspec.backends.native import read_any, write_any
 
     canon = normspec.load(spec)
+    normspec.check_memory(canon, "weights", label="weights convert", limit=memory_limit)
     weights = read_any(source, canon, allow_cast=allow_cast)
     with output_folder(output.parent, output):
         write_any(output, canon, weights)
@@ -52,8 +56,9 @@ def convert(spec: Path, source: Path, output: Path, allow_cast: bool) -> None:
 @SPEC
 @click.option("--seed", default=0, show_default=True, type=SEED)
 @click.option("-o", "--output", required=True, type=FILE, help="Target file; type by suffix.")
+@MEMORY_LIMIT
 @reports_errors
-def init(spec: Path, seed: int, output: Path) -> None:
+def init(spec: Path, seed: int, output: Path, memory_limit: int | None) -> None:
     """Deterministic initial weights of SPEC, drawn with numpy from its initializers.
 
     \b
@@ -62,9 +67,11 @@ def init(spec: Path, seed: int, output: Path) -> None:
     """
     import normspec
     from normspec.backends.native import write_any
+    from normspec.weights import init_weights
 
     canon = normspec.load(spec)
-    weights = normspec.init_weights(canon, seed)
+    normspec.check_memory(canon, "weights", label="weights init", limit=memory_limit)
+    weights = init_weights(canon, seed)
     with output_folder(output.parent, output):
         write_any(output, canon, weights)
     click.echo(f"wrote {output}")

@@ -75,3 +75,7 @@ class BackendError(NormspecError):
 
 class WeightsError(NormspecError):
     """A weights file does not fit the spec it is loaded for."""
+
+
+class ResourceError(NormspecError):
+    """Work would need more memory than the limit allows (see :mod:`normspec.resources`)."""

@@ -1,65 +1,214 @@
-"""``normspec show``: a model.summary()-style table of the canonical spec."""
+"""``normspec show``: a model.summary()-style table of the canonical spec, or the same rows and
+totals as JSON.
+
+MACs and FLOPs are per sample, by the convention of :mod:`normspec.costs`; activation memory is
+at a batch size, by the rule of :mod:`normspec.resources`.
+
+JSON fields (:func:`summary_data`): ``name``, ``hash``, ``dtype``, ``batch_size``; ``rows``, in
+table order, the input first, each with ``name``, ``op``, ``depth`` (0 at top level, 1 inside a
+residual, ...), ``output_shape`` (per sample, without the batch axis), ``params`` (a residual:
+the total of its children), ``macs`` and ``flops`` (per sample; a residual: its add plus its
+children) and ``detail`` (the table's text); ``totals``, with ``params``, ``trainable_params``,
+``non_trainable_params``, ``macs``, ``flops`` (each op once) and ``activation_bytes`` (every
+op's output at ``batch_size``); ``memory``, in bytes (rules: :mod:`normspec.resources`), with
+``parameter_bytes``, ``gradient_bytes``, ``optimizer`` and ``optimizer_bytes``,
+``activation_bytes`` (forward) and ``training_activation_bytes`` (2 x forward), and ``needs``:
+the total that ``weights`` (init, convert), ``model`` (a live model) and ``train`` need.
+"""
 
 from __future__ import annotations
 
+import textwrap
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from normspec import resources
+from normspec.costs import FLOPS_RULE, op_cost, size, spec_cost
 from normspec.ir import ops as ir
 from normspec.ir.graph import CanonicalSpec, count_params, op_weights
+from normspec.resources import MemoryEstimate, estimate_memory, format_bytes
+
+
+def _axes(values: tuple[int, ...]) -> str:
+    return "x".join(map(str, values))
+
+
+def _pairs(padding: tuple[tuple[int, int], ...]) -> str:
+    return ",".join(f"({a},{b})" for a, b in padding)
+
+
+def _conv_detail(op: ir.Conv1D | ir.Conv2D) -> str:
+    text = f"{op.filters} filters {_axes(op.kernel)}/{_axes(op.strides)} pad {_pairs(op.padding)}"
+    if any(d != 1 for d in op.dilation):
+        text += f" dilation {_axes(op.dilation)}"
+    if op.groups != 1:
+        text += f" groups {op.groups}"
+    return text + ("" if op.use_bias else ", no bias")
 
 
 def _detail(op: ir.Op) -> str:
     if isinstance(op, ir.Dense):
         return f"{op.units} units" + ("" if op.use_bias else ", no bias")
     if isinstance(op, ir.Conv1D | ir.Conv2D):
-        k = "x".join(map(str, op.kernel))
-        s = "x".join(map(str, op.strides))
-        return f"{op.filters} filters {k}/{s}" + ("" if op.use_bias else ", no bias")
+        return _conv_detail(op)
     if isinstance(op, ir.Activation):
         extra = op.alpha or op.negative_slope or op.approximate
         return op.function + (f"({extra})" if extra is not None else "")
     if isinstance(op, ir.BatchNorm):
         return f"eps={op.epsilon:g} momentum={op.momentum:g} var={op.running_var}"
+    if isinstance(op, ir.GroupNorm):
+        return f"groups={op.groups} eps={op.epsilon:g}"
     if isinstance(op, ir.Dropout):
         return f"rate={op.rate:g}"
     if isinstance(op, ir.MaxPool1D | ir.MaxPool2D | ir.AvgPool1D | ir.AvgPool2D):
-        return "x".join(map(str, op.pool)) + "/" + "x".join(map(str, op.strides))
+        text = f"{_axes(op.pool)}/{_axes(op.strides)}"
+        return text + (f" pad {_pairs(op.padding)}" if any(map(any, op.padding)) else "")
     if isinstance(op, ir.Residual):
         return "identity shortcut" if not op.shortcut else "projection shortcut"
     return ""
 
 
-def summary(spec: CanonicalSpec) -> str:
-    """Name, op, output shape and parameters per op (residual children indented), then totals."""
-    rows = [("Name", "Op", "Output shape", "Params", "Detail")]
-    rows.append(("input", "input", str((None, *spec.input.shape)), "0", spec.input.dtype))
+@dataclass(frozen=True)
+class Row:
+    name: str
+    op: str
+    depth: int
+    output_shape: tuple[int, ...]
+    params: int
+    macs: int
+    flops: int
+    detail: str
+
+
+def rows(spec: CanonicalSpec) -> list[Row]:
+    """The input, then every op (residual children after their residual)."""
+    out = [Row("input", "input", 0, spec.input.shape, 0, 0, 0, spec.input.dtype)]
     for site in spec.walk():
         op = site.op
-        indent = "  " * site.depth
-        own = sum(_size(w.shape) for w in op_weights(op, site.input_shape))
-        params = f"{op.params:,}" if isinstance(op, ir.Residual) else f"{own:,}"
-        rows.append((indent + op.name, op.op, str((None, *op.shape)), params, _detail(op)))
-    widths = [max(len(r[i]) for r in rows) for i in range(5)]
-    rule = "-" * (sum(widths) + 8)
-    lines = [f'Model "{spec.name}"  ({spec.hash[:19]})', rule]
-    for i, row in enumerate(rows):
+        own = sum(size(w.shape) for w in op_weights(op, site.input_shape))
+        params = op.params if isinstance(op, ir.Residual) else own
+        cost = op_cost(op, site.input_shape)
+        out.append(
+            Row(op.name, op.op, site.depth, op.shape, params, cost.macs, cost.flops, _detail(op))
+        )
+    return out
+
+
+def summary_data(spec: CanonicalSpec, batch_size: int | None = None) -> dict[str, Any]:
+    """The rows and totals of the table, as plain data (fields: see the module docstring)."""
+    batch = spec.train.batch_size if batch_size is None else batch_size
+    trainable, frozen = count_params(spec)
+    cost = spec_cost(spec)
+    memory = estimate_memory(spec, batch)
+    totals = {
+        "params": trainable + frozen,
+        "trainable_params": trainable,
+        "non_trainable_params": frozen,
+        "macs": cost.macs,
+        "flops": cost.flops,
+        "activation_bytes": memory.activation_bytes,
+    }
+    return {
+        "name": spec.name,
+        "hash": spec.hash,
+        "dtype": spec.input.dtype,
+        "batch_size": batch,
+        "rows": [{**asdict(r), "output_shape": list(r.output_shape)} for r in rows(spec)],
+        "totals": totals,
+        "memory": memory_data(memory),
+    }
+
+
+def memory_data(memory: MemoryEstimate) -> dict[str, Any]:
+    return {
+        "parameter_bytes": memory.parameter_bytes,
+        "gradient_bytes": memory.trainable_bytes,
+        "optimizer": memory.optimizer,
+        "optimizer_bytes": memory.optimizer_bytes,
+        "activation_bytes": memory.activation_bytes,
+        "training_activation_bytes": memory.training_activation_bytes,
+        "needs": {task: memory.need(task).total for task in ("weights", "model", "train")},
+    }
+
+
+def memory_line(memory: MemoryEstimate) -> str:
+    """One line: parameters, optimizer state, activations, and what training needs (noting when
+    that is above this machine's physical memory)."""
+    train = memory.need("train").total
+    machine = resources.machine_memory()
+    above = f", above this machine's {format_bytes(machine)}" if machine and train > machine else ""
+    return (
+        f"parameters {format_bytes(memory.parameter_bytes)}, {memory.optimizer} state "
+        f"{format_bytes(memory.optimizer_bytes)}, activations at batch {memory.batch_size} "
+        f"{format_bytes(memory.activation_bytes)} forward / "
+        f"{format_bytes(memory.training_activation_bytes)} training; training needs about "
+        f"{format_bytes(train)}{above}"
+    )
+
+
+HEADER = ("Name", "Op", "Output shape", "Params", "MACs", "FLOPs", "Detail")
+_NUMERIC = {3, 4, 5}
+
+
+def _cells(row: Row) -> tuple[str, ...]:
+    return (
+        "  " * row.depth + row.name,
+        row.op,
+        str((None, *row.output_shape)),
+        f"{row.params:,}",
+        f"{row.macs:,}",
+        f"{row.flops:,}",
+        row.detail,
+    )
+
+
+def _table(table: list[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(r[i]) for r in table) for i in range(len(HEADER))]
+    rule = "-" * (sum(widths) + 2 * (len(HEADER) - 1))
+    lines = [rule]
+    for i, row in enumerate(table):
         cells = [
-            c.ljust(w) if j != 3 else c.rjust(w)
+            c.rjust(w) if j in _NUMERIC else c.ljust(w)
             for j, (c, w) in enumerate(zip(row, widths, strict=True))
         ]
         lines.append("  ".join(cells).rstrip())
         if i == 0:
             lines.append(rule)
-    trainable, frozen = count_params(spec)
+    return [*lines, rule]
+
+
+def summary(spec: CanonicalSpec, batch_size: int | None = None) -> str:
+    """Name, op, output shape, parameters, MACs and FLOPs per op (residual children indented),
+    then totals and the activation memory at ``batch_size`` (default: the spec's)."""
+    data = summary_data(spec, batch_size)
+    totals = data["totals"]
+    lines = [f'Model "{spec.name}"  ({spec.hash[:19]})']
+    lines += _table([HEADER, *(_cells(r) for r in rows(spec))])
     lines += [
-        rule,
-        f"Total params: {trainable + frozen:,}",
-        f"Trainable params: {trainable:,}",
-        f"Non-trainable params: {frozen:,}",
+        f"Total params: {totals['params']:,}",
+        f"Trainable params: {totals['trainable_params']:,}",
+        f"Non-trainable params: {totals['non_trainable_params']:,}",
+        f"Total MACs: {totals['macs']:,} per sample",
+        f"Total FLOPs: {totals['flops']:,} per sample",
+        *textwrap.wrap(
+            f"({FLOPS_RULE}; bias additions not counted)",
+            96,
+            initial_indent="  ",
+            subsequent_indent="   ",
+        ),
+        *_memory_footer(estimate_memory(spec, data["batch_size"])),
     ]
     return "\n".join(lines) + "\n"
 
 
-def _size(shape: tuple[int, ...]) -> int:
-    n = 1
-    for d in shape:
-        n *= d
-    return n
+def _memory_footer(memory: MemoryEstimate) -> list[str]:
+    weights, train = memory.need("weights"), memory.need("train")
+    return [
+        f"Parameter memory: {format_bytes(memory.parameter_bytes)} ({memory.dtype})",
+        f"Optimizer state: {format_bytes(memory.optimizer_bytes)} ({memory.optimizer})",
+        f"Activation memory: {format_bytes(memory.activation_bytes)} forward, "
+        f"{format_bytes(memory.training_activation_bytes)} training (x2: kept for the backward "
+        f"pass, plus their gradients); every op's output, batch {memory.batch_size}",
+        f"Training needs {train}",
+        f"Weights init needs {weights}",
+    ]

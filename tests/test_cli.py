@@ -98,6 +98,7 @@ def test_core_commands_import_no_framework() -> None:
         f"CliRunner().invoke(main, ['show', {str(SPECS[0])!r}])\n"
         f"CliRunner().invoke(main, ['canonical', {str(SPECS[0])!r}])\n"
         f"CliRunner().invoke(main, ['validate', *{[str(s) for s in SPECS]!r}])\n"
+        f"CliRunner().invoke(main, ['show', {str(SPECS[0])!r}, '--json'])\n"
         "heavy = {'torch', 'tensorflow', 'keras', 'jax', 'flax'} & set(sys.modules)\n"
         "print(sorted(heavy))\n"
     )
