@@ -173,6 +173,20 @@ BATCH_SIZE = click.IntRange(constraints.MIN_BATCH, constraints.MAX_BATCH)
 EPOCHS = click.IntRange(1, constraints.MAX_EPOCHS)
 
 
+def _set_threads(ctx: click.Context, param: click.Parameter, value: int | None) -> None:
+    if value is not None:
+        os.environ["NORMSPEC_THREADS"] = str(value)
+
+
+THREADS = click.option(
+    "--threads",
+    type=click.IntRange(1, 1024),
+    expose_value=False,
+    callback=_set_threads,
+    help="Intra-op threads for PyTorch and TensorFlow (float32 results depend on it; "
+    "default: the framework's own). Recorded in metrics.json and the reports.",
+)
+
 SPEC = click.argument("spec", type=click.Path(dir_okay=False, path_type=Path))
 OUTPUT = click.option(
     "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE."

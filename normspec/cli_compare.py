@@ -15,6 +15,7 @@ from normspec.cli import (
     POSITIVE,
     SEED,
     SPEC,
+    THREADS,
     reports_errors,
     run_output,
 )
@@ -56,6 +57,7 @@ def _backends(value: str) -> list[str]:
 @click.option("--lr", type=LEARNING_RATE, help="--train: learning rate.")
 @click.option("--optimizer", type=click.Choice(["sgd", "momentum", "adam"]), help="--train.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="--train: folder.")
+@THREADS
 @MEMORY_LIMIT
 @reports_errors
 def compare(

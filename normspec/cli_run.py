@@ -15,6 +15,7 @@ from normspec.cli import (
     MEMORY_LIMIT,
     SEED,
     SPEC,
+    THREADS,
     reports_errors,
     run_output,
 )
@@ -58,6 +59,7 @@ def run_options(fn):  # type: ignore[no-untyped-def]
             ),
             click.option("--out", type=click.Path(file_okay=False, path_type=Path)),
             MEMORY_LIMIT,
+            THREADS,
         ]
     ):
         fn = option(fn)

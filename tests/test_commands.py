@@ -350,4 +350,6 @@ def test_float64_training_trajectories_agree(spec_file: Path, digits_npz: Path, 
         for epoch in range(3):
             values = [histories[b][epoch][key] for b in ALL]
             assert max(values) - min(values) < 1e-10, (key, epoch, values)
-    assert "float32 the frameworks round differently" not in (out / "report.md").read_text()
+    report = (out / "report.md").read_text()
+    assert "On the first training batch, from the same starting weights" in report
+    assert "## Environment" in report

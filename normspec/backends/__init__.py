@@ -81,6 +81,9 @@ class Backend(Protocol):
     def predict(self, model: Any, spec: CanonicalSpec, x: np.ndarray) -> np.ndarray:
         """Eval-mode outputs for ``x`` (channels-last), as numpy."""
 
+    def environment(self) -> dict[str, object]:
+        """``framework`` (versions), ``threads`` and ``device`` of the runs in this process."""
+
 
 def get_backend(name: str) -> Backend:
     if not isinstance(name, str):

@@ -1,10 +1,11 @@
 """The :class:`~normspec.backends.Backend` every framework package exposes, importing the
 framework only when a model is built, run or trained.
 
-A backend package ``normspec.backends.<name>`` has the same four modules: ``module`` (IR ->
+A backend package ``normspec.backends.<name>`` has the same five modules: ``module`` (IR ->
 source, framework-free), ``runtime`` (build, weights in and out, forward passes), ``training``
 (explicit optimizer steps for training-step parity) and ``trainer`` (the framework's idiomatic
-``fit`` and ``predict``). Only ``module`` is imported with the package.
+``fit`` and ``predict``) and ``environment`` (versions, threads and device, recorded with
+every run). Only ``module`` is imported with the package.
 """
 
 from __future__ import annotations
@@ -70,7 +71,12 @@ class LazyBackend:
         return self._emit(spec)
 
     def build(self, spec: CanonicalSpec) -> Any:
+        self.part("environment").apply_threads()
         return self.part("runtime").build(spec)
+
+    def environment(self) -> dict[str, object]:
+        """The framework's version, its thread count and the device it runs on."""
+        return self.part("environment").environment()
 
     def set_weights(self, model: Any, spec: CanonicalSpec, weights: dict[str, np.ndarray]) -> None:
         self.part("runtime").set_weights(model, spec, weights)

@@ -12,6 +12,7 @@ from normspec.files import write_text
 from normspec.ir.graph import CanonicalSpec
 from normspec.run import metrics
 from normspec.run.data import Dataset
+from normspec.run.environment import environment_lines, run_environment
 from normspec.run.report import describe, fmt, markdown_table, plot_curves, plural
 from normspec.run.train import History, RunSettings, starting_weights, train
 from normspec.run.variations import AblationError, Variation, distinct, variants
@@ -158,5 +159,7 @@ def write_report(
         table(results),
         *([] if shared else ["", *(f"- {label}: {describe(s)}" for label, s in own.items())]),
         f"\n![curves]({png.name})\n",
+        "## Environment\n",
+        *environment_lines(run_environment([backend])),
     ]
     write_text(out / "report.md", "\n".join(lines))

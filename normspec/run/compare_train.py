@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from normspec.files import write_text
 from normspec.ir.graph import CanonicalSpec
 from normspec.run.data import Dataset
+from normspec.run.drift import OpGap, drift_paragraph, first_step_gaps
+from normspec.run.environment import environment_lines, run_environment
 from normspec.run.report import describe, fmt, markdown_table, plot_curves
 from normspec.run.train import History, RunSettings, save_run, starting_weights, train
 
@@ -20,6 +22,8 @@ METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")
 class TrainComparison:
     spec: CanonicalSpec
     histories: dict[str, History]
+    first_step: list[OpGap] = field(default_factory=list)
+    """Per op, how far the backends are apart on the first training batch."""
 
     def largest_loss_gap(self, key: str = "loss") -> tuple[float, int]:
         """Largest difference of ``key`` (train loss by default) between any two backends in
@@ -72,18 +76,11 @@ def compare_training(
         )
         save_run(out / name, spec, history, final, settings, data)
         histories[name] = history
-    result = TrainComparison(spec, histories)
+    result = TrainComparison(
+        spec, histories, first_step_gaps(spec, backends, weights, data, settings)
+    )
     write_report(result, data, settings, out)
     return result
-
-
-_ROUNDING_NOTE = (
-    "\nIn float32 the frameworks round differently (another order of additions in a "
-    "convolution), and training amplifies those differences step by step, so curves drift "
-    "apart slowly even though every step is the same update: `normspec compare` checks one "
-    "step at 1e-5, and `normspec compare --train --dtype float64` shows the trajectories "
-    "agreeing to about 1e-15.\n"
-)
 
 
 NO_VALIDATION = (
@@ -108,8 +105,10 @@ def write_report(result: TrainComparison, data: Dataset, settings: RunSettings, 
         result.table(),
         f"\nLargest per-epoch gap between backends: train loss {gap:.3g} (epoch {epoch}), "
         f"validation loss {val_gap:.3g} (epoch {val_epoch}).\n",
-        _ROUNDING_NOTE if result.spec.input.dtype == "float32" else "",
+        "\n" + drift_paragraph(result.first_step, result.histories),
         f"\n![curves]({png.name})\n",
+        "## Environment\n",
+        *environment_lines(run_environment(result.histories)),
         f"\nSpec hash `{result.spec.hash}`.\n",
     ]
     write_text(out / "report.md", "\n".join(text))

@@ -17,6 +17,7 @@ from normspec.ir import ops as ir
 from normspec.ir.graph import SGD, Adam, CanonicalSpec, TrainSpec
 from normspec.run import metrics
 from normspec.run.data import Dataset, channel_stats, check_dataset
+from normspec.run.environment import run_environment
 from normspec.weights import Weights, init_weights, save_weights
 
 
@@ -185,6 +186,7 @@ def save_run(
             "split_seed": settings.seed if settings is not None else None,
             "test": 0 if data.x_test is None else len(data.x_test),
         }
+    payload["environment"] = run_environment([history.backend])
     payload.update(asdict(history))
     write_text(out / "metrics.json", json.dumps(strict_json(payload), indent=2) + "\n")
     table = io.StringIO(newline="")

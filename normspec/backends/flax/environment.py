@@ -1,0 +1,24 @@
+"""What a Flax run ran with (versions, device). XLA sizes its CPU thread pool itself; there is
+no supported setting for it once JAX has started, so ``NORMSPEC_THREADS`` is recorded as not
+applied."""
+
+from __future__ import annotations
+
+import os
+
+import flax
+import jax
+
+
+def apply_threads() -> None:
+    """Nothing to apply: XLA's CPU thread pool is not configurable at run time."""
+
+
+def environment() -> dict[str, object]:
+    wanted = os.environ.get("NORMSPEC_DEVICE", "auto")
+    devices = jax.devices() if wanted == "auto" else jax.devices(wanted)
+    return {
+        "framework": f"jax {jax.__version__}, flax {flax.__version__}",
+        "threads": f"XLA's own pool ({os.cpu_count()} cores)",
+        "device": devices[0].platform,
+    }

@@ -1,0 +1,90 @@
+"""Runs record what they ran on (framework versions, threads, device); ``--threads`` sets the
+intra-op thread count; the compare report's drift paragraph says what was measured."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from test_cli_robustness import MLP, run, write_npz
+
+import normspec
+from normspec.run.drift import OpGap, drift_paragraph, first_step_gaps, loss_gaps
+from normspec.run.train import History, RunSettings
+from test_backends_shared import available
+
+needs_torch = pytest.mark.skipif(not available("torch"), reason="needs torch")
+needs_torch_keras = pytest.mark.skipif(
+    not (available("torch") and available("keras")), reason="needs torch and keras"
+)
+
+
+@pytest.fixture
+def restore_threads(monkeypatch):
+    import torch
+
+    before = torch.get_num_threads()
+    monkeypatch.delenv("NORMSPEC_THREADS", raising=False)
+    yield
+    torch.set_num_threads(before)
+
+
+@needs_torch
+@pytest.mark.parametrize("threads", [1, 2])
+def test_threads_are_set_and_recorded(tmp_path: Path, restore_threads, threads: int) -> None:
+    out = tmp_path / "run"
+    data = write_npz(tmp_path / "d.npz")
+    code, text = run("train", MLP, "--data", data, "--epochs", "1", "--threads", str(threads),
+                     "--out", out)  # fmt: skip
+    assert code == 0, text
+    environment = json.loads((out / "metrics.json").read_text())["environment"]
+    torch_env = environment["backends"]["torch"]
+    import torch
+
+    assert torch_env["threads"] == threads == torch.get_num_threads()
+    assert torch_env["framework"] == f"torch {torch.__version__}"
+    assert torch_env["device"] == "cpu"
+    assert environment["python"] and environment["numpy"] and "cores" in environment["machine"]
+
+
+def test_threads_must_be_positive() -> None:
+    code, text = run("train", MLP, "--data", "digits", "--threads", "0")
+    assert code == 2 and "--threads" in text
+
+
+def history(losses: list[float]) -> History:
+    return History("x", [{"epoch": i + 1.0, "loss": v} for i, v in enumerate(losses)])
+
+
+def test_drift_paragraph_names_the_first_op_that_differs_and_the_growth() -> None:
+    gaps = [OpGap("flatten_1", "flatten", 0.0), OpGap("dense_1", "dense", 3e-8),
+            OpGap("dense_1_bn", "batch_norm", 4e-6)]  # fmt: skip
+    text = drift_paragraph(gaps, {"a": history([1.0, 0.5, 0.2]), "b": history([1.0, 0.6, 0.3])})
+    assert "the first op whose output differs between backends is `dense_1` (dense" in text
+    assert "largest difference is at `dense_1_bn` (batch_norm, 4e-06)" in text
+    assert "0 after epoch 1 and 0.1 after epoch 3" in text
+    assert "convolution" not in text
+
+
+def test_drift_paragraph_says_when_nothing_differs() -> None:
+    text = drift_paragraph([OpGap("dense_1", "dense", 0.0)], {"a": history([1.0])})
+    assert "every op's output is bit-identical in all backends" in text
+
+
+def test_loss_gaps_per_epoch() -> None:
+    assert loss_gaps({"a": history([1.0, 2.0]), "b": history([1.5, 1.0])}) == [0.5, 1.0]
+
+
+@needs_torch_keras
+def test_first_step_gaps_measure_every_op_in_order() -> None:
+    from normspec.run.data import load_dataset
+
+    spec = normspec.load(MLP)
+    data = load_dataset("digits", seed=0, validation_split=0.2)
+    settings = RunSettings.from_spec(spec)
+    gaps = first_step_gaps(spec, ["torch", "keras"], normspec.init_weights(spec), data, settings)
+    assert [g.op for g in gaps] == [op.name for op in spec.layers]
+    assert all(0 <= g.gap < 1e-4 for g in gaps)
+    same = first_step_gaps(spec, ["torch", "torch"], normspec.init_weights(spec), data, settings)
+    assert all(g.gap == 0 for g in same)
