@@ -50,10 +50,10 @@ def train_torch(module: ModuleType, adapt: bool) -> float:
     if adapt:
         model.input_norm.adapt(x)
     optimizer = torch.optim.Adam(model.parameters(), lr=LR)
-    loss_fn = torch.nn.BCELoss()
+    loss_fn = torch.nn.BCEWithLogitsLoss()  # on logits(), as the class docstring says
     for _ in range(EPOCHS):
         for idx in torch.randperm(len(x)).split(BATCH):
-            loss = loss_fn(model(x[idx])[:, 0], y[idx])
+            loss = loss_fn(model.logits(x[idx])[:, 0], y[idx])
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

@@ -13,6 +13,7 @@ from normspec.backends.torch.emitter import emit_sequence
 from normspec.errors import BackendError
 from normspec.ir.graph import CanonicalSpec
 from normspec.ir.ops import Shape
+from normspec.ir.output_checks import logits_head
 
 MODULE_ATTRIBUTES = frozenset(
     {
@@ -56,13 +57,17 @@ def emit_module(spec: CanonicalSpec) -> str:
     names.check_names(spec, "torch")
     _check_names(spec)
     builder = Builder(spec)
-    emit_sequence(Site(builder, "x", "x", spec.input.shape, 0), spec.layers)
+    body = spec.layers[:-1] if logits_head(spec) is not None else spec.layers
+    emit_sequence(Site(builder, "x", "x", spec.input.shape, 0), body)
+    split = len(builder.forward_lines)
+    if body != spec.layers:  # the head goes in forward, after logits()
+        emit_sequence(Site(builder, "x", "x", spec.layers[-1].shape, 0), spec.layers[-1:])
     used = helpers.closure(builder.helpers)
     needs = {n for h in used for n in helpers.HELPERS[h].needs if n in helpers.IMPORTS}
     parts = [
         _imports(needs),
         *(helpers.HELPERS[h].source.strip("\n") for h in used),
-        _model_class(spec, builder),
+        _model_class(spec, builder, split),
     ]
     return names.parsed(_header(spec) + "\n\n" + "\n\n\n".join(parts) + "\n", "torch")
 
@@ -120,12 +125,23 @@ def _imports(needs: set[str]) -> str:
     return "\n".join(lines)
 
 
-def _model_class(spec: CanonicalSpec, b: Builder) -> str:
+_LOSS_OF_HEAD = {"softmax": "nn.CrossEntropyLoss", "sigmoid": "nn.BCEWithLogitsLoss"}
+
+
+def _model_class(spec: CanonicalSpec, b: Builder, split: int) -> str:
     pad = INDENT * 2
+    head = logits_head(spec)
     doc = (
         f"The network of the spec {spec.name!r}: {torch_shape(spec.input.shape)} -> "
         f"{torch_shape(spec.output_shape)}."
     )
+    if head is not None:
+        doc += (
+            f" ``forward`` returns the spec's output, after its final {head.function}; "
+            f"``logits`` returns what enters that {head.function}, which "
+            f"``{_LOSS_OF_HEAD[head.function]}`` expects (it applies the {head.function} "
+            "itself, so do not give it ``forward``'s output)."
+        )
     doc_lines = _docstring(doc, INDENT)
     lines = [f"class {class_name(spec)}(nn.Module):", *doc_lines, ""]
     signature = f"def __init__(self, dtype: torch.dtype = torch.{spec.input.dtype}) -> None:"
@@ -136,6 +152,13 @@ def _model_class(spec: CanonicalSpec, b: Builder) -> str:
         lines.append(f"{INDENT}def reset_parameters(self) -> None:")
         lines.append(f'{pad}"""Draw the initial weights from the spec\'s initializers."""')
         lines += b.reset_lines
+    if head is None:
+        lines += ["", f"{INDENT}def forward(self, x: torch.Tensor) -> torch.Tensor:"]
+        lines += [*b.forward_lines, f"{pad}return x"]
+        return "\n".join(lines)
     lines += ["", f"{INDENT}def forward(self, x: torch.Tensor) -> torch.Tensor:"]
-    lines += [*b.forward_lines, f"{pad}return x"]
+    lines += [f"{pad}x = self.logits(x)", *b.forward_lines[split:], f"{pad}return x"]
+    lines += ["", f"{INDENT}def logits(self, x: torch.Tensor) -> torch.Tensor:"]
+    lines += [f'{pad}"""The output before the final {head.function}."""']
+    lines += [*b.forward_lines[:split], f"{pad}return x"]
     return "\n".join(lines)

@@ -37,7 +37,10 @@ class Flatten(nn.Module):
 
 
 class CifarEluCnn(nn.Module):
-    """The network of the spec 'cifar_elu_cnn': (N, 3, 32, 32) -> (N, 10)."""
+    """The network of the spec 'cifar_elu_cnn': (N, 3, 32, 32) -> (N, 10).
+    ``forward`` returns the spec's output, after its final softmax; ``logits``
+    returns what enters that softmax, which ``nn.CrossEntropyLoss`` expects (it
+    applies the softmax itself, so do not give it ``forward``'s output)."""
 
     def __init__(self, dtype: torch.dtype = torch.float32) -> None:
         super().__init__()
@@ -112,6 +115,12 @@ class CifarEluCnn(nn.Module):
         nn.init.constant_(self.dense_2.bias, val=0.0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.logits(x)
+        x = self.dense_2_softmax(x)
+        return x
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """The output before the final softmax."""
         x = self.input_norm(x)
         x = self.conv2d_1(x)
         x = self.conv2d_1_elu(x)
@@ -132,5 +141,4 @@ class CifarEluCnn(nn.Module):
         x = self.dense_1(x)
         x = self.dense_1_elu(x)
         x = self.dense_2(x)
-        x = self.dense_2_softmax(x)
         return x

@@ -37,7 +37,10 @@ class Flatten(nn.Module):
 
 
 class CnnBnAfterRelu(nn.Module):
-    """The network of the spec 'cnn_bn_after_relu': (N, 1, 28, 28) -> (N, 10)."""
+    """The network of the spec 'cnn_bn_after_relu': (N, 1, 28, 28) -> (N, 10).
+    ``forward`` returns the spec's output, after its final softmax; ``logits``
+    returns what enters that softmax, which ``nn.CrossEntropyLoss`` expects (it
+    applies the softmax itself, so do not give it ``forward``'s output)."""
 
     def __init__(self, dtype: torch.dtype = torch.float32) -> None:
         super().__init__()
@@ -101,6 +104,12 @@ class CnnBnAfterRelu(nn.Module):
         nn.init.constant_(self.dense_2.bias, val=0.0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.logits(x)
+        x = self.dense_2_softmax(x)
+        return x
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """The output before the final softmax."""
         x = self.input_norm(x)
         x = self.conv2d_1(x)
         x = self.conv2d_1_relu(x)
@@ -115,5 +124,4 @@ class CnnBnAfterRelu(nn.Module):
         x = self.dense_1_relu(x)
         x = self.dense_1_bn(x)
         x = self.dense_2(x)
-        x = self.dense_2_softmax(x)
         return x

@@ -25,7 +25,10 @@ class Flatten(nn.Module):
 
 
 class Lenet5(nn.Module):
-    """The network of the spec 'lenet5': (N, 1, 32, 32) -> (N, 10)."""
+    """The network of the spec 'lenet5': (N, 1, 32, 32) -> (N, 10). ``forward``
+    returns the spec's output, after its final softmax; ``logits`` returns what
+    enters that softmax, which ``nn.CrossEntropyLoss`` expects (it applies the
+    softmax itself, so do not give it ``forward``'s output)."""
 
     def __init__(self, dtype: torch.dtype = torch.float32) -> None:
         super().__init__()
@@ -76,6 +79,12 @@ class Lenet5(nn.Module):
         nn.init.constant_(self.dense_3.bias, val=0.0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.logits(x)
+        x = self.dense_3_softmax(x)
+        return x
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """The output before the final softmax."""
         x = self.conv2d_1(x)
         x = self.conv2d_1_tanh(x)
         x = self.avg_pool2d_1(x)
@@ -88,5 +97,4 @@ class Lenet5(nn.Module):
         x = self.dense_2(x)
         x = self.dense_2_tanh(x)
         x = self.dense_3(x)
-        x = self.dense_3_softmax(x)
         return x

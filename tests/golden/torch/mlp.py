@@ -37,7 +37,10 @@ class Flatten(nn.Module):
 
 
 class Mlp(nn.Module):
-    """The network of the spec 'mlp': (N, 1, 8, 8) -> (N, 10)."""
+    """The network of the spec 'mlp': (N, 1, 8, 8) -> (N, 10). ``forward`` returns
+    the spec's output, after its final softmax; ``logits`` returns what enters that
+    softmax, which ``nn.CrossEntropyLoss`` expects (it applies the softmax itself, so
+    do not give it ``forward``'s output)."""
 
     def __init__(self, dtype: torch.dtype = torch.float32) -> None:
         super().__init__()
@@ -67,6 +70,12 @@ class Mlp(nn.Module):
         nn.init.constant_(self.dense_3.bias, val=0.0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.logits(x)
+        x = self.dense_3_softmax(x)
+        return x
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """The output before the final softmax."""
         x = self.input_norm(x)
         x = self.flatten_1(x)
         x = self.dense_1(x)
@@ -74,5 +83,4 @@ class Mlp(nn.Module):
         x = self.dense_2(x)
         x = self.dense_2_relu(x)
         x = self.dense_3(x)
-        x = self.dense_3_softmax(x)
         return x

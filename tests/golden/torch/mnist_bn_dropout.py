@@ -42,7 +42,10 @@ class PaddedConv2d(nn.Conv2d):
 
 
 class MnistBnDropout(nn.Module):
-    """The network of the spec 'mnist_bn_dropout': (N, 1, 28, 28) -> (N, 10)."""
+    """The network of the spec 'mnist_bn_dropout': (N, 1, 28, 28) -> (N, 10).
+    ``forward`` returns the spec's output, after its final softmax; ``logits``
+    returns what enters that softmax, which ``nn.CrossEntropyLoss`` expects (it
+    applies the softmax itself, so do not give it ``forward``'s output)."""
 
     def __init__(self, dtype: torch.dtype = torch.float32) -> None:
         super().__init__()
@@ -96,6 +99,12 @@ class MnistBnDropout(nn.Module):
         nn.init.constant_(self.dense_2.bias, val=0.0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.logits(x)
+        x = self.dense_2_softmax(x)
+        return x
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """The output before the final softmax."""
         x = self.conv2d_1(x)
         x = self.conv2d_1_bn(x)
         x = self.conv2d_1_leaky_relu(x)
@@ -107,5 +116,4 @@ class MnistBnDropout(nn.Module):
         x = self.dense_1_tanh(x)
         x = self.dense_1_dropout(x)
         x = self.dense_2(x)
-        x = self.dense_2_softmax(x)
         return x

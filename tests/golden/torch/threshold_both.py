@@ -81,7 +81,10 @@ class Standardize(nn.Module):
 
 
 class ThresholdBoth(nn.Module):
-    """The network of the spec 'threshold_both': (N, 1) -> (N, 1)."""
+    """The network of the spec 'threshold_both': (N, 1) -> (N, 1). ``forward``
+    returns the spec's output, after its final sigmoid; ``logits`` returns what
+    enters that sigmoid, which ``nn.BCEWithLogitsLoss`` expects (it applies the
+    sigmoid itself, so do not give it ``forward``'s output)."""
 
     def __init__(self, dtype: torch.dtype = torch.float32) -> None:
         super().__init__()
@@ -112,10 +115,15 @@ class ThresholdBoth(nn.Module):
         nn.init.constant_(self.dense_2.bias, val=0.0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.logits(x)
+        x = self.dense_2_sigmoid(x)
+        return x
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """The output before the final sigmoid."""
         x = self.input_norm(x)
         x = self.dense_1(x)
         x = self.dense_1_tanh(x)
         x = self.dense_1_bn(x)
         x = self.dense_2(x)
-        x = self.dense_2_sigmoid(x)
         return x
