@@ -419,3 +419,16 @@ def test_torch_jit_script_compiles_every_shipped_spec(path: Path) -> None:
     import torch
 
     torch.jit.script(BACKEND.build(normspec.load(path)))
+
+
+@pytest.mark.parametrize("name", ["mlp", "digits_bn_dropout", "resnet18_preact"])
+def test_torch_export_traces_the_generated_model(name: str) -> None:
+    import torch
+
+    spec = normspec.load(Path(__file__).parents[2] / "specs" / f"{name}.yaml")
+    model = built(spec)[0].eval()  # input statistics set, as after adapt() or loading weights
+    shape = spec.input.shape
+    x = torch.zeros(2, shape[-1], *shape[:-1]) if len(shape) > 1 else torch.zeros(2, *shape)
+    exported = torch.export.export(model, (x,))
+    with torch.no_grad():
+        assert torch.equal(exported.module()(x), model(x))
