@@ -12,7 +12,8 @@ from conftest import ROOT
 from normspec.run import metrics
 from test_backends_shared import available
 
-pytestmark = pytest.mark.skipif(not available("torch"), reason="needs torch")
+needs_torch = pytest.mark.skipif(not available("torch"), reason="needs torch")
+needs_keras = pytest.mark.skipif(not available("keras"), reason="needs keras")
 
 CASES = {
     "softmax": (ROOT / "specs" / "mlp.yaml", "CrossEntropyLoss"),
@@ -27,6 +28,7 @@ def inputs(spec: normspec.CanonicalSpec, n: int = 16) -> tuple[np.ndarray, np.nd
     return x, rng.integers(0, classes, n)
 
 
+@needs_torch
 @pytest.mark.parametrize("head", list(CASES))
 def test_the_stock_torch_loss_on_logits_is_the_spec_loss(head: str) -> None:
     import torch
@@ -47,6 +49,7 @@ def test_the_stock_torch_loss_on_logits_is_the_spec_loss(head: str) -> None:
     assert float(stock) == pytest.approx(metrics.loss(spec, out.numpy(), y), rel=1e-5)
 
 
+@needs_torch
 @pytest.mark.parametrize("head", list(CASES))
 def test_the_class_docstring_names_the_stock_loss(head: str) -> None:
     path, loss_name = CASES[head]
@@ -70,3 +73,23 @@ def test_a_layer_named_logits_is_refused() -> None:
     )
     with pytest.raises(normspec.SpecError, match="reserved by the generated code"):
         normspec.load(text)
+
+
+KERAS_LOSSES = {"softmax": "SparseCategoricalCrossentropy", "sigmoid": "BinaryCrossentropy"}
+
+
+@needs_keras
+@pytest.mark.parametrize("head", list(CASES))
+def test_the_stock_keras_loss_on_the_output_is_the_spec_loss(head: str) -> None:
+    """A Keras model ends in the spec's softmax or sigmoid: the stock losses with their
+    default ``from_logits=False`` read it as it is."""
+    import keras
+
+    path, _ = CASES[head]
+    spec = normspec.load(path)
+    model = normspec.build(spec, "keras")
+    x, y = inputs(spec)
+    out = np.asarray(model(x, training=False))
+    target = y if head == "softmax" else y[:, None].astype(np.float32)
+    stock = float(getattr(keras.losses, KERAS_LOSSES[head])()(target, out))
+    assert stock == pytest.approx(metrics.loss(spec, out, y), rel=1e-4)
