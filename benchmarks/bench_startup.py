@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # in process too, this checkout rather than an installed copy
 ENTRY_POINT = "import sys; from normspec.cli import main; sys.exit(main())"
 """What the ``normspec`` console script runs (``[project.scripts]`` in pyproject.toml)."""
 
