@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import click
 
 from normspec import __version__
+from normspec.commands import CommandGroup
 from normspec.errors import NormspecError, SpecError
 from normspec.files import (
     OutputError,
@@ -25,6 +26,7 @@ from normspec.files import (
     write_text,
 )
 from normspec.ir import constraints
+from normspec.short_lived import short_lived
 
 F = TypeVar("F", bound=Callable[..., Any])
 EXIT_INVALID = 2
@@ -193,7 +195,7 @@ OUTPUT = click.option(
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=CommandGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="normspec")
 def main() -> None:
     """Describe a network once in YAML; get the same model in PyTorch, Keras and Flax.
@@ -208,6 +210,7 @@ def main() -> None:
 
 @main.command()
 @click.argument("specs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@short_lived
 @reports_errors
 def validate(specs: tuple[Path, ...]) -> None:
     """Check SPECS; print every problem as FILE:LINE:COL: field.path: message.
@@ -247,6 +250,7 @@ def validate(specs: tuple[Path, ...]) -> None:
 @SPEC
 @click.option("--json", "as_json", is_flag=True, help="JSON instead of YAML.")
 @OUTPUT
+@short_lived
 @reports_errors
 def canonical(spec: Path, as_json: bool, output: Path | None) -> None:
     """Print the canonical form of SPEC: every default explicit, shapes inferred.
@@ -278,6 +282,7 @@ def canonical(spec: Path, as_json: bool, output: Path | None) -> None:
 @click.option(
     "--json", "as_json", is_flag=True, help="The same rows and totals as JSON (fields: see docs)."
 )
+@short_lived
 @reports_errors
 def show(spec: Path, batch_size: int | None, as_json: bool) -> None:
     """Summary table of SPEC: name, op, output shape, parameters, MACs and FLOPs per op, then
@@ -309,6 +314,7 @@ def show(spec: Path, batch_size: int | None, as_json: bool) -> None:
 
 @main.command()
 @OUTPUT
+@short_lived
 @reports_errors
 def schema(output: Path | None) -> None:
     """JSON Schema of the spec format, for editor completion and validation.
@@ -329,6 +335,7 @@ def schema(output: Path | None) -> None:
     "--backend", "-b", required=True, type=click.Choice(["torch", "keras", "flax"]), help="Target."
 )
 @OUTPUT
+@short_lived
 @reports_errors
 def build(spec: Path, backend: str, output: Path | None) -> None:
     """Emit a standalone model module for BACKEND (imports only that framework).
@@ -341,13 +348,3 @@ def build(spec: Path, backend: str, output: Path | None) -> None:
     import normspec
 
     write_output(normspec.emit(spec, backend), output)
-
-
-def _register_optional_commands() -> None:
-    """Commands that need a deep-learning framework live in their own modules."""
-    from normspec.commands import register
-
-    register(main)
-
-
-_register_optional_commands()

@@ -1,7 +1,8 @@
-"""Registration of the framework-backed commands (compare, weights, train, ablate).
+"""The command group, and the framework-backed commands it loads on demand.
 
-Their modules import frameworks only inside the command bodies, so ``normspec --help`` and the
-core commands stay fast.
+compare, train, ablate and weights live in their own modules, imported only when one of them
+runs or the command list is shown, so that the core commands (validate, canonical, show,
+schema, build) start without them.
 """
 
 from __future__ import annotations
@@ -10,10 +11,37 @@ import importlib
 
 import click
 
-_MODULES = ("normspec.cli_compare", "normspec.cli_run", "normspec.cli_weights")
+LAZY_COMMANDS = {
+    "ablate": "normspec.cli_run",
+    "compare": "normspec.cli_compare",
+    "train": "normspec.cli_run",
+    "weights": "normspec.cli_weights",
+}
+"""Command name -> module whose ``COMMANDS`` list holds it."""
 
 
-def register(group: click.Group) -> None:
-    for name in _MODULES:
-        for command in importlib.import_module(name).COMMANDS:
-            group.add_command(command)
+class CommandGroup(click.Group):
+    """A click group that imports the module of a lazy command the first time it is asked for."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None and cmd_name in LAZY_COMMANDS:
+            command = _lazy_command(cmd_name)
+            self.add_command(command)
+        return command
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        if args and self.get_command(ctx, args[0]) is None:
+            for name in LAZY_COMMANDS:  # so that "Did you mean ...?" knows every command
+                self.get_command(ctx, name)
+        return super().resolve_command(ctx, args)
+
+
+def _lazy_command(name: str) -> click.Command:
+    module = importlib.import_module(LAZY_COMMANDS[name])
+    return next(c for c in module.COMMANDS if c.name == name)

@@ -25,7 +25,7 @@ def restore_threads(monkeypatch):
     import torch
 
     before = torch.get_num_threads()
-    monkeypatch.delenv("NORMSPEC_THREADS", raising=False)
+    monkeypatch.setenv("NORMSPEC_THREADS", "")  # restored (unset) afterwards: --threads sets it
     yield
     torch.set_num_threads(before)
 

@@ -43,9 +43,13 @@ Pair = tuple[NonNegative, NonNegative]
 
 
 class Node(BaseModel):
-    """Base of every IR class: frozen, unknown fields and non-finite numbers rejected."""
+    """Base of every IR class: frozen, unknown fields and non-finite numbers rejected.
 
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    Validators are built on first use (``defer_build``), so a command pays only for the classes
+    it meets; that is also when ``Residual`` resolves its forward reference to :data:`AnyOp`.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, defer_build=True)
 
 
 # --- initializers ------------------------------------------------------------------------------
@@ -359,8 +363,6 @@ AnyOp = Annotated[
     | Residual,
     Field(discriminator="op"),
 ]
-
-Residual.model_rebuild()
 
 OP_CLASSES: tuple[type[Op], ...] = (
     Standardize,

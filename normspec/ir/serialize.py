@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from normspec.ir import ops as ir
+from normspec.ir.yaml_dumpers import DUMPER
 
 if TYPE_CHECKING:
     from normspec.ir.graph import CanonicalSpec
@@ -18,9 +20,7 @@ _TRAILING = ("shape", "params")
 def op_to_data(op: ir.Op) -> dict[str, Any]:
     """``{op_key: {name, ...fields, shape, params}}`` with residual children nested."""
     body: dict[str, Any] = {"name": op.name}
-    for field in type(op).model_fields:
-        if field in ("op", "name", *_TRAILING):
-            continue
+    for field in _body_fields(type(op)):
         value = getattr(op, field)
         if value is None:
             continue
@@ -31,6 +31,12 @@ def op_to_data(op: ir.Op) -> dict[str, Any]:
     body["shape"] = list(op.shape)
     body["params"] = op.params
     return {op.op: body}
+
+
+@cache
+def _body_fields(cls: type[ir.Op]) -> tuple[str, ...]:
+    """The fields of ``cls`` written between its name and its trailing shape and params."""
+    return tuple(f for f in cls.model_fields if f not in ("op", "name", *_TRAILING))
 
 
 def input_norm_to_data(op: ir.Op) -> dict[str, Any]:
@@ -66,21 +72,8 @@ def to_data(spec: CanonicalSpec) -> dict[str, Any]:
     }
 
 
-class _Dumper(yaml.SafeDumper):
-    """Block style for mappings, flow style for short lists of scalars."""
-
-
-def _represent_list(dumper: yaml.SafeDumper, data: list[Any]) -> yaml.Node:
-    flow = all(not isinstance(v, dict) for v in data) and all(
-        not isinstance(v, list) or all(not isinstance(w, list | dict) for w in v) for v in data
-    )
-    return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=flow)
-
-
-_Dumper.add_representer(list, _represent_list)
-
-
-def to_yaml(spec: CanonicalSpec) -> str:
+def to_yaml(spec: CanonicalSpec, dumper: type[Any] = DUMPER) -> str:
+    """The canonical YAML text of ``spec``, headed by a comment with its name and hash."""
     header = f"# normspec canonical form of '{spec.name}' ({spec.hash})\n"
-    body = yaml.dump(to_data(spec), Dumper=_Dumper, sort_keys=False, width=100)
+    body = yaml.dump(to_data(spec), Dumper=dumper, sort_keys=False, width=100)
     return header + body

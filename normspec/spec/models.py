@@ -72,10 +72,13 @@ class Model(BaseModel):
     """Base of the spec models: unknown keys, non-finite numbers and wrong types are errors.
 
     Validation is strict: ``units: 3.0``, ``units: true`` or ``use_bias: "yes"`` are refused
-    instead of being converted.
+    instead of being converted. Validators are built on first use (``defer_build``), for the
+    layer kinds a spec has.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, strict=True, allow_inf_nan=False, defer_build=True
+    )
 
 
 # --- building blocks ---------------------------------------------------------------------------
