@@ -216,10 +216,8 @@ def _flax_momentum(momentum: float) -> float:
 @register(ir.BatchNorm)
 def _batch_norm(op: ir.BatchNorm, site: Site) -> None:
     site.builder.notes.add("batch_norm")
-    if op.running_var == "unbiased":
-        cls = site.builder.helper("UnbiasedBatchNorm")
-    else:
-        cls = site.builder.helper("BatchNorm") if site.builder.float64 else "nnx.BatchNorm"
+    # Not the stock nnx.BatchNorm, which writes its running statistics in place.
+    cls = site.builder.helper("UnbiasedBatchNorm" if op.running_var == "unbiased" else "BatchNorm")
     layer = call(
         cls,
         site.input_shape[-1],

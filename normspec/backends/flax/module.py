@@ -41,7 +41,7 @@ def generate(spec: CanonicalSpec) -> FlaxModule:
     emit_sequence(site, spec.layers, tap=True)
     float64 = builder.float64
     definitions = [
-        *(helpers.helper_source(h, float64) for h in helpers.closure(builder.helpers, float64)),
+        *(helpers.helper_source(h) for h in helpers.closure(builder.helpers)),
         _model_class(spec, builder),
     ]
     source = "\n\n".join([_header(spec, builder), _imports(float64), _constants(spec)])

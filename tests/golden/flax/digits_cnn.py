@@ -43,7 +43,56 @@ def constant(value: float) -> nnx.Initializer:
     return init
 
 
-class UnbiasedBatchNorm(nnx.BatchNorm):
+class BatchNorm(nnx.BatchNorm):
+    """``nnx.BatchNorm`` that assigns new running statistics, never writing into them.
+
+    The stock layer updates ``mean`` and ``var`` in place, which fails on the read-only
+    arrays ``flax.serialization.msgpack_restore`` returns; this one replaces the arrays.
+    They are kept in ``param_dtype`` (the stock layer makes them float32 whatever the
+    dtype, which would round those of a float64 model). Training normalizes with the
+    biased (two-pass) batch variance and evaluation with the running statistics, as the
+    stock layer does.
+    """
+
+    def __init__(self, num_features: int, **kwargs) -> None:
+        super().__init__(num_features, **kwargs)
+        self.mean.set_value(jnp.asarray(self.mean[...], self.param_dtype))
+        self.var.set_value(jnp.asarray(self.var[...], self.param_dtype))
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        if self.dtype is not None:
+            x = jnp.asarray(x, self.dtype)
+        feature = self.axis % x.ndim
+        axes = tuple(i for i in range(x.ndim) if i != feature)
+        if self.use_running_average:
+            mean, var = self.mean[...], self.var[...]
+        else:
+            mean, var, count = self.batch_statistics(x, axes)
+            keep = self.momentum  # Flax's momentum: the weight of the old running value
+            running_var = self.running_variance(var, count)
+            self.mean.set_value(keep * self.mean[...] + (1.0 - keep) * mean)
+            self.var.set_value(keep * self.var[...] + (1.0 - keep) * running_var)
+        mul = jax.lax.rsqrt(var + self.epsilon)
+        if self.scale is not None:
+            mul = mul * self.scale[...]
+        y = (x - jnp.expand_dims(mean, axes)) * jnp.expand_dims(mul, axes)
+        return y if self.bias is None else y + jnp.expand_dims(self.bias[...], axes)
+
+    def batch_statistics(
+        self, x: jax.Array, axes: tuple[int, ...]
+    ) -> tuple[jax.Array, jax.Array, int]:
+        """Mean and biased (two-pass) variance over ``axes``, and how many values each
+        feature's statistics average."""
+        mean = jnp.mean(x, axis=axes, keepdims=True)
+        var = jnp.mean(jnp.square(x - mean), axis=axes)
+        return jnp.squeeze(mean, axes), var, x.size // var.size
+
+    def running_variance(self, var: jax.Array, count: int) -> jax.Array:
+        """What the running variance tracks: the biased batch variance."""
+        return var
+
+
+class UnbiasedBatchNorm(BatchNorm):
     """BatchNorm whose running variance tracks the unbiased batch variance.
 
     Training normalizes with the biased (two-pass) batch variance, as the stock layer
@@ -52,21 +101,8 @@ class UnbiasedBatchNorm(nnx.BatchNorm):
     PyTorch does. Evaluation uses the running statistics, like the stock layer.
     """
 
-    def __call__(self, x: jax.Array) -> jax.Array:
-        if self.use_running_average:
-            return super().__call__(x)
-        axes = tuple(range(x.ndim - 1))
-        mean = jnp.mean(x, axis=axes)
-        var = jnp.mean(jnp.square(x - mean), axis=axes)
-        n = x.size // x.shape[-1]
-        keep = self.momentum  # Flax's momentum: the weight of the old running value
-        self.mean[...] = keep * self.mean[...] + (1.0 - keep) * mean
-        self.var[...] = keep * self.var[...] + (1.0 - keep) * var * (n / (n - 1))
-        mul = jax.lax.rsqrt(var + self.epsilon)
-        if self.scale is not None:
-            mul = mul * self.scale[...]
-        y = (x - mean) * mul
-        return y if self.bias is None else y + self.bias[...]
+    def running_variance(self, var: jax.Array, count: int) -> jax.Array:
+        return var * jnp.asarray(count / (count - 1), var.dtype)
 
 
 class InputStatistic(nnx.Variable):
