@@ -25,7 +25,8 @@ EMITTERS: dict[type[ir.Op], Emitter] = {}
 
 F = TypeVar("F", bound=Emitter)
 
-PRECISION = Raw("PRECISION")
+PRECISION = Raw("precision")
+"""The model's ``precision`` argument, which every Linear and Conv gets."""
 RNGS = Raw("rngs")
 
 
@@ -100,7 +101,7 @@ def _rescale(op: ir.Rescale, site: Site) -> None:
 
 
 def _weighted(op: ir.Dense | ir.Conv1D | ir.Conv2D, site: Site) -> dict[str, Any]:
-    """The options a Linear and a Conv share: bias, initializers, dtypes, full precision."""
+    """The options a Linear and a Conv share: bias, initializers, dtypes, the model's precision."""
     return {
         "use_bias": op.use_bias,
         "kernel_init": _initializer(op.kernel_init, site),

@@ -4,9 +4,10 @@
 """Flax NNX model 'cifar_cnn': channels-last input (32, 32, 3), float32.
 
 ``CifarCnn(rngs=nnx.Rngs(0))`` builds the network, in training mode (batch statistics,
-dropout active); ``model.eval()`` switches it to inference and ``model.train()`` back.
-Every numeric convention is written out instead of being left to a Flax default: dtypes,
-padding, pooling strides, epsilons, momenta, the two-pass variance
+dropout active); ``model.eval()`` switches it to inference and ``model.train()`` back;
+``precision=`` sets that of its matrix products and convolutions (full float32 by
+default). Every numeric convention is written out instead of being left to a Flax
+default: dtypes, padding, pooling strides, epsilons, momenta, the two-pass variance
 (``use_fast_variance=False``), initializers.
 
 Conventions:
@@ -21,7 +22,8 @@ import jax.numpy as jnp
 from flax import nnx
 
 DTYPE = jnp.float32
-# Full-precision matrix products and convolutions on every device (no TF32).
+# The model's default precision of matrix products and convolutions: full float32
+# on every device (no TF32 or bfloat16 passes), for parity with PyTorch and Keras.
 PRECISION = jax.lax.Precision.HIGHEST
 
 
@@ -108,7 +110,21 @@ class UnbiasedBatchNorm(BatchNorm):
 class CifarCnn(nnx.Module):
     """The 'cifar_cnn' network: (N, 32, 32, 3) -> (N, 10), channels-last."""
 
-    def __init__(self, *, rngs: nnx.Rngs) -> None:
+    def __init__(
+        self,
+        *,
+        rngs: nnx.Rngs,
+        precision: jax.lax.PrecisionLike = PRECISION,
+    ) -> None:
+        """Build the layers, drawing their initial weights from ``rngs``.
+
+        ``precision`` is that of every matrix product and convolution (each
+        ``nnx.Linear`` and ``nnx.Conv``). The default, ``jax.lax.Precision.HIGHEST``,
+        computes them in full float32 on every device, as PyTorch and Keras do on CPU
+        (and on GPU without TF32), so the frameworks' models agree; pass
+        ``jax.lax.Precision.DEFAULT`` for speed on a GPU or TPU, which may then round
+        inputs to TF32 or bfloat16.
+        """
         self.conv2d_1 = nnx.Conv(
             3,
             32,
@@ -119,7 +135,7 @@ class CifarCnn(nnx.Module):
             kernel_init=uniform(-0.4714045207910317, 0.4714045207910317),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.conv2d_1_bn = UnbiasedBatchNorm(
@@ -145,7 +161,7 @@ class CifarCnn(nnx.Module):
             kernel_init=uniform(-0.14433756729740643, 0.14433756729740643),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.conv2d_2_bn = UnbiasedBatchNorm(
@@ -171,7 +187,7 @@ class CifarCnn(nnx.Module):
             kernel_init=uniform(-0.14433756729740643, 0.14433756729740643),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.conv2d_3_bn = UnbiasedBatchNorm(
@@ -197,7 +213,7 @@ class CifarCnn(nnx.Module):
             kernel_init=uniform(-0.10206207261596575, 0.10206207261596575),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.conv2d_4_bn = UnbiasedBatchNorm(
@@ -223,7 +239,7 @@ class CifarCnn(nnx.Module):
             kernel_init=uniform(-0.10206207261596575, 0.10206207261596575),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.conv2d_5_bn = UnbiasedBatchNorm(
@@ -249,7 +265,7 @@ class CifarCnn(nnx.Module):
             kernel_init=uniform(-0.07216878364870322, 0.07216878364870322),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.conv2d_6_bn = UnbiasedBatchNorm(
@@ -272,7 +288,7 @@ class CifarCnn(nnx.Module):
             kernel_init=uniform(-0.05412658773652741, 0.05412658773652741),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.dense_1_bn = UnbiasedBatchNorm(
@@ -296,7 +312,7 @@ class CifarCnn(nnx.Module):
             bias_init=constant(0.0),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
 

@@ -4,9 +4,10 @@
 """Flax NNX model 'digits_cnn': channels-last input (8, 8, 1), float32.
 
 ``DigitsCnn(rngs=nnx.Rngs(0))`` builds the network, in training mode (batch statistics,
-dropout active); ``model.eval()`` switches it to inference and ``model.train()`` back.
-Every numeric convention is written out instead of being left to a Flax default: dtypes,
-padding, pooling strides, epsilons, momenta, the two-pass variance
+dropout active); ``model.eval()`` switches it to inference and ``model.train()`` back;
+``precision=`` sets that of its matrix products and convolutions (full float32 by
+default). Every numeric convention is written out instead of being left to a Flax
+default: dtypes, padding, pooling strides, epsilons, momenta, the two-pass variance
 (``use_fast_variance=False``), initializers.
 
 Conventions:
@@ -21,7 +22,8 @@ import jax.numpy as jnp
 from flax import nnx
 
 DTYPE = jnp.float32
-# Full-precision matrix products and convolutions on every device (no TF32).
+# The model's default precision of matrix products and convolutions: full float32
+# on every device (no TF32 or bfloat16 passes), for parity with PyTorch and Keras.
 PRECISION = jax.lax.Precision.HIGHEST
 
 
@@ -146,7 +148,21 @@ class Standardize(nnx.Module):
 class DigitsCnn(nnx.Module):
     """The 'digits_cnn' network: (N, 8, 8, 1) -> (N, 10), channels-last."""
 
-    def __init__(self, *, rngs: nnx.Rngs) -> None:
+    def __init__(
+        self,
+        *,
+        rngs: nnx.Rngs,
+        precision: jax.lax.PrecisionLike = PRECISION,
+    ) -> None:
+        """Build the layers, drawing their initial weights from ``rngs``.
+
+        ``precision`` is that of every matrix product and convolution (each
+        ``nnx.Linear`` and ``nnx.Conv``). The default, ``jax.lax.Precision.HIGHEST``,
+        computes them in full float32 on every device, as PyTorch and Keras do on CPU
+        (and on GPU without TF32), so the frameworks' models agree; pass
+        ``jax.lax.Precision.DEFAULT`` for speed on a GPU or TPU, which may then round
+        inputs to TF32 or bfloat16.
+        """
         self.input_norm = Standardize(1, epsilon=1e-07, dtype=DTYPE)
         self.conv2d_1 = nnx.Conv(
             1,
@@ -158,7 +174,7 @@ class DigitsCnn(nnx.Module):
             kernel_init=uniform(-0.19802950859533486, 0.19802950859533486),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.conv2d_1_bn = UnbiasedBatchNorm(
@@ -184,7 +200,7 @@ class DigitsCnn(nnx.Module):
             kernel_init=uniform(-0.11785113019775792, 0.11785113019775792),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.conv2d_2_bn = UnbiasedBatchNorm(
@@ -207,7 +223,7 @@ class DigitsCnn(nnx.Module):
             kernel_init=uniform(-0.10206207261596575, 0.10206207261596575),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.dense_1_bn = UnbiasedBatchNorm(
@@ -231,7 +247,7 @@ class DigitsCnn(nnx.Module):
             bias_init=constant(0.0),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
 

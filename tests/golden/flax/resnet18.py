@@ -4,9 +4,10 @@
 """Flax NNX model 'resnet18': channels-last input (32, 32, 3), float32.
 
 ``Resnet18(rngs=nnx.Rngs(0))`` builds the network, in training mode (batch statistics,
-dropout active); ``model.eval()`` switches it to inference and ``model.train()`` back.
-Every numeric convention is written out instead of being left to a Flax default: dtypes,
-padding, pooling strides, epsilons, momenta, the two-pass variance
+dropout active); ``model.eval()`` switches it to inference and ``model.train()`` back;
+``precision=`` sets that of its matrix products and convolutions (full float32 by
+default). Every numeric convention is written out instead of being left to a Flax
+default: dtypes, padding, pooling strides, epsilons, momenta, the two-pass variance
 (``use_fast_variance=False``), initializers.
 
 Conventions:
@@ -20,7 +21,8 @@ import jax.numpy as jnp
 from flax import nnx
 
 DTYPE = jnp.float32
-# Full-precision matrix products and convolutions on every device (no TF32).
+# The model's default precision of matrix products and convolutions: full float32
+# on every device (no TF32 or bfloat16 passes), for parity with PyTorch and Keras.
 PRECISION = jax.lax.Precision.HIGHEST
 
 
@@ -160,7 +162,21 @@ class Standardize(nnx.Module):
 class Resnet18(nnx.Module):
     """The 'resnet18' network: (N, 32, 32, 3) -> (N, 10), channels-last."""
 
-    def __init__(self, *, rngs: nnx.Rngs) -> None:
+    def __init__(
+        self,
+        *,
+        rngs: nnx.Rngs,
+        precision: jax.lax.PrecisionLike = PRECISION,
+    ) -> None:
+        """Build the layers, drawing their initial weights from ``rngs``.
+
+        ``precision`` is that of every matrix product and convolution (each
+        ``nnx.Linear`` and ``nnx.Conv``). The default, ``jax.lax.Precision.HIGHEST``,
+        computes them in full float32 on every device, as PyTorch and Keras do on CPU
+        (and on GPU without TF32), so the frameworks' models agree; pass
+        ``jax.lax.Precision.DEFAULT`` for speed on a GPU or TPU, which may then round
+        inputs to TF32 or bfloat16.
+        """
         self.input_norm = Standardize(3, epsilon=1e-07, dtype=DTYPE)
         self.conv2d_1 = nnx.Conv(
             3,
@@ -177,7 +193,7 @@ class Resnet18(nnx.Module):
             ),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.conv2d_1_bn = UnbiasedBatchNorm(
@@ -208,7 +224,7 @@ class Resnet18(nnx.Module):
             ),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.residual_block_1_norm1 = UnbiasedBatchNorm(
@@ -239,7 +255,7 @@ class Resnet18(nnx.Module):
             ),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.residual_block_1_norm2 = UnbiasedBatchNorm(
@@ -270,7 +286,7 @@ class Resnet18(nnx.Module):
             ),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.residual_block_2_norm1 = UnbiasedBatchNorm(
@@ -301,7 +317,7 @@ class Resnet18(nnx.Module):
             ),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.residual_block_2_norm2 = UnbiasedBatchNorm(
@@ -332,7 +348,7 @@ class Resnet18(nnx.Module):
             ),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.residual_block_3_norm1 = UnbiasedBatchNorm(
@@ -363,7 +379,7 @@ class Resnet18(nnx.Module):
             ),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.residual_block_3_norm2 = UnbiasedBatchNorm(
@@ -394,7 +410,7 @@ class Resnet18(nnx.Module):
             ),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.residual_block_3_proj_bn = UnbiasedBatchNorm(
@@ -425,7 +441,7 @@ class Resnet18(nnx.Module):
             ),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.residual_block_4_norm1 = UnbiasedBatchNorm(
@@ -456,7 +472,7 @@ class Resnet18(nnx.Module):
             ),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.residual_block_4_norm2 = UnbiasedBatchNorm(
@@ -487,7 +503,7 @@ class Resnet18(nnx.Module):
             ),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.residual_block_5_norm1 = UnbiasedBatchNorm(
@@ -518,7 +534,7 @@ class Resnet18(nnx.Module):
             ),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.residual_block_5_norm2 = UnbiasedBatchNorm(
@@ -549,7 +565,7 @@ class Resnet18(nnx.Module):
             ),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.residual_block_5_proj_bn = UnbiasedBatchNorm(
@@ -580,7 +596,7 @@ class Resnet18(nnx.Module):
             ),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.residual_block_6_norm1 = UnbiasedBatchNorm(
@@ -611,7 +627,7 @@ class Resnet18(nnx.Module):
             ),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.residual_block_6_norm2 = UnbiasedBatchNorm(
@@ -642,7 +658,7 @@ class Resnet18(nnx.Module):
             ),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.residual_block_7_norm1 = UnbiasedBatchNorm(
@@ -673,7 +689,7 @@ class Resnet18(nnx.Module):
             ),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.residual_block_7_norm2 = UnbiasedBatchNorm(
@@ -704,7 +720,7 @@ class Resnet18(nnx.Module):
             ),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.residual_block_7_proj_bn = UnbiasedBatchNorm(
@@ -735,7 +751,7 @@ class Resnet18(nnx.Module):
             ),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.residual_block_8_norm1 = UnbiasedBatchNorm(
@@ -766,7 +782,7 @@ class Resnet18(nnx.Module):
             ),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.residual_block_8_norm2 = UnbiasedBatchNorm(
@@ -790,7 +806,7 @@ class Resnet18(nnx.Module):
             bias_init=constant(0.0),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
 

@@ -5,8 +5,9 @@
 
 ``Resnet18Preact(rngs=nnx.Rngs(0))`` builds the network, in training mode (batch
 statistics, dropout active); ``model.eval()`` switches it to inference and
-``model.train()`` back. Every numeric convention is written out instead of being left to
-a Flax default: dtypes, padding, pooling strides, epsilons, momenta, the two-pass
+``model.train()`` back; ``precision=`` sets that of its matrix products and convolutions
+(full float32 by default). Every numeric convention is written out instead of being left
+to a Flax default: dtypes, padding, pooling strides, epsilons, momenta, the two-pass
 variance (``use_fast_variance=False``), initializers.
 
 Conventions:
@@ -20,7 +21,8 @@ import jax.numpy as jnp
 from flax import nnx
 
 DTYPE = jnp.float32
-# Full-precision matrix products and convolutions on every device (no TF32).
+# The model's default precision of matrix products and convolutions: full float32
+# on every device (no TF32 or bfloat16 passes), for parity with PyTorch and Keras.
 PRECISION = jax.lax.Precision.HIGHEST
 
 
@@ -160,7 +162,21 @@ class Standardize(nnx.Module):
 class Resnet18Preact(nnx.Module):
     """The 'resnet18_preact' network: (N, 32, 32, 3) -> (N, 10), channels-last."""
 
-    def __init__(self, *, rngs: nnx.Rngs) -> None:
+    def __init__(
+        self,
+        *,
+        rngs: nnx.Rngs,
+        precision: jax.lax.PrecisionLike = PRECISION,
+    ) -> None:
+        """Build the layers, drawing their initial weights from ``rngs``.
+
+        ``precision`` is that of every matrix product and convolution (each
+        ``nnx.Linear`` and ``nnx.Conv``). The default, ``jax.lax.Precision.HIGHEST``,
+        computes them in full float32 on every device, as PyTorch and Keras do on CPU
+        (and on GPU without TF32), so the frameworks' models agree; pass
+        ``jax.lax.Precision.DEFAULT`` for speed on a GPU or TPU, which may then round
+        inputs to TF32 or bfloat16.
+        """
         self.input_norm = Standardize(3, epsilon=1e-07, dtype=DTYPE)
         self.conv2d_1 = nnx.Conv(
             3,
@@ -177,7 +193,7 @@ class Resnet18Preact(nnx.Module):
             ),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.residual_block_1_pre_norm = UnbiasedBatchNorm(
@@ -208,7 +224,7 @@ class Resnet18Preact(nnx.Module):
             ),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.residual_block_1_norm2 = UnbiasedBatchNorm(
@@ -239,7 +255,7 @@ class Resnet18Preact(nnx.Module):
             ),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.residual_block_2_pre_norm = UnbiasedBatchNorm(
@@ -270,7 +286,7 @@ class Resnet18Preact(nnx.Module):
             ),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.residual_block_2_norm2 = UnbiasedBatchNorm(
@@ -301,7 +317,7 @@ class Resnet18Preact(nnx.Module):
             ),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.residual_block_3_pre_norm = UnbiasedBatchNorm(
@@ -332,7 +348,7 @@ class Resnet18Preact(nnx.Module):
             ),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.residual_block_3_norm2 = UnbiasedBatchNorm(
@@ -363,7 +379,7 @@ class Resnet18Preact(nnx.Module):
             ),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.residual_block_3_proj = nnx.Conv(
@@ -381,7 +397,7 @@ class Resnet18Preact(nnx.Module):
             ),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.residual_block_4_pre_norm = UnbiasedBatchNorm(
@@ -412,7 +428,7 @@ class Resnet18Preact(nnx.Module):
             ),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.residual_block_4_norm2 = UnbiasedBatchNorm(
@@ -443,7 +459,7 @@ class Resnet18Preact(nnx.Module):
             ),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.residual_block_5_pre_norm = UnbiasedBatchNorm(
@@ -474,7 +490,7 @@ class Resnet18Preact(nnx.Module):
             ),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.residual_block_5_norm2 = UnbiasedBatchNorm(
@@ -505,7 +521,7 @@ class Resnet18Preact(nnx.Module):
             ),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.residual_block_5_proj = nnx.Conv(
@@ -523,7 +539,7 @@ class Resnet18Preact(nnx.Module):
             ),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.residual_block_6_pre_norm = UnbiasedBatchNorm(
@@ -554,7 +570,7 @@ class Resnet18Preact(nnx.Module):
             ),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.residual_block_6_norm2 = UnbiasedBatchNorm(
@@ -585,7 +601,7 @@ class Resnet18Preact(nnx.Module):
             ),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.residual_block_7_pre_norm = UnbiasedBatchNorm(
@@ -616,7 +632,7 @@ class Resnet18Preact(nnx.Module):
             ),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.residual_block_7_norm2 = UnbiasedBatchNorm(
@@ -647,7 +663,7 @@ class Resnet18Preact(nnx.Module):
             ),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.residual_block_7_proj = nnx.Conv(
@@ -665,7 +681,7 @@ class Resnet18Preact(nnx.Module):
             ),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.residual_block_8_pre_norm = UnbiasedBatchNorm(
@@ -696,7 +712,7 @@ class Resnet18Preact(nnx.Module):
             ),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.residual_block_8_norm2 = UnbiasedBatchNorm(
@@ -727,7 +743,7 @@ class Resnet18Preact(nnx.Module):
             ),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.batch_norm_1 = UnbiasedBatchNorm(
@@ -751,7 +767,7 @@ class Resnet18Preact(nnx.Module):
             bias_init=constant(0.0),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
 

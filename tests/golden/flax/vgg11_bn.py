@@ -4,9 +4,10 @@
 """Flax NNX model 'vgg11_bn': channels-last input (32, 32, 3), float32.
 
 ``Vgg11Bn(rngs=nnx.Rngs(0))`` builds the network, in training mode (batch statistics,
-dropout active); ``model.eval()`` switches it to inference and ``model.train()`` back.
-Every numeric convention is written out instead of being left to a Flax default: dtypes,
-padding, pooling strides, epsilons, momenta, the two-pass variance
+dropout active); ``model.eval()`` switches it to inference and ``model.train()`` back;
+``precision=`` sets that of its matrix products and convolutions (full float32 by
+default). Every numeric convention is written out instead of being left to a Flax
+default: dtypes, padding, pooling strides, epsilons, momenta, the two-pass variance
 (``use_fast_variance=False``), initializers.
 
 Conventions:
@@ -21,7 +22,8 @@ import jax.numpy as jnp
 from flax import nnx
 
 DTYPE = jnp.float32
-# Full-precision matrix products and convolutions on every device (no TF32).
+# The model's default precision of matrix products and convolutions: full float32
+# on every device (no TF32 or bfloat16 passes), for parity with PyTorch and Keras.
 PRECISION = jax.lax.Precision.HIGHEST
 
 
@@ -152,7 +154,21 @@ class Standardize(nnx.Module):
 class Vgg11Bn(nnx.Module):
     """The 'vgg11_bn' network: (N, 32, 32, 3) -> (N, 10), channels-last."""
 
-    def __init__(self, *, rngs: nnx.Rngs) -> None:
+    def __init__(
+        self,
+        *,
+        rngs: nnx.Rngs,
+        precision: jax.lax.PrecisionLike = PRECISION,
+    ) -> None:
+        """Build the layers, drawing their initial weights from ``rngs``.
+
+        ``precision`` is that of every matrix product and convolution (each
+        ``nnx.Linear`` and ``nnx.Conv``). The default, ``jax.lax.Precision.HIGHEST``,
+        computes them in full float32 on every device, as PyTorch and Keras do on CPU
+        (and on GPU without TF32), so the frameworks' models agree; pass
+        ``jax.lax.Precision.DEFAULT`` for speed on a GPU or TPU, which may then round
+        inputs to TF32 or bfloat16.
+        """
         self.input_norm = Standardize(3, epsilon=1e-07, dtype=DTYPE)
         self.conv2d_1 = nnx.Conv(
             3,
@@ -169,7 +185,7 @@ class Vgg11Bn(nnx.Module):
             ),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.conv2d_1_bn = UnbiasedBatchNorm(
@@ -200,7 +216,7 @@ class Vgg11Bn(nnx.Module):
             ),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.conv2d_2_bn = UnbiasedBatchNorm(
@@ -231,7 +247,7 @@ class Vgg11Bn(nnx.Module):
             ),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.conv2d_3_bn = UnbiasedBatchNorm(
@@ -262,7 +278,7 @@ class Vgg11Bn(nnx.Module):
             ),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.conv2d_4_bn = UnbiasedBatchNorm(
@@ -293,7 +309,7 @@ class Vgg11Bn(nnx.Module):
             ),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.conv2d_5_bn = UnbiasedBatchNorm(
@@ -324,7 +340,7 @@ class Vgg11Bn(nnx.Module):
             ),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.conv2d_6_bn = UnbiasedBatchNorm(
@@ -355,7 +371,7 @@ class Vgg11Bn(nnx.Module):
             ),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.conv2d_7_bn = UnbiasedBatchNorm(
@@ -386,7 +402,7 @@ class Vgg11Bn(nnx.Module):
             ),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.conv2d_8_bn = UnbiasedBatchNorm(
@@ -415,7 +431,7 @@ class Vgg11Bn(nnx.Module):
             bias_init=constant(0.0),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.dense_1_dropout = nnx.Dropout(0.5, deterministic=False, rngs=rngs)
@@ -432,7 +448,7 @@ class Vgg11Bn(nnx.Module):
             bias_init=constant(0.0),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.dense_2_dropout = nnx.Dropout(0.5, deterministic=False, rngs=rngs)
@@ -449,7 +465,7 @@ class Vgg11Bn(nnx.Module):
             bias_init=constant(0.0),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
 
