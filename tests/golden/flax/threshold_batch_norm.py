@@ -52,7 +52,7 @@ class BatchNorm(nnx.BatchNorm):
     They are kept in ``param_dtype`` (the stock layer makes them float32 whatever the
     dtype, which would round those of a float64 model). Training normalizes with the
     biased (two-pass) batch variance and evaluation with the running statistics, as the
-    stock layer does.
+    stock layer does; it takes the same options and call arguments.
     """
 
     def __init__(self, num_features: int, **kwargs) -> None:
@@ -60,15 +60,32 @@ class BatchNorm(nnx.BatchNorm):
         self.mean.set_value(jnp.asarray(self.mean[...], self.param_dtype))
         self.var.set_value(jnp.asarray(self.var[...], self.param_dtype))
 
-    def __call__(self, x: jax.Array) -> jax.Array:
+    def __call__(
+        self,
+        x: jax.Array,
+        use_running_average: bool | None = None,
+        *,
+        mask: jax.Array | None = None,
+    ) -> jax.Array:
+        """Normalize ``x`` over every axis but ``axis``, as ``nnx.BatchNorm`` does.
+
+        ``use_running_average`` (if not given, the attribute ``eval()`` and ``train()``
+        set) picks the running statistics. Otherwise the batch's are used, and update
+        the running ones: over the entries where ``mask`` is true, averaged across the
+        devices of ``axis_name`` (``jax.lax.pmean``) when it is set.
+        """
+        if use_running_average is None:
+            use_running_average = self.use_running_average
+        if use_running_average is None:
+            raise ValueError("BatchNorm: set use_running_average to True or False")
         if self.dtype is not None:
             x = jnp.asarray(x, self.dtype)
         feature = self.axis % x.ndim
         axes = tuple(i for i in range(x.ndim) if i != feature)
-        if self.use_running_average:
+        if use_running_average:
             mean, var = self.mean[...], self.var[...]
         else:
-            mean, var, count = self.batch_statistics(x, axes)
+            mean, var, count = self.batch_statistics(x, axes, mask)
             keep = self.momentum  # Flax's momentum: the weight of the old running value
             running_var = self.running_variance(var, count)
             self.mean.set_value(keep * self.mean[...] + (1.0 - keep) * mean)
@@ -80,15 +97,28 @@ class BatchNorm(nnx.BatchNorm):
         return y if self.bias is None else y + jnp.expand_dims(self.bias[...], axes)
 
     def batch_statistics(
-        self, x: jax.Array, axes: tuple[int, ...]
-    ) -> tuple[jax.Array, jax.Array, int]:
-        """Mean and biased (two-pass) variance over ``axes``, and how many values each
-        feature's statistics average."""
-        mean = jnp.mean(x, axis=axes, keepdims=True)
-        var = jnp.mean(jnp.square(x - mean), axis=axes)
-        return jnp.squeeze(mean, axes), var, x.size // var.size
+        self, x: jax.Array, axes: tuple[int, ...], mask: jax.Array | None = None
+    ) -> tuple[jax.Array, jax.Array, int | jax.Array]:
+        """Mean and biased (two-pass) variance over ``axes`` of the entries where
+        ``mask`` is true, across the devices of ``axis_name`` if set, and how many
+        entries each feature's statistics average."""
+        where = None if mask is None else jnp.broadcast_to(mask, x.shape)
+        mean = self.device_mean(jnp.mean(x, axis=axes, keepdims=True, where=where))
+        var = self.device_mean(jnp.mean(jnp.square(x - mean), axis=axes, where=where))
+        count = x.size // var.size if where is None else jnp.sum(where, axis=axes)
+        if self.axis_name is not None:
+            groups = self.axis_index_groups
+            count = jax.lax.psum(count, self.axis_name, axis_index_groups=groups)
+        return jnp.squeeze(mean, axes), var, count
 
-    def running_variance(self, var: jax.Array, count: int) -> jax.Array:
+    def device_mean(self, value: jax.Array) -> jax.Array:
+        """``value`` averaged across the devices of ``axis_name``, if set."""
+        if self.axis_name is None:
+            return value
+        groups = self.axis_index_groups
+        return jax.lax.pmean(value, self.axis_name, axis_index_groups=groups)
+
+    def running_variance(self, var: jax.Array, count: int | jax.Array) -> jax.Array:
         """What the running variance tracks: the biased batch variance."""
         return var
 
@@ -98,11 +128,12 @@ class UnbiasedBatchNorm(BatchNorm):
 
     Training normalizes with the biased (two-pass) batch variance, as the stock layer
     does, but updates the running variance with ``var * n / (n - 1)``, where ``n`` is
-    the number of values per channel in the batch (batch size times spatial size), as
-    PyTorch does. Evaluation uses the running statistics, like the stock layer.
+    the number of values per channel in the batch (batch size times spatial size, or
+    the entries ``mask`` keeps; summed across the devices of ``axis_name``), as PyTorch
+    does. Evaluation uses the running statistics, like the stock layer.
     """
 
-    def running_variance(self, var: jax.Array, count: int) -> jax.Array:
+    def running_variance(self, var: jax.Array, count: int | jax.Array) -> jax.Array:
         return var * jnp.asarray(count / (count - 1), var.dtype)
 
 
