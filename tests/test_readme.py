@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import re
 import shlex
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
+import normspec
 from conftest import ROOT
 from normspec.cli import main
+from normspec.ir import ops as ir
 from test_backends_shared import available
 
 README = (ROOT / "README.md").read_text()
@@ -58,3 +62,64 @@ def test_weights_section_runs_verbatim(tmp_path: Path, monkeypatch: pytest.Monke
         result = CliRunner().invoke(main, command)
         assert result.exit_code == 0, (command, result.output)
     assert Path("mlp.msgpack").stat().st_size > 0
+
+
+def flax_loading_snippet() -> str:
+    """The Python block of "The generated model in your own code" that loads a ``.msgpack``."""
+    start = README.index("## The generated model in your own code")
+    section = README[start : README.index("\n## ", start + 1)]
+    blocks = [b for b in re.findall(r"```python\n(.*?)```", section, re.S) if ".msgpack" in b]
+    assert len(blocks) == 1
+    return blocks[0]
+
+
+@pytest.mark.skipif(not available("flax"), reason="needs flax")
+def test_flax_loading_snippet_runs_verbatim(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The snippet, run in a folder holding the module and the weights its comments name,
+    loads every weight; the model then trains, and evaluates with the loaded statistics."""
+    import jax.numpy as jnp
+    import numpy as np
+    import optax
+    from flax import nnx
+
+    snippet = flax_loading_snippet()
+    build = re.search(r"`normspec (build \S+ --backend flax -o (\w+)\.py)`", snippet)
+    msgpack = re.search(r'Path\("(\w+\.msgpack)"\)', snippet)
+    assert build is not None and msgpack is not None
+    command, module = shlex.split(build.group(1)), build.group(2)
+    spec_path = command[1]
+    (tmp_path / "specs").mkdir()
+    (tmp_path / spec_path).write_text((ROOT / spec_path).read_text())
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, module, raising=False)
+    init = ["weights", "init", spec_path, "--seed", "3", "-o", "w.safetensors"]
+    convert = ["weights", "convert", spec_path, "w.safetensors", "-o", msgpack.group(1)]
+    for args in (command, init, convert):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 0, (args, result.output)
+    namespace: dict[str, Any] = {}
+    exec(compile(snippet, "README.md", "exec"), namespace)
+    model, spec = namespace["model"], normspec.load(spec_path)
+
+    from normspec.backends.flax import BACKEND
+
+    expected = normspec.load_weights("w.safetensors", spec)
+    loaded = BACKEND.get_weights(model, spec)
+    assert loaded.keys() == expected.keys()
+    for key, value in expected.items():
+        np.testing.assert_array_equal(loaded[key], value, err_msg=key)
+    x = jnp.asarray(np.random.default_rng(0).normal(size=(4, *spec.input.shape)), jnp.float32)
+
+    def loss(model: nnx.Module) -> jnp.ndarray:
+        return jnp.mean(jnp.square(model(x)))
+
+    optimizer = nnx.Optimizer(model, optax.sgd(0.1), wrt=nnx.Param)
+    optimizer.update(model, nnx.grad(loss)(model))  # train mode: batch statistics
+    moved = BACKEND.get_weights(model, spec)
+    running = [f"{s.op.name}.mean" for s in spec.walk() if isinstance(s.op, ir.BatchNorm)]
+    assert running and all(not np.array_equal(moved[k], expected[k]) for k in running)
+    model.eval()
+    assert np.isfinite(np.asarray(model(x))).all()

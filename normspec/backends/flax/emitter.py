@@ -25,7 +25,8 @@ EMITTERS: dict[type[ir.Op], Emitter] = {}
 
 F = TypeVar("F", bound=Emitter)
 
-PRECISION = Raw("PRECISION")
+PRECISION = Raw("precision")
+"""The model's ``precision`` argument, which every Linear and Conv gets."""
 RNGS = Raw("rngs")
 
 
@@ -100,7 +101,7 @@ def _rescale(op: ir.Rescale, site: Site) -> None:
 
 
 def _weighted(op: ir.Dense | ir.Conv1D | ir.Conv2D, site: Site) -> dict[str, Any]:
-    """The options a Linear and a Conv share: bias, initializers, dtypes, full precision."""
+    """The options a Linear and a Conv share: bias, initializers, dtypes, the model's precision."""
     return {
         "use_bias": op.use_bias,
         "kernel_init": _initializer(op.kernel_init, site),
@@ -216,10 +217,8 @@ def _flax_momentum(momentum: float) -> float:
 @register(ir.BatchNorm)
 def _batch_norm(op: ir.BatchNorm, site: Site) -> None:
     site.builder.notes.add("batch_norm")
-    if op.running_var == "unbiased":
-        cls = site.builder.helper("UnbiasedBatchNorm")
-    else:
-        cls = site.builder.helper("BatchNorm") if site.builder.float64 else "nnx.BatchNorm"
+    # Not the stock nnx.BatchNorm, which writes its running statistics in place.
+    cls = site.builder.helper("UnbiasedBatchNorm" if op.running_var == "unbiased" else "BatchNorm")
     layer = call(
         cls,
         site.input_shape[-1],

@@ -1,9 +1,9 @@
 """Small definitions the emitted Flax module contains when the spec needs them.
 
 Initializers are tiny functions with the spec's numbers; custom modules exist only where no
-stock ``nnx`` layer computes exactly what the IR says. Each is source text copied into the
-generated file in the order of :data:`HELPERS`; ``{base}`` in a template names the class it
-extends (``nnx.BatchNorm``, or the float64 ``BatchNorm`` below).
+stock ``nnx`` layer computes exactly what the IR says, or where the stock layer would fail on
+weights users load themselves (``nnx.BatchNorm`` writes its running statistics in place). Each
+is source text copied into the generated file in the order of :data:`HELPERS`.
 """
 
 from __future__ import annotations
@@ -64,45 +64,99 @@ def constant(value: float) -> nnx.Initializer:
     return init
 '''
 
-_BATCH_NORM_FLOAT64 = '''
+_BATCH_NORM = '''
 class BatchNorm(nnx.BatchNorm):
-    """``nnx.BatchNorm`` with its running statistics in ``param_dtype``.
+    """``nnx.BatchNorm`` that assigns new running statistics, never writing into them.
 
-    The stock layer creates ``mean`` and ``var`` in float32 whatever the dtype, which
-    would round the running statistics of a float64 model.
+    The stock layer updates ``mean`` and ``var`` in place, which fails on the read-only
+    arrays ``flax.serialization.msgpack_restore`` returns; this one replaces the arrays.
+    They are kept in ``param_dtype`` (the stock layer makes them float32 whatever the
+    dtype, which would round those of a float64 model). Training normalizes with the
+    biased (two-pass) batch variance and evaluation with the running statistics, as the
+    stock layer does; it takes the same options and call arguments.
     """
 
     def __init__(self, num_features: int, **kwargs) -> None:
         super().__init__(num_features, **kwargs)
-        self.mean.set_value(self.mean[...].astype(self.param_dtype))
-        self.var.set_value(self.var[...].astype(self.param_dtype))
+        self.mean.set_value(jnp.asarray(self.mean[...], self.param_dtype))
+        self.var.set_value(jnp.asarray(self.var[...], self.param_dtype))
+
+    def __call__(
+        self,
+        x: jax.Array,
+        use_running_average: bool | None = None,
+        *,
+        mask: jax.Array | None = None,
+    ) -> jax.Array:
+        """Normalize ``x`` over every axis but ``axis``, as ``nnx.BatchNorm`` does.
+
+        ``use_running_average`` (if not given, the attribute ``eval()`` and ``train()``
+        set) picks the running statistics. Otherwise the batch's are used, and update
+        the running ones: over the entries where ``mask`` is true, averaged across the
+        devices of ``axis_name`` (``jax.lax.pmean``) when it is set.
+        """
+        if use_running_average is None:
+            use_running_average = self.use_running_average
+        if use_running_average is None:
+            raise ValueError("BatchNorm: set use_running_average to True or False")
+        if self.dtype is not None:
+            x = jnp.asarray(x, self.dtype)
+        feature = self.axis % x.ndim
+        axes = tuple(i for i in range(x.ndim) if i != feature)
+        if use_running_average:
+            mean, var = self.mean[...], self.var[...]
+        else:
+            mean, var, count = self.batch_statistics(x, axes, mask)
+            keep = self.momentum  # Flax's momentum: the weight of the old running value
+            running_var = self.running_variance(var, count)
+            self.mean.set_value(keep * self.mean[...] + (1.0 - keep) * mean)
+            self.var.set_value(keep * self.var[...] + (1.0 - keep) * running_var)
+        mul = jax.lax.rsqrt(var + self.epsilon)
+        if self.scale is not None:
+            mul = mul * self.scale[...]
+        y = (x - jnp.expand_dims(mean, axes)) * jnp.expand_dims(mul, axes)
+        return y if self.bias is None else y + jnp.expand_dims(self.bias[...], axes)
+
+    def batch_statistics(
+        self, x: jax.Array, axes: tuple[int, ...], mask: jax.Array | None = None
+    ) -> tuple[jax.Array, jax.Array, int | jax.Array]:
+        """Mean and biased (two-pass) variance over ``axes`` of the entries where
+        ``mask`` is true, across the devices of ``axis_name`` if set, and how many
+        entries each feature's statistics average."""
+        where = None if mask is None else jnp.broadcast_to(mask, x.shape)
+        mean = self.device_mean(jnp.mean(x, axis=axes, keepdims=True, where=where))
+        var = self.device_mean(jnp.mean(jnp.square(x - mean), axis=axes, where=where))
+        count = x.size // var.size if where is None else jnp.sum(where, axis=axes)
+        if self.axis_name is not None:
+            groups = self.axis_index_groups
+            count = jax.lax.psum(count, self.axis_name, axis_index_groups=groups)
+        return jnp.squeeze(mean, axes), var, count
+
+    def device_mean(self, value: jax.Array) -> jax.Array:
+        """``value`` averaged across the devices of ``axis_name``, if set."""
+        if self.axis_name is None:
+            return value
+        groups = self.axis_index_groups
+        return jax.lax.pmean(value, self.axis_name, axis_index_groups=groups)
+
+    def running_variance(self, var: jax.Array, count: int | jax.Array) -> jax.Array:
+        """What the running variance tracks: the biased batch variance."""
+        return var
 '''
 
 _UNBIASED_BATCH_NORM = '''
-class UnbiasedBatchNorm({base}):
+class UnbiasedBatchNorm(BatchNorm):
     """BatchNorm whose running variance tracks the unbiased batch variance.
 
     Training normalizes with the biased (two-pass) batch variance, as the stock layer
     does, but updates the running variance with ``var * n / (n - 1)``, where ``n`` is
-    the number of values per channel in the batch (batch size times spatial size), as
-    PyTorch does. Evaluation uses the running statistics, like the stock layer.
+    the number of values per channel in the batch (batch size times spatial size, or
+    the entries ``mask`` keeps; summed across the devices of ``axis_name``), as PyTorch
+    does. Evaluation uses the running statistics, like the stock layer.
     """
 
-    def __call__(self, x: jax.Array) -> jax.Array:
-        if self.use_running_average:
-            return super().__call__(x)
-        axes = tuple(range(x.ndim - 1))
-        mean = jnp.mean(x, axis=axes)
-        var = jnp.mean(jnp.square(x - mean), axis=axes)
-        n = x.size // x.shape[-1]
-        keep = self.momentum  # Flax's momentum: the weight of the old running value
-        self.mean[...] = keep * self.mean[...] + (1.0 - keep) * mean
-        self.var[...] = keep * self.var[...] + (1.0 - keep) * var * (n / (n - 1))
-        mul = jax.lax.rsqrt(var + self.epsilon)
-        if self.scale is not None:
-            mul = mul * self.scale[...]
-        y = (x - mean) * mul
-        return y if self.bias is None else y + self.bias[...]
+    def running_variance(self, var: jax.Array, count: int | jax.Array) -> jax.Array:
+        return var * jnp.asarray(count / (count - 1), var.dtype)
 '''
 
 _INPUT_STATISTIC = '''
@@ -150,25 +204,21 @@ HELPERS: dict[str, Helper] = {
     "normal": Helper(_NORMAL),
     "truncated_normal": Helper(_TRUNCATED_NORMAL),
     "constant": Helper(_CONSTANT),
-    "BatchNorm": Helper(_BATCH_NORM_FLOAT64),
-    "UnbiasedBatchNorm": Helper(_UNBIASED_BATCH_NORM),
+    "BatchNorm": Helper(_BATCH_NORM),
+    "UnbiasedBatchNorm": Helper(_UNBIASED_BATCH_NORM, needs=("BatchNorm",)),
     "InputStatistic": Helper(_INPUT_STATISTIC),
     "Standardize": Helper(_STANDARDIZE, needs=("InputStatistic",)),
 }
 """Every helper, in the order the module defines them."""
 
 
-def closure(names: set[str], float64: bool) -> list[str]:
-    """``names`` and what they need, in :data:`HELPERS` order. In float64 the unbiased batch
-    norm extends the float64 ``BatchNorm``."""
+def closure(names: set[str]) -> list[str]:
+    """``names`` and what they need, in :data:`HELPERS` order."""
     wanted = set(names)
-    if float64 and "UnbiasedBatchNorm" in wanted:
-        wanted.add("BatchNorm")
     for name in list(wanted):
         wanted.update(HELPERS[name].needs)
     return [name for name in HELPERS if name in wanted]
 
 
-def helper_source(name: str, float64: bool) -> str:
-    base = "BatchNorm" if float64 else "nnx.BatchNorm"
-    return HELPERS[name].source.strip("\n").replace("{base}", base)
+def helper_source(name: str) -> str:
+    return HELPERS[name].source.strip("\n")

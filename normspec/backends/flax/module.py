@@ -41,7 +41,7 @@ def generate(spec: CanonicalSpec) -> FlaxModule:
     emit_sequence(site, spec.layers, tap=True)
     float64 = builder.float64
     definitions = [
-        *(helpers.helper_source(h, float64) for h in helpers.closure(builder.helpers, float64)),
+        *(helpers.helper_source(h) for h in helpers.closure(builder.helpers)),
         _model_class(spec, builder),
     ]
     source = "\n\n".join([_header(spec, builder), _imports(float64), _constants(spec)])
@@ -80,8 +80,9 @@ def _header(spec: CanonicalSpec, builder: Builder) -> str:
         *_wrap(
             f"``{class_name(spec)}(rngs=nnx.Rngs(0))`` builds the network, in training mode "
             "(batch statistics, dropout active); ``model.eval()`` switches it to inference "
-            "and ``model.train()`` back. Every numeric convention is written out instead of "
-            "being left to a Flax default: dtypes, padding, pooling strides, epsilons, "
+            "and ``model.train()`` back; ``precision=`` sets that of its matrix products and "
+            "convolutions (full float32 by default). Every numeric convention is written out "
+            "instead of being left to a Flax default: dtypes, padding, pooling strides, epsilons, "
             "momenta, the two-pass variance (``use_fast_variance=False``), initializers."
         ),
         *_convention_notes(builder),
@@ -122,10 +123,36 @@ def _constants(spec: CanonicalSpec) -> str:
     return "\n".join(
         [
             f"DTYPE = jnp.{spec.input.dtype}",
-            "# Full-precision matrix products and convolutions on every device (no TF32).",
+            "# The model's default precision of matrix products and convolutions: full float32",
+            "# on every device (no TF32 or bfloat16 passes), for parity with PyTorch and Keras.",
             "PRECISION = jax.lax.Precision.HIGHEST",
         ]
     )
+
+
+_PRECISION_DOC = (
+    "``precision`` is that of every matrix product and convolution (each ``nnx.Linear`` and "
+    "``nnx.Conv``). The default, ``jax.lax.Precision.HIGHEST``, computes them in full float32 on "
+    "every device, as PyTorch and Keras do on CPU (and on GPU without TF32), so the frameworks' "
+    "models agree; pass ``jax.lax.Precision.DEFAULT`` for speed on a GPU or TPU, which may then "
+    "round inputs to TF32 or bfloat16."
+)
+
+
+def _init_head() -> list[str]:
+    """``def __init__(...)`` and its docstring; one argument a line (with the trailing comma
+    ruff keeps), so the layout does not depend on the line width."""
+    pad = INDENT * 2
+    return [
+        f"{INDENT}def __init__(",
+        *(f"{pad}{arg}," for arg in ("self", "*", "rngs: nnx.Rngs")),
+        f"{pad}precision: jax.lax.PrecisionLike = PRECISION,",
+        f"{INDENT}) -> None:",
+        f'{pad}"""Build the layers, drawing their initial weights from ``rngs``.',
+        "",
+        *_wrap(_PRECISION_DOC, pad),
+        f'{pad}"""',
+    ]
 
 
 def _model_class(spec: CanonicalSpec, builder: Builder) -> str:
@@ -141,8 +168,8 @@ def _model_class(spec: CanonicalSpec, builder: Builder) -> str:
         f"class {name}(nnx.Module):",
         f'{INDENT}"""{summary}"""',
         "",
-        f"{INDENT}def __init__(self, *, rngs: nnx.Rngs) -> None:",
-        *(builder.init_lines or [f"{pad}pass"]),
+        *_init_head(),
+        *builder.init_lines,
         "",
         f"{INDENT}def __call__(self, x: jax.Array, taps: dict | None = None) -> jax.Array:",
         f'{pad}"""Apply the network to a batch ``x``.',

@@ -5,8 +5,9 @@
 
 ``CifarEluCnn(rngs=nnx.Rngs(0))`` builds the network, in training mode (batch
 statistics, dropout active); ``model.eval()`` switches it to inference and
-``model.train()`` back. Every numeric convention is written out instead of being left to
-a Flax default: dtypes, padding, pooling strides, epsilons, momenta, the two-pass
+``model.train()`` back; ``precision=`` sets that of its matrix products and convolutions
+(full float32 by default). Every numeric convention is written out instead of being left
+to a Flax default: dtypes, padding, pooling strides, epsilons, momenta, the two-pass
 variance (``use_fast_variance=False``), initializers.
 
 Conventions:
@@ -19,7 +20,8 @@ import jax.numpy as jnp
 from flax import nnx
 
 DTYPE = jnp.float32
-# Full-precision matrix products and convolutions on every device (no TF32).
+# The model's default precision of matrix products and convolutions: full float32
+# on every device (no TF32 or bfloat16 passes), for parity with PyTorch and Keras.
 PRECISION = jax.lax.Precision.HIGHEST
 
 
@@ -44,7 +46,21 @@ def constant(value: float) -> nnx.Initializer:
 class CifarEluCnn(nnx.Module):
     """The 'cifar_elu_cnn' network: (N, 32, 32, 3) -> (N, 10), channels-last."""
 
-    def __init__(self, *, rngs: nnx.Rngs) -> None:
+    def __init__(
+        self,
+        *,
+        rngs: nnx.Rngs,
+        precision: jax.lax.PrecisionLike = PRECISION,
+    ) -> None:
+        """Build the layers, drawing their initial weights from ``rngs``.
+
+        ``precision`` is that of every matrix product and convolution (each
+        ``nnx.Linear`` and ``nnx.Conv``). The default, ``jax.lax.Precision.HIGHEST``,
+        computes them in full float32 on every device, as PyTorch and Keras do on CPU
+        (and on GPU without TF32), so the frameworks' models agree; pass
+        ``jax.lax.Precision.DEFAULT`` for speed on a GPU or TPU, which may then round
+        inputs to TF32 or bfloat16.
+        """
         self.conv2d_1 = nnx.Conv(
             3,
             32,
@@ -56,7 +72,7 @@ class CifarEluCnn(nnx.Module):
             bias_init=constant(0.0),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.conv2d_2 = nnx.Conv(
@@ -70,7 +86,7 @@ class CifarEluCnn(nnx.Module):
             bias_init=constant(0.0),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.conv2d_3 = nnx.Conv(
@@ -84,7 +100,7 @@ class CifarEluCnn(nnx.Module):
             bias_init=constant(0.0),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.conv2d_4 = nnx.Conv(
@@ -98,7 +114,7 @@ class CifarEluCnn(nnx.Module):
             bias_init=constant(0.0),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.conv2d_5 = nnx.Conv(
@@ -112,7 +128,7 @@ class CifarEluCnn(nnx.Module):
             bias_init=constant(0.0),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.conv2d_6 = nnx.Conv(
@@ -126,7 +142,7 @@ class CifarEluCnn(nnx.Module):
             bias_init=constant(0.0),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.dense_1 = nnx.Linear(
@@ -137,7 +153,7 @@ class CifarEluCnn(nnx.Module):
             bias_init=constant(0.0),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.dense_2 = nnx.Linear(
@@ -148,7 +164,7 @@ class CifarEluCnn(nnx.Module):
             bias_init=constant(0.0),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
 

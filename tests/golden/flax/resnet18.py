@@ -4,9 +4,10 @@
 """Flax NNX model 'resnet18': channels-last input (32, 32, 3), float32.
 
 ``Resnet18(rngs=nnx.Rngs(0))`` builds the network, in training mode (batch statistics,
-dropout active); ``model.eval()`` switches it to inference and ``model.train()`` back.
-Every numeric convention is written out instead of being left to a Flax default: dtypes,
-padding, pooling strides, epsilons, momenta, the two-pass variance
+dropout active); ``model.eval()`` switches it to inference and ``model.train()`` back;
+``precision=`` sets that of its matrix products and convolutions (full float32 by
+default). Every numeric convention is written out instead of being left to a Flax
+default: dtypes, padding, pooling strides, epsilons, momenta, the two-pass variance
 (``use_fast_variance=False``), initializers.
 
 Conventions:
@@ -20,7 +21,8 @@ import jax.numpy as jnp
 from flax import nnx
 
 DTYPE = jnp.float32
-# Full-precision matrix products and convolutions on every device (no TF32).
+# The model's default precision of matrix products and convolutions: full float32
+# on every device (no TF32 or bfloat16 passes), for parity with PyTorch and Keras.
 PRECISION = jax.lax.Precision.HIGHEST
 
 
@@ -57,30 +59,97 @@ def constant(value: float) -> nnx.Initializer:
     return init
 
 
-class UnbiasedBatchNorm(nnx.BatchNorm):
+class BatchNorm(nnx.BatchNorm):
+    """``nnx.BatchNorm`` that assigns new running statistics, never writing into them.
+
+    The stock layer updates ``mean`` and ``var`` in place, which fails on the read-only
+    arrays ``flax.serialization.msgpack_restore`` returns; this one replaces the arrays.
+    They are kept in ``param_dtype`` (the stock layer makes them float32 whatever the
+    dtype, which would round those of a float64 model). Training normalizes with the
+    biased (two-pass) batch variance and evaluation with the running statistics, as the
+    stock layer does; it takes the same options and call arguments.
+    """
+
+    def __init__(self, num_features: int, **kwargs) -> None:
+        super().__init__(num_features, **kwargs)
+        self.mean.set_value(jnp.asarray(self.mean[...], self.param_dtype))
+        self.var.set_value(jnp.asarray(self.var[...], self.param_dtype))
+
+    def __call__(
+        self,
+        x: jax.Array,
+        use_running_average: bool | None = None,
+        *,
+        mask: jax.Array | None = None,
+    ) -> jax.Array:
+        """Normalize ``x`` over every axis but ``axis``, as ``nnx.BatchNorm`` does.
+
+        ``use_running_average`` (if not given, the attribute ``eval()`` and ``train()``
+        set) picks the running statistics. Otherwise the batch's are used, and update
+        the running ones: over the entries where ``mask`` is true, averaged across the
+        devices of ``axis_name`` (``jax.lax.pmean``) when it is set.
+        """
+        if use_running_average is None:
+            use_running_average = self.use_running_average
+        if use_running_average is None:
+            raise ValueError("BatchNorm: set use_running_average to True or False")
+        if self.dtype is not None:
+            x = jnp.asarray(x, self.dtype)
+        feature = self.axis % x.ndim
+        axes = tuple(i for i in range(x.ndim) if i != feature)
+        if use_running_average:
+            mean, var = self.mean[...], self.var[...]
+        else:
+            mean, var, count = self.batch_statistics(x, axes, mask)
+            keep = self.momentum  # Flax's momentum: the weight of the old running value
+            running_var = self.running_variance(var, count)
+            self.mean.set_value(keep * self.mean[...] + (1.0 - keep) * mean)
+            self.var.set_value(keep * self.var[...] + (1.0 - keep) * running_var)
+        mul = jax.lax.rsqrt(var + self.epsilon)
+        if self.scale is not None:
+            mul = mul * self.scale[...]
+        y = (x - jnp.expand_dims(mean, axes)) * jnp.expand_dims(mul, axes)
+        return y if self.bias is None else y + jnp.expand_dims(self.bias[...], axes)
+
+    def batch_statistics(
+        self, x: jax.Array, axes: tuple[int, ...], mask: jax.Array | None = None
+    ) -> tuple[jax.Array, jax.Array, int | jax.Array]:
+        """Mean and biased (two-pass) variance over ``axes`` of the entries where
+        ``mask`` is true, across the devices of ``axis_name`` if set, and how many
+        entries each feature's statistics average."""
+        where = None if mask is None else jnp.broadcast_to(mask, x.shape)
+        mean = self.device_mean(jnp.mean(x, axis=axes, keepdims=True, where=where))
+        var = self.device_mean(jnp.mean(jnp.square(x - mean), axis=axes, where=where))
+        count = x.size // var.size if where is None else jnp.sum(where, axis=axes)
+        if self.axis_name is not None:
+            groups = self.axis_index_groups
+            count = jax.lax.psum(count, self.axis_name, axis_index_groups=groups)
+        return jnp.squeeze(mean, axes), var, count
+
+    def device_mean(self, value: jax.Array) -> jax.Array:
+        """``value`` averaged across the devices of ``axis_name``, if set."""
+        if self.axis_name is None:
+            return value
+        groups = self.axis_index_groups
+        return jax.lax.pmean(value, self.axis_name, axis_index_groups=groups)
+
+    def running_variance(self, var: jax.Array, count: int | jax.Array) -> jax.Array:
+        """What the running variance tracks: the biased batch variance."""
+        return var
+
+
+class UnbiasedBatchNorm(BatchNorm):
     """BatchNorm whose running variance tracks the unbiased batch variance.
 
     Training normalizes with the biased (two-pass) batch variance, as the stock layer
     does, but updates the running variance with ``var * n / (n - 1)``, where ``n`` is
-    the number of values per channel in the batch (batch size times spatial size), as
-    PyTorch does. Evaluation uses the running statistics, like the stock layer.
+    the number of values per channel in the batch (batch size times spatial size, or
+    the entries ``mask`` keeps; summed across the devices of ``axis_name``), as PyTorch
+    does. Evaluation uses the running statistics, like the stock layer.
     """
 
-    def __call__(self, x: jax.Array) -> jax.Array:
-        if self.use_running_average:
-            return super().__call__(x)
-        axes = tuple(range(x.ndim - 1))
-        mean = jnp.mean(x, axis=axes)
-        var = jnp.mean(jnp.square(x - mean), axis=axes)
-        n = x.size // x.shape[-1]
-        keep = self.momentum  # Flax's momentum: the weight of the old running value
-        self.mean[...] = keep * self.mean[...] + (1.0 - keep) * mean
-        self.var[...] = keep * self.var[...] + (1.0 - keep) * var * (n / (n - 1))
-        mul = jax.lax.rsqrt(var + self.epsilon)
-        if self.scale is not None:
-            mul = mul * self.scale[...]
-        y = (x - mean) * mul
-        return y if self.bias is None else y + self.bias[...]
+    def running_variance(self, var: jax.Array, count: int | jax.Array) -> jax.Array:
+        return var * jnp.asarray(count / (count - 1), var.dtype)
 
 
 class InputStatistic(nnx.Variable):
@@ -124,7 +193,21 @@ class Standardize(nnx.Module):
 class Resnet18(nnx.Module):
     """The 'resnet18' network: (N, 32, 32, 3) -> (N, 10), channels-last."""
 
-    def __init__(self, *, rngs: nnx.Rngs) -> None:
+    def __init__(
+        self,
+        *,
+        rngs: nnx.Rngs,
+        precision: jax.lax.PrecisionLike = PRECISION,
+    ) -> None:
+        """Build the layers, drawing their initial weights from ``rngs``.
+
+        ``precision`` is that of every matrix product and convolution (each
+        ``nnx.Linear`` and ``nnx.Conv``). The default, ``jax.lax.Precision.HIGHEST``,
+        computes them in full float32 on every device, as PyTorch and Keras do on CPU
+        (and on GPU without TF32), so the frameworks' models agree; pass
+        ``jax.lax.Precision.DEFAULT`` for speed on a GPU or TPU, which may then round
+        inputs to TF32 or bfloat16.
+        """
         self.input_norm = Standardize(3, epsilon=1e-07, dtype=DTYPE)
         self.conv2d_1 = nnx.Conv(
             3,
@@ -141,7 +224,7 @@ class Resnet18(nnx.Module):
             ),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.conv2d_1_bn = UnbiasedBatchNorm(
@@ -172,7 +255,7 @@ class Resnet18(nnx.Module):
             ),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.residual_block_1_norm1 = UnbiasedBatchNorm(
@@ -203,7 +286,7 @@ class Resnet18(nnx.Module):
             ),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.residual_block_1_norm2 = UnbiasedBatchNorm(
@@ -234,7 +317,7 @@ class Resnet18(nnx.Module):
             ),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.residual_block_2_norm1 = UnbiasedBatchNorm(
@@ -265,7 +348,7 @@ class Resnet18(nnx.Module):
             ),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.residual_block_2_norm2 = UnbiasedBatchNorm(
@@ -296,7 +379,7 @@ class Resnet18(nnx.Module):
             ),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.residual_block_3_norm1 = UnbiasedBatchNorm(
@@ -327,7 +410,7 @@ class Resnet18(nnx.Module):
             ),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.residual_block_3_norm2 = UnbiasedBatchNorm(
@@ -358,7 +441,7 @@ class Resnet18(nnx.Module):
             ),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.residual_block_3_proj_bn = UnbiasedBatchNorm(
@@ -389,7 +472,7 @@ class Resnet18(nnx.Module):
             ),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.residual_block_4_norm1 = UnbiasedBatchNorm(
@@ -420,7 +503,7 @@ class Resnet18(nnx.Module):
             ),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.residual_block_4_norm2 = UnbiasedBatchNorm(
@@ -451,7 +534,7 @@ class Resnet18(nnx.Module):
             ),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.residual_block_5_norm1 = UnbiasedBatchNorm(
@@ -482,7 +565,7 @@ class Resnet18(nnx.Module):
             ),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.residual_block_5_norm2 = UnbiasedBatchNorm(
@@ -513,7 +596,7 @@ class Resnet18(nnx.Module):
             ),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.residual_block_5_proj_bn = UnbiasedBatchNorm(
@@ -544,7 +627,7 @@ class Resnet18(nnx.Module):
             ),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.residual_block_6_norm1 = UnbiasedBatchNorm(
@@ -575,7 +658,7 @@ class Resnet18(nnx.Module):
             ),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.residual_block_6_norm2 = UnbiasedBatchNorm(
@@ -606,7 +689,7 @@ class Resnet18(nnx.Module):
             ),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.residual_block_7_norm1 = UnbiasedBatchNorm(
@@ -637,7 +720,7 @@ class Resnet18(nnx.Module):
             ),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.residual_block_7_norm2 = UnbiasedBatchNorm(
@@ -668,7 +751,7 @@ class Resnet18(nnx.Module):
             ),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.residual_block_7_proj_bn = UnbiasedBatchNorm(
@@ -699,7 +782,7 @@ class Resnet18(nnx.Module):
             ),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.residual_block_8_norm1 = UnbiasedBatchNorm(
@@ -730,7 +813,7 @@ class Resnet18(nnx.Module):
             ),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.residual_block_8_norm2 = UnbiasedBatchNorm(
@@ -754,7 +837,7 @@ class Resnet18(nnx.Module):
             bias_init=constant(0.0),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
 

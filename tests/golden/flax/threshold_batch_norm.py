@@ -5,8 +5,9 @@
 
 ``ThresholdBatchNorm(rngs=nnx.Rngs(0))`` builds the network, in training mode (batch
 statistics, dropout active); ``model.eval()`` switches it to inference and
-``model.train()`` back. Every numeric convention is written out instead of being left to
-a Flax default: dtypes, padding, pooling strides, epsilons, momenta, the two-pass
+``model.train()`` back; ``precision=`` sets that of its matrix products and convolutions
+(full float32 by default). Every numeric convention is written out instead of being left
+to a Flax default: dtypes, padding, pooling strides, epsilons, momenta, the two-pass
 variance (``use_fast_variance=False``), initializers.
 
 Conventions:
@@ -20,7 +21,8 @@ import jax.numpy as jnp
 from flax import nnx
 
 DTYPE = jnp.float32
-# Full-precision matrix products and convolutions on every device (no TF32).
+# The model's default precision of matrix products and convolutions: full float32
+# on every device (no TF32 or bfloat16 passes), for parity with PyTorch and Keras.
 PRECISION = jax.lax.Precision.HIGHEST
 
 
@@ -42,36 +44,117 @@ def constant(value: float) -> nnx.Initializer:
     return init
 
 
-class UnbiasedBatchNorm(nnx.BatchNorm):
+class BatchNorm(nnx.BatchNorm):
+    """``nnx.BatchNorm`` that assigns new running statistics, never writing into them.
+
+    The stock layer updates ``mean`` and ``var`` in place, which fails on the read-only
+    arrays ``flax.serialization.msgpack_restore`` returns; this one replaces the arrays.
+    They are kept in ``param_dtype`` (the stock layer makes them float32 whatever the
+    dtype, which would round those of a float64 model). Training normalizes with the
+    biased (two-pass) batch variance and evaluation with the running statistics, as the
+    stock layer does; it takes the same options and call arguments.
+    """
+
+    def __init__(self, num_features: int, **kwargs) -> None:
+        super().__init__(num_features, **kwargs)
+        self.mean.set_value(jnp.asarray(self.mean[...], self.param_dtype))
+        self.var.set_value(jnp.asarray(self.var[...], self.param_dtype))
+
+    def __call__(
+        self,
+        x: jax.Array,
+        use_running_average: bool | None = None,
+        *,
+        mask: jax.Array | None = None,
+    ) -> jax.Array:
+        """Normalize ``x`` over every axis but ``axis``, as ``nnx.BatchNorm`` does.
+
+        ``use_running_average`` (if not given, the attribute ``eval()`` and ``train()``
+        set) picks the running statistics. Otherwise the batch's are used, and update
+        the running ones: over the entries where ``mask`` is true, averaged across the
+        devices of ``axis_name`` (``jax.lax.pmean``) when it is set.
+        """
+        if use_running_average is None:
+            use_running_average = self.use_running_average
+        if use_running_average is None:
+            raise ValueError("BatchNorm: set use_running_average to True or False")
+        if self.dtype is not None:
+            x = jnp.asarray(x, self.dtype)
+        feature = self.axis % x.ndim
+        axes = tuple(i for i in range(x.ndim) if i != feature)
+        if use_running_average:
+            mean, var = self.mean[...], self.var[...]
+        else:
+            mean, var, count = self.batch_statistics(x, axes, mask)
+            keep = self.momentum  # Flax's momentum: the weight of the old running value
+            running_var = self.running_variance(var, count)
+            self.mean.set_value(keep * self.mean[...] + (1.0 - keep) * mean)
+            self.var.set_value(keep * self.var[...] + (1.0 - keep) * running_var)
+        mul = jax.lax.rsqrt(var + self.epsilon)
+        if self.scale is not None:
+            mul = mul * self.scale[...]
+        y = (x - jnp.expand_dims(mean, axes)) * jnp.expand_dims(mul, axes)
+        return y if self.bias is None else y + jnp.expand_dims(self.bias[...], axes)
+
+    def batch_statistics(
+        self, x: jax.Array, axes: tuple[int, ...], mask: jax.Array | None = None
+    ) -> tuple[jax.Array, jax.Array, int | jax.Array]:
+        """Mean and biased (two-pass) variance over ``axes`` of the entries where
+        ``mask`` is true, across the devices of ``axis_name`` if set, and how many
+        entries each feature's statistics average."""
+        where = None if mask is None else jnp.broadcast_to(mask, x.shape)
+        mean = self.device_mean(jnp.mean(x, axis=axes, keepdims=True, where=where))
+        var = self.device_mean(jnp.mean(jnp.square(x - mean), axis=axes, where=where))
+        count = x.size // var.size if where is None else jnp.sum(where, axis=axes)
+        if self.axis_name is not None:
+            groups = self.axis_index_groups
+            count = jax.lax.psum(count, self.axis_name, axis_index_groups=groups)
+        return jnp.squeeze(mean, axes), var, count
+
+    def device_mean(self, value: jax.Array) -> jax.Array:
+        """``value`` averaged across the devices of ``axis_name``, if set."""
+        if self.axis_name is None:
+            return value
+        groups = self.axis_index_groups
+        return jax.lax.pmean(value, self.axis_name, axis_index_groups=groups)
+
+    def running_variance(self, var: jax.Array, count: int | jax.Array) -> jax.Array:
+        """What the running variance tracks: the biased batch variance."""
+        return var
+
+
+class UnbiasedBatchNorm(BatchNorm):
     """BatchNorm whose running variance tracks the unbiased batch variance.
 
     Training normalizes with the biased (two-pass) batch variance, as the stock layer
     does, but updates the running variance with ``var * n / (n - 1)``, where ``n`` is
-    the number of values per channel in the batch (batch size times spatial size), as
-    PyTorch does. Evaluation uses the running statistics, like the stock layer.
+    the number of values per channel in the batch (batch size times spatial size, or
+    the entries ``mask`` keeps; summed across the devices of ``axis_name``), as PyTorch
+    does. Evaluation uses the running statistics, like the stock layer.
     """
 
-    def __call__(self, x: jax.Array) -> jax.Array:
-        if self.use_running_average:
-            return super().__call__(x)
-        axes = tuple(range(x.ndim - 1))
-        mean = jnp.mean(x, axis=axes)
-        var = jnp.mean(jnp.square(x - mean), axis=axes)
-        n = x.size // x.shape[-1]
-        keep = self.momentum  # Flax's momentum: the weight of the old running value
-        self.mean[...] = keep * self.mean[...] + (1.0 - keep) * mean
-        self.var[...] = keep * self.var[...] + (1.0 - keep) * var * (n / (n - 1))
-        mul = jax.lax.rsqrt(var + self.epsilon)
-        if self.scale is not None:
-            mul = mul * self.scale[...]
-        y = (x - mean) * mul
-        return y if self.bias is None else y + self.bias[...]
+    def running_variance(self, var: jax.Array, count: int | jax.Array) -> jax.Array:
+        return var * jnp.asarray(count / (count - 1), var.dtype)
 
 
 class ThresholdBatchNorm(nnx.Module):
     """The 'threshold_batch_norm' network: (N, 1) -> (N, 1), channels-last."""
 
-    def __init__(self, *, rngs: nnx.Rngs) -> None:
+    def __init__(
+        self,
+        *,
+        rngs: nnx.Rngs,
+        precision: jax.lax.PrecisionLike = PRECISION,
+    ) -> None:
+        """Build the layers, drawing their initial weights from ``rngs``.
+
+        ``precision`` is that of every matrix product and convolution (each
+        ``nnx.Linear`` and ``nnx.Conv``). The default, ``jax.lax.Precision.HIGHEST``,
+        computes them in full float32 on every device, as PyTorch and Keras do on CPU
+        (and on GPU without TF32), so the frameworks' models agree; pass
+        ``jax.lax.Precision.DEFAULT`` for speed on a GPU or TPU, which may then round
+        inputs to TF32 or bfloat16.
+        """
         self.dense_1 = nnx.Linear(
             1,
             20,
@@ -80,7 +163,7 @@ class ThresholdBatchNorm(nnx.Module):
             bias_init=constant(0.0),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.dense_1_bn = UnbiasedBatchNorm(
@@ -104,7 +187,7 @@ class ThresholdBatchNorm(nnx.Module):
             bias_init=constant(0.0),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
 

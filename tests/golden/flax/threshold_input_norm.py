@@ -5,8 +5,9 @@
 
 ``ThresholdInputNorm(rngs=nnx.Rngs(0))`` builds the network, in training mode (batch
 statistics, dropout active); ``model.eval()`` switches it to inference and
-``model.train()`` back. Every numeric convention is written out instead of being left to
-a Flax default: dtypes, padding, pooling strides, epsilons, momenta, the two-pass
+``model.train()`` back; ``precision=`` sets that of its matrix products and convolutions
+(full float32 by default). Every numeric convention is written out instead of being left
+to a Flax default: dtypes, padding, pooling strides, epsilons, momenta, the two-pass
 variance (``use_fast_variance=False``), initializers.
 """
 
@@ -15,7 +16,8 @@ import jax.numpy as jnp
 from flax import nnx
 
 DTYPE = jnp.float32
-# Full-precision matrix products and convolutions on every device (no TF32).
+# The model's default precision of matrix products and convolutions: full float32
+# on every device (no TF32 or bfloat16 passes), for parity with PyTorch and Keras.
 PRECISION = jax.lax.Precision.HIGHEST
 
 
@@ -78,7 +80,21 @@ class Standardize(nnx.Module):
 class ThresholdInputNorm(nnx.Module):
     """The 'threshold_input_norm' network: (N, 1) -> (N, 1), channels-last."""
 
-    def __init__(self, *, rngs: nnx.Rngs) -> None:
+    def __init__(
+        self,
+        *,
+        rngs: nnx.Rngs,
+        precision: jax.lax.PrecisionLike = PRECISION,
+    ) -> None:
+        """Build the layers, drawing their initial weights from ``rngs``.
+
+        ``precision`` is that of every matrix product and convolution (each
+        ``nnx.Linear`` and ``nnx.Conv``). The default, ``jax.lax.Precision.HIGHEST``,
+        computes them in full float32 on every device, as PyTorch and Keras do on CPU
+        (and on GPU without TF32), so the frameworks' models agree; pass
+        ``jax.lax.Precision.DEFAULT`` for speed on a GPU or TPU, which may then round
+        inputs to TF32 or bfloat16.
+        """
         self.input_norm = Standardize(1, epsilon=1e-07, dtype=DTYPE)
         self.dense_1 = nnx.Linear(
             1,
@@ -88,7 +104,7 @@ class ThresholdInputNorm(nnx.Module):
             bias_init=constant(0.0),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
         self.dense_2 = nnx.Linear(
@@ -99,7 +115,7 @@ class ThresholdInputNorm(nnx.Module):
             bias_init=constant(0.0),
             dtype=DTYPE,
             param_dtype=DTYPE,
-            precision=PRECISION,
+            precision=precision,
             rngs=rngs,
         )
 
