@@ -173,19 +173,6 @@ def test_fresh_weights_follow_the_spec_initializers() -> None:
     assert abs(w["dense_3.bias"].mean() - 2.0) < 0.15
 
 
-def test_custom_layers_save_and_load(tmp_path: Path) -> None:
-    import keras
-
-    spec = make_spec(ODD, ALL_WEIGHTS, "standardize", "float64")
-    model = BACKEND.build(spec)
-    BACKEND.set_weights(model, spec, parity_weights(spec, seed=9))
-    x = reference.init_batch(spec, 2, seed=10)
-    model.save(tmp_path / "model.keras")
-    loaded = keras.saving.load_model(tmp_path / "model.keras")
-    np.testing.assert_array_equal(loaded(x, training=False), model(x, training=False))
-    assert [layer.name for layer in loaded.layers] == [layer.name for layer in model.layers]
-
-
 def test_standardize_adapt_fits_channel_statistics() -> None:
     spec = make_spec(EVEN, "- flatten", "{kind: standardize, epsilon: 0.5}", "float64")
     model = BACKEND.build(spec)

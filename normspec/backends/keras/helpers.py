@@ -55,8 +55,9 @@ class Standardize(layers.Layer):
 
     Without ``mean`` and ``std`` they are to be fitted: call ``adapt(data)`` on the
     training inputs (population std, floored at ``epsilon``) or load weights that
-    hold them (``load_weights``); until then the layer refuses to run. After
-    assigning them yourself, set ``fitted = True``.
+    hold them (``load_weights``, or a ``.keras`` file saved after they were set);
+    until then the layer refuses to run. After assigning them yourself, set
+    ``fitted = True``.
     """
 
     def __init__(self, channels, mean=None, std=None, *, epsilon, **kwargs):
@@ -105,7 +106,9 @@ class Standardize(layers.Layer):
 
     def load_own_variables(self, store):
         super().load_own_variables(store)
-        self.fitted = True
+        # Statistics saved before they were set are still the NaN placeholders.
+        stats = ops.concatenate([self.mean, self.std])
+        self.fitted = not bool(ops.any(ops.isnan(stats)))
 
     def get_config(self):
         config = super().get_config()

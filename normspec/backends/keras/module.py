@@ -75,6 +75,7 @@ def _header(spec: CanonicalSpec, builder: Builder, name: str) -> str:
             "left to a Keras default: dtype, epsilons, momenta, padding, initializers."
         ),
         *_convention_notes(spec, builder),
+        *_saving_notes(spec, builder.helpers),
         "",
         *_paragraph(
             "normspec checks this module on the TensorFlow backend "
@@ -103,6 +104,24 @@ def _convention_notes(spec: CanonicalSpec, builder: Builder) -> list[str]:
     if any(isinstance(site.op, ir.Flatten) for site in spec.walk()):
         notes += ["- Flatten keeps the channels-last order, the one the dense kernels expect."]
     return ["", "Conventions:", "", *notes] if notes else []
+
+
+def _saving_notes(spec: CanonicalSpec, helpers: set[str]) -> list[str]:
+    """How a saved ``.keras`` file of this model loads back: only after this module's import."""
+    if not helpers:
+        return []
+    classes = ", ".join(h for h in HELPERS if h in helpers)
+    return [
+        "",
+        *_paragraph(
+            f"Saving: importing this module registers its custom classes ({classes}) "
+            f"with Keras under the package {spec.name!r} (``PACKAGE``). A ``.keras`` file "
+            "saved from the model (``model.save(...)``) loads with "
+            "``keras.saving.load_model(...)`` in any process that has imported this module "
+            "first; no ``custom_objects`` are needed. Without the import Keras cannot find "
+            "the classes and refuses to load the file."
+        ),
+    ]
 
 
 def _imports(helpers: set[str]) -> str:

@@ -15,6 +15,12 @@ Conventions:
   the end); any other padding is written out as a layer of its own.
 - Flatten keeps the channels-last order, the one the dense kernels expect.
 
+Saving: importing this module registers its custom classes (BatchNormUnbiased) with
+Keras under the package 'cifar_cnn' (``PACKAGE``). A ``.keras`` file saved from the
+model (``model.save(...)``) loads with ``keras.saving.load_model(...)`` in any process
+that has imported this module first; no ``custom_objects`` are needed. Without the
+import Keras cannot find the classes and refuses to load the file.
+
 normspec checks this module on the TensorFlow backend (``KERAS_BACKEND=tensorflow``). On
 recent NVIDIA GPUs TensorFlow computes float32 matrix products and convolutions in TF32
 unless ``tf.config.experimental.enable_tensor_float_32_execution(False)``, as normspec's

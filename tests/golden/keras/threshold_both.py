@@ -12,6 +12,13 @@ Conventions:
 - BatchNormalization ``momentum`` is Keras' weight of the old moving value:
   1 - the spec's momentum (the weight of the new batch statistic).
 
+Saving: importing this module registers its custom classes (Standardize,
+BatchNormUnbiased) with Keras under the package 'threshold_both' (``PACKAGE``). A
+``.keras`` file saved from the model (``model.save(...)``) loads with
+``keras.saving.load_model(...)`` in any process that has imported this module first; no
+``custom_objects`` are needed. Without the import Keras cannot find the classes and
+refuses to load the file.
+
 normspec checks this module on the TensorFlow backend (``KERAS_BACKEND=tensorflow``). On
 recent NVIDIA GPUs TensorFlow computes float32 matrix products and convolutions in TF32
 unless ``tf.config.experimental.enable_tensor_float_32_execution(False)``, as normspec's
@@ -32,8 +39,9 @@ class Standardize(layers.Layer):
 
     Without ``mean`` and ``std`` they are to be fitted: call ``adapt(data)`` on the
     training inputs (population std, floored at ``epsilon``) or load weights that
-    hold them (``load_weights``); until then the layer refuses to run. After
-    assigning them yourself, set ``fitted = True``.
+    hold them (``load_weights``, or a ``.keras`` file saved after they were set);
+    until then the layer refuses to run. After assigning them yourself, set
+    ``fitted = True``.
     """
 
     def __init__(self, channels, mean=None, std=None, *, epsilon, **kwargs):
@@ -82,7 +90,9 @@ class Standardize(layers.Layer):
 
     def load_own_variables(self, store):
         super().load_own_variables(store)
-        self.fitted = True
+        # Statistics saved before they were set are still the NaN placeholders.
+        stats = ops.concatenate([self.mean, self.std])
+        self.fitted = not bool(ops.any(ops.isnan(stats)))
 
     def get_config(self):
         config = super().get_config()
