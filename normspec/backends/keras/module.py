@@ -72,8 +72,10 @@ def _header(spec: CanonicalSpec, builder: Builder, name: str) -> str:
         *_paragraph(
             f"``{name}()`` returns a functional ``keras.Model`` whose layers carry the op "
             "names of the spec. Every numeric convention is written out instead of being "
-            "left to a Keras default: dtype, epsilons, momenta, padding, initializers."
+            "left to a Keras default: epsilons, momenta, padding, initializers."
         ),
+        "",
+        *_paragraph(_dtype_note(spec)),
         *_convention_notes(spec, builder),
         *_saving_notes(spec, builder.helpers),
         "",
@@ -87,6 +89,20 @@ def _header(spec: CanonicalSpec, builder: Builder, name: str) -> str:
         '"""',
     ]
     return "\n".join(lines)
+
+
+def _dtype_note(spec: CanonicalSpec) -> str:
+    if spec.input.dtype == "float64":
+        return (
+            "Every layer is built with ``dtype=DTYPE`` (float64), whatever Keras' global "
+            "dtype policy says."
+        )
+    return (
+        "The input is float32; the layers follow Keras' global dtype policy, float32 "
+        "unless set otherwise: after "
+        '``keras.mixed_precision.set_global_policy("mixed_float16")`` they compute in '
+        "float16 and keep their variables in float32."
+    )
 
 
 def _convention_notes(spec: CanonicalSpec, builder: Builder) -> list[str]:

@@ -5,7 +5,11 @@
 
 ``build_mnist_bn_dropout()`` returns a functional ``keras.Model`` whose layers carry the
 op names of the spec. Every numeric convention is written out instead of being left to a
-Keras default: dtype, epsilons, momenta, padding, initializers.
+Keras default: epsilons, momenta, padding, initializers.
+
+The input is float32; the layers follow Keras' global dtype policy, float32 unless set
+otherwise: after ``keras.mixed_precision.set_global_policy("mixed_float16")`` they
+compute in float16 and keep their variables in float32.
 
 Conventions:
 
@@ -41,28 +45,36 @@ class BatchNormUnbiased(layers.BatchNormalization):
 
     Training normalizes with the biased batch variance, as the stock layer does, but
     the moving variance is updated with ``variance * n / (n - 1)``, where ``n`` is the
-    number of values per channel in the batch (batch size times spatial size).
+    number of values per channel in the batch (batch size times spatial size). Like
+    the stock layer it computes in at least float32 and returns its compute dtype.
     """
 
     def call(self, inputs, training=None, mask=None):
         if not (training and self.trainable):
             return super().call(inputs, training=training, mask=mask)
-        mean, variance = ops.moments(inputs, axes=list(range(len(inputs.shape) - 1)))
-        n = ops.cast(ops.size(inputs) // inputs.shape[-1], inputs.dtype)
+        x = ops.cast(inputs, keras.backend.result_type(inputs.dtype, "float32"))
+        mean, variance = ops.moments(x, axes=list(range(len(x.shape) - 1)))
+        n = ops.cast(ops.size(x) // x.shape[-1], x.dtype)
         keep = self.momentum  # Keras' momentum: the weight of the old moving value
-        self.moving_mean.assign(self.moving_mean * keep + mean * (1.0 - keep))
+        moving_mean = ops.cast(self.moving_mean, x.dtype)
+        self.moving_mean.assign(moving_mean * keep + mean * (1.0 - keep))
         unbiased = variance * (n / (n - 1.0))
-        new_variance = self.moving_variance * keep + unbiased * (1.0 - keep)
-        self.moving_variance.assign(new_variance)
-        return ops.batch_normalization(
-            inputs,
+        moving_variance = ops.cast(self.moving_variance, x.dtype)
+        self.moving_variance.assign(moving_variance * keep + unbiased * (1.0 - keep))
+        outputs = ops.batch_normalization(
+            x,
             mean,
             variance,
             axis=-1,
-            offset=self.beta,
-            scale=self.gamma,
+            offset=self._cast(self.beta, x.dtype),
+            scale=self._cast(self.gamma, x.dtype),
             epsilon=self.epsilon,
         )
+        return ops.cast(outputs, self.compute_dtype)
+
+    @staticmethod
+    def _cast(variable, dtype):
+        return None if variable is None else ops.cast(variable, dtype)
 
 
 def build_mnist_bn_dropout() -> keras.Model:
@@ -80,7 +92,6 @@ def build_mnist_bn_dropout() -> keras.Model:
             maxval=0.14213381090374028,
         ),
         name="conv2d_1",
-        dtype=DTYPE,
     )(inputs)
     x = BatchNormUnbiased(
         axis=-1,
@@ -89,9 +100,8 @@ def build_mnist_bn_dropout() -> keras.Model:
         center=True,
         scale=True,
         name="conv2d_1_bn",
-        dtype=DTYPE,
     )(x)
-    x = layers.LeakyReLU(negative_slope=0.2, name="conv2d_1_leaky_relu", dtype=DTYPE)(x)
+    x = layers.LeakyReLU(negative_slope=0.2, name="conv2d_1_leaky_relu")(x)
     x = layers.Conv2D(
         filters=64,
         kernel_size=(3, 3),
@@ -104,7 +114,6 @@ def build_mnist_bn_dropout() -> keras.Model:
             maxval=0.08333333333333333,
         ),
         name="conv2d_2",
-        dtype=DTYPE,
     )(x)
     x = BatchNormUnbiased(
         axis=-1,
@@ -113,11 +122,10 @@ def build_mnist_bn_dropout() -> keras.Model:
         center=True,
         scale=True,
         name="conv2d_2_bn",
-        dtype=DTYPE,
     )(x)
-    x = layers.LeakyReLU(negative_slope=0.2, name="conv2d_2_leaky_relu", dtype=DTYPE)(x)
+    x = layers.LeakyReLU(negative_slope=0.2, name="conv2d_2_leaky_relu")(x)
     # Channels-last flatten: (H, W, C) in row-major order, C fastest.
-    x = layers.Flatten(data_format="channels_last", name="flatten_1", dtype=DTYPE)(x)
+    x = layers.Flatten(data_format="channels_last", name="flatten_1")(x)
     x = layers.Dense(
         units=500,
         use_bias=True,
@@ -127,10 +135,9 @@ def build_mnist_bn_dropout() -> keras.Model:
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="dense_1",
-        dtype=DTYPE,
     )(x)
-    x = layers.Activation("tanh", name="dense_1_tanh", dtype=DTYPE)(x)
-    x = layers.Dropout(rate=0.3, name="dense_1_dropout", dtype=DTYPE)(x)
+    x = layers.Activation("tanh", name="dense_1_tanh")(x)
+    x = layers.Dropout(rate=0.3, name="dense_1_dropout")(x)
     x = layers.Dense(
         units=10,
         use_bias=True,
@@ -140,7 +147,6 @@ def build_mnist_bn_dropout() -> keras.Model:
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="dense_2",
-        dtype=DTYPE,
     )(x)
-    x = layers.Softmax(axis=-1, name="dense_2_softmax", dtype=DTYPE)(x)
+    x = layers.Softmax(axis=-1, name="dense_2_softmax")(x)
     return keras.Model(inputs=inputs, outputs=x, name="mnist_bn_dropout")

@@ -5,7 +5,11 @@
 
 ``build_resnet18()`` returns a functional ``keras.Model`` whose layers carry the op
 names of the spec. Every numeric convention is written out instead of being left to a
-Keras default: dtype, epsilons, momenta, padding, initializers.
+Keras default: epsilons, momenta, padding, initializers.
+
+The input is float32; the layers follow Keras' global dtype policy, float32 unless set
+otherwise: after ``keras.mixed_precision.set_global_policy("mixed_float16")`` they
+compute in float16 and keep their variables in float32.
 
 Conventions:
 
@@ -113,34 +117,42 @@ class BatchNormUnbiased(layers.BatchNormalization):
 
     Training normalizes with the biased batch variance, as the stock layer does, but
     the moving variance is updated with ``variance * n / (n - 1)``, where ``n`` is the
-    number of values per channel in the batch (batch size times spatial size).
+    number of values per channel in the batch (batch size times spatial size). Like
+    the stock layer it computes in at least float32 and returns its compute dtype.
     """
 
     def call(self, inputs, training=None, mask=None):
         if not (training and self.trainable):
             return super().call(inputs, training=training, mask=mask)
-        mean, variance = ops.moments(inputs, axes=list(range(len(inputs.shape) - 1)))
-        n = ops.cast(ops.size(inputs) // inputs.shape[-1], inputs.dtype)
+        x = ops.cast(inputs, keras.backend.result_type(inputs.dtype, "float32"))
+        mean, variance = ops.moments(x, axes=list(range(len(x.shape) - 1)))
+        n = ops.cast(ops.size(x) // x.shape[-1], x.dtype)
         keep = self.momentum  # Keras' momentum: the weight of the old moving value
-        self.moving_mean.assign(self.moving_mean * keep + mean * (1.0 - keep))
+        moving_mean = ops.cast(self.moving_mean, x.dtype)
+        self.moving_mean.assign(moving_mean * keep + mean * (1.0 - keep))
         unbiased = variance * (n / (n - 1.0))
-        new_variance = self.moving_variance * keep + unbiased * (1.0 - keep)
-        self.moving_variance.assign(new_variance)
-        return ops.batch_normalization(
-            inputs,
+        moving_variance = ops.cast(self.moving_variance, x.dtype)
+        self.moving_variance.assign(moving_variance * keep + unbiased * (1.0 - keep))
+        outputs = ops.batch_normalization(
+            x,
             mean,
             variance,
             axis=-1,
-            offset=self.beta,
-            scale=self.gamma,
+            offset=self._cast(self.beta, x.dtype),
+            scale=self._cast(self.gamma, x.dtype),
             epsilon=self.epsilon,
         )
+        return ops.cast(outputs, self.compute_dtype)
+
+    @staticmethod
+    def _cast(variable, dtype):
+        return None if variable is None else ops.cast(variable, dtype)
 
 
 def build_resnet18() -> keras.Model:
     """The 'resnet18' network: (batch, 32, 32, 3) -> (batch, 10)."""
     inputs = keras.Input(shape=(32, 32, 3), dtype=DTYPE, name="input")
-    x = Standardize(channels=3, epsilon=1e-07, name="input_norm", dtype=DTYPE)(inputs)
+    x = Standardize(channels=3, epsilon=1e-07, name="input_norm")(inputs)
     x = layers.Conv2D(
         filters=64,
         kernel_size=(3, 3),
@@ -153,7 +165,6 @@ def build_resnet18() -> keras.Model:
             stddev=0.3094106266248576,
         ),
         name="conv2d_1",
-        dtype=DTYPE,
     )(x)
     x = BatchNormUnbiased(
         axis=-1,
@@ -162,9 +173,8 @@ def build_resnet18() -> keras.Model:
         center=True,
         scale=True,
         name="conv2d_1_bn",
-        dtype=DTYPE,
     )(x)
-    x = layers.Activation("relu", name="conv2d_1_relu", dtype=DTYPE)(x)
+    x = layers.Activation("relu", name="conv2d_1_relu")(x)
     # residual_block_1: the body's output plus the identity.
     body = layers.Conv2D(
         filters=64,
@@ -178,7 +188,6 @@ def build_resnet18() -> keras.Model:
             stddev=0.06698936571449711,
         ),
         name="residual_block_1_conv1",
-        dtype=DTYPE,
     )(x)
     body = BatchNormUnbiased(
         axis=-1,
@@ -187,9 +196,8 @@ def build_resnet18() -> keras.Model:
         center=True,
         scale=True,
         name="residual_block_1_norm1",
-        dtype=DTYPE,
     )(body)
-    body = layers.Activation("relu", name="residual_block_1_act1", dtype=DTYPE)(body)
+    body = layers.Activation("relu", name="residual_block_1_act1")(body)
     body = layers.Conv2D(
         filters=64,
         kernel_size=(3, 3),
@@ -202,7 +210,6 @@ def build_resnet18() -> keras.Model:
             stddev=0.06698936571449711,
         ),
         name="residual_block_1_conv2",
-        dtype=DTYPE,
     )(body)
     body = BatchNormUnbiased(
         axis=-1,
@@ -211,10 +218,9 @@ def build_resnet18() -> keras.Model:
         center=True,
         scale=True,
         name="residual_block_1_norm2",
-        dtype=DTYPE,
     )(body)
-    x = layers.Add(name="residual_block_1_add", dtype=DTYPE)([body, x])
-    x = layers.Activation("relu", name="residual_block_1_out_act", dtype=DTYPE)(x)
+    x = layers.Add(name="residual_block_1_add")([body, x])
+    x = layers.Activation("relu", name="residual_block_1_out_act")(x)
     # residual_block_2: the body's output plus the identity.
     body = layers.Conv2D(
         filters=64,
@@ -228,7 +234,6 @@ def build_resnet18() -> keras.Model:
             stddev=0.06698936571449711,
         ),
         name="residual_block_2_conv1",
-        dtype=DTYPE,
     )(x)
     body = BatchNormUnbiased(
         axis=-1,
@@ -237,9 +242,8 @@ def build_resnet18() -> keras.Model:
         center=True,
         scale=True,
         name="residual_block_2_norm1",
-        dtype=DTYPE,
     )(body)
-    body = layers.Activation("relu", name="residual_block_2_act1", dtype=DTYPE)(body)
+    body = layers.Activation("relu", name="residual_block_2_act1")(body)
     body = layers.Conv2D(
         filters=64,
         kernel_size=(3, 3),
@@ -252,7 +256,6 @@ def build_resnet18() -> keras.Model:
             stddev=0.06698936571449711,
         ),
         name="residual_block_2_conv2",
-        dtype=DTYPE,
     )(body)
     body = BatchNormUnbiased(
         axis=-1,
@@ -261,16 +264,14 @@ def build_resnet18() -> keras.Model:
         center=True,
         scale=True,
         name="residual_block_2_norm2",
-        dtype=DTYPE,
     )(body)
-    x = layers.Add(name="residual_block_2_add", dtype=DTYPE)([body, x])
-    x = layers.Activation("relu", name="residual_block_2_out_act", dtype=DTYPE)(x)
+    x = layers.Add(name="residual_block_2_add")([body, x])
+    x = layers.Activation("relu", name="residual_block_2_out_act")(x)
     # residual_block_3: the body's output plus its shortcut branch.
     body = layers.ZeroPadding2D(
         padding=((1, 1), (1, 1)),
         data_format="channels_last",
         name="residual_block_3_conv1_pad",
-        dtype=DTYPE,
     )(x)
     body = layers.Conv2D(
         filters=128,
@@ -284,7 +285,6 @@ def build_resnet18() -> keras.Model:
             stddev=0.06698936571449711,
         ),
         name="residual_block_3_conv1",
-        dtype=DTYPE,
     )(body)
     body = BatchNormUnbiased(
         axis=-1,
@@ -293,9 +293,8 @@ def build_resnet18() -> keras.Model:
         center=True,
         scale=True,
         name="residual_block_3_norm1",
-        dtype=DTYPE,
     )(body)
-    body = layers.Activation("relu", name="residual_block_3_act1", dtype=DTYPE)(body)
+    body = layers.Activation("relu", name="residual_block_3_act1")(body)
     body = layers.Conv2D(
         filters=128,
         kernel_size=(3, 3),
@@ -308,7 +307,6 @@ def build_resnet18() -> keras.Model:
             stddev=0.047368634764106514,
         ),
         name="residual_block_3_conv2",
-        dtype=DTYPE,
     )(body)
     body = BatchNormUnbiased(
         axis=-1,
@@ -317,7 +315,6 @@ def build_resnet18() -> keras.Model:
         center=True,
         scale=True,
         name="residual_block_3_norm2",
-        dtype=DTYPE,
     )(body)
     shortcut = layers.Conv2D(
         filters=128,
@@ -331,7 +328,6 @@ def build_resnet18() -> keras.Model:
             stddev=0.20096809714349134,
         ),
         name="residual_block_3_proj",
-        dtype=DTYPE,
     )(x)
     shortcut = BatchNormUnbiased(
         axis=-1,
@@ -340,10 +336,9 @@ def build_resnet18() -> keras.Model:
         center=True,
         scale=True,
         name="residual_block_3_proj_bn",
-        dtype=DTYPE,
     )(shortcut)
-    x = layers.Add(name="residual_block_3_add", dtype=DTYPE)([body, shortcut])
-    x = layers.Activation("relu", name="residual_block_3_out_act", dtype=DTYPE)(x)
+    x = layers.Add(name="residual_block_3_add")([body, shortcut])
+    x = layers.Activation("relu", name="residual_block_3_out_act")(x)
     # residual_block_4: the body's output plus the identity.
     body = layers.Conv2D(
         filters=128,
@@ -357,7 +352,6 @@ def build_resnet18() -> keras.Model:
             stddev=0.047368634764106514,
         ),
         name="residual_block_4_conv1",
-        dtype=DTYPE,
     )(x)
     body = BatchNormUnbiased(
         axis=-1,
@@ -366,9 +360,8 @@ def build_resnet18() -> keras.Model:
         center=True,
         scale=True,
         name="residual_block_4_norm1",
-        dtype=DTYPE,
     )(body)
-    body = layers.Activation("relu", name="residual_block_4_act1", dtype=DTYPE)(body)
+    body = layers.Activation("relu", name="residual_block_4_act1")(body)
     body = layers.Conv2D(
         filters=128,
         kernel_size=(3, 3),
@@ -381,7 +374,6 @@ def build_resnet18() -> keras.Model:
             stddev=0.047368634764106514,
         ),
         name="residual_block_4_conv2",
-        dtype=DTYPE,
     )(body)
     body = BatchNormUnbiased(
         axis=-1,
@@ -390,16 +382,14 @@ def build_resnet18() -> keras.Model:
         center=True,
         scale=True,
         name="residual_block_4_norm2",
-        dtype=DTYPE,
     )(body)
-    x = layers.Add(name="residual_block_4_add", dtype=DTYPE)([body, x])
-    x = layers.Activation("relu", name="residual_block_4_out_act", dtype=DTYPE)(x)
+    x = layers.Add(name="residual_block_4_add")([body, x])
+    x = layers.Activation("relu", name="residual_block_4_out_act")(x)
     # residual_block_5: the body's output plus its shortcut branch.
     body = layers.ZeroPadding2D(
         padding=((1, 1), (1, 1)),
         data_format="channels_last",
         name="residual_block_5_conv1_pad",
-        dtype=DTYPE,
     )(x)
     body = layers.Conv2D(
         filters=256,
@@ -413,7 +403,6 @@ def build_resnet18() -> keras.Model:
             stddev=0.047368634764106514,
         ),
         name="residual_block_5_conv1",
-        dtype=DTYPE,
     )(body)
     body = BatchNormUnbiased(
         axis=-1,
@@ -422,9 +411,8 @@ def build_resnet18() -> keras.Model:
         center=True,
         scale=True,
         name="residual_block_5_norm1",
-        dtype=DTYPE,
     )(body)
-    body = layers.Activation("relu", name="residual_block_5_act1", dtype=DTYPE)(body)
+    body = layers.Activation("relu", name="residual_block_5_act1")(body)
     body = layers.Conv2D(
         filters=256,
         kernel_size=(3, 3),
@@ -437,7 +425,6 @@ def build_resnet18() -> keras.Model:
             stddev=0.033494682857248555,
         ),
         name="residual_block_5_conv2",
-        dtype=DTYPE,
     )(body)
     body = BatchNormUnbiased(
         axis=-1,
@@ -446,7 +433,6 @@ def build_resnet18() -> keras.Model:
         center=True,
         scale=True,
         name="residual_block_5_norm2",
-        dtype=DTYPE,
     )(body)
     shortcut = layers.Conv2D(
         filters=256,
@@ -460,7 +446,6 @@ def build_resnet18() -> keras.Model:
             stddev=0.14210590429231956,
         ),
         name="residual_block_5_proj",
-        dtype=DTYPE,
     )(x)
     shortcut = BatchNormUnbiased(
         axis=-1,
@@ -469,10 +454,9 @@ def build_resnet18() -> keras.Model:
         center=True,
         scale=True,
         name="residual_block_5_proj_bn",
-        dtype=DTYPE,
     )(shortcut)
-    x = layers.Add(name="residual_block_5_add", dtype=DTYPE)([body, shortcut])
-    x = layers.Activation("relu", name="residual_block_5_out_act", dtype=DTYPE)(x)
+    x = layers.Add(name="residual_block_5_add")([body, shortcut])
+    x = layers.Activation("relu", name="residual_block_5_out_act")(x)
     # residual_block_6: the body's output plus the identity.
     body = layers.Conv2D(
         filters=256,
@@ -486,7 +470,6 @@ def build_resnet18() -> keras.Model:
             stddev=0.033494682857248555,
         ),
         name="residual_block_6_conv1",
-        dtype=DTYPE,
     )(x)
     body = BatchNormUnbiased(
         axis=-1,
@@ -495,9 +478,8 @@ def build_resnet18() -> keras.Model:
         center=True,
         scale=True,
         name="residual_block_6_norm1",
-        dtype=DTYPE,
     )(body)
-    body = layers.Activation("relu", name="residual_block_6_act1", dtype=DTYPE)(body)
+    body = layers.Activation("relu", name="residual_block_6_act1")(body)
     body = layers.Conv2D(
         filters=256,
         kernel_size=(3, 3),
@@ -510,7 +492,6 @@ def build_resnet18() -> keras.Model:
             stddev=0.033494682857248555,
         ),
         name="residual_block_6_conv2",
-        dtype=DTYPE,
     )(body)
     body = BatchNormUnbiased(
         axis=-1,
@@ -519,16 +500,14 @@ def build_resnet18() -> keras.Model:
         center=True,
         scale=True,
         name="residual_block_6_norm2",
-        dtype=DTYPE,
     )(body)
-    x = layers.Add(name="residual_block_6_add", dtype=DTYPE)([body, x])
-    x = layers.Activation("relu", name="residual_block_6_out_act", dtype=DTYPE)(x)
+    x = layers.Add(name="residual_block_6_add")([body, x])
+    x = layers.Activation("relu", name="residual_block_6_out_act")(x)
     # residual_block_7: the body's output plus its shortcut branch.
     body = layers.ZeroPadding2D(
         padding=((1, 1), (1, 1)),
         data_format="channels_last",
         name="residual_block_7_conv1_pad",
-        dtype=DTYPE,
     )(x)
     body = layers.Conv2D(
         filters=512,
@@ -542,7 +521,6 @@ def build_resnet18() -> keras.Model:
             stddev=0.033494682857248555,
         ),
         name="residual_block_7_conv1",
-        dtype=DTYPE,
     )(body)
     body = BatchNormUnbiased(
         axis=-1,
@@ -551,9 +529,8 @@ def build_resnet18() -> keras.Model:
         center=True,
         scale=True,
         name="residual_block_7_norm1",
-        dtype=DTYPE,
     )(body)
-    body = layers.Activation("relu", name="residual_block_7_act1", dtype=DTYPE)(body)
+    body = layers.Activation("relu", name="residual_block_7_act1")(body)
     body = layers.Conv2D(
         filters=512,
         kernel_size=(3, 3),
@@ -566,7 +543,6 @@ def build_resnet18() -> keras.Model:
             stddev=0.023684317382053257,
         ),
         name="residual_block_7_conv2",
-        dtype=DTYPE,
     )(body)
     body = BatchNormUnbiased(
         axis=-1,
@@ -575,7 +551,6 @@ def build_resnet18() -> keras.Model:
         center=True,
         scale=True,
         name="residual_block_7_norm2",
-        dtype=DTYPE,
     )(body)
     shortcut = layers.Conv2D(
         filters=512,
@@ -589,7 +564,6 @@ def build_resnet18() -> keras.Model:
             stddev=0.10048404857174567,
         ),
         name="residual_block_7_proj",
-        dtype=DTYPE,
     )(x)
     shortcut = BatchNormUnbiased(
         axis=-1,
@@ -598,10 +572,9 @@ def build_resnet18() -> keras.Model:
         center=True,
         scale=True,
         name="residual_block_7_proj_bn",
-        dtype=DTYPE,
     )(shortcut)
-    x = layers.Add(name="residual_block_7_add", dtype=DTYPE)([body, shortcut])
-    x = layers.Activation("relu", name="residual_block_7_out_act", dtype=DTYPE)(x)
+    x = layers.Add(name="residual_block_7_add")([body, shortcut])
+    x = layers.Activation("relu", name="residual_block_7_out_act")(x)
     # residual_block_8: the body's output plus the identity.
     body = layers.Conv2D(
         filters=512,
@@ -615,7 +588,6 @@ def build_resnet18() -> keras.Model:
             stddev=0.023684317382053257,
         ),
         name="residual_block_8_conv1",
-        dtype=DTYPE,
     )(x)
     body = BatchNormUnbiased(
         axis=-1,
@@ -624,9 +596,8 @@ def build_resnet18() -> keras.Model:
         center=True,
         scale=True,
         name="residual_block_8_norm1",
-        dtype=DTYPE,
     )(body)
-    body = layers.Activation("relu", name="residual_block_8_act1", dtype=DTYPE)(body)
+    body = layers.Activation("relu", name="residual_block_8_act1")(body)
     body = layers.Conv2D(
         filters=512,
         kernel_size=(3, 3),
@@ -639,7 +610,6 @@ def build_resnet18() -> keras.Model:
             stddev=0.023684317382053257,
         ),
         name="residual_block_8_conv2",
-        dtype=DTYPE,
     )(body)
     body = BatchNormUnbiased(
         axis=-1,
@@ -648,15 +618,13 @@ def build_resnet18() -> keras.Model:
         center=True,
         scale=True,
         name="residual_block_8_norm2",
-        dtype=DTYPE,
     )(body)
-    x = layers.Add(name="residual_block_8_add", dtype=DTYPE)([body, x])
-    x = layers.Activation("relu", name="residual_block_8_out_act", dtype=DTYPE)(x)
+    x = layers.Add(name="residual_block_8_add")([body, x])
+    x = layers.Activation("relu", name="residual_block_8_out_act")(x)
     x = layers.GlobalAveragePooling2D(
         data_format="channels_last",
         keepdims=False,
         name="global_avg_pool_1",
-        dtype=DTYPE,
     )(x)
     x = layers.Dense(
         units=10,
@@ -667,6 +635,5 @@ def build_resnet18() -> keras.Model:
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="dense_1",
-        dtype=DTYPE,
     )(x)
     return keras.Model(inputs=inputs, outputs=x, name="resnet18")

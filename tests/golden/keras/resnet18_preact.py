@@ -5,7 +5,11 @@
 
 ``build_resnet18_preact()`` returns a functional ``keras.Model`` whose layers carry the
 op names of the spec. Every numeric convention is written out instead of being left to a
-Keras default: dtype, epsilons, momenta, padding, initializers.
+Keras default: epsilons, momenta, padding, initializers.
+
+The input is float32; the layers follow Keras' global dtype policy, float32 unless set
+otherwise: after ``keras.mixed_precision.set_global_policy("mixed_float16")`` they
+compute in float16 and keep their variables in float32.
 
 Conventions:
 
@@ -113,34 +117,42 @@ class BatchNormUnbiased(layers.BatchNormalization):
 
     Training normalizes with the biased batch variance, as the stock layer does, but
     the moving variance is updated with ``variance * n / (n - 1)``, where ``n`` is the
-    number of values per channel in the batch (batch size times spatial size).
+    number of values per channel in the batch (batch size times spatial size). Like
+    the stock layer it computes in at least float32 and returns its compute dtype.
     """
 
     def call(self, inputs, training=None, mask=None):
         if not (training and self.trainable):
             return super().call(inputs, training=training, mask=mask)
-        mean, variance = ops.moments(inputs, axes=list(range(len(inputs.shape) - 1)))
-        n = ops.cast(ops.size(inputs) // inputs.shape[-1], inputs.dtype)
+        x = ops.cast(inputs, keras.backend.result_type(inputs.dtype, "float32"))
+        mean, variance = ops.moments(x, axes=list(range(len(x.shape) - 1)))
+        n = ops.cast(ops.size(x) // x.shape[-1], x.dtype)
         keep = self.momentum  # Keras' momentum: the weight of the old moving value
-        self.moving_mean.assign(self.moving_mean * keep + mean * (1.0 - keep))
+        moving_mean = ops.cast(self.moving_mean, x.dtype)
+        self.moving_mean.assign(moving_mean * keep + mean * (1.0 - keep))
         unbiased = variance * (n / (n - 1.0))
-        new_variance = self.moving_variance * keep + unbiased * (1.0 - keep)
-        self.moving_variance.assign(new_variance)
-        return ops.batch_normalization(
-            inputs,
+        moving_variance = ops.cast(self.moving_variance, x.dtype)
+        self.moving_variance.assign(moving_variance * keep + unbiased * (1.0 - keep))
+        outputs = ops.batch_normalization(
+            x,
             mean,
             variance,
             axis=-1,
-            offset=self.beta,
-            scale=self.gamma,
+            offset=self._cast(self.beta, x.dtype),
+            scale=self._cast(self.gamma, x.dtype),
             epsilon=self.epsilon,
         )
+        return ops.cast(outputs, self.compute_dtype)
+
+    @staticmethod
+    def _cast(variable, dtype):
+        return None if variable is None else ops.cast(variable, dtype)
 
 
 def build_resnet18_preact() -> keras.Model:
     """The 'resnet18_preact' network: (batch, 32, 32, 3) -> (batch, 10)."""
     inputs = keras.Input(shape=(32, 32, 3), dtype=DTYPE, name="input")
-    x = Standardize(channels=3, epsilon=1e-07, name="input_norm", dtype=DTYPE)(inputs)
+    x = Standardize(channels=3, epsilon=1e-07, name="input_norm")(inputs)
     x = layers.Conv2D(
         filters=64,
         kernel_size=(3, 3),
@@ -153,7 +165,6 @@ def build_resnet18_preact() -> keras.Model:
             stddev=0.3094106266248576,
         ),
         name="conv2d_1",
-        dtype=DTYPE,
     )(x)
     # residual_block_1: the body's output plus the identity.
     body = BatchNormUnbiased(
@@ -163,9 +174,8 @@ def build_resnet18_preact() -> keras.Model:
         center=True,
         scale=True,
         name="residual_block_1_pre_norm",
-        dtype=DTYPE,
     )(x)
-    body = layers.Activation("relu", name="residual_block_1_pre_act", dtype=DTYPE)(body)
+    body = layers.Activation("relu", name="residual_block_1_pre_act")(body)
     body = layers.Conv2D(
         filters=64,
         kernel_size=(3, 3),
@@ -178,7 +188,6 @@ def build_resnet18_preact() -> keras.Model:
             stddev=0.06698936571449711,
         ),
         name="residual_block_1_conv1",
-        dtype=DTYPE,
     )(body)
     body = BatchNormUnbiased(
         axis=-1,
@@ -187,9 +196,8 @@ def build_resnet18_preact() -> keras.Model:
         center=True,
         scale=True,
         name="residual_block_1_norm2",
-        dtype=DTYPE,
     )(body)
-    body = layers.Activation("relu", name="residual_block_1_act2", dtype=DTYPE)(body)
+    body = layers.Activation("relu", name="residual_block_1_act2")(body)
     body = layers.Conv2D(
         filters=64,
         kernel_size=(3, 3),
@@ -202,9 +210,8 @@ def build_resnet18_preact() -> keras.Model:
             stddev=0.06698936571449711,
         ),
         name="residual_block_1_conv2",
-        dtype=DTYPE,
     )(body)
-    x = layers.Add(name="residual_block_1_add", dtype=DTYPE)([body, x])
+    x = layers.Add(name="residual_block_1_add")([body, x])
     # residual_block_2: the body's output plus the identity.
     body = BatchNormUnbiased(
         axis=-1,
@@ -213,9 +220,8 @@ def build_resnet18_preact() -> keras.Model:
         center=True,
         scale=True,
         name="residual_block_2_pre_norm",
-        dtype=DTYPE,
     )(x)
-    body = layers.Activation("relu", name="residual_block_2_pre_act", dtype=DTYPE)(body)
+    body = layers.Activation("relu", name="residual_block_2_pre_act")(body)
     body = layers.Conv2D(
         filters=64,
         kernel_size=(3, 3),
@@ -228,7 +234,6 @@ def build_resnet18_preact() -> keras.Model:
             stddev=0.06698936571449711,
         ),
         name="residual_block_2_conv1",
-        dtype=DTYPE,
     )(body)
     body = BatchNormUnbiased(
         axis=-1,
@@ -237,9 +242,8 @@ def build_resnet18_preact() -> keras.Model:
         center=True,
         scale=True,
         name="residual_block_2_norm2",
-        dtype=DTYPE,
     )(body)
-    body = layers.Activation("relu", name="residual_block_2_act2", dtype=DTYPE)(body)
+    body = layers.Activation("relu", name="residual_block_2_act2")(body)
     body = layers.Conv2D(
         filters=64,
         kernel_size=(3, 3),
@@ -252,9 +256,8 @@ def build_resnet18_preact() -> keras.Model:
             stddev=0.06698936571449711,
         ),
         name="residual_block_2_conv2",
-        dtype=DTYPE,
     )(body)
-    x = layers.Add(name="residual_block_2_add", dtype=DTYPE)([body, x])
+    x = layers.Add(name="residual_block_2_add")([body, x])
     x = BatchNormUnbiased(
         axis=-1,
         momentum=0.9,
@@ -262,15 +265,13 @@ def build_resnet18_preact() -> keras.Model:
         center=True,
         scale=True,
         name="residual_block_3_pre_norm",
-        dtype=DTYPE,
     )(x)
-    x = layers.Activation("relu", name="residual_block_3_pre_act", dtype=DTYPE)(x)
+    x = layers.Activation("relu", name="residual_block_3_pre_act")(x)
     # residual_block_3: the body's output plus its shortcut branch.
     body = layers.ZeroPadding2D(
         padding=((1, 1), (1, 1)),
         data_format="channels_last",
         name="residual_block_3_conv1_pad",
-        dtype=DTYPE,
     )(x)
     body = layers.Conv2D(
         filters=128,
@@ -284,7 +285,6 @@ def build_resnet18_preact() -> keras.Model:
             stddev=0.06698936571449711,
         ),
         name="residual_block_3_conv1",
-        dtype=DTYPE,
     )(body)
     body = BatchNormUnbiased(
         axis=-1,
@@ -293,9 +293,8 @@ def build_resnet18_preact() -> keras.Model:
         center=True,
         scale=True,
         name="residual_block_3_norm2",
-        dtype=DTYPE,
     )(body)
-    body = layers.Activation("relu", name="residual_block_3_act2", dtype=DTYPE)(body)
+    body = layers.Activation("relu", name="residual_block_3_act2")(body)
     body = layers.Conv2D(
         filters=128,
         kernel_size=(3, 3),
@@ -308,7 +307,6 @@ def build_resnet18_preact() -> keras.Model:
             stddev=0.047368634764106514,
         ),
         name="residual_block_3_conv2",
-        dtype=DTYPE,
     )(body)
     shortcut = layers.Conv2D(
         filters=128,
@@ -322,9 +320,8 @@ def build_resnet18_preact() -> keras.Model:
             stddev=0.20096809714349134,
         ),
         name="residual_block_3_proj",
-        dtype=DTYPE,
     )(x)
-    x = layers.Add(name="residual_block_3_add", dtype=DTYPE)([body, shortcut])
+    x = layers.Add(name="residual_block_3_add")([body, shortcut])
     # residual_block_4: the body's output plus the identity.
     body = BatchNormUnbiased(
         axis=-1,
@@ -333,9 +330,8 @@ def build_resnet18_preact() -> keras.Model:
         center=True,
         scale=True,
         name="residual_block_4_pre_norm",
-        dtype=DTYPE,
     )(x)
-    body = layers.Activation("relu", name="residual_block_4_pre_act", dtype=DTYPE)(body)
+    body = layers.Activation("relu", name="residual_block_4_pre_act")(body)
     body = layers.Conv2D(
         filters=128,
         kernel_size=(3, 3),
@@ -348,7 +344,6 @@ def build_resnet18_preact() -> keras.Model:
             stddev=0.047368634764106514,
         ),
         name="residual_block_4_conv1",
-        dtype=DTYPE,
     )(body)
     body = BatchNormUnbiased(
         axis=-1,
@@ -357,9 +352,8 @@ def build_resnet18_preact() -> keras.Model:
         center=True,
         scale=True,
         name="residual_block_4_norm2",
-        dtype=DTYPE,
     )(body)
-    body = layers.Activation("relu", name="residual_block_4_act2", dtype=DTYPE)(body)
+    body = layers.Activation("relu", name="residual_block_4_act2")(body)
     body = layers.Conv2D(
         filters=128,
         kernel_size=(3, 3),
@@ -372,9 +366,8 @@ def build_resnet18_preact() -> keras.Model:
             stddev=0.047368634764106514,
         ),
         name="residual_block_4_conv2",
-        dtype=DTYPE,
     )(body)
-    x = layers.Add(name="residual_block_4_add", dtype=DTYPE)([body, x])
+    x = layers.Add(name="residual_block_4_add")([body, x])
     x = BatchNormUnbiased(
         axis=-1,
         momentum=0.9,
@@ -382,15 +375,13 @@ def build_resnet18_preact() -> keras.Model:
         center=True,
         scale=True,
         name="residual_block_5_pre_norm",
-        dtype=DTYPE,
     )(x)
-    x = layers.Activation("relu", name="residual_block_5_pre_act", dtype=DTYPE)(x)
+    x = layers.Activation("relu", name="residual_block_5_pre_act")(x)
     # residual_block_5: the body's output plus its shortcut branch.
     body = layers.ZeroPadding2D(
         padding=((1, 1), (1, 1)),
         data_format="channels_last",
         name="residual_block_5_conv1_pad",
-        dtype=DTYPE,
     )(x)
     body = layers.Conv2D(
         filters=256,
@@ -404,7 +395,6 @@ def build_resnet18_preact() -> keras.Model:
             stddev=0.047368634764106514,
         ),
         name="residual_block_5_conv1",
-        dtype=DTYPE,
     )(body)
     body = BatchNormUnbiased(
         axis=-1,
@@ -413,9 +403,8 @@ def build_resnet18_preact() -> keras.Model:
         center=True,
         scale=True,
         name="residual_block_5_norm2",
-        dtype=DTYPE,
     )(body)
-    body = layers.Activation("relu", name="residual_block_5_act2", dtype=DTYPE)(body)
+    body = layers.Activation("relu", name="residual_block_5_act2")(body)
     body = layers.Conv2D(
         filters=256,
         kernel_size=(3, 3),
@@ -428,7 +417,6 @@ def build_resnet18_preact() -> keras.Model:
             stddev=0.033494682857248555,
         ),
         name="residual_block_5_conv2",
-        dtype=DTYPE,
     )(body)
     shortcut = layers.Conv2D(
         filters=256,
@@ -442,9 +430,8 @@ def build_resnet18_preact() -> keras.Model:
             stddev=0.14210590429231956,
         ),
         name="residual_block_5_proj",
-        dtype=DTYPE,
     )(x)
-    x = layers.Add(name="residual_block_5_add", dtype=DTYPE)([body, shortcut])
+    x = layers.Add(name="residual_block_5_add")([body, shortcut])
     # residual_block_6: the body's output plus the identity.
     body = BatchNormUnbiased(
         axis=-1,
@@ -453,9 +440,8 @@ def build_resnet18_preact() -> keras.Model:
         center=True,
         scale=True,
         name="residual_block_6_pre_norm",
-        dtype=DTYPE,
     )(x)
-    body = layers.Activation("relu", name="residual_block_6_pre_act", dtype=DTYPE)(body)
+    body = layers.Activation("relu", name="residual_block_6_pre_act")(body)
     body = layers.Conv2D(
         filters=256,
         kernel_size=(3, 3),
@@ -468,7 +454,6 @@ def build_resnet18_preact() -> keras.Model:
             stddev=0.033494682857248555,
         ),
         name="residual_block_6_conv1",
-        dtype=DTYPE,
     )(body)
     body = BatchNormUnbiased(
         axis=-1,
@@ -477,9 +462,8 @@ def build_resnet18_preact() -> keras.Model:
         center=True,
         scale=True,
         name="residual_block_6_norm2",
-        dtype=DTYPE,
     )(body)
-    body = layers.Activation("relu", name="residual_block_6_act2", dtype=DTYPE)(body)
+    body = layers.Activation("relu", name="residual_block_6_act2")(body)
     body = layers.Conv2D(
         filters=256,
         kernel_size=(3, 3),
@@ -492,9 +476,8 @@ def build_resnet18_preact() -> keras.Model:
             stddev=0.033494682857248555,
         ),
         name="residual_block_6_conv2",
-        dtype=DTYPE,
     )(body)
-    x = layers.Add(name="residual_block_6_add", dtype=DTYPE)([body, x])
+    x = layers.Add(name="residual_block_6_add")([body, x])
     x = BatchNormUnbiased(
         axis=-1,
         momentum=0.9,
@@ -502,15 +485,13 @@ def build_resnet18_preact() -> keras.Model:
         center=True,
         scale=True,
         name="residual_block_7_pre_norm",
-        dtype=DTYPE,
     )(x)
-    x = layers.Activation("relu", name="residual_block_7_pre_act", dtype=DTYPE)(x)
+    x = layers.Activation("relu", name="residual_block_7_pre_act")(x)
     # residual_block_7: the body's output plus its shortcut branch.
     body = layers.ZeroPadding2D(
         padding=((1, 1), (1, 1)),
         data_format="channels_last",
         name="residual_block_7_conv1_pad",
-        dtype=DTYPE,
     )(x)
     body = layers.Conv2D(
         filters=512,
@@ -524,7 +505,6 @@ def build_resnet18_preact() -> keras.Model:
             stddev=0.033494682857248555,
         ),
         name="residual_block_7_conv1",
-        dtype=DTYPE,
     )(body)
     body = BatchNormUnbiased(
         axis=-1,
@@ -533,9 +513,8 @@ def build_resnet18_preact() -> keras.Model:
         center=True,
         scale=True,
         name="residual_block_7_norm2",
-        dtype=DTYPE,
     )(body)
-    body = layers.Activation("relu", name="residual_block_7_act2", dtype=DTYPE)(body)
+    body = layers.Activation("relu", name="residual_block_7_act2")(body)
     body = layers.Conv2D(
         filters=512,
         kernel_size=(3, 3),
@@ -548,7 +527,6 @@ def build_resnet18_preact() -> keras.Model:
             stddev=0.023684317382053257,
         ),
         name="residual_block_7_conv2",
-        dtype=DTYPE,
     )(body)
     shortcut = layers.Conv2D(
         filters=512,
@@ -562,9 +540,8 @@ def build_resnet18_preact() -> keras.Model:
             stddev=0.10048404857174567,
         ),
         name="residual_block_7_proj",
-        dtype=DTYPE,
     )(x)
-    x = layers.Add(name="residual_block_7_add", dtype=DTYPE)([body, shortcut])
+    x = layers.Add(name="residual_block_7_add")([body, shortcut])
     # residual_block_8: the body's output plus the identity.
     body = BatchNormUnbiased(
         axis=-1,
@@ -573,9 +550,8 @@ def build_resnet18_preact() -> keras.Model:
         center=True,
         scale=True,
         name="residual_block_8_pre_norm",
-        dtype=DTYPE,
     )(x)
-    body = layers.Activation("relu", name="residual_block_8_pre_act", dtype=DTYPE)(body)
+    body = layers.Activation("relu", name="residual_block_8_pre_act")(body)
     body = layers.Conv2D(
         filters=512,
         kernel_size=(3, 3),
@@ -588,7 +564,6 @@ def build_resnet18_preact() -> keras.Model:
             stddev=0.023684317382053257,
         ),
         name="residual_block_8_conv1",
-        dtype=DTYPE,
     )(body)
     body = BatchNormUnbiased(
         axis=-1,
@@ -597,9 +572,8 @@ def build_resnet18_preact() -> keras.Model:
         center=True,
         scale=True,
         name="residual_block_8_norm2",
-        dtype=DTYPE,
     )(body)
-    body = layers.Activation("relu", name="residual_block_8_act2", dtype=DTYPE)(body)
+    body = layers.Activation("relu", name="residual_block_8_act2")(body)
     body = layers.Conv2D(
         filters=512,
         kernel_size=(3, 3),
@@ -612,9 +586,8 @@ def build_resnet18_preact() -> keras.Model:
             stddev=0.023684317382053257,
         ),
         name="residual_block_8_conv2",
-        dtype=DTYPE,
     )(body)
-    x = layers.Add(name="residual_block_8_add", dtype=DTYPE)([body, x])
+    x = layers.Add(name="residual_block_8_add")([body, x])
     x = BatchNormUnbiased(
         axis=-1,
         momentum=0.9,
@@ -622,14 +595,12 @@ def build_resnet18_preact() -> keras.Model:
         center=True,
         scale=True,
         name="batch_norm_1",
-        dtype=DTYPE,
     )(x)
-    x = layers.Activation("relu", name="activation_1", dtype=DTYPE)(x)
+    x = layers.Activation("relu", name="activation_1")(x)
     x = layers.GlobalAveragePooling2D(
         data_format="channels_last",
         keepdims=False,
         name="global_avg_pool_1",
-        dtype=DTYPE,
     )(x)
     x = layers.Dense(
         units=10,
@@ -640,6 +611,5 @@ def build_resnet18_preact() -> keras.Model:
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="dense_1",
-        dtype=DTYPE,
     )(x)
     return keras.Model(inputs=inputs, outputs=x, name="resnet18_preact")

@@ -5,7 +5,11 @@
 
 ``build_threshold_both()`` returns a functional ``keras.Model`` whose layers carry the
 op names of the spec. Every numeric convention is written out instead of being left to a
-Keras default: dtype, epsilons, momenta, padding, initializers.
+Keras default: epsilons, momenta, padding, initializers.
+
+The input is float32; the layers follow Keras' global dtype policy, float32 unless set
+otherwise: after ``keras.mixed_precision.set_global_policy("mixed_float16")`` they
+compute in float16 and keep their variables in float32.
 
 Conventions:
 
@@ -111,34 +115,42 @@ class BatchNormUnbiased(layers.BatchNormalization):
 
     Training normalizes with the biased batch variance, as the stock layer does, but
     the moving variance is updated with ``variance * n / (n - 1)``, where ``n`` is the
-    number of values per channel in the batch (batch size times spatial size).
+    number of values per channel in the batch (batch size times spatial size). Like
+    the stock layer it computes in at least float32 and returns its compute dtype.
     """
 
     def call(self, inputs, training=None, mask=None):
         if not (training and self.trainable):
             return super().call(inputs, training=training, mask=mask)
-        mean, variance = ops.moments(inputs, axes=list(range(len(inputs.shape) - 1)))
-        n = ops.cast(ops.size(inputs) // inputs.shape[-1], inputs.dtype)
+        x = ops.cast(inputs, keras.backend.result_type(inputs.dtype, "float32"))
+        mean, variance = ops.moments(x, axes=list(range(len(x.shape) - 1)))
+        n = ops.cast(ops.size(x) // x.shape[-1], x.dtype)
         keep = self.momentum  # Keras' momentum: the weight of the old moving value
-        self.moving_mean.assign(self.moving_mean * keep + mean * (1.0 - keep))
+        moving_mean = ops.cast(self.moving_mean, x.dtype)
+        self.moving_mean.assign(moving_mean * keep + mean * (1.0 - keep))
         unbiased = variance * (n / (n - 1.0))
-        new_variance = self.moving_variance * keep + unbiased * (1.0 - keep)
-        self.moving_variance.assign(new_variance)
-        return ops.batch_normalization(
-            inputs,
+        moving_variance = ops.cast(self.moving_variance, x.dtype)
+        self.moving_variance.assign(moving_variance * keep + unbiased * (1.0 - keep))
+        outputs = ops.batch_normalization(
+            x,
             mean,
             variance,
             axis=-1,
-            offset=self.beta,
-            scale=self.gamma,
+            offset=self._cast(self.beta, x.dtype),
+            scale=self._cast(self.gamma, x.dtype),
             epsilon=self.epsilon,
         )
+        return ops.cast(outputs, self.compute_dtype)
+
+    @staticmethod
+    def _cast(variable, dtype):
+        return None if variable is None else ops.cast(variable, dtype)
 
 
 def build_threshold_both() -> keras.Model:
     """The 'threshold_both' network: (batch, 1) -> (batch, 1)."""
     inputs = keras.Input(shape=(1,), dtype=DTYPE, name="input")
-    x = Standardize(channels=1, epsilon=1e-07, name="input_norm", dtype=DTYPE)(inputs)
+    x = Standardize(channels=1, epsilon=1e-07, name="input_norm")(inputs)
     x = layers.Dense(
         units=20,
         use_bias=True,
@@ -148,9 +160,8 @@ def build_threshold_both() -> keras.Model:
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="dense_1",
-        dtype=DTYPE,
     )(x)
-    x = layers.Activation("tanh", name="dense_1_tanh", dtype=DTYPE)(x)
+    x = layers.Activation("tanh", name="dense_1_tanh")(x)
     x = BatchNormUnbiased(
         axis=-1,
         momentum=0.9,
@@ -158,7 +169,6 @@ def build_threshold_both() -> keras.Model:
         center=True,
         scale=True,
         name="dense_1_bn",
-        dtype=DTYPE,
     )(x)
     x = layers.Dense(
         units=1,
@@ -169,7 +179,6 @@ def build_threshold_both() -> keras.Model:
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="dense_2",
-        dtype=DTYPE,
     )(x)
-    x = layers.Activation("sigmoid", name="dense_2_sigmoid", dtype=DTYPE)(x)
+    x = layers.Activation("sigmoid", name="dense_2_sigmoid")(x)
     return keras.Model(inputs=inputs, outputs=x, name="threshold_both")

@@ -5,7 +5,11 @@
 
 ``build_threshold_input_norm()`` returns a functional ``keras.Model`` whose layers carry
 the op names of the spec. Every numeric convention is written out instead of being left
-to a Keras default: dtype, epsilons, momenta, padding, initializers.
+to a Keras default: epsilons, momenta, padding, initializers.
+
+The input is float32; the layers follow Keras' global dtype policy, float32 unless set
+otherwise: after ``keras.mixed_precision.set_global_policy("mixed_float16")`` they
+compute in float16 and keep their variables in float32.
 
 Saving: importing this module registers its custom classes (Standardize) with Keras
 under the package 'threshold_input_norm' (``PACKAGE``). A ``.keras`` file saved from the
@@ -102,7 +106,7 @@ class Standardize(layers.Layer):
 def build_threshold_input_norm() -> keras.Model:
     """The 'threshold_input_norm' network: (batch, 1) -> (batch, 1)."""
     inputs = keras.Input(shape=(1,), dtype=DTYPE, name="input")
-    x = Standardize(channels=1, epsilon=1e-07, name="input_norm", dtype=DTYPE)(inputs)
+    x = Standardize(channels=1, epsilon=1e-07, name="input_norm")(inputs)
     x = layers.Dense(
         units=20,
         use_bias=True,
@@ -112,9 +116,8 @@ def build_threshold_input_norm() -> keras.Model:
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="dense_1",
-        dtype=DTYPE,
     )(x)
-    x = layers.Activation("tanh", name="dense_1_tanh", dtype=DTYPE)(x)
+    x = layers.Activation("tanh", name="dense_1_tanh")(x)
     x = layers.Dense(
         units=1,
         use_bias=True,
@@ -124,7 +127,6 @@ def build_threshold_input_norm() -> keras.Model:
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="dense_2",
-        dtype=DTYPE,
     )(x)
-    x = layers.Activation("sigmoid", name="dense_2_sigmoid", dtype=DTYPE)(x)
+    x = layers.Activation("sigmoid", name="dense_2_sigmoid")(x)
     return keras.Model(inputs=inputs, outputs=x, name="threshold_input_norm")

@@ -5,7 +5,11 @@
 
 ``build_vgg11_bn()`` returns a functional ``keras.Model`` whose layers carry the op
 names of the spec. Every numeric convention is written out instead of being left to a
-Keras default: dtype, epsilons, momenta, padding, initializers.
+Keras default: epsilons, momenta, padding, initializers.
+
+The input is float32; the layers follow Keras' global dtype policy, float32 unless set
+otherwise: after ``keras.mixed_precision.set_global_policy("mixed_float16")`` they
+compute in float16 and keep their variables in float32.
 
 Conventions:
 
@@ -114,34 +118,42 @@ class BatchNormUnbiased(layers.BatchNormalization):
 
     Training normalizes with the biased batch variance, as the stock layer does, but
     the moving variance is updated with ``variance * n / (n - 1)``, where ``n`` is the
-    number of values per channel in the batch (batch size times spatial size).
+    number of values per channel in the batch (batch size times spatial size). Like
+    the stock layer it computes in at least float32 and returns its compute dtype.
     """
 
     def call(self, inputs, training=None, mask=None):
         if not (training and self.trainable):
             return super().call(inputs, training=training, mask=mask)
-        mean, variance = ops.moments(inputs, axes=list(range(len(inputs.shape) - 1)))
-        n = ops.cast(ops.size(inputs) // inputs.shape[-1], inputs.dtype)
+        x = ops.cast(inputs, keras.backend.result_type(inputs.dtype, "float32"))
+        mean, variance = ops.moments(x, axes=list(range(len(x.shape) - 1)))
+        n = ops.cast(ops.size(x) // x.shape[-1], x.dtype)
         keep = self.momentum  # Keras' momentum: the weight of the old moving value
-        self.moving_mean.assign(self.moving_mean * keep + mean * (1.0 - keep))
+        moving_mean = ops.cast(self.moving_mean, x.dtype)
+        self.moving_mean.assign(moving_mean * keep + mean * (1.0 - keep))
         unbiased = variance * (n / (n - 1.0))
-        new_variance = self.moving_variance * keep + unbiased * (1.0 - keep)
-        self.moving_variance.assign(new_variance)
-        return ops.batch_normalization(
-            inputs,
+        moving_variance = ops.cast(self.moving_variance, x.dtype)
+        self.moving_variance.assign(moving_variance * keep + unbiased * (1.0 - keep))
+        outputs = ops.batch_normalization(
+            x,
             mean,
             variance,
             axis=-1,
-            offset=self.beta,
-            scale=self.gamma,
+            offset=self._cast(self.beta, x.dtype),
+            scale=self._cast(self.gamma, x.dtype),
             epsilon=self.epsilon,
         )
+        return ops.cast(outputs, self.compute_dtype)
+
+    @staticmethod
+    def _cast(variable, dtype):
+        return None if variable is None else ops.cast(variable, dtype)
 
 
 def build_vgg11_bn() -> keras.Model:
     """The 'vgg11_bn' network: (batch, 32, 32, 3) -> (batch, 10)."""
     inputs = keras.Input(shape=(32, 32, 3), dtype=DTYPE, name="input")
-    x = Standardize(channels=3, epsilon=1e-07, name="input_norm", dtype=DTYPE)(inputs)
+    x = Standardize(channels=3, epsilon=1e-07, name="input_norm")(inputs)
     x = layers.Conv2D(
         filters=64,
         kernel_size=(3, 3),
@@ -154,7 +166,6 @@ def build_vgg11_bn() -> keras.Model:
             stddev=0.3094106266248576,
         ),
         name="conv2d_1",
-        dtype=DTYPE,
     )(x)
     x = BatchNormUnbiased(
         axis=-1,
@@ -163,16 +174,14 @@ def build_vgg11_bn() -> keras.Model:
         center=True,
         scale=True,
         name="conv2d_1_bn",
-        dtype=DTYPE,
     )(x)
-    x = layers.Activation("relu", name="conv2d_1_relu", dtype=DTYPE)(x)
+    x = layers.Activation("relu", name="conv2d_1_relu")(x)
     x = layers.MaxPooling2D(
         pool_size=(2, 2),
         strides=(2, 2),
         padding="valid",
         data_format="channels_last",
         name="max_pool2d_1",
-        dtype=DTYPE,
     )(x)
     x = layers.Conv2D(
         filters=128,
@@ -186,7 +195,6 @@ def build_vgg11_bn() -> keras.Model:
             stddev=0.06698936571449711,
         ),
         name="conv2d_2",
-        dtype=DTYPE,
     )(x)
     x = BatchNormUnbiased(
         axis=-1,
@@ -195,16 +203,14 @@ def build_vgg11_bn() -> keras.Model:
         center=True,
         scale=True,
         name="conv2d_2_bn",
-        dtype=DTYPE,
     )(x)
-    x = layers.Activation("relu", name="conv2d_2_relu", dtype=DTYPE)(x)
+    x = layers.Activation("relu", name="conv2d_2_relu")(x)
     x = layers.MaxPooling2D(
         pool_size=(2, 2),
         strides=(2, 2),
         padding="valid",
         data_format="channels_last",
         name="max_pool2d_2",
-        dtype=DTYPE,
     )(x)
     x = layers.Conv2D(
         filters=256,
@@ -218,7 +224,6 @@ def build_vgg11_bn() -> keras.Model:
             stddev=0.047368634764106514,
         ),
         name="conv2d_3",
-        dtype=DTYPE,
     )(x)
     x = BatchNormUnbiased(
         axis=-1,
@@ -227,9 +232,8 @@ def build_vgg11_bn() -> keras.Model:
         center=True,
         scale=True,
         name="conv2d_3_bn",
-        dtype=DTYPE,
     )(x)
-    x = layers.Activation("relu", name="conv2d_3_relu", dtype=DTYPE)(x)
+    x = layers.Activation("relu", name="conv2d_3_relu")(x)
     x = layers.Conv2D(
         filters=256,
         kernel_size=(3, 3),
@@ -242,7 +246,6 @@ def build_vgg11_bn() -> keras.Model:
             stddev=0.033494682857248555,
         ),
         name="conv2d_4",
-        dtype=DTYPE,
     )(x)
     x = BatchNormUnbiased(
         axis=-1,
@@ -251,16 +254,14 @@ def build_vgg11_bn() -> keras.Model:
         center=True,
         scale=True,
         name="conv2d_4_bn",
-        dtype=DTYPE,
     )(x)
-    x = layers.Activation("relu", name="conv2d_4_relu", dtype=DTYPE)(x)
+    x = layers.Activation("relu", name="conv2d_4_relu")(x)
     x = layers.MaxPooling2D(
         pool_size=(2, 2),
         strides=(2, 2),
         padding="valid",
         data_format="channels_last",
         name="max_pool2d_3",
-        dtype=DTYPE,
     )(x)
     x = layers.Conv2D(
         filters=512,
@@ -274,7 +275,6 @@ def build_vgg11_bn() -> keras.Model:
             stddev=0.033494682857248555,
         ),
         name="conv2d_5",
-        dtype=DTYPE,
     )(x)
     x = BatchNormUnbiased(
         axis=-1,
@@ -283,9 +283,8 @@ def build_vgg11_bn() -> keras.Model:
         center=True,
         scale=True,
         name="conv2d_5_bn",
-        dtype=DTYPE,
     )(x)
-    x = layers.Activation("relu", name="conv2d_5_relu", dtype=DTYPE)(x)
+    x = layers.Activation("relu", name="conv2d_5_relu")(x)
     x = layers.Conv2D(
         filters=512,
         kernel_size=(3, 3),
@@ -298,7 +297,6 @@ def build_vgg11_bn() -> keras.Model:
             stddev=0.023684317382053257,
         ),
         name="conv2d_6",
-        dtype=DTYPE,
     )(x)
     x = BatchNormUnbiased(
         axis=-1,
@@ -307,16 +305,14 @@ def build_vgg11_bn() -> keras.Model:
         center=True,
         scale=True,
         name="conv2d_6_bn",
-        dtype=DTYPE,
     )(x)
-    x = layers.Activation("relu", name="conv2d_6_relu", dtype=DTYPE)(x)
+    x = layers.Activation("relu", name="conv2d_6_relu")(x)
     x = layers.MaxPooling2D(
         pool_size=(2, 2),
         strides=(2, 2),
         padding="valid",
         data_format="channels_last",
         name="max_pool2d_4",
-        dtype=DTYPE,
     )(x)
     x = layers.Conv2D(
         filters=512,
@@ -330,7 +326,6 @@ def build_vgg11_bn() -> keras.Model:
             stddev=0.023684317382053257,
         ),
         name="conv2d_7",
-        dtype=DTYPE,
     )(x)
     x = BatchNormUnbiased(
         axis=-1,
@@ -339,9 +334,8 @@ def build_vgg11_bn() -> keras.Model:
         center=True,
         scale=True,
         name="conv2d_7_bn",
-        dtype=DTYPE,
     )(x)
-    x = layers.Activation("relu", name="conv2d_7_relu", dtype=DTYPE)(x)
+    x = layers.Activation("relu", name="conv2d_7_relu")(x)
     x = layers.Conv2D(
         filters=512,
         kernel_size=(3, 3),
@@ -354,7 +348,6 @@ def build_vgg11_bn() -> keras.Model:
             stddev=0.023684317382053257,
         ),
         name="conv2d_8",
-        dtype=DTYPE,
     )(x)
     x = BatchNormUnbiased(
         axis=-1,
@@ -363,19 +356,17 @@ def build_vgg11_bn() -> keras.Model:
         center=True,
         scale=True,
         name="conv2d_8_bn",
-        dtype=DTYPE,
     )(x)
-    x = layers.Activation("relu", name="conv2d_8_relu", dtype=DTYPE)(x)
+    x = layers.Activation("relu", name="conv2d_8_relu")(x)
     x = layers.MaxPooling2D(
         pool_size=(2, 2),
         strides=(2, 2),
         padding="valid",
         data_format="channels_last",
         name="max_pool2d_5",
-        dtype=DTYPE,
     )(x)
     # Channels-last flatten: (H, W, C) in row-major order, C fastest.
-    x = layers.Flatten(data_format="channels_last", name="flatten_1", dtype=DTYPE)(x)
+    x = layers.Flatten(data_format="channels_last", name="flatten_1")(x)
     x = layers.Dense(
         units=512,
         use_bias=True,
@@ -385,10 +376,9 @@ def build_vgg11_bn() -> keras.Model:
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="dense_1",
-        dtype=DTYPE,
     )(x)
-    x = layers.Activation("relu", name="dense_1_relu", dtype=DTYPE)(x)
-    x = layers.Dropout(rate=0.5, name="dense_1_dropout", dtype=DTYPE)(x)
+    x = layers.Activation("relu", name="dense_1_relu")(x)
+    x = layers.Dropout(rate=0.5, name="dense_1_dropout")(x)
     x = layers.Dense(
         units=512,
         use_bias=True,
@@ -398,10 +388,9 @@ def build_vgg11_bn() -> keras.Model:
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="dense_2",
-        dtype=DTYPE,
     )(x)
-    x = layers.Activation("relu", name="dense_2_relu", dtype=DTYPE)(x)
-    x = layers.Dropout(rate=0.5, name="dense_2_dropout", dtype=DTYPE)(x)
+    x = layers.Activation("relu", name="dense_2_relu")(x)
+    x = layers.Dropout(rate=0.5, name="dense_2_dropout")(x)
     x = layers.Dense(
         units=10,
         use_bias=True,
@@ -411,6 +400,5 @@ def build_vgg11_bn() -> keras.Model:
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="dense_3",
-        dtype=DTYPE,
     )(x)
     return keras.Model(inputs=inputs, outputs=x, name="vgg11_bn")
