@@ -7,6 +7,7 @@ from typing import Any
 
 from normspec.backends.codegen import INDENT, OMIT, Call, Raw, call
 from normspec.backends.keras.codegen import statement
+from normspec.backends.keras.helpers import with_requirements
 from normspec.ir.graph import CanonicalSpec
 from normspec.ir.ops import Shape
 
@@ -47,8 +48,9 @@ class Builder:
         return self.spec.input.dtype == "float64"
 
     def helper(self, name: str) -> str:
-        """Use a custom layer of :mod:`normspec.backends.keras.helpers`; returns its name."""
-        self.helpers.add(name)
+        """Use a custom layer of :mod:`normspec.backends.keras.helpers` (and the helpers it
+        requires); returns its name."""
+        self.helpers |= with_requirements(name)
         return name
 
     def comment(self, text: str) -> None:

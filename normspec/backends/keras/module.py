@@ -126,7 +126,7 @@ def _saving_notes(spec: CanonicalSpec, helpers: set[str]) -> list[str]:
     """How a saved ``.keras`` file of this model loads back: only after this module's import."""
     if not helpers:
         return []
-    classes = ", ".join(h for h in HELPERS if h in helpers)
+    classes = ", ".join(h for h in HELPERS if h in helpers and HELPERS[h].is_class)
     return [
         "",
         *_paragraph(
