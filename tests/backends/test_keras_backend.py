@@ -14,7 +14,6 @@ import pytest
 
 import normspec
 from normspec import reference
-from normspec.errors import BackendError
 from normspec.ir import ops as ir
 from normspec.parity import parity_weights, with_dtype
 from parity_cases import check_against_reference, make_spec, max_error
@@ -119,16 +118,9 @@ def test_parity_with_reference(case: str, dtype: str) -> None:
     check_against_reference(BACKEND, with_dtype(SPEC_OF[case], dtype))
 
 
-def test_strided_dilated_conv_is_a_clear_error() -> None:
-    spec = make_spec(EVEN, "- conv2d: {filters: 2, name: wide, strides: 2, dilation: 2}")
-    with pytest.raises(
-        BackendError, match=r"keras.*conv2d 'wide'.*strides \(2, 2\) with dilation \(2, 2\)"
-    ):
-        BACKEND.emit(spec)
-
-
 ALL_WEIGHTS = """\
 - conv2d: {filters: 4, kernel: 3, norm: {kind: batch, running_var: biased}}
+- conv2d: {filters: 4, kernel: 2, strides: 2, dilation: 2, padding: 1, norm: none}
 - conv2d: {filters: 4, kernel: 1, groups: 2, norm: {kind: group, groups: 2}, activation: gelu}
 - layer_norm
 - max_pool2d: {pool: 2, padding: 1, strides: 1}

@@ -229,3 +229,36 @@ class BoundedTruncatedNormal(keras.initializers.TruncatedNormal):
     def get_config(self):
         return {**super().get_config(), "minval": self.minval, "maxval": self.maxval}
 '''
+
+SUBSAMPLE = '''
+class Subsample(layers.Layer):
+    """Every ``strides``-th position of each spatial axis, from the first: a dilated
+    convolution at stride 1 followed by this is the strided one, which Keras' Conv
+    layers refuse (``strides > 1`` together with ``dilation_rate > 1``)."""
+
+    def __init__(self, strides, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.strides = as_tuples(strides)
+        self.data_format = image_data_format(data_format)
+
+    def _steps(self, rank):
+        return (self.strides,) * rank if isinstance(self.strides, int) else self.strides
+
+    def call(self, inputs):
+        steps = [slice(None, None, s) for s in self._steps(len(inputs.shape) - 2)]
+        if self.data_format == "channels_first":
+            return inputs[(slice(None), slice(None), *steps)]
+        return inputs[(slice(None), *steps, slice(None))]
+
+    def compute_output_shape(self, input_shape):
+        shape = list(input_shape)
+        first = 2 if self.data_format == "channels_first" else 1
+        for i, s in enumerate(self._steps(len(shape) - 2), start=first):
+            shape[i] = None if shape[i] is None else -(-shape[i] // s)
+        return tuple(shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(strides=self.strides, data_format=self.data_format)
+        return config
+'''

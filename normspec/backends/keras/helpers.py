@@ -44,6 +44,7 @@ HELPERS: dict[str, Helper] = {
     "AveragePoolingExcludingPadding": Helper(
         hl.AVERAGE_POOLING_EXCLUDING_PADDING, _OPS, _ARGUMENTS
     ),
+    "Subsample": Helper(hl.SUBSAMPLE, frozenset(), _ARGUMENTS),
     "GELU": Helper(hl.GELU, _MATH_OPS),
     "ExactLeakyReLU": Helper(hl.EXACT_LEAKY_RELU, _OPS),
     "BoundedTruncatedNormal": Helper(hl.BOUNDED_TRUNCATED_NORMAL, _MATH_OPS),
