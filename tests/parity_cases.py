@@ -31,6 +31,8 @@ CASES: list[tuple[str, str, str, str]] = [
     ("conv2d_asym_pad", IMG_ODD, "- conv2d: {filters: 2, padding: [[0, 2], [1, 0]]}", ""),
     ("conv2d_dilation", IMG_EVEN, "- conv2d: {filters: 2, dilation: 2, padding: same}", ""),
     ("conv2d_groups", "[8, 8, 4]", "- conv2d: {filters: 6, groups: 2, kernel: [3, 1]}", ""),
+    ("conv2d_strided_dilated", IMG_ODD, "- conv2d: {filters: 2, strides: 2, dilation: 2, padding: 1}", ""),
+    ("conv1d_strided_dilated_same", SEQ, "- conv1d: {filters: 3, strides: 2, dilation: 2, padding: same}", ""),
     ("conv1d_same_s2", SEQ, "- conv1d: {filters: 3, strides: 2, padding: same}", ""),
     ("max_pool2d", IMG_EVEN, "- max_pool2d: 2", ""),
     ("max_pool2d_same_odd", IMG_ODD, "- max_pool2d: {pool: 3, strides: 2, padding: same}", ""),

@@ -5,13 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from normspec.backends.codegen import INDENT, Call, Raw, call
+from normspec.backends.codegen import INDENT, OMIT, Call, Raw, call
 from normspec.backends.keras.codegen import statement
+from normspec.backends.keras.helpers import with_requirements
 from normspec.ir.graph import CanonicalSpec
 from normspec.ir.ops import Shape
 
 DTYPE = Raw("DTYPE")
-"""Every layer gets ``dtype=DTYPE``, the module constant holding the spec's dtype."""
+"""The module constant holding the spec's dtype: the input's dtype, and every layer's when it
+is not Keras' default float32."""
 
 
 class Names:
@@ -46,8 +48,9 @@ class Builder:
         return self.spec.input.dtype == "float64"
 
     def helper(self, name: str) -> str:
-        """Use a custom layer of :mod:`normspec.backends.keras.helpers`; returns its name."""
-        self.helpers.add(name)
+        """Use a custom layer of :mod:`normspec.backends.keras.helpers` (and the helpers it
+        requires); returns its name."""
+        self.helpers |= with_requirements(name)
         return name
 
     def comment(self, text: str) -> None:
@@ -65,8 +68,11 @@ class Site:
     depth: int
 
     def layer(self, cls: str, name: str, *args: Any, **kwargs: Any) -> Call:
-        """A layer constructor call ending in ``name=...`` and ``dtype=DTYPE``."""
-        return call(cls, *args, **kwargs, name=name, dtype=DTYPE)
+        """A layer constructor call ending in ``name=...``, then ``dtype=DTYPE`` in a float64
+        spec. A float32 spec's layers take Keras' global dtype policy (float32 unless the user
+        sets one, e.g. mixed_float16), which an explicit dtype would override."""
+        dtype = DTYPE if self.builder.float64 else OMIT
+        return call(cls, *args, **kwargs, name=name, dtype=dtype)
 
     def apply(self, layer: Call, inputs: str | None = None) -> None:
         """Emit ``dst = layer(inputs or src)``; later layers of the op then read ``dst``."""

@@ -3,9 +3,8 @@
 Each emitter writes the layers of one op into the builder function through its
 :class:`~normspec.backends.keras.context.Site`. Stock Keras layers are used wherever they compute
 exactly what the IR says, with every convention passed explicitly; otherwise a small custom layer
-from :mod:`normspec.backends.keras.helpers` is emitted. What Keras cannot express raises
-:class:`~normspec.errors.BackendError`. The module around the builder is assembled by
-:mod:`normspec.backends.keras.module`.
+from :mod:`normspec.backends.keras.helpers` is emitted, so every valid spec has a Keras model.
+The module around the builder is assembled by :mod:`normspec.backends.keras.module`.
 """
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ from typing import Any, TypeVar
 from normspec.backends.codegen import OMIT
 from normspec.backends.keras.context import Site
 from normspec.backends.keras.options import initializer, padding_mode, zero_pad
-from normspec.errors import BackendError
 from normspec.ir import ops as ir
 
 Emitter = Callable[[Any, Site], None]
@@ -51,10 +49,6 @@ def emit_sequence(site: Site, ops: tuple[ir.Op, ...], on_op: Callable[[ir.Op], N
     return src
 
 
-def _unsupported(op: ir.Op, option: str, why: str) -> BackendError:
-    return BackendError(f"keras backend cannot express {op.op} '{op.name}': {option} ({why})")
-
-
 @register(ir.Standardize)
 def _standardize(op: ir.Standardize, site: Site) -> None:
     cls = site.builder.helper("Standardize")
@@ -83,14 +77,11 @@ def _dense(op: ir.Dense, site: Site) -> None:
 
 @register(ir.Conv1D, ir.Conv2D)
 def _conv(op: ir.Conv1D | ir.Conv2D, site: Site) -> None:
-    if any(s > 1 for s in op.strides) and any(d > 1 for d in op.dilation):
-        raise _unsupported(
-            op,
-            f"strides {op.strides} with dilation {op.dilation}",
-            "Keras convolutions reject strides > 1 together with dilation_rate > 1",
-        )
+    # Keras' Conv layers refuse strides > 1 together with dilation_rate > 1: the dilated
+    # convolution then runs at stride 1 over the padded input and is subsampled after.
+    subsample = any(s > 1 for s in op.strides) and any(d > 1 for d in op.dilation)
     mode = padding_mode(site, op.kernel, op.strides, op.padding, op.dilation)
-    if mode is None:
+    if mode is None or (subsample and mode == "same"):
         zero_pad(op, site, op.padding)
         mode = "valid"
     layer = site.layer(
@@ -98,7 +89,7 @@ def _conv(op: ir.Conv1D | ir.Conv2D, site: Site) -> None:
         op.name,
         filters=op.filters,
         kernel_size=op.kernel,
-        strides=op.strides,
+        strides=(1,) * len(op.kernel) if subsample else op.strides,
         padding=mode,
         data_format="channels_last",
         dilation_rate=op.dilation if any(d != 1 for d in op.dilation) else OMIT,
@@ -108,6 +99,12 @@ def _conv(op: ir.Conv1D | ir.Conv2D, site: Site) -> None:
         bias_initializer=initializer(op.bias_init, site) if op.use_bias else OMIT,
     )
     site.apply(layer)
+    if subsample:
+        site.builder.comment("Keras refuses strides with dilation: stride 1, then subsample.")
+        cls = site.builder.helper("Subsample")
+        name = site.builder.names.derived(op.name, "subsample")
+        options = {"strides": op.strides, "data_format": "channels_last"}
+        site.apply(site.layer(cls, name, **options))
 
 
 def _pool(op: ir.Op, site: Site, kind: str, mode: str) -> None:

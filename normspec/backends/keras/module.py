@@ -72,9 +72,12 @@ def _header(spec: CanonicalSpec, builder: Builder, name: str) -> str:
         *_paragraph(
             f"``{name}()`` returns a functional ``keras.Model`` whose layers carry the op "
             "names of the spec. Every numeric convention is written out instead of being "
-            "left to a Keras default: dtype, epsilons, momenta, padding, initializers."
+            "left to a Keras default: epsilons, momenta, padding, initializers."
         ),
+        "",
+        *_paragraph(_dtype_note(spec)),
         *_convention_notes(spec, builder),
+        *_saving_notes(spec, builder.helpers),
         "",
         *_paragraph(
             "normspec checks this module on the TensorFlow backend "
@@ -86,6 +89,20 @@ def _header(spec: CanonicalSpec, builder: Builder, name: str) -> str:
         '"""',
     ]
     return "\n".join(lines)
+
+
+def _dtype_note(spec: CanonicalSpec) -> str:
+    if spec.input.dtype == "float64":
+        return (
+            "Every layer is built with ``dtype=DTYPE`` (float64), whatever Keras' global "
+            "dtype policy says."
+        )
+    return (
+        "The input is float32; the layers follow Keras' global dtype policy, float32 "
+        "unless set otherwise: after "
+        '``keras.mixed_precision.set_global_policy("mixed_float16")`` they compute in '
+        "float16 and keep their variables in float32."
+    )
 
 
 def _convention_notes(spec: CanonicalSpec, builder: Builder) -> list[str]:
@@ -103,6 +120,24 @@ def _convention_notes(spec: CanonicalSpec, builder: Builder) -> list[str]:
     if any(isinstance(site.op, ir.Flatten) for site in spec.walk()):
         notes += ["- Flatten keeps the channels-last order, the one the dense kernels expect."]
     return ["", "Conventions:", "", *notes] if notes else []
+
+
+def _saving_notes(spec: CanonicalSpec, helpers: set[str]) -> list[str]:
+    """How a saved ``.keras`` file of this model loads back: only after this module's import."""
+    if not helpers:
+        return []
+    classes = ", ".join(h for h in HELPERS if h in helpers and HELPERS[h].is_class)
+    return [
+        "",
+        *_paragraph(
+            f"Saving: importing this module registers its custom classes ({classes}) "
+            f"with Keras under the package {spec.name!r} (``PACKAGE``). A ``.keras`` file "
+            "saved from the model (``model.save(...)``) loads with "
+            "``keras.saving.load_model(...)`` in any process that has imported this module "
+            "first; no ``custom_objects`` are needed. Without the import Keras cannot find "
+            "the classes and refuses to load the file."
+        ),
+    ]
 
 
 def _imports(helpers: set[str]) -> str:

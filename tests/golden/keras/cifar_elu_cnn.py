@@ -5,7 +5,11 @@
 
 ``build_cifar_elu_cnn()`` returns a functional ``keras.Model`` whose layers carry the op
 names of the spec. Every numeric convention is written out instead of being left to a
-Keras default: dtype, epsilons, momenta, padding, initializers.
+Keras default: epsilons, momenta, padding, initializers.
+
+The input is float32; the layers follow Keras' global dtype policy, float32 unless set
+otherwise: after ``keras.mixed_precision.set_global_policy("mixed_float16")`` they
+compute in float16 and keep their variables in float32.
 
 Conventions:
 
@@ -32,7 +36,6 @@ def build_cifar_elu_cnn() -> keras.Model:
         scale=0.00392156862745098,
         offset=0.0,
         name="input_norm",
-        dtype=DTYPE,
     )(inputs)
     x = layers.Conv2D(
         filters=32,
@@ -47,9 +50,8 @@ def build_cifar_elu_cnn() -> keras.Model:
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="conv2d_1",
-        dtype=DTYPE,
     )(x)
-    x = layers.ELU(alpha=1.0, name="conv2d_1_elu", dtype=DTYPE)(x)
+    x = layers.ELU(alpha=1.0, name="conv2d_1_elu")(x)
     x = layers.Conv2D(
         filters=32,
         kernel_size=(3, 3),
@@ -63,16 +65,14 @@ def build_cifar_elu_cnn() -> keras.Model:
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="conv2d_2",
-        dtype=DTYPE,
     )(x)
-    x = layers.ELU(alpha=1.0, name="conv2d_2_elu", dtype=DTYPE)(x)
+    x = layers.ELU(alpha=1.0, name="conv2d_2_elu")(x)
     x = layers.MaxPooling2D(
         pool_size=(2, 2),
         strides=(2, 2),
         padding="valid",
         data_format="channels_last",
         name="max_pool2d_1",
-        dtype=DTYPE,
     )(x)
     x = layers.Conv2D(
         filters=64,
@@ -87,9 +87,8 @@ def build_cifar_elu_cnn() -> keras.Model:
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="conv2d_3",
-        dtype=DTYPE,
     )(x)
-    x = layers.ELU(alpha=1.0, name="conv2d_3_elu", dtype=DTYPE)(x)
+    x = layers.ELU(alpha=1.0, name="conv2d_3_elu")(x)
     x = layers.Conv2D(
         filters=64,
         kernel_size=(3, 3),
@@ -103,16 +102,14 @@ def build_cifar_elu_cnn() -> keras.Model:
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="conv2d_4",
-        dtype=DTYPE,
     )(x)
-    x = layers.ELU(alpha=1.0, name="conv2d_4_elu", dtype=DTYPE)(x)
+    x = layers.ELU(alpha=1.0, name="conv2d_4_elu")(x)
     x = layers.MaxPooling2D(
         pool_size=(2, 2),
         strides=(2, 2),
         padding="valid",
         data_format="channels_last",
         name="max_pool2d_2",
-        dtype=DTYPE,
     )(x)
     x = layers.Conv2D(
         filters=128,
@@ -127,9 +124,8 @@ def build_cifar_elu_cnn() -> keras.Model:
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="conv2d_5",
-        dtype=DTYPE,
     )(x)
-    x = layers.ELU(alpha=1.0, name="conv2d_5_elu", dtype=DTYPE)(x)
+    x = layers.ELU(alpha=1.0, name="conv2d_5_elu")(x)
     x = layers.Conv2D(
         filters=128,
         kernel_size=(3, 3),
@@ -143,19 +139,17 @@ def build_cifar_elu_cnn() -> keras.Model:
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="conv2d_6",
-        dtype=DTYPE,
     )(x)
-    x = layers.ELU(alpha=1.0, name="conv2d_6_elu", dtype=DTYPE)(x)
+    x = layers.ELU(alpha=1.0, name="conv2d_6_elu")(x)
     x = layers.MaxPooling2D(
         pool_size=(2, 2),
         strides=(2, 2),
         padding="valid",
         data_format="channels_last",
         name="max_pool2d_3",
-        dtype=DTYPE,
     )(x)
     # Channels-last flatten: (H, W, C) in row-major order, C fastest.
-    x = layers.Flatten(data_format="channels_last", name="flatten_1", dtype=DTYPE)(x)
+    x = layers.Flatten(data_format="channels_last", name="flatten_1")(x)
     x = layers.Dense(
         units=128,
         use_bias=True,
@@ -165,9 +159,8 @@ def build_cifar_elu_cnn() -> keras.Model:
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="dense_1",
-        dtype=DTYPE,
     )(x)
-    x = layers.ELU(alpha=1.0, name="dense_1_elu", dtype=DTYPE)(x)
+    x = layers.ELU(alpha=1.0, name="dense_1_elu")(x)
     x = layers.Dense(
         units=10,
         use_bias=True,
@@ -177,7 +170,6 @@ def build_cifar_elu_cnn() -> keras.Model:
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="dense_2",
-        dtype=DTYPE,
     )(x)
-    x = layers.Softmax(axis=-1, name="dense_2_softmax", dtype=DTYPE)(x)
+    x = layers.Softmax(axis=-1, name="dense_2_softmax")(x)
     return keras.Model(inputs=inputs, outputs=x, name="cifar_elu_cnn")

@@ -5,7 +5,11 @@
 
 ``build_digits_cnn()`` returns a functional ``keras.Model`` whose layers carry the op
 names of the spec. Every numeric convention is written out instead of being left to a
-Keras default: dtype, epsilons, momenta, padding, initializers.
+Keras default: epsilons, momenta, padding, initializers.
+
+The input is float32; the layers follow Keras' global dtype policy, float32 unless set
+otherwise: after ``keras.mixed_precision.set_global_policy("mixed_float16")`` they
+compute in float16 and keep their variables in float32.
 
 Conventions:
 
@@ -15,11 +19,20 @@ Conventions:
   the end); any other padding is written out as a layer of its own.
 - Flatten keeps the channels-last order, the one the dense kernels expect.
 
+Saving: importing this module registers its custom classes (Standardize,
+BatchNormUnbiased) with Keras under the package 'digits_cnn' (``PACKAGE``). A ``.keras``
+file saved from the model (``model.save(...)``) loads with
+``keras.saving.load_model(...)`` in any process that has imported this module first; no
+``custom_objects`` are needed. Without the import Keras cannot find the classes and
+refuses to load the file.
+
 normspec checks this module on the TensorFlow backend (``KERAS_BACKEND=tensorflow``). On
 recent NVIDIA GPUs TensorFlow computes float32 matrix products and convolutions in TF32
 unless ``tf.config.experimental.enable_tensor_float_32_execution(False)``, as normspec's
 parity checks set it.
 """
+
+import math
 
 import keras
 from keras import layers, ops
@@ -31,23 +44,73 @@ PACKAGE = "digits_cnn"
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class Standardize(layers.Layer):
-    """``(x - mean) / std`` per channel (last axis); mean and std are not trained.
+    """``(x - mean) / std`` per entry of ``axis`` (the channels, last, by default);
+    mean and std are not trained.
+
+    It takes keras.layers.Normalization's arguments: ``variance`` in place of ``std``
+    (its square root floored at ``epsilon``, Keras' epsilon unless given) and
+    ``invert`` (``x * std + mean``); a scalar applies to every channel.
 
     Without ``mean`` and ``std`` they are to be fitted: call ``adapt(data)`` on the
     training inputs (population std, floored at ``epsilon``) or load weights that
-    hold them (``load_weights``); until then the layer refuses to run. After
-    assigning them yourself, set ``fitted = True``.
+    hold them (``load_weights``, or a ``.keras`` file saved after they were set);
+    until then the layer refuses to run. After assigning them yourself, set
+    ``fitted = True``.
     """
 
-    def __init__(self, channels, mean=None, std=None, *, epsilon, **kwargs):
+    def __init__(
+        self,
+        axis=-1,
+        mean=None,
+        variance=None,
+        invert=False,
+        *,
+        std=None,
+        epsilon=None,
+        channels=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
+        self.axis = self._single_axis(axis)
+        self.epsilon = keras.config.epsilon() if epsilon is None else float(epsilon)
+        if variance is not None:
+            if std is not None:
+                raise ValueError("Standardize takes std or variance, not both")
+            std = self._values(variance, lambda v: max(math.sqrt(v), self.epsilon))
+        if (mean is None) != (std is None):
+            raise ValueError("Standardize takes mean and std (or variance), or neither")
+        self.initial_mean = self._values(mean, float)
+        self.initial_std = self._values(std, float)
+        self.invert = invert
         self.channels = channels
-        self.initial_mean = None if mean is None else tuple(mean)
-        self.initial_std = None if std is None else tuple(std)
-        self.epsilon = epsilon
-        self.fitted = mean is not None and std is not None
+        self.fitted = mean is not None
+        self.supports_masking = True
+
+    @staticmethod
+    def _single_axis(axis):
+        if isinstance(axis, (list, tuple)) and len(axis) == 1:
+            axis = axis[0]
+        if not isinstance(axis, int):
+            raise ValueError(f"Standardize normalizes along one axis, not {axis!r}")
+        return axis
+
+    @staticmethod
+    def _values(values, convert):
+        if values is None or isinstance(values, (int, float)):
+            return None if values is None else convert(values)
+        return tuple(convert(v) for v in values)
 
     def build(self, input_shape):
+        axis = self.axis % len(input_shape)
+        if self.channels is None:
+            self.channels = input_shape[axis]
+        elif input_shape[axis] not in (None, self.channels):
+            raise ValueError(
+                f"Standardize {self.name!r}: {self.channels} channels, but the input "
+                f"has {input_shape[axis]} along axis {self.axis}"
+            )
+        self._broadcast = [1] * len(input_shape)
+        self._broadcast[axis] = self.channels
         self.mean = self._state("mean", self.initial_mean)
         self.std = self._state("std", self.initial_std)
 
@@ -58,7 +121,9 @@ class Standardize(layers.Layer):
             trainable=False,
             name=name,
         )
-        variable.assign((float("nan"),) * self.channels if values is None else values)
+        if values is None or isinstance(values, float):
+            values = (float("nan") if values is None else values,) * self.channels
+        variable.assign(values)
         return variable
 
     def call(self, inputs):
@@ -68,7 +133,11 @@ class Standardize(layers.Layer):
                 f"model.get_layer({self.name!r}).adapt(x_train) with the training "
                 "inputs, or load weights that hold them (model.load_weights(...))"
             )
-        return (inputs - self.mean) / self.std
+        mean = ops.reshape(self.mean, self._broadcast)
+        std = ops.reshape(self.std, self._broadcast)
+        if self.invert:
+            return inputs * std + mean
+        return (inputs - mean) / std
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -77,7 +146,9 @@ class Standardize(layers.Layer):
         if not self.built:
             self.build(ops.shape(data))
         data = ops.convert_to_tensor(data, "float64")
-        mean, variance = ops.moments(data, axes=list(range(len(data.shape) - 1)))
+        axis = self.axis % len(data.shape)
+        axes = [i for i in range(len(data.shape)) if i != axis]
+        mean, variance = ops.moments(data, axes=axes)
         self.mean.assign(ops.cast(mean, self.mean.dtype))
         std = ops.maximum(ops.sqrt(variance), self.epsilon)
         self.std.assign(ops.cast(std, self.std.dtype))
@@ -85,15 +156,20 @@ class Standardize(layers.Layer):
 
     def load_own_variables(self, store):
         super().load_own_variables(store)
-        self.fitted = True
+        # Statistics saved before they were set are still the NaN placeholders.
+        stats = ops.concatenate([self.mean, self.std])
+        self.fitted = not bool(ops.any(ops.isnan(stats)))
 
     def get_config(self):
         config = super().get_config()
         config.update(
-            channels=self.channels,
+            axis=self.axis,
             mean=self.initial_mean,
+            variance=None,  # given as variance, it is kept as std
+            invert=self.invert,
             std=self.initial_std,
             epsilon=self.epsilon,
+            channels=self.channels,
         )
         return config
 
@@ -104,34 +180,75 @@ class BatchNormUnbiased(layers.BatchNormalization):
 
     Training normalizes with the biased batch variance, as the stock layer does, but
     the moving variance is updated with ``variance * n / (n - 1)``, where ``n`` is the
-    number of values per channel in the batch (batch size times spatial size).
+    number of values per channel in the batch (batch size times spatial size; under a
+    ``mask``, the unmasked positions). Like the stock layer it computes in at least
+    float32 and returns its compute dtype. ``synchronized=True`` and ``renorm=True``
+    are refused: the correction would need the count over all replicas, or renorm's
+    own statistics.
     """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for option in ("synchronized", "renorm"):
+            if getattr(self, option):
+                raise ValueError(
+                    f"BatchNormUnbiased does not support {option}=True; "
+                    f"layers.BatchNormalization({option}=True) does, with the biased "
+                    "moving variance"
+                )
 
     def call(self, inputs, training=None, mask=None):
         if not (training and self.trainable):
             return super().call(inputs, training=training, mask=mask)
-        mean, variance = ops.moments(inputs, axes=list(range(len(inputs.shape) - 1)))
-        n = ops.cast(ops.size(inputs) // inputs.shape[-1], inputs.dtype)
+        x = ops.cast(inputs, keras.backend.result_type(inputs.dtype, "float32"))
+        axis = self.axis % len(x.shape)
+        axes = [i for i in range(len(x.shape)) if i != axis]
+        if mask is None:
+            mean, variance = ops.moments(x, axes=axes)
+            n = ops.cast(ops.size(x) // x.shape[axis], x.dtype)
+        else:
+            mean, variance, n = self._masked_moments(x, mask, axes)
         keep = self.momentum  # Keras' momentum: the weight of the old moving value
-        self.moving_mean.assign(self.moving_mean * keep + mean * (1.0 - keep))
+        moving_mean = ops.cast(self.moving_mean, x.dtype)
+        self.moving_mean.assign(moving_mean * keep + mean * (1.0 - keep))
         unbiased = variance * (n / (n - 1.0))
-        new_variance = self.moving_variance * keep + unbiased * (1.0 - keep)
-        self.moving_variance.assign(new_variance)
-        return ops.batch_normalization(
-            inputs,
+        moving_variance = ops.cast(self.moving_variance, x.dtype)
+        self.moving_variance.assign(moving_variance * keep + unbiased * (1.0 - keep))
+        outputs = ops.batch_normalization(
+            x,
             mean,
             variance,
-            axis=-1,
-            offset=self.beta,
-            scale=self.gamma,
+            axis=axis,
+            offset=self._cast(self.beta, x.dtype),
+            scale=self._cast(self.gamma, x.dtype),
             epsilon=self.epsilon,
         )
+        return ops.cast(outputs, self.compute_dtype)
+
+    @staticmethod
+    def _masked_moments(x, mask, axes):
+        """Mean, biased variance and count over the positions where ``mask`` is true."""
+        if len(mask.shape) != len(x.shape) - 1:
+            raise ValueError(
+                "The mask should have one dimension less than the inputs; got "
+                f"mask.shape={mask.shape}, inputs.shape={x.shape}"
+            )
+        weight = ops.cast(ops.expand_dims(mask, -1), x.dtype) * ops.ones_like(x)
+        n = ops.sum(weight, axis=axes, keepdims=True)
+        mean = ops.sum(x * weight, axis=axes, keepdims=True) / n
+        squares = ops.square(x - mean) * weight
+        variance = ops.sum(squares, axis=axes, keepdims=True) / n
+        return tuple(ops.squeeze(t, axis=tuple(axes)) for t in (mean, variance, n))
+
+    @staticmethod
+    def _cast(variable, dtype):
+        return None if variable is None else ops.cast(variable, dtype)
 
 
 def build_digits_cnn() -> keras.Model:
     """The 'digits_cnn' network: (batch, 8, 8, 1) -> (batch, 10)."""
     inputs = keras.Input(shape=(8, 8, 1), dtype=DTYPE, name="input")
-    x = Standardize(channels=1, epsilon=1e-07, name="input_norm", dtype=DTYPE)(inputs)
+    x = Standardize(channels=1, epsilon=1e-07, name="input_norm")(inputs)
     x = layers.Conv2D(
         filters=16,
         kernel_size=(3, 3),
@@ -144,7 +261,6 @@ def build_digits_cnn() -> keras.Model:
             maxval=0.19802950859533486,
         ),
         name="conv2d_1",
-        dtype=DTYPE,
     )(x)
     x = BatchNormUnbiased(
         axis=-1,
@@ -153,9 +269,8 @@ def build_digits_cnn() -> keras.Model:
         center=True,
         scale=True,
         name="conv2d_1_bn",
-        dtype=DTYPE,
     )(x)
-    x = layers.Activation("relu", name="conv2d_1_relu", dtype=DTYPE)(x)
+    x = layers.Activation("relu", name="conv2d_1_relu")(x)
     x = layers.Conv2D(
         filters=32,
         kernel_size=(3, 3),
@@ -168,7 +283,6 @@ def build_digits_cnn() -> keras.Model:
             maxval=0.11785113019775792,
         ),
         name="conv2d_2",
-        dtype=DTYPE,
     )(x)
     x = BatchNormUnbiased(
         axis=-1,
@@ -177,19 +291,17 @@ def build_digits_cnn() -> keras.Model:
         center=True,
         scale=True,
         name="conv2d_2_bn",
-        dtype=DTYPE,
     )(x)
-    x = layers.Activation("relu", name="conv2d_2_relu", dtype=DTYPE)(x)
+    x = layers.Activation("relu", name="conv2d_2_relu")(x)
     x = layers.MaxPooling2D(
         pool_size=(2, 2),
         strides=(2, 2),
         padding="valid",
         data_format="channels_last",
         name="max_pool2d_1",
-        dtype=DTYPE,
     )(x)
     # Channels-last flatten: (H, W, C) in row-major order, C fastest.
-    x = layers.Flatten(data_format="channels_last", name="flatten_1", dtype=DTYPE)(x)
+    x = layers.Flatten(data_format="channels_last", name="flatten_1")(x)
     x = layers.Dense(
         units=64,
         use_bias=False,
@@ -198,7 +310,6 @@ def build_digits_cnn() -> keras.Model:
             maxval=0.10206207261596575,
         ),
         name="dense_1",
-        dtype=DTYPE,
     )(x)
     x = BatchNormUnbiased(
         axis=-1,
@@ -207,9 +318,8 @@ def build_digits_cnn() -> keras.Model:
         center=True,
         scale=True,
         name="dense_1_bn",
-        dtype=DTYPE,
     )(x)
-    x = layers.Activation("relu", name="dense_1_relu", dtype=DTYPE)(x)
+    x = layers.Activation("relu", name="dense_1_relu")(x)
     x = layers.Dense(
         units=10,
         use_bias=True,
@@ -219,7 +329,6 @@ def build_digits_cnn() -> keras.Model:
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="dense_2",
-        dtype=DTYPE,
     )(x)
-    x = layers.Softmax(axis=-1, name="dense_2_softmax", dtype=DTYPE)(x)
+    x = layers.Softmax(axis=-1, name="dense_2_softmax")(x)
     return keras.Model(inputs=inputs, outputs=x, name="digits_cnn")

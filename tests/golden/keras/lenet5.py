@@ -5,7 +5,11 @@
 
 ``build_lenet5()`` returns a functional ``keras.Model`` whose layers carry the op names
 of the spec. Every numeric convention is written out instead of being left to a Keras
-default: dtype, epsilons, momenta, padding, initializers.
+default: epsilons, momenta, padding, initializers.
+
+The input is float32; the layers follow Keras' global dtype policy, float32 unless set
+otherwise: after ``keras.mixed_precision.set_global_policy("mixed_float16")`` they
+compute in float16 and keep their variables in float32.
 
 Conventions:
 
@@ -39,16 +43,14 @@ def build_lenet5() -> keras.Model:
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="conv2d_1",
-        dtype=DTYPE,
     )(inputs)
-    x = layers.Activation("tanh", name="conv2d_1_tanh", dtype=DTYPE)(x)
+    x = layers.Activation("tanh", name="conv2d_1_tanh")(x)
     x = layers.AveragePooling2D(
         pool_size=(2, 2),
         strides=(2, 2),
         padding="valid",
         data_format="channels_last",
         name="avg_pool2d_1",
-        dtype=DTYPE,
     )(x)
     x = layers.Conv2D(
         filters=16,
@@ -63,19 +65,17 @@ def build_lenet5() -> keras.Model:
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="conv2d_2",
-        dtype=DTYPE,
     )(x)
-    x = layers.Activation("tanh", name="conv2d_2_tanh", dtype=DTYPE)(x)
+    x = layers.Activation("tanh", name="conv2d_2_tanh")(x)
     x = layers.AveragePooling2D(
         pool_size=(2, 2),
         strides=(2, 2),
         padding="valid",
         data_format="channels_last",
         name="avg_pool2d_2",
-        dtype=DTYPE,
     )(x)
     # Channels-last flatten: (H, W, C) in row-major order, C fastest.
-    x = layers.Flatten(data_format="channels_last", name="flatten_1", dtype=DTYPE)(x)
+    x = layers.Flatten(data_format="channels_last", name="flatten_1")(x)
     x = layers.Dense(
         units=120,
         use_bias=True,
@@ -85,9 +85,8 @@ def build_lenet5() -> keras.Model:
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="dense_1",
-        dtype=DTYPE,
     )(x)
-    x = layers.Activation("tanh", name="dense_1_tanh", dtype=DTYPE)(x)
+    x = layers.Activation("tanh", name="dense_1_tanh")(x)
     x = layers.Dense(
         units=84,
         use_bias=True,
@@ -97,9 +96,8 @@ def build_lenet5() -> keras.Model:
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="dense_2",
-        dtype=DTYPE,
     )(x)
-    x = layers.Activation("tanh", name="dense_2_tanh", dtype=DTYPE)(x)
+    x = layers.Activation("tanh", name="dense_2_tanh")(x)
     x = layers.Dense(
         units=10,
         use_bias=True,
@@ -109,7 +107,6 @@ def build_lenet5() -> keras.Model:
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="dense_3",
-        dtype=DTYPE,
     )(x)
-    x = layers.Softmax(axis=-1, name="dense_3_softmax", dtype=DTYPE)(x)
+    x = layers.Softmax(axis=-1, name="dense_3_softmax")(x)
     return keras.Model(inputs=inputs, outputs=x, name="lenet5")

@@ -5,7 +5,11 @@
 
 ``build_mlp()`` returns a functional ``keras.Model`` whose layers carry the op names of
 the spec. Every numeric convention is written out instead of being left to a Keras
-default: dtype, epsilons, momenta, padding, initializers.
+default: epsilons, momenta, padding, initializers.
+
+The input is float32; the layers follow Keras' global dtype policy, float32 unless set
+otherwise: after ``keras.mixed_precision.set_global_policy("mixed_float16")`` they
+compute in float16 and keep their variables in float32.
 
 Conventions:
 
@@ -26,14 +30,9 @@ DTYPE = "float32"
 def build_mlp() -> keras.Model:
     """The 'mlp' network: (batch, 8, 8, 1) -> (batch, 10)."""
     inputs = keras.Input(shape=(8, 8, 1), dtype=DTYPE, name="input")
-    x = layers.Rescaling(
-        scale=0.0625,
-        offset=0.0,
-        name="input_norm",
-        dtype=DTYPE,
-    )(inputs)
+    x = layers.Rescaling(scale=0.0625, offset=0.0, name="input_norm")(inputs)
     # Channels-last flatten: (H, W, C) in row-major order, C fastest.
-    x = layers.Flatten(data_format="channels_last", name="flatten_1", dtype=DTYPE)(x)
+    x = layers.Flatten(data_format="channels_last", name="flatten_1")(x)
     x = layers.Dense(
         units=64,
         use_bias=True,
@@ -43,9 +42,8 @@ def build_mlp() -> keras.Model:
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="dense_1",
-        dtype=DTYPE,
     )(x)
-    x = layers.Activation("relu", name="dense_1_relu", dtype=DTYPE)(x)
+    x = layers.Activation("relu", name="dense_1_relu")(x)
     x = layers.Dense(
         units=64,
         use_bias=True,
@@ -55,9 +53,8 @@ def build_mlp() -> keras.Model:
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="dense_2",
-        dtype=DTYPE,
     )(x)
-    x = layers.Activation("relu", name="dense_2_relu", dtype=DTYPE)(x)
+    x = layers.Activation("relu", name="dense_2_relu")(x)
     x = layers.Dense(
         units=10,
         use_bias=True,
@@ -67,7 +64,6 @@ def build_mlp() -> keras.Model:
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="dense_3",
-        dtype=DTYPE,
     )(x)
-    x = layers.Softmax(axis=-1, name="dense_3_softmax", dtype=DTYPE)(x)
+    x = layers.Softmax(axis=-1, name="dense_3_softmax")(x)
     return keras.Model(inputs=inputs, outputs=x, name="mlp")

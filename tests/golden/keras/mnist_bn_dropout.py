@@ -5,7 +5,11 @@
 
 ``build_mnist_bn_dropout()`` returns a functional ``keras.Model`` whose layers carry the
 op names of the spec. Every numeric convention is written out instead of being left to a
-Keras default: dtype, epsilons, momenta, padding, initializers.
+Keras default: epsilons, momenta, padding, initializers.
+
+The input is float32; the layers follow Keras' global dtype policy, float32 unless set
+otherwise: after ``keras.mixed_precision.set_global_policy("mixed_float16")`` they
+compute in float16 and keep their variables in float32.
 
 Conventions:
 
@@ -14,6 +18,12 @@ Conventions:
 - ``padding="same"`` is TensorFlow's rule (an odd total puts the extra cell at
   the end); any other padding is written out as a layer of its own.
 - Flatten keeps the channels-last order, the one the dense kernels expect.
+
+Saving: importing this module registers its custom classes (BatchNormUnbiased) with
+Keras under the package 'mnist_bn_dropout' (``PACKAGE``). A ``.keras`` file saved from
+the model (``model.save(...)``) loads with ``keras.saving.load_model(...)`` in any
+process that has imported this module first; no ``custom_objects`` are needed. Without
+the import Keras cannot find the classes and refuses to load the file.
 
 normspec checks this module on the TensorFlow backend (``KERAS_BACKEND=tensorflow``). On
 recent NVIDIA GPUs TensorFlow computes float32 matrix products and convolutions in TF32
@@ -35,28 +45,69 @@ class BatchNormUnbiased(layers.BatchNormalization):
 
     Training normalizes with the biased batch variance, as the stock layer does, but
     the moving variance is updated with ``variance * n / (n - 1)``, where ``n`` is the
-    number of values per channel in the batch (batch size times spatial size).
+    number of values per channel in the batch (batch size times spatial size; under a
+    ``mask``, the unmasked positions). Like the stock layer it computes in at least
+    float32 and returns its compute dtype. ``synchronized=True`` and ``renorm=True``
+    are refused: the correction would need the count over all replicas, or renorm's
+    own statistics.
     """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for option in ("synchronized", "renorm"):
+            if getattr(self, option):
+                raise ValueError(
+                    f"BatchNormUnbiased does not support {option}=True; "
+                    f"layers.BatchNormalization({option}=True) does, with the biased "
+                    "moving variance"
+                )
 
     def call(self, inputs, training=None, mask=None):
         if not (training and self.trainable):
             return super().call(inputs, training=training, mask=mask)
-        mean, variance = ops.moments(inputs, axes=list(range(len(inputs.shape) - 1)))
-        n = ops.cast(ops.size(inputs) // inputs.shape[-1], inputs.dtype)
+        x = ops.cast(inputs, keras.backend.result_type(inputs.dtype, "float32"))
+        axis = self.axis % len(x.shape)
+        axes = [i for i in range(len(x.shape)) if i != axis]
+        if mask is None:
+            mean, variance = ops.moments(x, axes=axes)
+            n = ops.cast(ops.size(x) // x.shape[axis], x.dtype)
+        else:
+            mean, variance, n = self._masked_moments(x, mask, axes)
         keep = self.momentum  # Keras' momentum: the weight of the old moving value
-        self.moving_mean.assign(self.moving_mean * keep + mean * (1.0 - keep))
+        moving_mean = ops.cast(self.moving_mean, x.dtype)
+        self.moving_mean.assign(moving_mean * keep + mean * (1.0 - keep))
         unbiased = variance * (n / (n - 1.0))
-        new_variance = self.moving_variance * keep + unbiased * (1.0 - keep)
-        self.moving_variance.assign(new_variance)
-        return ops.batch_normalization(
-            inputs,
+        moving_variance = ops.cast(self.moving_variance, x.dtype)
+        self.moving_variance.assign(moving_variance * keep + unbiased * (1.0 - keep))
+        outputs = ops.batch_normalization(
+            x,
             mean,
             variance,
-            axis=-1,
-            offset=self.beta,
-            scale=self.gamma,
+            axis=axis,
+            offset=self._cast(self.beta, x.dtype),
+            scale=self._cast(self.gamma, x.dtype),
             epsilon=self.epsilon,
         )
+        return ops.cast(outputs, self.compute_dtype)
+
+    @staticmethod
+    def _masked_moments(x, mask, axes):
+        """Mean, biased variance and count over the positions where ``mask`` is true."""
+        if len(mask.shape) != len(x.shape) - 1:
+            raise ValueError(
+                "The mask should have one dimension less than the inputs; got "
+                f"mask.shape={mask.shape}, inputs.shape={x.shape}"
+            )
+        weight = ops.cast(ops.expand_dims(mask, -1), x.dtype) * ops.ones_like(x)
+        n = ops.sum(weight, axis=axes, keepdims=True)
+        mean = ops.sum(x * weight, axis=axes, keepdims=True) / n
+        squares = ops.square(x - mean) * weight
+        variance = ops.sum(squares, axis=axes, keepdims=True) / n
+        return tuple(ops.squeeze(t, axis=tuple(axes)) for t in (mean, variance, n))
+
+    @staticmethod
+    def _cast(variable, dtype):
+        return None if variable is None else ops.cast(variable, dtype)
 
 
 def build_mnist_bn_dropout() -> keras.Model:
@@ -74,7 +125,6 @@ def build_mnist_bn_dropout() -> keras.Model:
             maxval=0.14213381090374028,
         ),
         name="conv2d_1",
-        dtype=DTYPE,
     )(inputs)
     x = BatchNormUnbiased(
         axis=-1,
@@ -83,9 +133,8 @@ def build_mnist_bn_dropout() -> keras.Model:
         center=True,
         scale=True,
         name="conv2d_1_bn",
-        dtype=DTYPE,
     )(x)
-    x = layers.LeakyReLU(negative_slope=0.2, name="conv2d_1_leaky_relu", dtype=DTYPE)(x)
+    x = layers.LeakyReLU(negative_slope=0.2, name="conv2d_1_leaky_relu")(x)
     x = layers.Conv2D(
         filters=64,
         kernel_size=(3, 3),
@@ -98,7 +147,6 @@ def build_mnist_bn_dropout() -> keras.Model:
             maxval=0.08333333333333333,
         ),
         name="conv2d_2",
-        dtype=DTYPE,
     )(x)
     x = BatchNormUnbiased(
         axis=-1,
@@ -107,11 +155,10 @@ def build_mnist_bn_dropout() -> keras.Model:
         center=True,
         scale=True,
         name="conv2d_2_bn",
-        dtype=DTYPE,
     )(x)
-    x = layers.LeakyReLU(negative_slope=0.2, name="conv2d_2_leaky_relu", dtype=DTYPE)(x)
+    x = layers.LeakyReLU(negative_slope=0.2, name="conv2d_2_leaky_relu")(x)
     # Channels-last flatten: (H, W, C) in row-major order, C fastest.
-    x = layers.Flatten(data_format="channels_last", name="flatten_1", dtype=DTYPE)(x)
+    x = layers.Flatten(data_format="channels_last", name="flatten_1")(x)
     x = layers.Dense(
         units=500,
         use_bias=True,
@@ -121,10 +168,9 @@ def build_mnist_bn_dropout() -> keras.Model:
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="dense_1",
-        dtype=DTYPE,
     )(x)
-    x = layers.Activation("tanh", name="dense_1_tanh", dtype=DTYPE)(x)
-    x = layers.Dropout(rate=0.3, name="dense_1_dropout", dtype=DTYPE)(x)
+    x = layers.Activation("tanh", name="dense_1_tanh")(x)
+    x = layers.Dropout(rate=0.3, name="dense_1_dropout")(x)
     x = layers.Dense(
         units=10,
         use_bias=True,
@@ -134,7 +180,6 @@ def build_mnist_bn_dropout() -> keras.Model:
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="dense_2",
-        dtype=DTYPE,
     )(x)
-    x = layers.Softmax(axis=-1, name="dense_2_softmax", dtype=DTYPE)(x)
+    x = layers.Softmax(axis=-1, name="dense_2_softmax")(x)
     return keras.Model(inputs=inputs, outputs=x, name="mnist_bn_dropout")

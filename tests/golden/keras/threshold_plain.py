@@ -5,7 +5,11 @@
 
 ``build_threshold_plain()`` returns a functional ``keras.Model`` whose layers carry the
 op names of the spec. Every numeric convention is written out instead of being left to a
-Keras default: dtype, epsilons, momenta, padding, initializers.
+Keras default: epsilons, momenta, padding, initializers.
+
+The input is float32; the layers follow Keras' global dtype policy, float32 unless set
+otherwise: after ``keras.mixed_precision.set_global_policy("mixed_float16")`` they
+compute in float16 and keep their variables in float32.
 
 normspec checks this module on the TensorFlow backend (``KERAS_BACKEND=tensorflow``). On
 recent NVIDIA GPUs TensorFlow computes float32 matrix products and convolutions in TF32
@@ -31,9 +35,8 @@ def build_threshold_plain() -> keras.Model:
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="dense_1",
-        dtype=DTYPE,
     )(inputs)
-    x = layers.Activation("tanh", name="dense_1_tanh", dtype=DTYPE)(x)
+    x = layers.Activation("tanh", name="dense_1_tanh")(x)
     x = layers.Dense(
         units=1,
         use_bias=True,
@@ -43,7 +46,6 @@ def build_threshold_plain() -> keras.Model:
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="dense_2",
-        dtype=DTYPE,
     )(x)
-    x = layers.Activation("sigmoid", name="dense_2_sigmoid", dtype=DTYPE)(x)
+    x = layers.Activation("sigmoid", name="dense_2_sigmoid")(x)
     return keras.Model(inputs=inputs, outputs=x, name="threshold_plain")
