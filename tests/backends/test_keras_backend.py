@@ -6,7 +6,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -208,13 +207,11 @@ def _all_sources() -> dict[str, str]:
     return sources
 
 
-def test_emitted_source_is_deterministic_fast_and_ruff_clean() -> None:
+def test_emitted_source_is_deterministic_and_ruff_clean() -> None:
     sources = _all_sources()
     for path in SPECS:
         spec = normspec.load(path)
-        start = time.perf_counter()
-        again = BACKEND.emit(normspec.load(path))
-        assert time.perf_counter() - start < 0.05, path.stem
+        again = BACKEND.emit(normspec.load(path))  # speed: benchmarks/bench_emit.py
         assert again == sources[path.stem]
         head = sources[path.stem].splitlines()[:3]
         assert normspec.__version__ in head[0] and spec.hash in head[2]
