@@ -93,3 +93,28 @@ def test_the_stock_keras_loss_on_the_output_is_the_spec_loss(head: str) -> None:
     target = y if head == "softmax" else y[:, None].astype(np.float32)
     stock = float(getattr(keras.losses, KERAS_LOSSES[head])()(target, out))
     assert stock == pytest.approx(metrics.loss(spec, out, y), rel=1e-4)
+
+
+needs_flax = pytest.mark.skipif(not available("flax"), reason="needs flax")
+
+
+@needs_flax
+@pytest.mark.parametrize("head", list(CASES))
+def test_the_stock_optax_loss_on_logits_is_the_spec_loss(head: str) -> None:
+    import jax
+    import optax
+
+    path, _ = CASES[head]
+    spec = normspec.load(path)
+    model = normspec.build(spec, "flax")
+    model.eval()
+    x, y = inputs(spec)
+    logits, out = model.logits(x), model(x)
+    activation = jax.nn.softmax(logits, axis=-1) if head == "softmax" else jax.nn.sigmoid(logits)
+    np.testing.assert_allclose(np.asarray(activation), np.asarray(out), rtol=1e-6, atol=1e-7)
+    if head == "softmax":
+        stock = optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+    else:
+        stock = optax.sigmoid_binary_cross_entropy(logits, y[:, None] * 1.0).mean()
+    assert float(stock) == pytest.approx(metrics.loss(spec, np.asarray(out), y), rel=1e-4)
+    assert "optax." in normspec.emit(path, "flax")

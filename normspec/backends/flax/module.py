@@ -12,6 +12,7 @@ from normspec.backends.flax.context import Builder, Names, Site
 from normspec.backends.flax.emitter import emit_sequence
 from normspec.ir.graph import CanonicalSpec
 from normspec.ir.ops import Shape
+from normspec.ir.output_checks import logits_head
 
 
 @dataclass(frozen=True)
@@ -37,12 +38,16 @@ def class_name(spec: CanonicalSpec) -> str:
 def generate(spec: CanonicalSpec) -> FlaxModule:
     names.check_names(spec, "flax")
     builder = Builder(spec, Names(spec))
-    site = Site(builder, "x", "x", spec.input.shape, depth=0)
-    emit_sequence(site, spec.layers, tap=True)
+    body = spec.layers[:-1] if logits_head(spec) is not None else spec.layers
+    emit_sequence(Site(builder, "x", "x", spec.input.shape, depth=0), body, tap=True)
+    split = len(builder.call_lines)
+    if body != spec.layers:  # the head goes in __call__, after logits()
+        head_site = Site(builder, "x", "x", spec.layers[-1].shape, depth=0)
+        emit_sequence(head_site, spec.layers[-1:], tap=True)
     float64 = builder.float64
     definitions = [
         *(helpers.helper_source(h) for h in helpers.closure(builder.helpers)),
-        _model_class(spec, builder),
+        _model_class(spec, builder, split),
     ]
     source = "\n\n".join([_header(spec, builder), _imports(float64), _constants(spec)])
     source += "\n\n\n" + "\n\n\n".join(definitions) + "\n"
@@ -155,7 +160,13 @@ def _init_head() -> list[str]:
     ]
 
 
-def _model_class(spec: CanonicalSpec, builder: Builder) -> str:
+_LOSS_OF_HEAD = {
+    "softmax": "optax.softmax_cross_entropy_with_integer_labels",
+    "sigmoid": "optax.sigmoid_binary_cross_entropy",
+}
+
+
+def _model_class(spec: CanonicalSpec, builder: Builder, split: int) -> str:
     pad = INDENT * 2
     name = class_name(spec)
     summary = (
@@ -179,7 +190,28 @@ def _model_class(spec: CanonicalSpec, builder: Builder) -> str:
         f'{pad}"""',
         f"{pad}x = jnp.asarray(x, DTYPE)",
     ]
-    if builder.call_lines:
-        lines.append(f"{pad}taps = {{}} if taps is None else taps")
-    lines += [*builder.call_lines, f"{pad}return x"]
+    head = logits_head(spec)
+    if head is None:
+        if builder.call_lines:
+            lines.append(f"{pad}taps = {{}} if taps is None else taps")
+        lines += [*builder.call_lines, f"{pad}return x"]
+        return "\n".join(lines)
+    lines[-2:] = [
+        "",
+        f"{pad}``__call__`` returns the spec's output, after its final {head.function};",
+        f"{pad}``logits`` what enters that {head.function}, which",
+        f"{pad}``{_LOSS_OF_HEAD[head.function]}`` expects.",
+        f'{pad}"""',
+        f"{pad}taps = {{}} if taps is None else taps",
+        f"{pad}x = self.logits(x, taps)",
+        *builder.call_lines[split:],
+        f"{pad}return x",
+        "",
+        f"{INDENT}def logits(self, x: jax.Array, taps: dict | None = None) -> jax.Array:",
+        f'{pad}"""The output before the final {head.function}."""',
+        f"{pad}x = jnp.asarray(x, DTYPE)",
+        f"{pad}taps = {{}} if taps is None else taps",
+        *builder.call_lines[:split],
+        f"{pad}return x",
+    ]
     return "\n".join(lines)

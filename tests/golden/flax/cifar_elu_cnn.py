@@ -173,7 +173,18 @@ class CifarEluCnn(nnx.Module):
 
         If ``taps`` is a dict, the output of every top-level layer is stored in it by
         name (to find the first layer where two implementations disagree).
+
+        ``__call__`` returns the spec's output, after its final softmax;
+        ``logits`` what enters that softmax, which
+        ``optax.softmax_cross_entropy_with_integer_labels`` expects.
         """
+        taps = {} if taps is None else taps
+        x = self.logits(x, taps)
+        x = taps["dense_2_softmax"] = nnx.softmax(x, axis=-1)
+        return x
+
+    def logits(self, x: jax.Array, taps: dict | None = None) -> jax.Array:
+        """The output before the final softmax."""
         x = jnp.asarray(x, DTYPE)
         taps = {} if taps is None else taps
         x = taps["input_norm"] = x * 0.00392156862745098
@@ -211,5 +222,4 @@ class CifarEluCnn(nnx.Module):
         x = taps["dense_1"] = self.dense_1(x)
         x = taps["dense_1_elu"] = nnx.elu(x, alpha=1.0)
         x = taps["dense_2"] = self.dense_2(x)
-        x = taps["dense_2_softmax"] = nnx.softmax(x, axis=-1)
         return x

@@ -251,7 +251,18 @@ class CnnBnAfterRelu(nnx.Module):
 
         If ``taps`` is a dict, the output of every top-level layer is stored in it by
         name (to find the first layer where two implementations disagree).
+
+        ``__call__`` returns the spec's output, after its final softmax;
+        ``logits`` what enters that softmax, which
+        ``optax.softmax_cross_entropy_with_integer_labels`` expects.
         """
+        taps = {} if taps is None else taps
+        x = self.logits(x, taps)
+        x = taps["dense_2_softmax"] = nnx.softmax(x, axis=-1)
+        return x
+
+    def logits(self, x: jax.Array, taps: dict | None = None) -> jax.Array:
+        """The output before the final softmax."""
         x = jnp.asarray(x, DTYPE)
         taps = {} if taps is None else taps
         x = taps["input_norm"] = x * 0.00392156862745098
@@ -278,5 +289,4 @@ class CnnBnAfterRelu(nnx.Module):
         x = taps["dense_1_relu"] = nnx.relu(x)
         x = taps["dense_1_bn"] = self.dense_1_bn(x)
         x = taps["dense_2"] = self.dense_2(x)
-        x = taps["dense_2_softmax"] = nnx.softmax(x, axis=-1)
         return x

@@ -85,11 +85,21 @@ class ThresholdPlain(nnx.Module):
 
         If ``taps`` is a dict, the output of every top-level layer is stored in it by
         name (to find the first layer where two implementations disagree).
+
+        ``__call__`` returns the spec's output, after its final sigmoid;
+        ``logits`` what enters that sigmoid, which
+        ``optax.sigmoid_binary_cross_entropy`` expects.
         """
+        taps = {} if taps is None else taps
+        x = self.logits(x, taps)
+        x = taps["dense_2_sigmoid"] = nnx.sigmoid(x)
+        return x
+
+    def logits(self, x: jax.Array, taps: dict | None = None) -> jax.Array:
+        """The output before the final sigmoid."""
         x = jnp.asarray(x, DTYPE)
         taps = {} if taps is None else taps
         x = taps["dense_1"] = self.dense_1(x)
         x = taps["dense_1_tanh"] = nnx.tanh(x)
         x = taps["dense_2"] = self.dense_2(x)
-        x = taps["dense_2_sigmoid"] = nnx.sigmoid(x)
         return x
