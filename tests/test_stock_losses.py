@@ -92,6 +92,7 @@ def test_the_stock_keras_loss_on_the_output_is_the_spec_loss(head: str) -> None:
     out = np.asarray(model(x, training=False))
     target = y if head == "softmax" else y[:, None].astype(np.float32)
     stock = float(getattr(keras.losses, KERAS_LOSSES[head])()(target, out))
+    assert f"keras.losses.{KERAS_LOSSES[head]}()" in normspec.emit(path, "keras")
     assert stock == pytest.approx(metrics.loss(spec, out, y), rel=1e-4)
 
 

@@ -13,6 +13,7 @@ from normspec.backends.keras.emitter import emit_sequence
 from normspec.backends.keras.helpers import HELPERS, helper_source
 from normspec.ir import ops as ir
 from normspec.ir.graph import CanonicalSpec
+from normspec.ir.output_checks import logits_head
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,20 @@ def _paragraph(text: str) -> list[str]:
     return textwrap.wrap(text, LINE_LENGTH, break_long_words=False, break_on_hyphens=False)
 
 
+_STOCK_LOSS = {"softmax": "SparseCategoricalCrossentropy", "sigmoid": "BinaryCrossentropy"}
+
+
+def _loss_note(spec: CanonicalSpec) -> list[str]:
+    head = logits_head(spec)
+    if head is None:
+        return []
+    return ["", *_paragraph(
+        f"The model's output is the spec's, after its final {head.function}: "
+        f"``keras.losses.{_STOCK_LOSS[head.function]}()`` reads it as it is "
+        "(``from_logits=False``, the default)."
+    )]  # fmt: skip
+
+
 def _header(spec: CanonicalSpec, builder: Builder, name: str) -> str:
     from normspec import __version__
 
@@ -76,6 +91,7 @@ def _header(spec: CanonicalSpec, builder: Builder, name: str) -> str:
         ),
         "",
         *_paragraph(_dtype_note(spec)),
+        *_loss_note(spec),
         *_convention_notes(spec, builder),
         *_saving_notes(spec, builder.helpers),
         "",

@@ -11,6 +11,10 @@ The input is float32; the layers follow Keras' global dtype policy, float32 unle
 otherwise: after ``keras.mixed_precision.set_global_policy("mixed_float16")`` they
 compute in float16 and keep their variables in float32.
 
+The model's output is the spec's, after its final softmax:
+``keras.losses.SparseCategoricalCrossentropy()`` reads it as it is
+(``from_logits=False``, the default).
+
 Conventions:
 
 - BatchNormalization ``momentum`` is Keras' weight of the old moving value:

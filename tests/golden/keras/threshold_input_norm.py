@@ -11,6 +11,10 @@ The input is float32; the layers follow Keras' global dtype policy, float32 unle
 otherwise: after ``keras.mixed_precision.set_global_policy("mixed_float16")`` they
 compute in float16 and keep their variables in float32.
 
+The model's output is the spec's, after its final sigmoid:
+``keras.losses.BinaryCrossentropy()`` reads it as it is (``from_logits=False``, the
+default).
+
 Saving: importing this module registers its custom classes (Standardize) with Keras
 under the package 'threshold_input_norm' (``PACKAGE``). A ``.keras`` file saved from the
 model (``model.save(...)``) loads with ``keras.saving.load_model(...)`` in any process

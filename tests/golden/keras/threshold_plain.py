@@ -11,6 +11,10 @@ The input is float32; the layers follow Keras' global dtype policy, float32 unle
 otherwise: after ``keras.mixed_precision.set_global_policy("mixed_float16")`` they
 compute in float16 and keep their variables in float32.
 
+The model's output is the spec's, after its final sigmoid:
+``keras.losses.BinaryCrossentropy()`` reads it as it is (``from_logits=False``, the
+default).
+
 normspec checks this module on the TensorFlow backend (``KERAS_BACKEND=tensorflow``). On
 recent NVIDIA GPUs TensorFlow computes float32 matrix products and convolutions in TF32
 unless ``tf.config.experimental.enable_tensor_float_32_execution(False)``, as normspec's
