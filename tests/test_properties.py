@@ -36,6 +36,7 @@ def conv_layer(draw: st.DrawFn) -> dict:
         "filters": draw(st.integers(1, 6)),
         "kernel": draw(st.integers(1, 3)),
         "strides": draw(st.integers(1, 2)),
+        "dilation": draw(st.integers(1, 2)),
         "padding": draw(st.sampled_from(["same", 1])),
         "activation": draw(st.sampled_from(ACTIVATIONS)),
         "norm": {
