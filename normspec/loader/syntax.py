@@ -105,11 +105,13 @@ def _options_on_one_line(key: str, rest: str) -> str:
     )
 
 
-def _shorthand(kind: str) -> str | None:
-    """The field a layer's scalar shorthand fills (``units`` for dense)."""
-    from normspec.spec.models import LAYER_KINDS  # the spec language, imported when needed
+SHORTHAND_FIELDS: dict[str, str] = {}
+"""Layer kind -> the field its scalar shorthand fills (``dense`` -> ``units``). The spec
+language (:mod:`normspec.spec.models`) registers them: the loader sits below it."""
 
-    return LAYER_KINDS[kind][1] if kind in LAYER_KINDS else None
+
+def _shorthand(kind: str) -> str | None:
+    return SHORTHAND_FIELDS.get(kind)
 
 
 def _indentation(lines: list[str], line: int, in_list: bool) -> str | None:

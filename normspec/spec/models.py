@@ -36,6 +36,7 @@ from normspec.ir.constraints import (
     check_identifier,
     check_layer_name,
 )
+from normspec.loader.syntax import SHORTHAND_FIELDS
 
 _EXPONENT_FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
 
@@ -345,3 +346,5 @@ LAYER_KINDS: dict[str, tuple[type[LayerBase], str | None]] = {
     "residual_block": (ResidualBlockLayer, "filters"),
 }
 """Layer kind -> (body model, field a scalar shorthand fills)."""
+
+SHORTHAND_FIELDS.update({kind: field for kind, (_, field) in LAYER_KINDS.items() if field})
