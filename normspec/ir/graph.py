@@ -22,7 +22,7 @@ from normspec.ir.constraints import (
     Seed,
     ValidationSplit,
 )
-from normspec.ir.ops import AnyOp, Node, Shape
+from normspec.ir.ops import AnyOp, Node, Shape, WeightSpec
 
 FORMAT_VERSION = 1
 
@@ -106,61 +106,14 @@ def walk_ops(ops: tuple[ir.Op, ...], input_shape: Shape, depth: int = 0) -> Iter
         shape = op.shape
 
 
-@dataclass(frozen=True)
-class WeightSpec:
-    """One tensor of the canonical weights: ``key`` is ``<op name>.<role>``."""
-
-    key: str
-    shape: Shape
-    trainable: bool
-    init: ir.Uniform | ir.Normal | ir.TruncatedNormal | ir.Constant
-    fan_in: int
-    values: tuple[float, ...] | None = None
-    """Exact initial values, when the spec fixes them (fixed input standardization)."""
-
-
-def _const(value: float) -> ir.Constant:
-    return ir.Constant(value=value)
-
-
 def op_weights(op: ir.Op, input_shape: Shape) -> list[WeightSpec]:
-    """Canonical weight tensors of one op (not of its residual children).
+    """Canonical weight tensors of one op (not of its residual children); see
+    :meth:`normspec.ir.ops.Op.weights` and the roles in :mod:`normspec.ir.roles`.
 
     Layouts: dense kernel ``(in, out)``; conv kernel ``(*kernel, in / groups, out)``; every
-    per-channel vector ``(C,)``. Roles: ``kernel``, ``bias``, ``scale``, ``shift``, ``mean``,
-    ``var`` (batch norm running statistics) and ``mean``/``std`` (input standardization).
+    per-channel vector ``(C,)``.
     """
-    n = op.name
-    channels = input_shape[-1] if input_shape else 1
-    if isinstance(op, ir.Dense):
-        out = [WeightSpec(f"{n}.kernel", (channels, op.units), True, op.kernel_init, channels)]
-        if op.use_bias:
-            out.append(WeightSpec(f"{n}.bias", (op.units,), True, op.bias_init, channels))
-        return out
-    if isinstance(op, ir.Conv1D | ir.Conv2D):
-        per_group = channels // op.groups
-        fan_in = per_group * _prod(op.kernel)
-        shape = (*op.kernel, per_group, op.filters)
-        out = [WeightSpec(f"{n}.kernel", shape, True, op.kernel_init, fan_in)]
-        if op.use_bias:
-            out.append(WeightSpec(f"{n}.bias", (op.filters,), True, op.bias_init, fan_in))
-        return out
-    if isinstance(op, ir.NORM_OPS):
-        out = []
-        if op.scale:
-            out.append(WeightSpec(f"{n}.scale", (channels,), True, _const(1.0), channels))
-        if not isinstance(op, ir.RMSNorm) and op.center:
-            out.append(WeightSpec(f"{n}.shift", (channels,), True, _const(0.0), channels))
-        if isinstance(op, ir.BatchNorm):
-            out.append(WeightSpec(f"{n}.mean", (channels,), False, _const(0.0), channels))
-            out.append(WeightSpec(f"{n}.var", (channels,), False, _const(1.0), channels))
-        return out
-    if isinstance(op, ir.Standardize):
-        return [
-            WeightSpec(f"{n}.mean", (channels,), False, _const(0.0), channels, op.mean),
-            WeightSpec(f"{n}.std", (channels,), False, _const(1.0), channels, op.std),
-        ]
-    return []
+    return op.weights(input_shape)
 
 
 def weight_specs(spec: CanonicalSpec) -> list[WeightSpec]:

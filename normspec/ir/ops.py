@@ -23,7 +23,8 @@ Conventions fixed here, so that no backend inherits a framework default:
 from __future__ import annotations
 
 import math
-from typing import Annotated, Literal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Literal, TypeAlias, TypeVar, Union
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -37,6 +38,8 @@ from normspec.ir.constraints import (
     Rate,
     Size,
 )
+from normspec.ir.registry import Registry
+from normspec.ir.roles import BIAS, KERNEL, MEAN, SCALE, SHIFT, STD, VAR, Role
 
 Shape = tuple[Size, ...]
 Pair = tuple[NonNegative, NonNegative]
@@ -151,7 +154,63 @@ class Op(Node):
     shape: Shape
     params: Count = 0
 
+    def weights(self, input_shape: Shape) -> list[WeightSpec]:
+        """The op's own canonical weight tensors (not its residual children's), in order, for
+        an input of ``input_shape``. Ops without weights have none."""
+        return []
 
+    def _weight(
+        self,
+        role: Role,
+        shape: Shape,
+        init: Uniform | Normal | TruncatedNormal | Constant,
+        fan_in: int,
+        values: tuple[float, ...] | None = None,
+    ) -> WeightSpec:
+        return WeightSpec(f"{self.name}.{role.name}", role, shape, init, fan_in, values)
+
+    def _affine(self, input_shape: Shape, *, scale: bool, center: bool) -> list[WeightSpec]:
+        """A normalization's per-channel ``scale`` and ``shift``, whichever it has."""
+        c = _channels(input_shape)
+        out = [self._weight(SCALE, (c,), Constant(value=1.0), c)] if scale else []
+        return out + ([self._weight(SHIFT, (c,), Constant(value=0.0), c)] if center else [])
+
+
+@dataclass(frozen=True)
+class WeightSpec:
+    """One tensor of the canonical weights: ``key`` is ``<op name>.<role>``."""
+
+    key: str
+    role: Role
+    shape: Shape
+    init: Uniform | Normal | TruncatedNormal | Constant
+    fan_in: int
+    values: tuple[float, ...] | None = None
+    """Exact initial values, when the spec fixes them (fixed input standardization)."""
+
+    @property
+    def trainable(self) -> bool:
+        return self.role.trainable
+
+
+def _channels(input_shape: Shape) -> int:
+    return input_shape[-1] if input_shape else 1
+
+
+OPS: Registry[str, type[Op]] = Registry("op")
+"""The ``op`` key of every concrete op class -> that class; filled by :func:`register_op`."""
+
+OpClass = TypeVar("OpClass", bound=type[Op])
+
+
+def register_op(cls: OpClass) -> OpClass:
+    """Register a concrete op class under its ``op`` key (its discriminator); duplicates raise."""
+    op_class: type[Op] = cls
+    OPS.add(op_class.model_fields["op"].default, op_class)
+    return cls
+
+
+@register_op
 class Standardize(Op):
     """Input normalization ``(x - mean) / std`` per channel (last axis), state not trainable.
 
@@ -165,7 +224,15 @@ class Standardize(Op):
     std: tuple[Positive, ...]
     epsilon: Positive
 
+    def weights(self, input_shape: Shape) -> list[WeightSpec]:
+        c = _channels(input_shape)
+        return [
+            self._weight(MEAN, (c,), Constant(value=0.0), c, self.mean),
+            self._weight(STD, (c,), Constant(value=1.0), c, self.std),
+        ]
 
+
+@register_op
 class Rescale(Op):
     """Input rescaling ``x * scale + offset`` (e.g. scale 1/255)."""
 
@@ -174,12 +241,20 @@ class Rescale(Op):
     offset: float
 
 
+@register_op
 class Dense(Op):
     op: Literal["dense"] = "dense"
     units: Size
     use_bias: bool
     kernel_init: Initializer
     bias_init: Initializer
+
+    def weights(self, input_shape: Shape) -> list[WeightSpec]:
+        c = _channels(input_shape)
+        out = [self._weight(KERNEL, (c, self.units), self.kernel_init, c)]
+        if self.use_bias:
+            out.append(self._weight(BIAS, (self.units,), self.bias_init, c))
+        return out
 
 
 class _Conv(Op):
@@ -193,11 +268,22 @@ class _Conv(Op):
     kernel_init: Initializer
     bias_init: Initializer
 
+    def weights(self, input_shape: Shape) -> list[WeightSpec]:
+        per_group = _channels(input_shape) // self.groups
+        fan_in = per_group * math.prod(self.kernel)
+        shape = (*self.kernel, per_group, self.filters)
+        out = [self._weight(KERNEL, shape, self.kernel_init, fan_in)]
+        if self.use_bias:
+            out.append(self._weight(BIAS, (self.filters,), self.bias_init, fan_in))
+        return out
 
+
+@register_op
 class Conv1D(_Conv):
     op: Literal["conv1d"] = "conv1d"
 
 
+@register_op
 class Conv2D(_Conv):
     op: Literal["conv2d"] = "conv2d"
 
@@ -208,18 +294,21 @@ class _Pool(Op):
     padding: tuple[Pair, ...]
 
 
+@register_op
 class MaxPool1D(_Pool):
     """Padded cells never win the max (they act as -inf)."""
 
     op: Literal["max_pool1d"] = "max_pool1d"
 
 
+@register_op
 class MaxPool2D(_Pool):
     """Padded cells never win the max (they act as -inf)."""
 
     op: Literal["max_pool2d"] = "max_pool2d"
 
 
+@register_op
 class AvgPool1D(_Pool):
     """``count_include_pad``: whether padded cells count in the divisor."""
 
@@ -227,6 +316,7 @@ class AvgPool1D(_Pool):
     count_include_pad: bool
 
 
+@register_op
 class AvgPool2D(_Pool):
     """``count_include_pad``: whether padded cells count in the divisor."""
 
@@ -234,30 +324,35 @@ class AvgPool2D(_Pool):
     count_include_pad: bool
 
 
+@register_op
 class GlobalAvgPool(Op):
     """Mean over every spatial axis: ``(..., C) -> (C,)``."""
 
     op: Literal["global_avg_pool"] = "global_avg_pool"
 
 
+@register_op
 class GlobalMaxPool(Op):
     """Max over every spatial axis: ``(..., C) -> (C,)``."""
 
     op: Literal["global_max_pool"] = "global_max_pool"
 
 
+@register_op
 class Flatten(Op):
     """Flattens in channels-last order: ``(H, W, C) -> (H*W*C,)`` with C fastest."""
 
     op: Literal["flatten"] = "flatten"
 
 
+@register_op
 class Reshape(Op):
     """Reshape of the channels-last tensor (batch axis kept). Target is ``shape``."""
 
     op: Literal["reshape"] = "reshape"
 
 
+@register_op
 class Dropout(Op):
     """Inverted dropout: kept values are scaled by 1 / (1 - rate) in training; identity in eval."""
 
@@ -270,6 +365,7 @@ ActivationFunction = Literal[
 ]
 
 
+@register_op
 class Activation(Op):
     """Element-wise activation (softmax: over the channel axis).
 
@@ -284,6 +380,7 @@ class Activation(Op):
     approximate: Literal["none", "tanh"] | None = None
 
 
+@register_op
 class BatchNorm(Op):
     """Batch normalization over every axis but the channel axis."""
 
@@ -294,7 +391,16 @@ class BatchNorm(Op):
     scale: bool
     running_var: Literal["unbiased", "biased"]
 
+    def weights(self, input_shape: Shape) -> list[WeightSpec]:
+        c = _channels(input_shape)
+        return [
+            *self._affine(input_shape, scale=self.scale, center=self.center),
+            self._weight(MEAN, (c,), Constant(value=0.0), c),
+            self._weight(VAR, (c,), Constant(value=1.0), c),
+        ]
 
+
+@register_op
 class LayerNorm(Op):
     """Normalizes each position over its channels (last axis); per-channel scale and shift."""
 
@@ -303,7 +409,11 @@ class LayerNorm(Op):
     center: bool
     scale: bool
 
+    def weights(self, input_shape: Shape) -> list[WeightSpec]:
+        return self._affine(input_shape, scale=self.scale, center=self.center)
 
+
+@register_op
 class GroupNorm(Op):
     """Splits channels into ``groups`` contiguous groups, normalizes each over space and group."""
 
@@ -313,7 +423,11 @@ class GroupNorm(Op):
     center: bool
     scale: bool
 
+    def weights(self, input_shape: Shape) -> list[WeightSpec]:
+        return self._affine(input_shape, scale=self.scale, center=self.center)
 
+
+@register_op
 class InstanceNorm(Op):
     """Normalizes each channel of each sample over its spatial axes (group norm, groups = C)."""
 
@@ -322,7 +436,11 @@ class InstanceNorm(Op):
     center: bool
     scale: bool
 
+    def weights(self, input_shape: Shape) -> list[WeightSpec]:
+        return self._affine(input_shape, scale=self.scale, center=self.center)
 
+
+@register_op
 class RMSNorm(Op):
     """``x / sqrt(mean(x^2 over channels) + epsilon) * scale``; no centering."""
 
@@ -330,7 +448,11 @@ class RMSNorm(Op):
     epsilon: Epsilon
     scale: bool
 
+    def weights(self, input_shape: Shape) -> list[WeightSpec]:
+        return self._affine(input_shape, scale=self.scale, center=False)
 
+
+@register_op
 class Residual(Op):
     """``body(x) + shortcut(x)``; an empty shortcut is the identity."""
 
@@ -339,54 +461,14 @@ class Residual(Op):
     shortcut: tuple[AnyOp, ...]
 
 
-AnyOp = Annotated[
-    Standardize
-    | Rescale
-    | Dense
-    | Conv1D
-    | Conv2D
-    | MaxPool1D
-    | MaxPool2D
-    | AvgPool1D
-    | AvgPool2D
-    | GlobalAvgPool
-    | GlobalMaxPool
-    | Flatten
-    | Reshape
-    | Dropout
-    | Activation
-    | BatchNorm
-    | LayerNorm
-    | GroupNorm
-    | InstanceNorm
-    | RMSNorm
-    | Residual,
-    Field(discriminator="op"),
-]
+OP_CLASSES: tuple[type[Op], ...] = tuple(OPS.values())
+"""Every concrete op class, in registration order. Each backend has exactly one emitter per
+entry."""
 
-OP_CLASSES: tuple[type[Op], ...] = (
-    Standardize,
-    Rescale,
-    Dense,
-    Conv1D,
-    Conv2D,
-    MaxPool1D,
-    MaxPool2D,
-    AvgPool1D,
-    AvgPool2D,
-    GlobalAvgPool,
-    GlobalMaxPool,
-    Flatten,
-    Reshape,
-    Dropout,
-    Activation,
-    BatchNorm,
-    LayerNorm,
-    GroupNorm,
-    InstanceNorm,
-    RMSNorm,
-    Residual,
-)
-"""Every concrete op class. Each backend has exactly one emitter per entry."""
+if TYPE_CHECKING:
+    AnyOp: TypeAlias = Op
+else:
+    AnyOp = Annotated[Union[OP_CLASSES], Field(discriminator="op")]  # noqa: UP007
+    """Any registered op, told apart by its ``op`` field."""
 
 NORM_OPS = (BatchNorm, LayerNorm, GroupNorm, InstanceNorm, RMSNorm)

@@ -10,11 +10,14 @@ import numpy as np
 import numpy.typing as npt
 
 from normspec.ir import ops as ir
+from normspec.ir.registry import Registry
 
 Array = npt.NDArray[np.float64]
 K = TypeVar("K", bound=Callable[..., Array])
 
-KERNELS: dict[type[ir.Op], Callable[[Any, Array, Context], Array]] = {}
+KERNELS: Registry[type[ir.Op], Callable[[Any, Array, Context], Array]] = Registry(
+    "reference kernel"
+)
 """One function per IR op class: ``(op, x, context) -> y`` on float64 batches."""
 
 
@@ -47,14 +50,7 @@ def register(*classes: type[ir.Op]) -> Callable[[K], K]:
     A second kernel for the same class is an error, so no kernel silently replaces another.
     """
 
-    def decorate(fn: K) -> K:
-        for cls in classes:
-            if cls in KERNELS:
-                raise ValueError(f"op class {cls.__name__} already has a reference kernel")
-            KERNELS[cls] = fn
-        return fn
-
-    return decorate
+    return KERNELS.decorator(*classes)
 
 
 def run_op(op: ir.Op, x: Array, ctx: Context) -> Array:

@@ -18,9 +18,10 @@ from normspec.backends.codegen import OMIT, Call, Raw, call, float_literal
 from normspec.backends.flax.context import DTYPE, Site
 from normspec.ir import ops as ir
 from normspec.ir.ops import Pair
+from normspec.ir.registry import Registry
 
 Emitter = Callable[[Any, Site], None]
-EMITTERS: dict[type[ir.Op], Emitter] = {}
+EMITTERS: Registry[type[ir.Op], Emitter] = Registry("Flax emitter")
 """IR op class -> the function that emits it."""
 
 F = TypeVar("F", bound=Emitter)
@@ -32,15 +33,7 @@ RNGS = Raw("rngs")
 
 def register(*classes: type[ir.Op]) -> Callable[[F], F]:
     """Register the decorated function as the emitter of ``classes``; duplicates raise."""
-
-    def decorate(fn: F) -> F:
-        for cls in classes:
-            if cls in EMITTERS:
-                raise ValueError(f"Flax emitter for {cls.__name__} registered twice")
-            EMITTERS[cls] = fn
-        return fn
-
-    return decorate
+    return EMITTERS.decorator(*classes)
 
 
 def emit_sequence(site: Site, ops: tuple[ir.Op, ...], *, tap: bool = False) -> str:

@@ -16,9 +16,10 @@ from normspec.backends.codegen import OMIT
 from normspec.backends.keras.context import Site
 from normspec.backends.keras.options import initializer, padding_mode, zero_pad
 from normspec.ir import ops as ir
+from normspec.ir.registry import Registry
 
 Emitter = Callable[[Any, Site], None]
-EMITTERS: dict[type[ir.Op], Emitter] = {}
+EMITTERS: Registry[type[ir.Op], Emitter] = Registry("Keras emitter")
 """IR op class -> the function that emits its Keras layers."""
 
 F = TypeVar("F", bound=Emitter)
@@ -26,15 +27,7 @@ F = TypeVar("F", bound=Emitter)
 
 def register(*classes: type[ir.Op]) -> Callable[[F], F]:
     """Register the decorated function as the emitter of ``classes``; duplicates raise."""
-
-    def decorate(fn: F) -> F:
-        for cls in classes:
-            if cls in EMITTERS:
-                raise ValueError(f"Keras emitter for {cls.__name__} registered twice")
-            EMITTERS[cls] = fn
-        return fn
-
-    return decorate
+    return EMITTERS.decorator(*classes)
 
 
 def emit_sequence(site: Site, ops: tuple[ir.Op, ...], on_op: Callable[[ir.Op], None]) -> str:

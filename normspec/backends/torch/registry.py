@@ -12,9 +12,10 @@ from typing import Any, TypeVar
 from normspec.backends.torch.context import Site
 from normspec.ir import ops as ir
 from normspec.ir.ops import Shape
+from normspec.ir.registry import Registry
 
 Emitter = Callable[[Any, Site], None]
-EMITTERS: dict[type[ir.Op], Emitter] = {}
+EMITTERS: Registry[type[ir.Op], Emitter] = Registry("PyTorch emitter")
 """IR op class -> the function that emits its module and its line of ``forward``."""
 
 E = TypeVar("E", bound=Emitter)
@@ -22,15 +23,7 @@ E = TypeVar("E", bound=Emitter)
 
 def register(*classes: type[ir.Op]) -> Callable[[E], E]:
     """Register the decorated function as the emitter of ``classes``; duplicates raise."""
-
-    def decorate(fn: E) -> E:
-        for cls in classes:
-            if cls in EMITTERS:
-                raise ValueError(f"PyTorch emitter for {cls.__name__} registered twice")
-            EMITTERS[cls] = fn
-        return fn
-
-    return decorate
+    return EMITTERS.decorator(*classes)
 
 
 def emit_sequence(site: Site, ops: tuple[ir.Op, ...]) -> None:
