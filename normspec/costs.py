@@ -17,11 +17,11 @@ Conventions (inference, batch of one, bias additions not counted):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from normspec.ir import ops as ir
 from normspec.ir.graph import CanonicalSpec, walk_ops
-from normspec.ir.ops import Shape
+from normspec.ir.ops import Cost, Shape, size
+
+__all__ = ["FLOPS_RULE", "Cost", "op_cost", "own_cost", "size", "spec_cost"]
 
 FLOPS_RULE = (
     "FLOPs = 2 x MACs for dense and conv; 1 per input element for activations, "
@@ -30,31 +30,10 @@ FLOPS_RULE = (
 )
 """The convention above in one line, for table footers."""
 
-_DATA_ONLY = (ir.Flatten, ir.Reshape, ir.Dropout)
-
-
-@dataclass(frozen=True)
-class Cost:
-    macs: int = 0
-    flops: int = 0
-
-    def __add__(self, other: Cost) -> Cost:
-        return Cost(self.macs + other.macs, self.flops + other.flops)
-
 
 def own_cost(op: ir.Op, input_shape: Shape) -> Cost:
     """The cost of ``op`` alone: for a residual, only its add (not its children)."""
-    if isinstance(op, ir.Dense):
-        macs = size(op.shape) * _channels(input_shape)
-        return Cost(macs, 2 * macs)
-    if isinstance(op, ir.Conv1D | ir.Conv2D):
-        macs = size(op.shape) * (_channels(input_shape) // op.groups) * size(op.kernel)
-        return Cost(macs, 2 * macs)
-    if isinstance(op, ir.Residual):
-        return Cost(0, size(op.shape))
-    if isinstance(op, _DATA_ONLY):
-        return Cost()
-    return Cost(0, size(input_shape))
+    return op.cost(input_shape)
 
 
 def op_cost(op: ir.Op, input_shape: Shape) -> Cost:
@@ -73,15 +52,3 @@ def spec_cost(spec: CanonicalSpec) -> Cost:
     for site in spec.walk():
         total += own_cost(site.op, site.input_shape)
     return total
-
-
-def size(shape: tuple[int, ...]) -> int:
-    """Number of elements of a tensor of ``shape``."""
-    n = 1
-    for d in shape:
-        n *= d
-    return n
-
-
-def _channels(shape: Shape) -> int:
-    return shape[-1] if shape else 1

@@ -29,45 +29,6 @@ from normspec.ir.graph import CanonicalSpec, count_params, op_weights
 from normspec.resources import MemoryEstimate, estimate_memory, format_bytes
 
 
-def _axes(values: tuple[int, ...]) -> str:
-    return "x".join(map(str, values))
-
-
-def _pairs(padding: tuple[tuple[int, int], ...]) -> str:
-    return ",".join(f"({a},{b})" for a, b in padding)
-
-
-def _conv_detail(op: ir.Conv1D | ir.Conv2D) -> str:
-    text = f"{op.filters} filters {_axes(op.kernel)}/{_axes(op.strides)} pad {_pairs(op.padding)}"
-    if any(d != 1 for d in op.dilation):
-        text += f" dilation {_axes(op.dilation)}"
-    if op.groups != 1:
-        text += f" groups {op.groups}"
-    return text + ("" if op.use_bias else ", no bias")
-
-
-def _detail(op: ir.Op) -> str:
-    if isinstance(op, ir.Dense):
-        return f"{op.units} units" + ("" if op.use_bias else ", no bias")
-    if isinstance(op, ir.Conv1D | ir.Conv2D):
-        return _conv_detail(op)
-    if isinstance(op, ir.Activation):
-        extra = op.alpha or op.negative_slope or op.approximate
-        return op.function + (f"({extra})" if extra is not None else "")
-    if isinstance(op, ir.BatchNorm):
-        return f"eps={op.epsilon:g} momentum={op.momentum:g} var={op.running_var}"
-    if isinstance(op, ir.GroupNorm):
-        return f"groups={op.groups} eps={op.epsilon:g}"
-    if isinstance(op, ir.Dropout):
-        return f"rate={op.rate:g}"
-    if isinstance(op, ir.MaxPool1D | ir.MaxPool2D | ir.AvgPool1D | ir.AvgPool2D):
-        text = f"{_axes(op.pool)}/{_axes(op.strides)}"
-        return text + (f" pad {_pairs(op.padding)}" if any(map(any, op.padding)) else "")
-    if isinstance(op, ir.Residual):
-        return "identity shortcut" if not op.shortcut else "projection shortcut"
-    return ""
-
-
 @dataclass(frozen=True)
 class Row:
     name: str
@@ -89,7 +50,7 @@ def rows(spec: CanonicalSpec) -> list[Row]:
         params = op.params if isinstance(op, ir.Residual) else own
         cost = op_cost(op, site.input_shape)
         out.append(
-            Row(op.name, op.op, site.depth, op.shape, params, cost.macs, cost.flops, _detail(op))
+            Row(op.name, op.op, site.depth, op.shape, params, cost.macs, cost.flops, op.detail())
         )
     return out
 

@@ -112,3 +112,5 @@ def test_random_specs_canonicalize_idempotently(text: str) -> None:
     assert again.hash == spec.hash
     shapes = [site.op.shape for site in spec.walk()]
     assert all(all(d >= 1 for d in s) for s in shapes)
+    for site in spec.walk():
+        assert site.op.infer_shape(site.input_shape) == site.op.shape, site.op.name

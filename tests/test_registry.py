@@ -14,7 +14,7 @@ from normspec.ir.registry import DuplicateRegistration, Registry
 def _concrete_subclasses(cls: type[ir.Op]) -> set[type[ir.Op]]:
     out: set[type[ir.Op]] = set()
     for sub in cls.__subclasses__():
-        if sub.__module__ == ir.__name__ and not sub.__name__.startswith("_"):
+        if sub.__module__.startswith(ir.__name__) and not sub.__name__.startswith("_"):
             out.add(sub)
         out |= _concrete_subclasses(sub)
     return out
@@ -71,3 +71,12 @@ def test_each_weight_is_keyed_by_its_op_and_role_and_trains_as_its_role_says() -
                 assert w.trainable is (w.role not in (MEAN, VAR, STD))
                 seen.add(w.role.name)
     assert seen == set(ROLES)
+
+
+def test_each_op_infers_the_shape_canonicalization_gave_it() -> None:
+    import normspec
+    from conftest import SPECS
+
+    for path in SPECS:
+        for site in normspec.load(path).walk():
+            assert site.op.infer_shape(site.input_shape) == site.op.shape, (path, site.op.name)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from normspec.ir.ops import Pair
+from normspec.ir.ops.base import Pair
 
 
 def same_padding(size: int, kernel: int, stride: int, dilation: int = 1) -> Pair:
