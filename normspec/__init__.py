@@ -10,6 +10,7 @@ Backend API (imports the framework on first use)::
     model = normspec.build(spec, "keras")           # executes the emitted source
     weights = normspec.init_weights(spec, seed=0)   # canonical numpy weights
     weights = normspec.load_weights("w.pt", spec)   # from any weights file made for spec
+    outputs = normspec.layer_outputs(model, spec, x)  # every layer's output, by name
 
 Memory (core; rules in :mod:`normspec.resources`)::
 
@@ -52,6 +53,7 @@ __all__ = [
     "emit",
     "estimate_memory",
     "init_weights",
+    "layer_outputs",
     "load",
     "load_weights",
 ]
@@ -158,3 +160,31 @@ def load_weights(
     if not isinstance(path, str | Path):
         raise TypeError(f"path must be a str or pathlib.Path, not {type(path).__name__}")
     return read_any(Path(path), load(spec), allow_cast=allow_cast)
+
+
+_FRAMEWORK_OF_PACKAGE = {"torch": "torch", "keras": "keras", "flax": "flax"}
+
+
+def layer_outputs(
+    model: Any, spec: str | Path | CanonicalSpec, x: np.ndarray, *, train: bool = False
+) -> dict[str, np.ndarray]:
+    """Every top-level layer's output for the batch ``x`` (numpy, channels-last, as the spec's
+    input), keyed by the spec's layer name, plus ``"output"``: for a model of ``spec`` in any
+    framework, built by :func:`build` or from the emitted file.
+
+    Each framework's own mechanism records them: PyTorch forward hooks, a Keras functional
+    model over the same layers, Flax's ``nnx.capture`` of what the model sows. Dropout is off;
+    ``train=True`` normalizes with batch statistics and updates the running ones, as a
+    training step does.
+    """
+    from normspec.backends import get_backend
+
+    for cls in type(model).__mro__:
+        package = cls.__module__.split(".")[0]
+        if package in _FRAMEWORK_OF_PACKAGE:
+            backend = get_backend(_FRAMEWORK_OF_PACKAGE[package])
+            return backend.forward(model, load(spec), x, train=train)
+    raise TypeError(
+        f"{type(model).__name__} is not a PyTorch, Keras or Flax model: pass a model built "
+        "from the spec (normspec.build, or the class or builder of the emitted file)"
+    )

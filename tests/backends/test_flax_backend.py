@@ -218,7 +218,8 @@ def test_long_and_reserved_names_get_short_attributes() -> None:
     spec = make_spec(EVEN, layers)
     source = BACKEND.emit(spec)
     assert f"self.{long[: MAX_NAME - 8]}_layer = nnx.Conv(" in source
-    assert "self.sow_layer = nnx.Linear(" in source and 'taps["perturb_layer"]' in source
+    assert "self.sow_layer = nnx.Linear(" in source
+    assert 'self.sow(nnx.Intermediate, "perturb_layer", x)' in source
     model = BACKEND.build(spec)
     weights = parity_weights(spec, seed=1)
     BACKEND.set_weights(model, spec, weights)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from normspec.backends.codegen import INDENT, Call, Raw, call, fits
+from normspec.backends.codegen import INDENT, Call, Raw, call
 from normspec.backends.flax.codegen import statement
 from normspec.ir.graph import CanonicalSpec
 from normspec.ir.ops import Shape
@@ -24,8 +24,9 @@ MODULE_ATTRIBUTES = frozenset(
 
 
 class Names:
-    """The attribute (and ``taps`` key) of every op: its own name, unless that is too long or
-    an ``nnx.Module`` attribute; then a shortened or suffixed name no other op uses."""
+    """The attribute (and the name its output is sown under) of every op: its own name, unless
+    that is too long or an ``nnx.Module`` attribute; then a shortened or suffixed name no other
+    op uses."""
 
     def __init__(self, spec: CanonicalSpec) -> None:
         ops = [site.op.name for site in spec.walk()]
@@ -72,7 +73,8 @@ class Builder:
 @dataclass
 class Site:
     """Where one op is emitted: it reads variable ``src`` and assigns its result to ``dst``;
-    at the top level (``tap`` set) the result is also stored in ``taps[tap]``."""
+    at the top level (``sow`` set) the result is also sown as an ``nnx.Intermediate`` under
+    that name, which ``nnx.capture`` collects."""
 
     builder: Builder
     src: str
@@ -80,7 +82,7 @@ class Site:
     input_shape: Shape
     depth: int
     """Residual nesting depth (0 at the top level), which picks the branch variable names."""
-    tap: str | None = None
+    sow: str | None = None
 
     @property
     def x(self) -> Raw:
@@ -94,15 +96,10 @@ class Site:
         self.result(call(f"self.{attr}", self.x))
 
     def result(self, value: Any, suffix: str = "") -> None:
-        """``dst = value + suffix``, the op's output; what follows reads ``dst``.
-
-        At the top level it reads ``dst = taps["<name>"] = value``, or, when that would not
-        fit on its lines, the assignment followed by ``taps["<name>"] = dst``.
-        """
-        lines = statement(f"{self.dst} = ", value, suffix)
-        if self.tap is not None:
-            chained = statement(f'{self.dst} = taps["{self.tap}"] = ', value, suffix)
-            record = f'{INDENT * 2}taps["{self.tap}"] = {self.dst}'
-            lines = chained if fits(chained) else [*lines, record]
-        self.builder.call_lines += lines
+        """``dst = value + suffix``, the op's output; what follows reads ``dst``. At the top
+        level it is followed by ``self.sow(nnx.Intermediate, "<name>", dst)``."""
+        self.builder.call_lines += statement(f"{self.dst} = ", value, suffix)
+        if self.sow is not None:
+            sow = call("self.sow", Raw("nnx.Intermediate"), self.sow, Raw(self.dst))
+            self.builder.call_lines += statement("", sow)
         self.src = self.dst

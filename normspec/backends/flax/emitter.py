@@ -36,13 +36,13 @@ def register(*classes: type[ir.Op]) -> Callable[[F], F]:
     return EMITTERS.decorator(*classes)
 
 
-def emit_sequence(site: Site, ops: tuple[ir.Op, ...], *, tap: bool = False) -> str:
+def emit_sequence(site: Site, ops: tuple[ir.Op, ...], *, sow: bool = False) -> str:
     """Emit ``ops`` in order from ``site.src`` into ``site.dst``; returns the variable holding
-    the result (``site.src`` itself when ``ops`` is empty). With ``tap`` every op's output is
-    also stored in ``taps`` under its name."""
+    the result (``site.src`` itself when ``ops`` is empty). With ``sow`` every op's output is
+    also sown under its name (see :class:`~normspec.backends.flax.context.Site`)."""
     src, shape = site.src, site.input_shape
     for op in ops:
-        key = site.builder.names.short[op.name] if tap else None
+        key = site.builder.names.short[op.name] if sow else None
         child = Site(site.builder, src, site.dst, shape, site.depth, key)
         EMITTERS[type(op)](op, child)
         src, shape = child.src, op.shape

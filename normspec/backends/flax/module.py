@@ -22,7 +22,7 @@ class FlaxModule:
     source: str
     class_name: str
     names: dict[str, str]
-    """Op name -> attribute of its layer and key of its output in ``taps`` (the op name
+    """Op name -> attribute of its layer and name its output is sown under (the op name
     itself unless that is too long or taken by ``nnx.Module``)."""
 
 
@@ -39,11 +39,11 @@ def generate(spec: CanonicalSpec) -> FlaxModule:
     names.check_names(spec, "flax")
     builder = Builder(spec, Names(spec))
     body = spec.layers[:-1] if logits_head(spec) is not None else spec.layers
-    emit_sequence(Site(builder, "x", "x", spec.input.shape, depth=0), body, tap=True)
+    emit_sequence(Site(builder, "x", "x", spec.input.shape, depth=0), body, sow=True)
     split = len(builder.call_lines)
     if body != spec.layers:  # the head goes in __call__, after logits()
         head_site = Site(builder, "x", "x", spec.layers[-1].shape, depth=0)
-        emit_sequence(head_site, spec.layers[-1:], tap=True)
+        emit_sequence(head_site, spec.layers[-1:], sow=True)
     float64 = builder.float64
     definitions = [
         *(helpers.helper_source(h) for h in helpers.closure(builder.helpers)),
@@ -182,19 +182,16 @@ def _model_class(spec: CanonicalSpec, builder: Builder, split: int) -> str:
         *_init_head(),
         *builder.init_lines,
         "",
-        f"{INDENT}def __call__(self, x: jax.Array, taps: dict | None = None) -> jax.Array:",
+        f"{INDENT}def __call__(self, x: jax.Array) -> jax.Array:",
         f'{pad}"""Apply the network to a batch ``x``.',
         "",
-        f"{pad}If ``taps`` is a dict, the output of every top-level layer is stored in it by",
-        f"{pad}name (to find the first layer where two implementations disagree).",
+        *_wrap(_SOW_DOC, pad),
         f'{pad}"""',
         f"{pad}x = jnp.asarray(x, DTYPE)",
     ]
     head = logits_head(spec)
     if head is None:
-        if builder.call_lines:
-            lines.append(f"{pad}taps = {{}} if taps is None else taps")
-        lines += [*builder.call_lines, f"{pad}return x"]
+        lines += [*builder.call_lines, f"{pad}return x", "", *_sow_method()]
         return "\n".join(lines)
     lines[-2:] = [
         "",
@@ -202,16 +199,38 @@ def _model_class(spec: CanonicalSpec, builder: Builder, split: int) -> str:
         f"{pad}``logits`` what enters that {head.function}, which",
         f"{pad}``{_LOSS_OF_HEAD[head.function]}`` expects.",
         f'{pad}"""',
-        f"{pad}taps = {{}} if taps is None else taps",
-        f"{pad}x = self.logits(x, taps)",
+        f"{pad}x = self.logits(x)",
         *builder.call_lines[split:],
         f"{pad}return x",
         "",
-        f"{INDENT}def logits(self, x: jax.Array, taps: dict | None = None) -> jax.Array:",
+        f"{INDENT}def logits(self, x: jax.Array) -> jax.Array:",
         f'{pad}"""The output before the final {head.function}."""',
         f"{pad}x = jnp.asarray(x, DTYPE)",
-        f"{pad}taps = {{}} if taps is None else taps",
         *builder.call_lines[:split],
         f"{pad}return x",
+        "",
+        *_sow_method(),
     ]
     return "\n".join(lines)
+
+
+_SOW_DOC = (
+    "The output of every layer is sown as an ``nnx.Intermediate`` under the layer's name: "
+    "``nnx.capture(model, nnx.Intermediate)(x)`` returns the output and those values. "
+    "Outside ``nnx.capture`` nothing is kept (see ``sow``)."
+)
+
+
+def _sow_method() -> list[str]:
+    pad = INDENT * 2
+    return [
+        f"{INDENT}def sow(self, variable_type, name: str, value, **kwargs) -> bool:",
+        f'{pad}"""Record ``value`` as ``nnx.Module.sow`` does, inside ``nnx.capture``.',
+        "",
+        f"{pad}Outside it, keep nothing: calling the model stores no intermediates in it,",
+        f"{pad}so its state stays its weights and statistics.",
+        f'{pad}"""',
+        f'{pad}if not hasattr(self, "__captures__"):',
+        f"{pad}{INDENT}return False",
+        f"{pad}return super().sow(variable_type, name, value, **kwargs)",
+    ]

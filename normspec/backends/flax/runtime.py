@@ -95,21 +95,22 @@ def mode(model: nnx.Module, *, train: bool, dropout: bool) -> Iterator[None]:
 
 
 @nnx.jit
-def _tapped(model: nnx.Module, x: jax.Array) -> dict[str, jax.Array]:
-    taps: dict[str, jax.Array] = {}
-    model(x, taps)
-    return taps
+def _captured(model: nnx.Module, x: jax.Array) -> tuple[jax.Array, dict[str, jax.Array]]:
+    """The output and every sown layer output (the last one sown under each name)."""
+    output, sown = nnx.capture(model, nnx.Intermediate)(x)
+    return output, {str(name): values.get_value()[-1] for name, values in sown.items()}
 
 
 def forward(
     model: nnx.Module, spec: CanonicalSpec, x: np.ndarray, *, train: bool
 ) -> dict[str, np.ndarray]:
-    """Every top-level op's output (and ``"output"``), compiled with ``nnx.jit``. In train mode
-    batch statistics are used and running statistics updated; dropout is off in both."""
+    """Every top-level op's output (and ``"output"``), captured with ``nnx.capture`` and
+    compiled with ``nnx.jit``. In train mode batch statistics are used and running statistics
+    updated; dropout is off in both."""
     inputs = jnp.asarray(np.asarray(x, dtype=spec.input.dtype))
     with mode(model, train=train, dropout=False):
-        taps = _tapped(model, inputs)
+        output, sown = _captured(model, inputs)
     names = module_of(spec).names
-    result = {op.name: np.asarray(taps[names[op.name]]) for op in spec.layers}
-    result["output"] = result[spec.layers[-1].name] if spec.layers else np.asarray(inputs)
+    result = {op.name: np.asarray(sown[names[op.name]]) for op in spec.layers}
+    result["output"] = np.asarray(output)
     return result

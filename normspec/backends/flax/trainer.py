@@ -5,11 +5,11 @@ and a train step compiled with ``nnx.jit``.
 statistics and dropout active. ``predict`` runs in eval mode. Arrays are channels-last
 throughout, as in the model.
 
-The loss reads logits where the spec's output is a probability: the emitted model applies a
-final softmax/sigmoid inline, so the step asks the model for its per-layer outputs (``taps``)
-and takes the input of that activation, the output of the layer before it. Cross-entropy is
-then ``log_softmax`` of the logits and binary cross-entropy the stable log-sigmoid form, as in
-the other backends.
+The loss reads logits where the spec's output is a probability: the emitted model then has a
+``logits`` method, the network before its final softmax/sigmoid, and the step applies that
+activation itself for the accuracy (the function ``__call__`` applies). Cross-entropy is
+``log_softmax`` of the logits and binary cross-entropy the stable log-sigmoid form, as in the
+other backends.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import numpy as np
 import optax
 from flax import nnx
 
-from normspec.backends.flax.runtime import mode, module_of
+from normspec.backends.flax.runtime import mode
 from normspec.batching import batches
 from normspec.errors import BackendError
 from normspec.heads import logits_head, targets
@@ -70,22 +70,23 @@ def make_optimizer(opt: SGD | Adam) -> optax.GradientTransformation:
 class LossForm:
     """What the compiled step computes (static, so it is part of the compilation key).
 
-    ``head`` is the final activation the loss reads through (``softmax``/``sigmoid``) or None;
-    ``tap`` the key of the layer output entering it (None: the model input)."""
+    ``head`` is the final activation the loss reads through (``softmax``/``sigmoid``; the
+    model's ``logits`` method gives its input) or None."""
 
     loss: str
     head: str | None
-    tap: str | None
 
 
 def loss_form(spec: CanonicalSpec) -> LossForm:
     last = logits_head(spec)
-    head = tap = None
-    if last is not None:
-        head = last.function
-        if len(spec.layers) > 1:
-            tap = module_of(spec).names[spec.layers[-2].name]
-    return LossForm(spec.train.loss, head, tap)
+    return LossForm(spec.train.loss, None if last is None else last.function)
+
+
+_HEADS: dict[str, Callable[[jax.Array], jax.Array]] = {
+    "softmax": lambda z: nnx.softmax(z, axis=-1),
+    "sigmoid": nnx.sigmoid,
+}
+"""The final activations as the emitted ``__call__`` applies them."""
 
 
 def _loss(form: LossForm, z: jax.Array, t: jax.Array) -> jax.Array:
@@ -116,12 +117,11 @@ def _train_step(
     regression), both from before the update."""
 
     def loss_fn(model: nnx.Module) -> tuple[jax.Array, jax.Array]:
-        taps: dict[str, jax.Array] = {}
-        out = model(x, taps)
         if form.head is None:
-            z = out
+            out = z = model(x)
         else:
-            z = taps[form.tap] if form.tap is not None else jnp.asarray(x, out.dtype)
+            z = model.logits(x)  # type: ignore[attr-defined]
+            out = _HEADS[form.head](z)
         return _loss(form, z, t), out
 
     (loss, out), grads = nnx.value_and_grad(loss_fn, has_aux=True)(model)

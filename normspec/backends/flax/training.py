@@ -1,7 +1,7 @@
 """Explicit training steps of the emitted Flax model, for training-step parity.
 
 The same compiled step as the idiomatic trainer (:mod:`normspec.backends.flax.trainer`: optax
-configured explicitly from the spec, the loss read from logits through the model's ``taps``,
+configured explicitly from the spec, the loss read from logits through the model's ``logits``,
 ``nnx.jit``), run in train mode (batch statistics, running statistics updated) with dropout
 disabled so that every backend computes the same thing.
 """

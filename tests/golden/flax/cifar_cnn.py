@@ -347,65 +347,87 @@ class CifarCnn(nnx.Module):
             rngs=rngs,
         )
 
-    def __call__(self, x: jax.Array, taps: dict | None = None) -> jax.Array:
+    def __call__(self, x: jax.Array) -> jax.Array:
         """Apply the network to a batch ``x``.
 
-        If ``taps`` is a dict, the output of every top-level layer is stored in it by
-        name (to find the first layer where two implementations disagree).
+        The output of every layer is sown as an ``nnx.Intermediate`` under the layer's
+        name: ``nnx.capture(model, nnx.Intermediate)(x)`` returns the output and those
+        values. Outside ``nnx.capture`` nothing is kept (see ``sow``).
 
         ``__call__`` returns the spec's output, after its final softmax;
         ``logits`` what enters that softmax, which
         ``optax.softmax_cross_entropy_with_integer_labels`` expects.
         """
-        taps = {} if taps is None else taps
-        x = self.logits(x, taps)
-        x = taps["dense_2_softmax"] = nnx.softmax(x, axis=-1)
+        x = self.logits(x)
+        x = nnx.softmax(x, axis=-1)
+        self.sow(nnx.Intermediate, "dense_2_softmax", x)
         return x
 
-    def logits(self, x: jax.Array, taps: dict | None = None) -> jax.Array:
+    def logits(self, x: jax.Array) -> jax.Array:
         """The output before the final softmax."""
         x = jnp.asarray(x, DTYPE)
-        taps = {} if taps is None else taps
-        x = taps["input_norm"] = x * 0.00392156862745098
-        x = taps["conv2d_1"] = self.conv2d_1(x)
-        x = taps["conv2d_1_bn"] = self.conv2d_1_bn(x)
-        x = taps["conv2d_1_relu"] = nnx.relu(x)
-        x = taps["conv2d_2"] = self.conv2d_2(x)
-        x = taps["conv2d_2_bn"] = self.conv2d_2_bn(x)
-        x = taps["conv2d_2_relu"] = nnx.relu(x)
-        x = taps["max_pool2d_1"] = nnx.max_pool(
-            x,
-            window_shape=(2, 2),
-            strides=(2, 2),
-            padding="VALID",
-        )
-        x = taps["conv2d_3"] = self.conv2d_3(x)
-        x = taps["conv2d_3_bn"] = self.conv2d_3_bn(x)
-        x = taps["conv2d_3_relu"] = nnx.relu(x)
-        x = taps["conv2d_4"] = self.conv2d_4(x)
-        x = taps["conv2d_4_bn"] = self.conv2d_4_bn(x)
-        x = taps["conv2d_4_relu"] = nnx.relu(x)
-        x = taps["max_pool2d_2"] = nnx.max_pool(
-            x,
-            window_shape=(2, 2),
-            strides=(2, 2),
-            padding="VALID",
-        )
-        x = taps["conv2d_5"] = self.conv2d_5(x)
-        x = taps["conv2d_5_bn"] = self.conv2d_5_bn(x)
-        x = taps["conv2d_5_relu"] = nnx.relu(x)
-        x = taps["conv2d_6"] = self.conv2d_6(x)
-        x = taps["conv2d_6_bn"] = self.conv2d_6_bn(x)
-        x = taps["conv2d_6_relu"] = nnx.relu(x)
-        x = taps["max_pool2d_3"] = nnx.max_pool(
-            x,
-            window_shape=(2, 2),
-            strides=(2, 2),
-            padding="VALID",
-        )
-        x = taps["flatten_1"] = x.reshape(x.shape[0], -1)
-        x = taps["dense_1"] = self.dense_1(x)
-        x = taps["dense_1_bn"] = self.dense_1_bn(x)
-        x = taps["dense_1_relu"] = nnx.relu(x)
-        x = taps["dense_2"] = self.dense_2(x)
+        x = x * 0.00392156862745098
+        self.sow(nnx.Intermediate, "input_norm", x)
+        x = self.conv2d_1(x)
+        self.sow(nnx.Intermediate, "conv2d_1", x)
+        x = self.conv2d_1_bn(x)
+        self.sow(nnx.Intermediate, "conv2d_1_bn", x)
+        x = nnx.relu(x)
+        self.sow(nnx.Intermediate, "conv2d_1_relu", x)
+        x = self.conv2d_2(x)
+        self.sow(nnx.Intermediate, "conv2d_2", x)
+        x = self.conv2d_2_bn(x)
+        self.sow(nnx.Intermediate, "conv2d_2_bn", x)
+        x = nnx.relu(x)
+        self.sow(nnx.Intermediate, "conv2d_2_relu", x)
+        x = nnx.max_pool(x, window_shape=(2, 2), strides=(2, 2), padding="VALID")
+        self.sow(nnx.Intermediate, "max_pool2d_1", x)
+        x = self.conv2d_3(x)
+        self.sow(nnx.Intermediate, "conv2d_3", x)
+        x = self.conv2d_3_bn(x)
+        self.sow(nnx.Intermediate, "conv2d_3_bn", x)
+        x = nnx.relu(x)
+        self.sow(nnx.Intermediate, "conv2d_3_relu", x)
+        x = self.conv2d_4(x)
+        self.sow(nnx.Intermediate, "conv2d_4", x)
+        x = self.conv2d_4_bn(x)
+        self.sow(nnx.Intermediate, "conv2d_4_bn", x)
+        x = nnx.relu(x)
+        self.sow(nnx.Intermediate, "conv2d_4_relu", x)
+        x = nnx.max_pool(x, window_shape=(2, 2), strides=(2, 2), padding="VALID")
+        self.sow(nnx.Intermediate, "max_pool2d_2", x)
+        x = self.conv2d_5(x)
+        self.sow(nnx.Intermediate, "conv2d_5", x)
+        x = self.conv2d_5_bn(x)
+        self.sow(nnx.Intermediate, "conv2d_5_bn", x)
+        x = nnx.relu(x)
+        self.sow(nnx.Intermediate, "conv2d_5_relu", x)
+        x = self.conv2d_6(x)
+        self.sow(nnx.Intermediate, "conv2d_6", x)
+        x = self.conv2d_6_bn(x)
+        self.sow(nnx.Intermediate, "conv2d_6_bn", x)
+        x = nnx.relu(x)
+        self.sow(nnx.Intermediate, "conv2d_6_relu", x)
+        x = nnx.max_pool(x, window_shape=(2, 2), strides=(2, 2), padding="VALID")
+        self.sow(nnx.Intermediate, "max_pool2d_3", x)
+        x = x.reshape(x.shape[0], -1)
+        self.sow(nnx.Intermediate, "flatten_1", x)
+        x = self.dense_1(x)
+        self.sow(nnx.Intermediate, "dense_1", x)
+        x = self.dense_1_bn(x)
+        self.sow(nnx.Intermediate, "dense_1_bn", x)
+        x = nnx.relu(x)
+        self.sow(nnx.Intermediate, "dense_1_relu", x)
+        x = self.dense_2(x)
+        self.sow(nnx.Intermediate, "dense_2", x)
         return x
+
+    def sow(self, variable_type, name: str, value, **kwargs) -> bool:
+        """Record ``value`` as ``nnx.Module.sow`` does, inside ``nnx.capture``.
+
+        Outside it, keep nothing: calling the model stores no intermediates in it,
+        so its state stays its weights and statistics.
+        """
+        if not hasattr(self, "__captures__"):
+            return False
+        return super().sow(variable_type, name, value, **kwargs)

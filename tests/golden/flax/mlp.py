@@ -95,30 +95,47 @@ class Mlp(nnx.Module):
             rngs=rngs,
         )
 
-    def __call__(self, x: jax.Array, taps: dict | None = None) -> jax.Array:
+    def __call__(self, x: jax.Array) -> jax.Array:
         """Apply the network to a batch ``x``.
 
-        If ``taps`` is a dict, the output of every top-level layer is stored in it by
-        name (to find the first layer where two implementations disagree).
+        The output of every layer is sown as an ``nnx.Intermediate`` under the layer's
+        name: ``nnx.capture(model, nnx.Intermediate)(x)`` returns the output and those
+        values. Outside ``nnx.capture`` nothing is kept (see ``sow``).
 
         ``__call__`` returns the spec's output, after its final softmax;
         ``logits`` what enters that softmax, which
         ``optax.softmax_cross_entropy_with_integer_labels`` expects.
         """
-        taps = {} if taps is None else taps
-        x = self.logits(x, taps)
-        x = taps["dense_3_softmax"] = nnx.softmax(x, axis=-1)
+        x = self.logits(x)
+        x = nnx.softmax(x, axis=-1)
+        self.sow(nnx.Intermediate, "dense_3_softmax", x)
         return x
 
-    def logits(self, x: jax.Array, taps: dict | None = None) -> jax.Array:
+    def logits(self, x: jax.Array) -> jax.Array:
         """The output before the final softmax."""
         x = jnp.asarray(x, DTYPE)
-        taps = {} if taps is None else taps
-        x = taps["input_norm"] = x * 0.0625
-        x = taps["flatten_1"] = x.reshape(x.shape[0], -1)
-        x = taps["dense_1"] = self.dense_1(x)
-        x = taps["dense_1_relu"] = nnx.relu(x)
-        x = taps["dense_2"] = self.dense_2(x)
-        x = taps["dense_2_relu"] = nnx.relu(x)
-        x = taps["dense_3"] = self.dense_3(x)
+        x = x * 0.0625
+        self.sow(nnx.Intermediate, "input_norm", x)
+        x = x.reshape(x.shape[0], -1)
+        self.sow(nnx.Intermediate, "flatten_1", x)
+        x = self.dense_1(x)
+        self.sow(nnx.Intermediate, "dense_1", x)
+        x = nnx.relu(x)
+        self.sow(nnx.Intermediate, "dense_1_relu", x)
+        x = self.dense_2(x)
+        self.sow(nnx.Intermediate, "dense_2", x)
+        x = nnx.relu(x)
+        self.sow(nnx.Intermediate, "dense_2_relu", x)
+        x = self.dense_3(x)
+        self.sow(nnx.Intermediate, "dense_3", x)
         return x
+
+    def sow(self, variable_type, name: str, value, **kwargs) -> bool:
+        """Record ``value`` as ``nnx.Module.sow`` does, inside ``nnx.capture``.
+
+        Outside it, keep nothing: calling the model stores no intermediates in it,
+        so its state stays its weights and statistics.
+        """
+        if not hasattr(self, "__captures__"):
+            return False
+        return super().sow(variable_type, name, value, **kwargs)

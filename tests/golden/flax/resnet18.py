@@ -841,34 +841,42 @@ class Resnet18(nnx.Module):
             rngs=rngs,
         )
 
-    def __call__(self, x: jax.Array, taps: dict | None = None) -> jax.Array:
+    def __call__(self, x: jax.Array) -> jax.Array:
         """Apply the network to a batch ``x``.
 
-        If ``taps`` is a dict, the output of every top-level layer is stored in it by
-        name (to find the first layer where two implementations disagree).
+        The output of every layer is sown as an ``nnx.Intermediate`` under the layer's
+        name: ``nnx.capture(model, nnx.Intermediate)(x)`` returns the output and those
+        values. Outside ``nnx.capture`` nothing is kept (see ``sow``).
         """
         x = jnp.asarray(x, DTYPE)
-        taps = {} if taps is None else taps
-        x = taps["input_norm"] = self.input_norm(x)
-        x = taps["conv2d_1"] = self.conv2d_1(x)
-        x = taps["conv2d_1_bn"] = self.conv2d_1_bn(x)
-        x = taps["conv2d_1_relu"] = nnx.relu(x)
+        x = self.input_norm(x)
+        self.sow(nnx.Intermediate, "input_norm", x)
+        x = self.conv2d_1(x)
+        self.sow(nnx.Intermediate, "conv2d_1", x)
+        x = self.conv2d_1_bn(x)
+        self.sow(nnx.Intermediate, "conv2d_1_bn", x)
+        x = nnx.relu(x)
+        self.sow(nnx.Intermediate, "conv2d_1_relu", x)
         # residual_block_1: body + identity
         body = self.residual_block_1_conv1(x)
         body = self.residual_block_1_norm1(body)
         body = nnx.relu(body)
         body = self.residual_block_1_conv2(body)
         body = self.residual_block_1_norm2(body)
-        x = taps["residual_block_1"] = body + x
-        x = taps["residual_block_1_out_act"] = nnx.relu(x)
+        x = body + x
+        self.sow(nnx.Intermediate, "residual_block_1", x)
+        x = nnx.relu(x)
+        self.sow(nnx.Intermediate, "residual_block_1_out_act", x)
         # residual_block_2: body + identity
         body = self.residual_block_2_conv1(x)
         body = self.residual_block_2_norm1(body)
         body = nnx.relu(body)
         body = self.residual_block_2_conv2(body)
         body = self.residual_block_2_norm2(body)
-        x = taps["residual_block_2"] = body + x
-        x = taps["residual_block_2_out_act"] = nnx.relu(x)
+        x = body + x
+        self.sow(nnx.Intermediate, "residual_block_2", x)
+        x = nnx.relu(x)
+        self.sow(nnx.Intermediate, "residual_block_2_out_act", x)
         # residual_block_3: body + shortcut
         body = self.residual_block_3_conv1(x)
         body = self.residual_block_3_norm1(body)
@@ -877,16 +885,20 @@ class Resnet18(nnx.Module):
         body = self.residual_block_3_norm2(body)
         shortcut = self.residual_block_3_proj(x)
         shortcut = self.residual_block_3_proj_bn(shortcut)
-        x = taps["residual_block_3"] = body + shortcut
-        x = taps["residual_block_3_out_act"] = nnx.relu(x)
+        x = body + shortcut
+        self.sow(nnx.Intermediate, "residual_block_3", x)
+        x = nnx.relu(x)
+        self.sow(nnx.Intermediate, "residual_block_3_out_act", x)
         # residual_block_4: body + identity
         body = self.residual_block_4_conv1(x)
         body = self.residual_block_4_norm1(body)
         body = nnx.relu(body)
         body = self.residual_block_4_conv2(body)
         body = self.residual_block_4_norm2(body)
-        x = taps["residual_block_4"] = body + x
-        x = taps["residual_block_4_out_act"] = nnx.relu(x)
+        x = body + x
+        self.sow(nnx.Intermediate, "residual_block_4", x)
+        x = nnx.relu(x)
+        self.sow(nnx.Intermediate, "residual_block_4_out_act", x)
         # residual_block_5: body + shortcut
         body = self.residual_block_5_conv1(x)
         body = self.residual_block_5_norm1(body)
@@ -895,16 +907,20 @@ class Resnet18(nnx.Module):
         body = self.residual_block_5_norm2(body)
         shortcut = self.residual_block_5_proj(x)
         shortcut = self.residual_block_5_proj_bn(shortcut)
-        x = taps["residual_block_5"] = body + shortcut
-        x = taps["residual_block_5_out_act"] = nnx.relu(x)
+        x = body + shortcut
+        self.sow(nnx.Intermediate, "residual_block_5", x)
+        x = nnx.relu(x)
+        self.sow(nnx.Intermediate, "residual_block_5_out_act", x)
         # residual_block_6: body + identity
         body = self.residual_block_6_conv1(x)
         body = self.residual_block_6_norm1(body)
         body = nnx.relu(body)
         body = self.residual_block_6_conv2(body)
         body = self.residual_block_6_norm2(body)
-        x = taps["residual_block_6"] = body + x
-        x = taps["residual_block_6_out_act"] = nnx.relu(x)
+        x = body + x
+        self.sow(nnx.Intermediate, "residual_block_6", x)
+        x = nnx.relu(x)
+        self.sow(nnx.Intermediate, "residual_block_6_out_act", x)
         # residual_block_7: body + shortcut
         body = self.residual_block_7_conv1(x)
         body = self.residual_block_7_norm1(body)
@@ -913,16 +929,32 @@ class Resnet18(nnx.Module):
         body = self.residual_block_7_norm2(body)
         shortcut = self.residual_block_7_proj(x)
         shortcut = self.residual_block_7_proj_bn(shortcut)
-        x = taps["residual_block_7"] = body + shortcut
-        x = taps["residual_block_7_out_act"] = nnx.relu(x)
+        x = body + shortcut
+        self.sow(nnx.Intermediate, "residual_block_7", x)
+        x = nnx.relu(x)
+        self.sow(nnx.Intermediate, "residual_block_7_out_act", x)
         # residual_block_8: body + identity
         body = self.residual_block_8_conv1(x)
         body = self.residual_block_8_norm1(body)
         body = nnx.relu(body)
         body = self.residual_block_8_conv2(body)
         body = self.residual_block_8_norm2(body)
-        x = taps["residual_block_8"] = body + x
-        x = taps["residual_block_8_out_act"] = nnx.relu(x)
-        x = taps["global_avg_pool_1"] = jnp.mean(x, axis=(1, 2))
-        x = taps["dense_1"] = self.dense_1(x)
+        x = body + x
+        self.sow(nnx.Intermediate, "residual_block_8", x)
+        x = nnx.relu(x)
+        self.sow(nnx.Intermediate, "residual_block_8_out_act", x)
+        x = jnp.mean(x, axis=(1, 2))
+        self.sow(nnx.Intermediate, "global_avg_pool_1", x)
+        x = self.dense_1(x)
+        self.sow(nnx.Intermediate, "dense_1", x)
         return x
+
+    def sow(self, variable_type, name: str, value, **kwargs) -> bool:
+        """Record ``value`` as ``nnx.Module.sow`` does, inside ``nnx.capture``.
+
+        Outside it, keep nothing: calling the model stores no intermediates in it,
+        so its state stays its weights and statistics.
+        """
+        if not hasattr(self, "__captures__"):
+            return False
+        return super().sow(variable_type, name, value, **kwargs)

@@ -802,16 +802,18 @@ class Resnet18Preact(nnx.Module):
             rngs=rngs,
         )
 
-    def __call__(self, x: jax.Array, taps: dict | None = None) -> jax.Array:
+    def __call__(self, x: jax.Array) -> jax.Array:
         """Apply the network to a batch ``x``.
 
-        If ``taps`` is a dict, the output of every top-level layer is stored in it by
-        name (to find the first layer where two implementations disagree).
+        The output of every layer is sown as an ``nnx.Intermediate`` under the layer's
+        name: ``nnx.capture(model, nnx.Intermediate)(x)`` returns the output and those
+        values. Outside ``nnx.capture`` nothing is kept (see ``sow``).
         """
         x = jnp.asarray(x, DTYPE)
-        taps = {} if taps is None else taps
-        x = taps["input_norm"] = self.input_norm(x)
-        x = taps["conv2d_1"] = self.conv2d_1(x)
+        x = self.input_norm(x)
+        self.sow(nnx.Intermediate, "input_norm", x)
+        x = self.conv2d_1(x)
+        self.sow(nnx.Intermediate, "conv2d_1", x)
         # residual_block_1: body + identity
         body = self.residual_block_1_pre_norm(x)
         body = nnx.relu(body)
@@ -819,7 +821,8 @@ class Resnet18Preact(nnx.Module):
         body = self.residual_block_1_norm2(body)
         body = nnx.relu(body)
         body = self.residual_block_1_conv2(body)
-        x = taps["residual_block_1"] = body + x
+        x = body + x
+        self.sow(nnx.Intermediate, "residual_block_1", x)
         # residual_block_2: body + identity
         body = self.residual_block_2_pre_norm(x)
         body = nnx.relu(body)
@@ -827,16 +830,20 @@ class Resnet18Preact(nnx.Module):
         body = self.residual_block_2_norm2(body)
         body = nnx.relu(body)
         body = self.residual_block_2_conv2(body)
-        x = taps["residual_block_2"] = body + x
-        x = taps["residual_block_3_pre_norm"] = self.residual_block_3_pre_norm(x)
-        x = taps["residual_block_3_pre_act"] = nnx.relu(x)
+        x = body + x
+        self.sow(nnx.Intermediate, "residual_block_2", x)
+        x = self.residual_block_3_pre_norm(x)
+        self.sow(nnx.Intermediate, "residual_block_3_pre_norm", x)
+        x = nnx.relu(x)
+        self.sow(nnx.Intermediate, "residual_block_3_pre_act", x)
         # residual_block_3: body + shortcut
         body = self.residual_block_3_conv1(x)
         body = self.residual_block_3_norm2(body)
         body = nnx.relu(body)
         body = self.residual_block_3_conv2(body)
         shortcut = self.residual_block_3_proj(x)
-        x = taps["residual_block_3"] = body + shortcut
+        x = body + shortcut
+        self.sow(nnx.Intermediate, "residual_block_3", x)
         # residual_block_4: body + identity
         body = self.residual_block_4_pre_norm(x)
         body = nnx.relu(body)
@@ -844,16 +851,20 @@ class Resnet18Preact(nnx.Module):
         body = self.residual_block_4_norm2(body)
         body = nnx.relu(body)
         body = self.residual_block_4_conv2(body)
-        x = taps["residual_block_4"] = body + x
-        x = taps["residual_block_5_pre_norm"] = self.residual_block_5_pre_norm(x)
-        x = taps["residual_block_5_pre_act"] = nnx.relu(x)
+        x = body + x
+        self.sow(nnx.Intermediate, "residual_block_4", x)
+        x = self.residual_block_5_pre_norm(x)
+        self.sow(nnx.Intermediate, "residual_block_5_pre_norm", x)
+        x = nnx.relu(x)
+        self.sow(nnx.Intermediate, "residual_block_5_pre_act", x)
         # residual_block_5: body + shortcut
         body = self.residual_block_5_conv1(x)
         body = self.residual_block_5_norm2(body)
         body = nnx.relu(body)
         body = self.residual_block_5_conv2(body)
         shortcut = self.residual_block_5_proj(x)
-        x = taps["residual_block_5"] = body + shortcut
+        x = body + shortcut
+        self.sow(nnx.Intermediate, "residual_block_5", x)
         # residual_block_6: body + identity
         body = self.residual_block_6_pre_norm(x)
         body = nnx.relu(body)
@@ -861,16 +872,20 @@ class Resnet18Preact(nnx.Module):
         body = self.residual_block_6_norm2(body)
         body = nnx.relu(body)
         body = self.residual_block_6_conv2(body)
-        x = taps["residual_block_6"] = body + x
-        x = taps["residual_block_7_pre_norm"] = self.residual_block_7_pre_norm(x)
-        x = taps["residual_block_7_pre_act"] = nnx.relu(x)
+        x = body + x
+        self.sow(nnx.Intermediate, "residual_block_6", x)
+        x = self.residual_block_7_pre_norm(x)
+        self.sow(nnx.Intermediate, "residual_block_7_pre_norm", x)
+        x = nnx.relu(x)
+        self.sow(nnx.Intermediate, "residual_block_7_pre_act", x)
         # residual_block_7: body + shortcut
         body = self.residual_block_7_conv1(x)
         body = self.residual_block_7_norm2(body)
         body = nnx.relu(body)
         body = self.residual_block_7_conv2(body)
         shortcut = self.residual_block_7_proj(x)
-        x = taps["residual_block_7"] = body + shortcut
+        x = body + shortcut
+        self.sow(nnx.Intermediate, "residual_block_7", x)
         # residual_block_8: body + identity
         body = self.residual_block_8_pre_norm(x)
         body = nnx.relu(body)
@@ -878,9 +893,24 @@ class Resnet18Preact(nnx.Module):
         body = self.residual_block_8_norm2(body)
         body = nnx.relu(body)
         body = self.residual_block_8_conv2(body)
-        x = taps["residual_block_8"] = body + x
-        x = taps["batch_norm_1"] = self.batch_norm_1(x)
-        x = taps["activation_1"] = nnx.relu(x)
-        x = taps["global_avg_pool_1"] = jnp.mean(x, axis=(1, 2))
-        x = taps["dense_1"] = self.dense_1(x)
+        x = body + x
+        self.sow(nnx.Intermediate, "residual_block_8", x)
+        x = self.batch_norm_1(x)
+        self.sow(nnx.Intermediate, "batch_norm_1", x)
+        x = nnx.relu(x)
+        self.sow(nnx.Intermediate, "activation_1", x)
+        x = jnp.mean(x, axis=(1, 2))
+        self.sow(nnx.Intermediate, "global_avg_pool_1", x)
+        x = self.dense_1(x)
+        self.sow(nnx.Intermediate, "dense_1", x)
         return x
+
+    def sow(self, variable_type, name: str, value, **kwargs) -> bool:
+        """Record ``value`` as ``nnx.Module.sow`` does, inside ``nnx.capture``.
+
+        Outside it, keep nothing: calling the model stores no intermediates in it,
+        so its state stays its weights and statistics.
+        """
+        if not hasattr(self, "__captures__"):
+            return False
+        return super().sow(variable_type, name, value, **kwargs)

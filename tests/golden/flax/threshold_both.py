@@ -230,28 +230,43 @@ class ThresholdBoth(nnx.Module):
             rngs=rngs,
         )
 
-    def __call__(self, x: jax.Array, taps: dict | None = None) -> jax.Array:
+    def __call__(self, x: jax.Array) -> jax.Array:
         """Apply the network to a batch ``x``.
 
-        If ``taps`` is a dict, the output of every top-level layer is stored in it by
-        name (to find the first layer where two implementations disagree).
+        The output of every layer is sown as an ``nnx.Intermediate`` under the layer's
+        name: ``nnx.capture(model, nnx.Intermediate)(x)`` returns the output and those
+        values. Outside ``nnx.capture`` nothing is kept (see ``sow``).
 
         ``__call__`` returns the spec's output, after its final sigmoid;
         ``logits`` what enters that sigmoid, which
         ``optax.sigmoid_binary_cross_entropy`` expects.
         """
-        taps = {} if taps is None else taps
-        x = self.logits(x, taps)
-        x = taps["dense_2_sigmoid"] = nnx.sigmoid(x)
+        x = self.logits(x)
+        x = nnx.sigmoid(x)
+        self.sow(nnx.Intermediate, "dense_2_sigmoid", x)
         return x
 
-    def logits(self, x: jax.Array, taps: dict | None = None) -> jax.Array:
+    def logits(self, x: jax.Array) -> jax.Array:
         """The output before the final sigmoid."""
         x = jnp.asarray(x, DTYPE)
-        taps = {} if taps is None else taps
-        x = taps["input_norm"] = self.input_norm(x)
-        x = taps["dense_1"] = self.dense_1(x)
-        x = taps["dense_1_tanh"] = nnx.tanh(x)
-        x = taps["dense_1_bn"] = self.dense_1_bn(x)
-        x = taps["dense_2"] = self.dense_2(x)
+        x = self.input_norm(x)
+        self.sow(nnx.Intermediate, "input_norm", x)
+        x = self.dense_1(x)
+        self.sow(nnx.Intermediate, "dense_1", x)
+        x = nnx.tanh(x)
+        self.sow(nnx.Intermediate, "dense_1_tanh", x)
+        x = self.dense_1_bn(x)
+        self.sow(nnx.Intermediate, "dense_1_bn", x)
+        x = self.dense_2(x)
+        self.sow(nnx.Intermediate, "dense_2", x)
         return x
+
+    def sow(self, variable_type, name: str, value, **kwargs) -> bool:
+        """Record ``value`` as ``nnx.Module.sow`` does, inside ``nnx.capture``.
+
+        Outside it, keep nothing: calling the model stores no intermediates in it,
+        so its state stays its weights and statistics.
+        """
+        if not hasattr(self, "__captures__"):
+            return False
+        return super().sow(variable_type, name, value, **kwargs)
