@@ -10,8 +10,9 @@ from normspec.ir.graph import CanonicalSpec, InputSpec, walk_ops
 from normspec.loader import Document
 from normspec.spec import models as m
 from normspec.spec import ops_builder as build
+from normspec.spec.head import HeadNote, head_index, steps
 from normspec.spec.lowering_table import LOWER
-from normspec.spec.norms import resolve_activation, resolve_norm
+from normspec.spec.norms import as_norm_spec, resolve_activation, resolve_norm
 from normspec.spec.ops_builder import ShapeError
 from normspec.spec.suggestions import suggest
 from normspec.spec.train_section import train_spec
@@ -35,6 +36,8 @@ class Canonicalizer:
         self.defaults = m.Defaults()
         self.explicit: set[str] = set()
         self.input_shape: Shape = ()
+        self.head: Path | None = None
+        self.head_note: HeadNote | None = None
 
     # --- entry point ---------------------------------------------------------------------------
 
@@ -50,6 +53,8 @@ class Canonicalizer:
         defaults = header.defaults if header else self.recover(m.Defaults, data.get("defaults"))
         self.defaults = defaults or m.Defaults()
         self.explicit = set(_explicit_names(layers_data or []))
+        index = head_index(layers_data or [])
+        self.head = None if index is None else ("layers", index)
         shape: Shape | None = tuple(section.shape) if section else None
         self.input_shape = shape or ()
         if shape is not None:
@@ -187,6 +192,8 @@ class Canonicalizer:
                 shape = exc.recovered
                 continue
             ops.extend(new)
+            if where[:-1] == self.head:
+                self.note_head(layer, new, where)
             shape = self.check_declared(layer, kind, new, shape, where)
         return ops, shape
 
@@ -245,10 +252,25 @@ class Canonicalizer:
         return spec
 
     def norm(self, value: m.NormField | None, where: Path) -> Any:
+        """The norm of the layer at ``where``: its own merged over ``defaults.norm``, except
+        that the head (see :mod:`normspec.spec.head`) has none unless it says so."""
+        if value is None and where[:-1] == self.head:
+            value = "none"
         resolved, problems = resolve_norm(value, self.defaults.norm)
         for field, message in problems:
             self.fail((*where, "norm", field), message)
         return resolved
+
+    def note_head(self, layer: m.LayerBase, ops: list[ir.Op], where: Path) -> None:
+        said = getattr(layer, "norm", None)
+        self.head_note = HeadNote(
+            path=where,
+            name=ops[0].name if ops else "",
+            steps=steps(ops),
+            norm=as_norm_spec(said).kind if said is not None else "none",
+            said=said is not None,
+            default_norm=as_norm_spec(self.defaults.norm).kind,
+        )
 
     def input_norm(self, section: m.InputSection) -> list[ir.Op]:
         spec = section.normalize
@@ -331,6 +353,13 @@ def _explicit_names(items: list[Any]) -> list[str]:
 
 def canonicalize(doc: Document) -> CanonicalSpec:
     """Canonical IR of a parsed document; raises :class:`SpecError` listing every problem."""
+    return canonicalize_with_head(doc)[0]
+
+
+def canonicalize_with_head(doc: Document) -> tuple[CanonicalSpec, HeadNote | None]:
+    """:func:`canonicalize`, with what the network's head got (None when it has none)."""
     from normspec.spec import lowering  # noqa: F401  (registers the LOWER table)
 
-    return Canonicalizer(doc).run()
+    canonicalizer = Canonicalizer(doc)
+    spec = canonicalizer.run()
+    return spec, canonicalizer.head_note
