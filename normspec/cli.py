@@ -229,7 +229,7 @@ def validate(specs: tuple[Path, ...]) -> None:
     """
     from normspec.ir.output_checks import output_warnings
     from normspec.resources import estimate_memory
-    from normspec.spec.head import load_with_head
+    from normspec.spec.canonicalize import load_with_head
     from normspec.summary import memory_line
 
     problems = []
@@ -306,7 +306,7 @@ def show(spec: Path, batch_size: int | None, as_json: bool) -> None:
       normspec show specs/resnet18.yaml
       normspec show specs/resnet18.yaml --batch-size 128 --json
     """
-    from normspec.spec.head import load_with_head
+    from normspec.spec.canonicalize import load_with_head
     from normspec.summary import summary, summary_data
 
     canon, head = load_with_head(spec)

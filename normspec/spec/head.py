@@ -10,14 +10,10 @@ itself. ``validate`` and ``show`` print what it got (:meth:`HeadNote.line`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path as FilePath
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from normspec.errors import Path, format_path
 from normspec.ir import ops as ir
-
-if TYPE_CHECKING:
-    from normspec.ir.graph import CanonicalSpec
 
 HEAD_KINDS = frozenset({"dense", "conv1d", "conv2d"})
 TRAILING = frozenset(
@@ -82,12 +78,3 @@ class HeadNote:
 
 def steps(ops: list[ir.Op]) -> tuple[str, ...]:
     return tuple(op.function if isinstance(op, ir.Activation) else op.op for op in ops)
-
-
-def load_with_head(spec: str | FilePath) -> tuple[CanonicalSpec, HeadNote | None]:
-    """:func:`normspec.load` of a path or YAML text, with what the head got."""
-    from normspec.loader import load_yaml, read_source
-    from normspec.spec.canonicalize import canonicalize_with_head
-
-    text, source = read_source(spec)
-    return canonicalize_with_head(load_yaml(text, source))
