@@ -42,6 +42,8 @@ HINT_CASES = [
     ("bn_momentum on a layer", HEAD + "layers:\n  - flatten\n  - dense: {units: 2, bn_momentum: 0.01}\n",
      "5:23: layers[1].dense.bn_momentum: unknown key 'bn_momentum': the norm's momentum is part of norm: "
      "write norm: {kind: batch, momentum: 0.01}"),
+    ("norm_position on a residual block", HEAD + "layers:\n  - residual_block: {filters: 4, norm_position: after_activation}\n",
+     "4:34: layers[0].residual_block.norm_position: unknown key 'norm_position': the norm's position is part of norm"),
     ("top-level input_shape", "normspec: 1\ninput_shape: [28, 28, 1]\nlayers: [flatten]\n",
      "2:1: input_shape: unknown key 'input_shape': the shape goes inside input: write input: {shape: [28, 28, 1]}"),
     ("top-level epochs", HEAD + "layers: [flatten]\nepochs: 5\n",

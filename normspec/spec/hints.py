@@ -142,8 +142,8 @@ def _norm_field(word: str) -> str | None:
 
 
 def _is_block(path: Path) -> bool:
-    """``path`` is the options of a dense or conv layer (``layers[2].dense``)."""
-    return bool(path) and path[-1] in ("dense", "conv1d", "conv2d")
+    """``path`` is the options of a layer that has a ``norm`` (``layers[2].dense``)."""
+    return bool(path) and path[-1] in ("dense", "conv1d", "conv2d", "residual_block")
 
 
 def missing_key(key: str) -> str:
