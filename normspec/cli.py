@@ -220,26 +220,29 @@ def validate(specs: tuple[Path, ...]) -> None:
 
     For each valid spec, a memory line: parameters, optimizer state (Adam 2 x the trainable
     parameters, SGD with momentum 1 x, plain SGD none), activations at the spec's batch size
-    (forward, and 2 x for training) and what training needs in all.
+    (forward, and 2 x for training) and what training needs in all; and a head line: the ops
+    of the output layer, and its norm (the head takes no norm from defaults unless it says so).
 
     \b
     Example:
       normspec validate specs/*.yaml
     """
-    import normspec
     from normspec.ir.output_checks import output_warnings
     from normspec.resources import estimate_memory
+    from normspec.spec.canonicalize import load_with_head
     from normspec.summary import memory_line
 
     problems = []
     for path in specs:
         try:
-            spec = normspec.load(path)
+            spec, head = load_with_head(path)
         except SpecError as exc:
             problems.extend(exc.problems)
             continue
         click.echo(f"{path}: ok ({spec.name}, {len(list(spec.walk()))} ops, {spec.hash[:19]})")
         click.echo(f"  memory: {memory_line(estimate_memory(spec))}")
+        if head is not None:
+            click.echo(f"  {head.line()}")
         for warning in output_warnings(spec):
             click.echo(f"{path}: warning: {warning}", err=True)
     if problems:
@@ -287,7 +290,8 @@ def canonical(spec: Path, as_json: bool, output: Path | None) -> None:
 def show(spec: Path, batch_size: int | None, as_json: bool) -> None:
     """Summary table of SPEC: name, op, output shape, parameters, MACs and FLOPs per op, then
     totals and the memory it needs: parameters, optimizer state, activations at a batch size
-    (forward, and 2 x for training) and what training and weights init need in all.
+    (forward, and 2 x for training) and what training and weights init need in all; then what
+    the head (the output layer) got.
 
     MACs and FLOPs are per sample: FLOPs = 2 x MACs for dense and conv, 1 per input element for
     activations, normalizations, input scaling and pools, 1 per output element for a residual's
@@ -302,14 +306,16 @@ def show(spec: Path, batch_size: int | None, as_json: bool) -> None:
       normspec show specs/resnet18.yaml
       normspec show specs/resnet18.yaml --batch-size 128 --json
     """
-    import normspec
+    from normspec.spec.canonicalize import load_with_head
     from normspec.summary import summary, summary_data
 
-    canon = normspec.load(spec)
+    canon, head = load_with_head(spec)
     if as_json:
         click.echo(json.dumps(summary_data(canon, batch_size), indent=2))
     else:
         click.echo(summary(canon, batch_size), nl=False)
+        if head is not None:
+            click.echo(head.line()[0].upper() + head.line()[1:])
 
 
 @main.command()

@@ -39,7 +39,7 @@ CASES = [
     ("group norm groups", HEAD + "layers:\n  - group_norm: 2\n", "layers[0].group_norm.groups: groups=2 does not divide the 3 channels"),
     ("residual mismatch", HEAD + "layers:\n  - residual: {body: [conv2d: 5], shortcut: identity}\n", "layers[0].residual.shortcut: residual add of mismatched shapes: body gives (6, 6, 5), shortcut gives (8, 8, 3); use shortcut: projection"),
     ("duplicate name", HEAD + "layers:\n  - flatten: {name: a}\n  - dense: {units: 2, name: a}\n", "5:29: layers[1].dense.name: duplicate layer name 'a'"),
-    ("derived name taken", HEAD + "defaults: {norm: batch}\nlayers:\n  - flatten: {name: fc_bn}\n  - dense: {units: 2, name: fc}\n", "6:12: layers[1].dense: this layer names one of its ops 'fc_bn', which another layer already has"),
+    ("derived name taken", HEAD + "defaults: {norm: batch}\nlayers:\n  - flatten: {name: fc_bn}\n  - dense: {units: 2, name: fc}\n  - dense: 2\n", "6:12: layers[1].dense: this layer names one of its ops 'fc_bn', which another layer already has"),
     ("reserved name", HEAD + "layers:\n  - flatten: {name: forward}\n", "4:21: layers[0].flatten.name: 'forward' is reserved"),
     ("code in a name", HEAD + "layers:\n  - flatten: {name: 'x); import os'}\n", "layers[0].flatten.name: must be a valid identifier"),
     ("object tag", HEAD + "layers:\n  - !!python/object/apply:os.system [ls]\n", "4:5: layers[0]: tag 'tag:yaml.org,2002:python/object/apply:os.system' is not allowed"),

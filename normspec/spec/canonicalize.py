@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path as FilePath
 from typing import Any
 
 from normspec.errors import Path, Problem, SpecError, shown
 from normspec.ir import ops as ir
 from normspec.ir.graph import CanonicalSpec, InputSpec, walk_ops
-from normspec.loader import Document
+from normspec.loader import Document, load_yaml, read_source
+from normspec.spec import hints
 from normspec.spec import models as m
 from normspec.spec import ops_builder as build
+from normspec.spec.head import HeadNote, head_index, steps
+from normspec.spec.layer_items import Entry, ItemReader, repaired
 from normspec.spec.lowering_table import LOWER
-from normspec.spec.norms import resolve_activation, resolve_norm
+from normspec.spec.norms import as_norm_spec, resolve_activation, resolve_norm
 from normspec.spec.ops_builder import ShapeError
-from normspec.spec.suggestions import suggest
 from normspec.spec.train_section import train_spec
 from normspec.spec.validate import validate
 
@@ -22,6 +25,9 @@ MAX_OPS = 5_000
 """Most primitive ops a spec may expand to: the canonical form of 5,000 convolutions is about
 150,000 YAML nodes and 2.4 MB, still a spec the loader reads."""
 _MAIN_TOKENS = {"layer", "dense", "conv"}
+_NESTED = {"residual"}
+"""Kinds whose options hold layer lists: an invalid one is not lowered (its lists are
+checked on their own)."""
 
 
 class Canonicalizer:
@@ -35,6 +41,9 @@ class Canonicalizer:
         self.defaults = m.Defaults()
         self.explicit: set[str] = set()
         self.input_shape: Shape = ()
+        self.head: Path | None = None
+        self.head_note: HeadNote | None = None
+        self.items = ItemReader(doc, self.problems)
 
     # --- entry point ---------------------------------------------------------------------------
 
@@ -46,10 +55,12 @@ class Canonicalizer:
         layers_data = data.get("layers")
         if not isinstance(layers_data, list):
             layers_data = None
-        section = header.input if header else self.recover(m.InputSection, data.get("input"))
+        section = header.input if header else self.recover_input(data)
         defaults = header.defaults if header else self.recover(m.Defaults, data.get("defaults"))
         self.defaults = defaults or m.Defaults()
         self.explicit = set(_explicit_names(layers_data or []))
+        index = head_index(layers_data or [])
+        self.head = None if index is None else ("layers", index)
         shape: Shape | None = tuple(section.shape) if section else None
         self.input_shape = shape or ()
         if shape is not None:
@@ -106,6 +117,13 @@ class Canonicalizer:
         (its own problems are already reported through the whole-spec validation)."""
         return validate(model, data if data is not None else {}, self.doc, (), [])
 
+    def recover_input(self, data: dict[Any, Any]) -> m.InputSection | None:
+        """The input section, or one made of a top-level ``input_shape`` (reported as such)."""
+        if "input" not in data:
+            written = next((v for k, v in data.items() if hints.is_input_shape(k)), None)
+            return self.recover(m.InputSection, {"shape": written})
+        return self.recover(m.InputSection, data.get("input"))
+
     def unrelated_to_reading(self) -> list[Problem]:
         """Validation problems, minus the echoes of nodes the loader already rejected."""
         bad = [p.path for p in self.doc.problems]
@@ -153,42 +171,57 @@ class Canonicalizer:
     ) -> tuple[list[ir.Op], Shape | None]:
         ops: list[ir.Op] = []
         for i, item in enumerate(items):
-            entry = self.split(item, (*path, i))
-            if entry is None:
-                shape = None
-                continue
-            kind, body = entry
-            where = (*path, i, kind)
-            model, shorthand = m.LAYER_KINDS[kind]
-            if body is None:
-                body = {}
-            elif not isinstance(body, dict):
-                if shorthand is None:
-                    self.fail(where, f"{kind} takes a mapping of options, not {shown(body)}")
-                    shape = None
-                    continue
-                body = {shorthand: body}
-            layer = validate(model, body, self.doc, where, self.problems)
-            if layer is None:
-                self.check_sublayers(body, where, shape, prefix)
-                shape = None
-                continue
-            if shape is None:
-                continue
-            name = self.claim(layer.name, (*where, "name")) if layer.name else None
-            name = name or self.auto_name(prefix + kind)
-            try:
-                new = LOWER[kind](self, layer, name, shape, where)
-            except ShapeError as exc:
-                field = (exc.field,) if exc.field else ()
-                self.fail((*where, *field), str(exc))
-                if exc.spatial:
-                    self.check_channels_first()
-                shape = exc.recovered
-                continue
+            entry = self.items.read(item, (*path, i))
+            new, shape = self.layer(entry, shape, prefix) if entry else ([], None)
             ops.extend(new)
-            shape = self.check_declared(layer, kind, new, shape, where)
         return ops, shape
+
+    def layer(
+        self, entry: Entry, shape: Shape | None, prefix: str
+    ) -> tuple[list[ir.Op], Shape | None]:
+        """The ops of one layer item and the shape after it (None: unknown from here on). A
+        layer read from a mistake, or valid once its unknown keys are renamed, carries the
+        shape on but reports nothing more."""
+        kind, body, at = entry.kind, entry.body, entry.at
+        model, shorthand = m.LAYER_KINDS[kind]
+        if body is None:
+            body = {}
+        elif not isinstance(body, dict):
+            if shorthand is None:
+                self.fail(at, f"{kind} takes a mapping of options, not {shown(body)}")
+                return [], None
+            body = {shorthand: body}
+        layer = validate(model, body, self.doc, at, self.problems)
+        quiet = entry.guessed
+        if layer is None:
+            self.check_sublayers(body, at, shape, prefix)
+            layer = None if kind in _NESTED else repaired(model, body)
+            quiet = True
+        if layer is None or shape is None:
+            return [], None
+        if not quiet:
+            return self.lower(kind, layer, shape, entry.where, prefix)
+        mark = len(self.problems)
+        ops, shape = self.lower(kind, layer, shape, entry.where, prefix)
+        del self.problems[mark:]
+        return ops, shape
+
+    def lower(
+        self, kind: str, layer: Any, shape: Shape, where: Path, prefix: str
+    ) -> tuple[list[ir.Op], Shape | None]:
+        name = self.claim(layer.name, (*where, "name")) if layer.name else None
+        name = name or self.auto_name(prefix + kind)
+        try:
+            new = LOWER[kind](self, layer, name, shape, where)
+        except ShapeError as exc:
+            field = (exc.field,) if exc.field else ()
+            self.fail((*where, *field), str(exc))
+            if exc.spatial:
+                self.check_channels_first()
+            return [], exc.recovered
+        if where[:-1] == self.head:
+            self.note_head(layer, new, where)
+        return new, self.check_declared(layer, kind, new, shape, where)
 
     def check_sublayers(self, body: Any, where: Path, shape: Shape | None, prefix: str) -> None:
         """Report the problems of a residual's layer lists even when the residual itself is
@@ -197,28 +230,6 @@ class Canonicalizer:
             items = body.get(key) if isinstance(body, dict) else None
             if isinstance(items, list):
                 self.layers(items, (*where, key), shape, prefix)
-
-    def split(self, item: Any, path: Path) -> tuple[str, Any] | None:
-        if isinstance(item, str):
-            kind, body = item, None
-        elif isinstance(item, dict) and len(item) == 1:
-            kind, body = next(iter(item.items()))
-        else:
-            self.fail(
-                path, "a layer is a one-key mapping like {conv2d: 32} or a bare name" + _stray(item)
-            )
-            return None
-        if kind not in m.LAYER_KINDS:
-            hint = suggest(kind, m.LAYER_KINDS)
-            self.problems.append(
-                self.doc.problem(
-                    (*path, kind),
-                    f"unknown layer {shown(kind)}{hint}; known layers: {', '.join(m.LAYER_KINDS)}",
-                    key=isinstance(item, dict),
-                )
-            )
-            return None
-        return kind, body
 
     def check_declared(
         self, layer: m.LayerBase, kind: str, ops: list[ir.Op], shape: Shape, where: Path
@@ -245,10 +256,25 @@ class Canonicalizer:
         return spec
 
     def norm(self, value: m.NormField | None, where: Path) -> Any:
+        """The norm of the layer at ``where``: its own merged over ``defaults.norm``, except
+        that the head (see :mod:`normspec.spec.head`) has none unless it says so."""
+        if value is None and where[:-1] == self.head:
+            value = "none"
         resolved, problems = resolve_norm(value, self.defaults.norm)
         for field, message in problems:
             self.fail((*where, "norm", field), message)
         return resolved
+
+    def note_head(self, layer: m.LayerBase, ops: list[ir.Op], where: Path) -> None:
+        said = getattr(layer, "norm", None)
+        self.head_note = HeadNote(
+            path=where,
+            name=ops[0].name if ops else "",
+            steps=steps(ops),
+            norm=as_norm_spec(said).kind if said is not None else "none",
+            said=said is not None,
+            default_norm=as_norm_spec(self.defaults.norm).kind,
+        )
 
     def input_norm(self, section: m.InputSection) -> list[ir.Op]:
         spec = section.normalize
@@ -299,22 +325,6 @@ class Canonicalizer:
         return tuple(float(v) for v in value)
 
 
-def _stray(item: Any) -> str:
-    """For ``{conv2d: {filters: 3}, kernel: 3}`` (an option indented like its layer's kind): which
-    keys to move into the layer's options."""
-    if not isinstance(item, dict):
-        return ""
-    kinds = [k for k in item if k in m.LAYER_KINDS]
-    if len(kinds) != 1:
-        return ""
-    others = [shown(k) for k in item if k != kinds[0]]
-    verb, them = ("sits", "it") if len(others) == 1 else ("sit", "them")
-    return (
-        f"; {', '.join(others)} {verb} beside {kinds[0]}, not inside it: indent {them} under "
-        f"{kinds[0]}'s options (or put {them} in its braces)"
-    )
-
-
 def _explicit_names(items: list[Any]) -> list[str]:
     names = []
     for item in items:
@@ -331,6 +341,19 @@ def _explicit_names(items: list[Any]) -> list[str]:
 
 def canonicalize(doc: Document) -> CanonicalSpec:
     """Canonical IR of a parsed document; raises :class:`SpecError` listing every problem."""
+    return canonicalize_with_head(doc)[0]
+
+
+def canonicalize_with_head(doc: Document) -> tuple[CanonicalSpec, HeadNote | None]:
+    """:func:`canonicalize`, with what the network's head got (None when it has none)."""
     from normspec.spec import lowering  # noqa: F401  (registers the LOWER table)
 
-    return Canonicalizer(doc).run()
+    canonicalizer = Canonicalizer(doc)
+    spec = canonicalizer.run()
+    return spec, canonicalizer.head_note
+
+
+def load_with_head(spec: str | FilePath) -> tuple[CanonicalSpec, HeadNote | None]:
+    """:func:`normspec.load` of a path or YAML text, with what the network's head got."""
+    text, source = read_source(spec)
+    return canonicalize_with_head(load_yaml(text, source))

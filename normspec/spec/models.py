@@ -135,7 +135,8 @@ NormField = NormKind | NormSpec
 
 
 class Defaults(Model):
-    """Applied to every dense/conv layer unless the layer says otherwise."""
+    """Applied to every dense/conv layer unless the layer says otherwise; the network's output
+    layer (its head, see :mod:`normspec.spec.head`) takes all but ``norm``."""
 
     activation: ActivationField = "linear"
     norm: NormField = "none"

@@ -95,8 +95,9 @@ def fold(word: str) -> str:
     return word.lower().replace("_", "").replace("-", "")
 
 
-def closest(word: str, choices: Iterable[str]) -> str | None:
-    """The allowed name ``word`` most likely means, or ``None``."""
+def closest(word: str, choices: Iterable[str], *, fuzzy: bool = True) -> str | None:
+    """The allowed name ``word`` most likely means, or ``None``; without ``fuzzy``, only a
+    name equal to it but for case and ``_``/``-``, or another framework's name for it."""
     if len(word) > _LONGEST:
         return None
     allowed = [c for c in choices if c != word]
@@ -107,6 +108,8 @@ def closest(word: str, choices: Iterable[str]) -> str | None:
     for target in ALIASES.get(key, ()):
         if target in allowed:
             return target
+    if not fuzzy:
+        return None
     match = difflib.get_close_matches(key, list(folded), n=1, cutoff=0.6)
     return folded[match[0]] if match else None
 

@@ -17,7 +17,10 @@ TAG_ERRORS = {"union_tag_invalid", "union_tag_not_found"}
 """Pydantic's errors for a mapping whose tag names no form, or that has no tag."""
 
 
-def unknown_key(key: str, fields: list[str]) -> str:
+def unknown_key(key: str, fields: list[str], hint: str | None = None) -> str:
+    """The message for ``key``, which is none of ``fields``; ``hint`` says where it lives."""
+    if hint is not None:
+        return f"unknown key {shown(key)}: {hint}"
     return f"unknown key {shown(key)}{suggest(key, fields)}; allowed keys: {', '.join(fields)}"
 
 

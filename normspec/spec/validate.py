@@ -10,7 +10,7 @@ from pydantic import BaseModel, ValidationError
 
 from normspec.errors import Path, Problem, shown
 from normspec.loader import Document
-from normspec.spec import unions
+from normspec.spec import hints, unions
 from normspec.spec.suggestions import suggest
 
 M = TypeVar("M", bound=BaseModel)
@@ -100,9 +100,24 @@ def _problems(
             names = _literal_choices([e for e, _, _ in errs])
             out.extend(unions.tag_problems(doc, full, tag[0], tag[2], names))
             continue
+        if _said_elsewhere(errs):
+            continue
         key = "extra_forbidden" in kinds
-        out.append(doc.problem(full, _message(errs), key=key))
+        out.append(doc.problem(full, _message(errs, full), key=key))
     return out
+
+
+def _said_elsewhere(errs: list[_Error]) -> bool:
+    """A missing ``input`` beside a top-level ``input_shape``, whose problem says where the
+    shape goes."""
+    first = errs[0][0]
+    parent = first["input"]
+    return (
+        first["type"] == "missing"
+        and tuple(first["loc"]) == ("input",)
+        and isinstance(parent, dict)
+        and any(hints.is_input_shape(k) for k in parent)
+    )
 
 
 def _literal_choices(errs: list[dict[str, Any]]) -> list[str]:
@@ -114,14 +129,15 @@ def _literal_choices(errs: list[dict[str, Any]]) -> list[str]:
     return []
 
 
-def _message(full_errs: list[_Error]) -> str:
+def _message(full_errs: list[_Error], path: Path) -> str:
     first, fields, _ = full_errs[0]
     errs = [(e, f) for e, f, _ in full_errs]
     kind = first["type"]
     if kind == "extra_forbidden":
-        return unions.unknown_key(str(first["loc"][-1]), fields)
+        key = str(first["loc"][-1])
+        return unions.unknown_key(key, fields, hints.misplaced_key(path[:-1], key, first["input"]))
     if kind == "missing":
-        return f"missing required key '{first['loc'][-1]}'"
+        return hints.missing_key(str(first["loc"][-1]))
     checks = [e for e, _ in errs if e["type"] == "value_error"]
     if checks:  # a value of the right form that breaks a rule (a branch's own check)
         return f"{_short(checks[0])} (got {shown(checks[0]['input'])})"
