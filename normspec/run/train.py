@@ -18,6 +18,7 @@ from normspec.ir.graph import SGD, Adam, CanonicalSpec, TrainSpec
 from normspec.run import metrics
 from normspec.run.data import Dataset, channel_stats, check_dataset
 from normspec.run.environment import run_environment
+from normspec.spec.train_section import optimizer_of
 from normspec.weights import Weights, init_weights, save_weights
 
 
@@ -42,11 +43,10 @@ class RunSettings:
         """The spec's ``train`` section, with command-line overrides."""
         opt: SGD | Adam = spec.train.optimizer
         if optimizer == "adam" and not isinstance(opt, Adam):
-            opt = Adam(learning_rate=1e-3, beta1=0.9, beta2=0.999, epsilon=1e-8)
+            opt = optimizer_of("adam")
         elif optimizer in ("sgd", "momentum"):
-            momentum = 0.9 if optimizer == "momentum" else 0.0
-            rate = opt.learning_rate if isinstance(opt, SGD) else 0.01
-            opt = SGD(learning_rate=rate, momentum=momentum, nesterov=False)
+            kept = opt.learning_rate if isinstance(opt, SGD) else None
+            opt = optimizer_of(optimizer, learning_rate=kept)
         if lr is not None:
             opt = type(opt).model_validate({**opt.model_dump(), "learning_rate": lr})
         return cls(

@@ -8,26 +8,31 @@ from normspec.ir import ops as ir
 from normspec.ir.graph import SGD, Adam, TrainSpec
 from normspec.spec import models as m
 
+DEFAULT_LEARNING_RATE = {"sgd": 0.01, "momentum": 0.01, "adam": 1e-3}
+"""The learning rate of an optimizer that names none."""
+DEFAULT_MOMENTUM = 0.9
+"""The momentum of ``momentum`` (plain ``sgd`` has none); Adam's betas and epsilon default
+in :class:`normspec.spec.models.AdamSpec`."""
+
+
+def optimizer_of(
+    opt: m.SGDSpec | m.AdamSpec | str, learning_rate: float | None = None
+) -> SGD | Adam:
+    """The explicit optimizer of a spec's ``optimizer`` (a kind alone takes every default);
+    ``learning_rate``, when given, is used where the spec names none."""
+    if isinstance(opt, str):
+        opt = m.AdamSpec(kind="adam") if opt == "adam" else m.SGDSpec(kind=opt)  # type: ignore[arg-type]
+    rate = opt.learning_rate or learning_rate or DEFAULT_LEARNING_RATE[opt.kind]
+    if isinstance(opt, m.AdamSpec):
+        return Adam(learning_rate=rate, beta1=opt.beta1, beta2=opt.beta2, epsilon=opt.epsilon)
+    default_momentum = DEFAULT_MOMENTUM if opt.kind == "momentum" else 0.0
+    momentum = opt.momentum if opt.momentum is not None else default_momentum
+    return SGD(learning_rate=rate, momentum=momentum, nesterov=opt.nesterov)
+
 
 def train_spec(section: m.TrainSection, ops: list[ir.Op]) -> TrainSpec:
     """The train section of a canonical spec whose ops are ``ops``."""
-    opt = section.optimizer
-    if isinstance(opt, str):
-        opt = m.AdamSpec(kind="adam") if opt == "adam" else m.SGDSpec(kind=opt)
-    optimizer: SGD | Adam
-    if isinstance(opt, m.AdamSpec):
-        optimizer = Adam(
-            learning_rate=opt.learning_rate or 1e-3,
-            beta1=opt.beta1,
-            beta2=opt.beta2,
-            epsilon=opt.epsilon,
-        )
-    else:
-        default_momentum = 0.9 if opt.kind == "momentum" else 0.0
-        momentum = opt.momentum if opt.momentum is not None else default_momentum
-        optimizer = SGD(
-            learning_rate=opt.learning_rate or 0.01, momentum=momentum, nesterov=opt.nesterov
-        )
+    optimizer = optimizer_of(section.optimizer)
     loss = section.loss if section.loss != "auto" else _auto_loss(ops)
     return TrainSpec(
         loss=loss,

@@ -9,13 +9,15 @@ import os
 import flax
 import jax
 
+from normspec.backends.common import requested_device
+
 
 def apply_threads() -> None:
     """Nothing to apply: XLA's CPU thread pool is not configurable at run time."""
 
 
 def environment() -> dict[str, object]:
-    wanted = os.environ.get("NORMSPEC_DEVICE", "auto")
+    wanted = requested_device()
     devices = jax.devices() if wanted == "auto" else jax.devices(wanted)
     return {
         "framework": f"jax {jax.__version__}, flax {flax.__version__}",

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -27,32 +26,30 @@ import numpy as np
 import optax
 from flax import nnx
 
+from normspec.backends.common import (
+    loss_targets,
+    missing_device,
+    prediction_batches,
+    requested_device,
+)
 from normspec.backends.flax.runtime import mode
 from normspec.batching import batches
-from normspec.errors import BackendError
-from normspec.heads import logits_head, targets
+from normspec.heads import logits_head
 from normspec.ir.graph import SGD, Adam, CanonicalSpec
-
-PREDICT_BATCH = 256
-DEVICES = ("auto", "cpu", "gpu", "tpu")
 
 
 @contextlib.contextmanager
 def device_scope() -> Iterator[None]:
     """Run on the device ``NORMSPEC_DEVICE`` asks for: ``auto`` is JAX's default device;
     ``cpu``, ``gpu`` and ``tpu`` the first such device, an error when JAX has none."""
-    wanted = os.environ.get("NORMSPEC_DEVICE", "auto")
-    if wanted not in DEVICES:
-        raise BackendError(f"NORMSPEC_DEVICE={wanted!r}: use one of {', '.join(DEVICES)}")
+    wanted = requested_device()
     if wanted == "auto":
         yield
         return
     try:
         device = jax.devices(wanted)[0]
     except RuntimeError:
-        raise BackendError(
-            f"--device {wanted} (NORMSPEC_DEVICE) was asked for, but JAX sees no {wanted} device"
-        ) from None
+        raise missing_device(wanted, "JAX") from None
     with jax.default_device(device):
         yield
 
@@ -148,8 +145,7 @@ def seed_dropout(model: nnx.Module, seed: int) -> None:
 
 
 def _targets(spec: CanonicalSpec, y: np.ndarray) -> jax.Array:
-    t = targets(spec, np.asarray(y))
-    return jnp.asarray(t if spec.train.loss == "cross_entropy" else t.astype(spec.input.dtype))
+    return jnp.asarray(loss_targets(spec, y))
 
 
 def fit(
@@ -196,11 +192,12 @@ def _apply(model: nnx.Module, x: jax.Array) -> jax.Array:
 
 
 def predict(model: nnx.Module, spec: CanonicalSpec, x: np.ndarray) -> np.ndarray:
-    """Eval-mode outputs (channels-last numpy), in batches of ``PREDICT_BATCH``."""
+    """Eval-mode outputs (channels-last numpy), in batches of
+    :data:`~normspec.backends.common.PREDICT_BATCH`."""
     data = np.asarray(x, dtype=spec.input.dtype)
     with device_scope(), mode(model, train=False, dropout=False):
         parts = [
-            np.asarray(_apply(model, jnp.asarray(data[i : i + PREDICT_BATCH])))
-            for i in range(0, len(data), PREDICT_BATCH)
+            np.asarray(_apply(model, jnp.asarray(data[part])))
+            for part in prediction_batches(len(data))
         ]
     return np.concatenate(parts) if parts else np.zeros((0, *spec.output_shape), data.dtype)

@@ -14,9 +14,9 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from normspec.backends.common import loss_targets
 from normspec.backends.flax.runtime import mode
 from normspec.backends.flax.trainer import loss_form, make_optimizer, train_step
-from normspec.heads import targets
 from normspec.ir.graph import CanonicalSpec
 
 
@@ -29,10 +29,8 @@ def train_steps(
     losses = []
     with mode(model, train=True, dropout=False):
         for x, y in batches:
-            t = targets(spec, np.asarray(y))
-            if spec.train.loss != "cross_entropy":
-                t = t.astype(spec.input.dtype)
+            t = jnp.asarray(loss_targets(spec, y))
             inputs = jnp.asarray(np.asarray(x, dtype=spec.input.dtype))
-            loss, _ = train_step(model, optimizer, inputs, jnp.asarray(t), form)
+            loss, _ = train_step(model, optimizer, inputs, t, form)
             losses.append(float(loss))
     return losses

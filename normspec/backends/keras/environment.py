@@ -8,6 +8,7 @@ import os
 import keras
 import tensorflow as tf
 
+from normspec.backends.common import requested_device
 from normspec.errors import BackendError
 
 
@@ -26,7 +27,7 @@ def apply_threads() -> None:
 
 def environment() -> dict[str, object]:
     threads = tf.config.threading.get_intra_op_parallelism_threads()
-    wanted = os.environ.get("NORMSPEC_DEVICE", "auto")
+    wanted = requested_device()
     gpu = wanted != "cpu" and bool(tf.config.list_logical_devices("GPU"))
     return {
         "framework": f"keras {keras.__version__} (tensorflow {tf.__version__})",

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -26,14 +25,12 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from normspec.backends import common
+from normspec.backends.common import loss_targets, missing_device, requested_device
 from normspec.backends.keras.optimizers import make_optimizer
 from normspec.batching import batches
-from normspec.errors import BackendError
-from normspec.heads import logits_head, targets
+from normspec.heads import logits_head
 from normspec.ir.graph import SGD, Adam, CanonicalSpec
-
-PREDICT_BATCH = 256
-DEVICES = ("auto", "cpu", "gpu", "tpu")
 
 __all__ = ["fit", "make_optimizer", "predict"]
 
@@ -43,14 +40,9 @@ def device_scope() -> Iterator[None]:
     """Where ``NORMSPEC_DEVICE`` asks TensorFlow to run: ``auto`` and ``gpu``/``tpu`` use the
     default placement (``gpu``/``tpu`` only when TensorFlow has such a device), ``cpu`` pins
     every op to the CPU."""
-    wanted = os.environ.get("NORMSPEC_DEVICE", "auto")
-    if wanted not in DEVICES:
-        raise BackendError(f"NORMSPEC_DEVICE={wanted!r}: use one of {', '.join(DEVICES)}")
+    wanted = requested_device()
     if wanted in ("gpu", "tpu") and not tf.config.list_logical_devices(wanted.upper()):
-        raise BackendError(
-            f"--device {wanted} (NORMSPEC_DEVICE) was asked for, "
-            f"but TensorFlow sees no {wanted} device"
-        )
+        raise missing_device(wanted, "TensorFlow")
     with tf.device("/CPU:0") if wanted == "cpu" else contextlib.nullcontext():
         yield
 
@@ -126,8 +118,7 @@ class EpochBatches(keras.utils.PyDataset):
             self.epoch = epoch
 
     def _labels(self, y: np.ndarray) -> np.ndarray:
-        t = targets(self.spec, np.asarray(y))
-        return t if self.spec.train.loss == "cross_entropy" else t.astype(self.spec.input.dtype)
+        return loss_targets(self.spec, y)
 
     def __len__(self) -> int:
         return len(self._items)
@@ -206,7 +197,8 @@ def fit(
 
 
 def predict(model: keras.Model, spec: CanonicalSpec, x: np.ndarray) -> np.ndarray:
-    """Eval-mode outputs (channels-last numpy), in batches of ``PREDICT_BATCH``."""
+    """Eval-mode outputs (channels-last numpy), in batches of
+    :data:`~normspec.backends.common.PREDICT_BATCH`."""
     inputs = np.asarray(x, dtype=spec.input.dtype)
     with device_scope():
-        return np.asarray(model.predict(inputs, batch_size=PREDICT_BATCH, verbose=0))
+        return np.asarray(model.predict(inputs, batch_size=common.PREDICT_BATCH, verbose=0))

@@ -16,9 +16,10 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from normspec.backends.common import loss_targets
 from normspec.backends.keras.optimizers import make_optimizer
 from normspec.backends.keras.runtime import dropout_disabled
-from normspec.heads import logits_head, targets
+from normspec.heads import logits_head
 from normspec.ir.graph import CanonicalSpec
 
 
@@ -39,11 +40,6 @@ def loss_function(spec: CanonicalSpec) -> Callable[[Any, Any], Any]:
     return lambda t, z: ops.mean(ops.square(z - t))
 
 
-def _targets(spec: CanonicalSpec, y: np.ndarray) -> np.ndarray:
-    t = targets(spec, np.asarray(y))
-    return t if spec.train.loss == "cross_entropy" else t.astype(spec.input.dtype)
-
-
 def train_steps(
     model: keras.Model, spec: CanonicalSpec, batches: Iterable[tuple[np.ndarray, np.ndarray]]
 ) -> list[float]:
@@ -57,7 +53,7 @@ def train_steps(
         for x, y in batches:
             inputs = ops.convert_to_tensor(np.asarray(x, dtype=spec.input.dtype))
             with tf.GradientTape() as tape:
-                loss = loss_fn(_targets(spec, y), head(inputs, training=True))
+                loss = loss_fn(loss_targets(spec, y), head(inputs, training=True))
             optimizer.apply(tape.gradient(loss, variables), variables)
             losses.append(float(loss))
     return losses

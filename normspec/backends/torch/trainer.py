@@ -12,7 +12,6 @@ does with ``from_logits=False`` on a softmax output and the Flax trainer does ex
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from normspec.backends.common import missing_device, prediction_batches, requested_device
 from normspec.backends.torch.runtime import model_dtype, to_numpy, to_torch
 from normspec.backends.torch.training import loss_function, make_optimizer, targets
 from normspec.batching import batches
@@ -27,23 +27,16 @@ from normspec.errors import BackendError
 from normspec.heads import logits_head
 from normspec.ir.graph import SGD, Adam, CanonicalSpec
 
-PREDICT_BATCH = 256
-DEVICES = ("auto", "cpu", "gpu", "tpu")
-
 
 def device() -> torch.device:
     """The device ``NORMSPEC_DEVICE`` asks for: ``auto`` is CUDA when there is one, else CPU."""
-    wanted = os.environ.get("NORMSPEC_DEVICE", "auto")
-    if wanted not in DEVICES:
-        raise BackendError(f"NORMSPEC_DEVICE={wanted!r}: use one of {', '.join(DEVICES)}")
+    wanted = requested_device()
     if wanted == "tpu":
         raise BackendError(
             "--device tpu (NORMSPEC_DEVICE): the torch backend runs on cpu or gpu, not tpu"
         )
     if wanted == "gpu" and not torch.cuda.is_available():
-        raise BackendError(
-            "--device gpu (NORMSPEC_DEVICE) was asked for, but PyTorch sees no CUDA device"
-        )
+        raise missing_device("gpu", "PyTorch (CUDA)")
     use_cuda = wanted == "gpu" or (wanted == "auto" and torch.cuda.is_available())
     return torch.device("cuda" if use_cuda else "cpu")
 
@@ -113,7 +106,8 @@ def _epoch_metrics(losses: list[float], accuracies: list[float]) -> dict[str, fl
 
 
 def predict(model: nn.Module, spec: CanonicalSpec, x: np.ndarray) -> np.ndarray:
-    """Eval-mode outputs (channels-last numpy), in batches of ``PREDICT_BATCH``."""
+    """Eval-mode outputs (channels-last numpy), in batches of
+    :data:`~normspec.backends.common.PREDICT_BATCH`."""
     dev, dtype = device(), model_dtype(spec)
     home = next(model.parameters(), torch.empty(0)).device
     was_training = model.training
@@ -121,8 +115,8 @@ def predict(model: nn.Module, spec: CanonicalSpec, x: np.ndarray) -> np.ndarray:
     try:
         with torch.inference_mode():
             parts = [
-                to_numpy(model(to_torch(x[i : i + PREDICT_BATCH], dtype).to(dev)))
-                for i in range(0, len(x), PREDICT_BATCH)
+                to_numpy(model(to_torch(x[part], dtype).to(dev)))
+                for part in prediction_batches(len(x))
             ]
     finally:
         model.train(was_training)
