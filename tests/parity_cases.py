@@ -75,6 +75,7 @@ CASES: list[tuple[str, str, str, str]] = [
     ("rescale", IMG_EVEN, "- conv2d: 2", "normalize: {kind: rescale, scale: 0.5, offset: -1.0}"),
     ("residual_post", IMG_EVEN, "- residual_block: {filters: 4, strides: 2}", ""),
     ("residual_pre", IMG_ODD, "- residual_block: {filters: 4, strides: 2, style: pre}", ""),
+    ("residual_empty_body", FLAT, "- residual: {body: [{activation: linear}]}\n- dense: 2", ""),
     ("residual_identity", IMG_EVEN, "- residual: {body: [{conv2d: {filters: 3, padding: same, activation: relu}}]}", ""),
 ]  # fmt: skip
 

@@ -53,6 +53,22 @@ def test_registering_an_emitter_twice_raises(backend: str) -> None:
     assert emitter.EMITTERS[ir.Dense].__name__ != "<lambda>"
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_every_weight_has_a_slot_in_the_printers_weight_map(backend: str) -> None:
+    """The maps are framework-free (declared with the printers), so this runs without the
+    framework: every role of every op with weights, in every parity case and spec, is mapped,
+    and ops without weights have no map."""
+    emitter = importlib.import_module(f"normspec.backends.{backend}.emitter")
+    roles: dict[type[ir.Op], set[str]] = {}
+    specs = [*SPEC_OF.values(), *(normspec.load(path) for path in SPECS)]
+    for site in (site for spec in specs for site in spec.walk()):
+        weights = site.op.weights(site.input_shape)
+        roles.setdefault(type(site.op), set()).update(w.role.name for w in weights)
+    for cls, seen in roles.items():
+        assert seen <= set(emitter.WEIGHT_MAPS.get(cls, {})), (cls.__name__, seen)
+    assert set(emitter.WEIGHT_MAPS) == {cls for cls, seen in roles.items() if seen}
+
+
 def test_every_op_has_a_parity_case() -> None:
     covered = {type(site.op) for spec in SPEC_OF.values() for site in spec.walk()}
     assert covered == set(ir.OP_CLASSES)

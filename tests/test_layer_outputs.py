@@ -56,7 +56,9 @@ def test_every_layer_output_matches_the_reference(backend: str, train: bool, tmp
 
 
 def paths(state: Any) -> set[tuple[Any, ...]]:
-    return {path for path, _ in state.flat_state()}
+    from flax import nnx
+
+    return {path for path, _ in nnx.to_flat_state(state)}
 
 
 def test_a_flax_model_called_outside_a_capture_keeps_no_intermediates() -> None:

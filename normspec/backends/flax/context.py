@@ -7,8 +7,8 @@ from typing import Any
 
 from normspec.backends.codegen import INDENT, Call, Raw, call
 from normspec.backends.flax.codegen import statement
+from normspec.backends.printing import BaseSite
 from normspec.ir.graph import CanonicalSpec
-from normspec.ir.ops import Shape
 
 DTYPE = Raw("DTYPE")
 """The module constant holding the spec's dtype; every layer gets ``dtype=DTYPE``."""
@@ -71,17 +71,12 @@ class Builder:
 
 
 @dataclass
-class Site:
+class Site(BaseSite):
     """Where one op is emitted: it reads variable ``src`` and assigns its result to ``dst``;
     at the top level (``sow`` set) the result is also sown as an ``nnx.Intermediate`` under
     that name, which ``nnx.capture`` collects."""
 
     builder: Builder
-    src: str
-    dst: str
-    input_shape: Shape
-    depth: int
-    """Residual nesting depth (0 at the top level), which picks the branch variable names."""
     sow: str | None = None
 
     @property

@@ -14,39 +14,48 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from normspec.backends import printing
 from normspec.backends.codegen import OMIT, Call, Raw, call, float_literal
 from normspec.backends.flax.context import DTYPE, Site
+from normspec.backends.weight_maps import WeightMap, WeightMaps, weight_map
 from normspec.ir import ops as ir
-from normspec.ir.ops import Pair
+from normspec.ir.ops import Pair, Shape
 from normspec.ir.registry import Registry
 
-Emitter = Callable[[Any, Site], None]
-EMITTERS: Registry[type[ir.Op], Emitter] = Registry("Flax emitter")
+EMITTERS: Registry[type[ir.Op], printing.Emitter] = Registry("Flax emitter")
 """IR op class -> the function that emits it."""
 
-F = TypeVar("F", bound=Emitter)
+F = TypeVar("F", bound=printing.Emitter)
 
 PRECISION = Raw("precision")
 """The model's ``precision`` argument, which every Linear and Conv gets."""
 RNGS = Raw("rngs")
 
 
-def register(*classes: type[ir.Op]) -> Callable[[F], F]:
-    """Register the decorated function as the emitter of ``classes``; duplicates raise."""
+AFFINE = weight_map(scale="scale", shift="bias")
+"""A normalization's scale and shift."""
+
+
+WEIGHT_MAPS: WeightMaps = Registry("Flax weight map")
+"""IR op class -> where its layer holds each of its weights (see
+:mod:`normspec.backends.weight_maps`); every op with weights has one."""
+
+
+def register(*classes: type[ir.Op], weights: WeightMap | None = None) -> Callable[[F], F]:
+    """Register the decorated function as the emitter of ``classes`` and, for ops with
+    weights, where the layers it writes hold them; duplicates raise."""
+    if weights is not None:
+        for cls in classes:
+            WEIGHT_MAPS.add(cls, weights)
     return EMITTERS.decorator(*classes)
 
 
-def emit_sequence(site: Site, ops: tuple[ir.Op, ...], *, sow: bool = False) -> str:
-    """Emit ``ops`` in order from ``site.src`` into ``site.dst``; returns the variable holding
-    the result (``site.src`` itself when ``ops`` is empty). With ``sow`` every op's output is
-    also sown under its name (see :class:`~normspec.backends.flax.context.Site`)."""
-    src, shape = site.src, site.input_shape
-    for op in ops:
-        key = site.builder.names.short[op.name] if sow else None
-        child = Site(site.builder, src, site.dst, shape, site.depth, key)
-        EMITTERS[type(op)](op, child)
-        src, shape = child.src, op.shape
-    return src
+def sowing(parent: Site, src: str, shape: Shape, op: ir.Op) -> Site:
+    """The site of a top-level op, whose output is also sown under its name (see
+    :class:`~normspec.backends.flax.context.Site`)."""
+    return Site(
+        parent.builder, src, parent.dst, shape, parent.depth, parent.builder.names.short[op.name]
+    )
 
 
 DTYPES = {"dtype": DTYPE, "param_dtype": DTYPE}
@@ -77,7 +86,7 @@ def _padding(padding: tuple[Pair, ...]) -> Any:
 # --- ops ---------------------------------------------------------------------------------------
 
 
-@register(ir.Standardize)
+@register(ir.Standardize, weights=weight_map(mean="mean", std="std"))
 def _standardize(op: ir.Standardize, site: Site) -> None:
     cls = site.builder.helper("Standardize")
     fixed = {} if op.adapt else {"mean": op.mean, "std": op.std}
@@ -105,7 +114,7 @@ def _weighted(op: ir.Dense | ir.Conv1D | ir.Conv2D, site: Site) -> dict[str, Any
     }
 
 
-@register(ir.Dense)
+@register(ir.Dense, weights=weight_map(kernel="kernel", bias="bias"))
 def _dense(op: ir.Dense, site: Site) -> None:
     layer = call(
         "nnx.Linear",
@@ -116,7 +125,7 @@ def _dense(op: ir.Dense, site: Site) -> None:
     site.layer(op.name, layer)
 
 
-@register(ir.Conv1D, ir.Conv2D)
+@register(ir.Conv1D, ir.Conv2D, weights=weight_map(kernel="kernel", bias="bias"))
 def _conv(op: ir.Conv1D | ir.Conv2D, site: Site) -> None:
     layer = call(
         "nnx.Conv",
@@ -158,7 +167,7 @@ def _avg_pool(op: ir.AvgPool1D | ir.AvgPool2D, site: Site) -> None:
     site.result(value, ".astype(DTYPE)")
 
 
-def _global_pool(func: str) -> Emitter:
+def _global_pool(func: str) -> printing.Emitter:
     def emit(op: ir.Op, site: Site) -> None:
         axes = tuple(range(1, len(site.input_shape)))
         site.result(call(func, site.x, axis=axes[0] if len(axes) == 1 else axes))
@@ -207,7 +216,7 @@ def _flax_momentum(momentum: float) -> float:
     return float(f"{1.0 - momentum:.15g}")
 
 
-@register(ir.BatchNorm)
+@register(ir.BatchNorm, weights=weight_map(scale="scale", shift="bias", mean="mean", var="var"))
 def _batch_norm(op: ir.BatchNorm, site: Site) -> None:
     site.builder.notes.add("batch_norm")
     # Not the stock nnx.BatchNorm, which writes its running statistics in place.
@@ -243,22 +252,22 @@ def _norm(cls: str, op: Any, site: Site, **options: Any) -> None:
     site.layer(op.name, layer)
 
 
-@register(ir.LayerNorm)
+@register(ir.LayerNorm, weights=AFFINE)
 def _layer_norm(op: ir.LayerNorm, site: Site) -> None:
     _norm("nnx.LayerNorm", op, site, reduction_axes=-1, feature_axes=-1)
 
 
-@register(ir.GroupNorm)
+@register(ir.GroupNorm, weights=AFFINE)
 def _group_norm(op: ir.GroupNorm, site: Site) -> None:
     _norm("nnx.GroupNorm", op, site, num_groups=op.groups)
 
 
-@register(ir.InstanceNorm)
+@register(ir.InstanceNorm, weights=AFFINE)
 def _instance_norm(op: ir.InstanceNorm, site: Site) -> None:
     _norm("nnx.InstanceNorm", op, site, feature_axes=-1)
 
 
-@register(ir.RMSNorm)
+@register(ir.RMSNorm, weights=weight_map(scale="scale"))
 def _rms_norm(op: ir.RMSNorm, site: Site) -> None:
     layer = call(
         "nnx.RMSNorm",
@@ -279,7 +288,7 @@ def _residual(op: ir.Residual, site: Site) -> None:
     names = site.builder.names.short
     site.builder.comment(f"{names[op.name]}: body + {'shortcut' if op.shortcut else 'identity'}")
     branch = Site(site.builder, site.src, f"body{level}", site.input_shape, site.depth + 1)
-    body = emit_sequence(branch, op.body)
+    body = printing.emit_sequence(branch, op.body, EMITTERS)
     branch = Site(site.builder, site.src, f"shortcut{level}", site.input_shape, site.depth + 1)
-    shortcut = emit_sequence(branch, op.shortcut)
+    shortcut = printing.emit_sequence(branch, op.shortcut, EMITTERS)
     site.result(Raw(f"{body} + {shortcut}"))

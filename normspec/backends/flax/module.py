@@ -9,7 +9,8 @@ from normspec.backends import names
 from normspec.backends.codegen import INDENT, LINE_LENGTH
 from normspec.backends.flax import helpers
 from normspec.backends.flax.context import Builder, Names, Site
-from normspec.backends.flax.emitter import emit_sequence
+from normspec.backends.flax.emitter import EMITTERS, sowing
+from normspec.backends.printing import emit_sequence
 from normspec.ir.graph import CanonicalSpec
 from normspec.ir.ops import Shape
 from normspec.ir.output_checks import logits_head
@@ -39,11 +40,11 @@ def generate(spec: CanonicalSpec) -> FlaxModule:
     names.check_names(spec, "flax")
     builder = Builder(spec, Names(spec))
     body = spec.layers[:-1] if logits_head(spec) is not None else spec.layers
-    emit_sequence(Site(builder, "x", "x", spec.input.shape, depth=0), body, sow=True)
+    emit_sequence(Site(builder, "x", "x", spec.input.shape, 0), body, EMITTERS, child=sowing)
     split = len(builder.call_lines)
     if body != spec.layers:  # the head goes in __call__, after logits()
         head_site = Site(builder, "x", "x", spec.layers[-1].shape, depth=0)
-        emit_sequence(head_site, spec.layers[-1:], sow=True)
+        emit_sequence(head_site, spec.layers[-1:], EMITTERS, child=sowing)
     float64 = builder.float64
     definitions = [
         *(helpers.helper_source(h) for h in helpers.closure(builder.helpers)),

@@ -17,15 +17,12 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from normspec.backends.flax.emitter import WEIGHT_MAPS
 from normspec.backends.flax.module import FlaxModule, generate
+from normspec.backends.weight_maps import slot
 from normspec.ir import ops as ir
-from normspec.ir.graph import CanonicalSpec, op_weights
+from normspec.ir.graph import CanonicalSpec
 from normspec.weights import Weights, check_weights
-
-_ROLES = {"shift": "bias"}
-"""Canonical weight role -> attribute of the nnx layer holding it, where the names differ. The
-canonical layouts are Flax's own: Linear kernel (in, out), Conv kernel (*kernel, in / groups,
-out), per-channel vectors (C,)."""
 
 
 @lru_cache(maxsize=128)
@@ -56,9 +53,8 @@ def _variables(model: nnx.Module, spec: CanonicalSpec) -> Iterator[tuple[str, nn
     names = module_of(spec).names
     for site in spec.walk():
         layer = getattr(model, names[site.op.name], None)
-        for w in op_weights(site.op, site.input_shape):
-            role = w.key.rsplit(".", 1)[1]
-            yield w.key, getattr(layer, _ROLES.get(role, role))
+        for w in site.op.weights(site.input_shape):
+            yield w.key, getattr(layer, slot(WEIGHT_MAPS, site.op, w.role.name).attribute)
 
 
 def set_weights(model: nnx.Module, spec: CanonicalSpec, weights: Weights) -> None:

@@ -8,8 +8,8 @@ from typing import Any
 from normspec.backends.codegen import INDENT, OMIT, Call, Raw, call
 from normspec.backends.keras.codegen import statement
 from normspec.backends.keras.helpers import with_requirements
+from normspec.backends.printing import BaseSite
 from normspec.ir.graph import CanonicalSpec
-from normspec.ir.ops import Shape
 
 DTYPE = Raw("DTYPE")
 """The module constant holding the spec's dtype: the input's dtype, and every layer's when it
@@ -58,14 +58,11 @@ class Builder:
 
 
 @dataclass
-class Site:
-    """Where one op is emitted: it reads ``src`` and assigns its result to ``dst``."""
+class Site(BaseSite):
+    """Where one op is emitted (see :class:`~normspec.backends.printing.BaseSite`): a line of
+    the builder function."""
 
     builder: Builder
-    src: str
-    dst: str
-    input_shape: Shape
-    depth: int
 
     def layer(self, cls: str, name: str, *args: Any, **kwargs: Any) -> Call:
         """A layer constructor call ending in ``name=...``, then ``dtype=DTYPE`` in a float64

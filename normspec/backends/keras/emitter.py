@@ -10,39 +10,41 @@ The module around the builder is assembled by :mod:`normspec.backends.keras.modu
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
+from normspec.backends import printing
 from normspec.backends.codegen import OMIT
 from normspec.backends.keras.context import Site
 from normspec.backends.keras.options import initializer, padding_mode, zero_pad
+from normspec.backends.weight_maps import WeightMap, WeightMaps, weight_map
 from normspec.ir import ops as ir
 from normspec.ir.registry import Registry
 
-Emitter = Callable[[Any, Site], None]
-EMITTERS: Registry[type[ir.Op], Emitter] = Registry("Keras emitter")
+EMITTERS: Registry[type[ir.Op], printing.Emitter] = Registry("Keras emitter")
 """IR op class -> the function that emits its Keras layers."""
 
-F = TypeVar("F", bound=Emitter)
+F = TypeVar("F", bound=printing.Emitter)
 
 
-def register(*classes: type[ir.Op]) -> Callable[[F], F]:
-    """Register the decorated function as the emitter of ``classes``; duplicates raise."""
+AFFINE = weight_map(scale="gamma", shift="beta")
+"""A normalization's scale and shift."""
+
+
+WEIGHT_MAPS: WeightMaps = Registry("Keras weight map")
+"""IR op class -> where its layer holds each of its weights (see
+:mod:`normspec.backends.weight_maps`); every op with weights has one."""
+
+
+def register(*classes: type[ir.Op], weights: WeightMap | None = None) -> Callable[[F], F]:
+    """Register the decorated function as the emitter of ``classes`` and, for ops with
+    weights, where the layers it writes hold them; duplicates raise."""
+    if weights is not None:
+        for cls in classes:
+            WEIGHT_MAPS.add(cls, weights)
     return EMITTERS.decorator(*classes)
 
 
-def emit_sequence(site: Site, ops: tuple[ir.Op, ...], on_op: Callable[[ir.Op], None]) -> str:
-    """Emit ``ops`` in order from ``site.src`` into ``site.dst``; returns the variable holding
-    the result (``site.src`` itself when ``ops`` is empty). ``on_op`` sees each op after it."""
-    src, shape = site.src, site.input_shape
-    for op in ops:
-        child = Site(site.builder, src, site.dst, shape, site.depth)
-        EMITTERS[type(op)](op, child)
-        on_op(op)
-        src, shape = child.src, op.shape
-    return src
-
-
-@register(ir.Standardize)
+@register(ir.Standardize, weights=weight_map(mean="mean", std="std"))
 def _standardize(op: ir.Standardize, site: Site) -> None:
     cls = site.builder.helper("Standardize")
     fixed = {} if op.adapt else {"mean": op.mean, "std": op.std}
@@ -55,7 +57,7 @@ def _rescale(op: ir.Rescale, site: Site) -> None:
     site.apply(site.layer(cls, op.name, scale=op.scale, offset=op.offset))
 
 
-@register(ir.Dense)
+@register(ir.Dense, weights=weight_map(kernel="kernel", bias="bias"))
 def _dense(op: ir.Dense, site: Site) -> None:
     layer = site.layer(
         "layers.Dense",
@@ -68,7 +70,7 @@ def _dense(op: ir.Dense, site: Site) -> None:
     site.apply(layer)
 
 
-@register(ir.Conv1D, ir.Conv2D)
+@register(ir.Conv1D, ir.Conv2D, weights=weight_map(kernel="kernel", bias="bias"))
 def _conv(op: ir.Conv1D | ir.Conv2D, site: Site) -> None:
     # Keras' Conv layers refuse strides > 1 together with dilation_rate > 1: the dilated
     # convolution then runs at stride 1 over the padded input and is subsampled after.
@@ -140,7 +142,7 @@ def _avg_pool(op: ir.AvgPool1D | ir.AvgPool2D, site: Site) -> None:
         site.apply(site.layer(cls, op.name, **options))
 
 
-def _global_pool(kind: str) -> Emitter:
+def _global_pool(kind: str) -> printing.Emitter:
     def emit(op: ir.Op, site: Site) -> None:
         rank = len(site.input_shape) - 1
         options = {"data_format": "channels_last", "keepdims": False}
@@ -194,7 +196,10 @@ def _keras_momentum(momentum: float) -> float:
     return float(f"{1.0 - momentum:.15g}")
 
 
-@register(ir.BatchNorm)
+@register(
+    ir.BatchNorm,
+    weights=weight_map(scale="gamma", shift="beta", mean="moving_mean", var="moving_variance"),
+)
 def _batch_norm(op: ir.BatchNorm, site: Site) -> None:
     unbiased = op.running_var == "unbiased"
     cls = site.builder.helper("BatchNormUnbiased") if unbiased else "layers.BatchNormalization"
@@ -210,7 +215,7 @@ def _batch_norm(op: ir.BatchNorm, site: Site) -> None:
     site.apply(layer)
 
 
-@register(ir.LayerNorm)
+@register(ir.LayerNorm, weights=AFFINE)
 def _layer_norm(op: ir.LayerNorm, site: Site) -> None:
     options = {"axis": -1, "epsilon": op.epsilon, "center": op.center, "scale": op.scale}
     site.apply(site.layer("layers.LayerNormalization", op.name, **options))
@@ -229,18 +234,18 @@ def _group_norm(op: ir.GroupNorm | ir.InstanceNorm, site: Site, groups: int) -> 
     site.apply(layer)
 
 
-@register(ir.GroupNorm)
+@register(ir.GroupNorm, weights=AFFINE)
 def _group_norm_op(op: ir.GroupNorm, site: Site) -> None:
     _group_norm(op, site, op.groups)
 
 
-@register(ir.InstanceNorm)
+@register(ir.InstanceNorm, weights=AFFINE)
 def _instance_norm(op: ir.InstanceNorm, site: Site) -> None:
     site.builder.comment(f"{op.name}: instance normalization, one group per channel.")
     _group_norm(op, site, site.input_shape[-1])
 
 
-@register(ir.RMSNorm)
+@register(ir.RMSNorm, weights=weight_map(scale="scale"))
 def _rms_norm(op: ir.RMSNorm, site: Site) -> None:
     if op.scale:
         layer = site.layer("layers.RMSNormalization", op.name, axis=-1, epsilon=op.epsilon)
@@ -256,8 +261,8 @@ def _residual(op: ir.Residual, site: Site) -> None:
     kind = "its shortcut branch" if op.shortcut else "the identity"
     site.builder.comment(f"{op.name}: the body's output plus {kind}.")
     branch = Site(site.builder, site.src, f"body{level}", site.input_shape, site.depth + 1)
-    body = emit_sequence(branch, op.body, lambda _: None)
+    body = printing.emit_sequence(branch, op.body, EMITTERS)
     branch = Site(site.builder, site.src, f"shortcut{level}", site.input_shape, site.depth + 1)
-    shortcut = emit_sequence(branch, op.shortcut, lambda _: None)
+    shortcut = printing.emit_sequence(branch, op.shortcut, EMITTERS)
     add = site.builder.names.derived(op.name, "add")
     site.apply(site.layer("layers.Add", add), f"[{body}, {shortcut}]")

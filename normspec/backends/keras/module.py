@@ -9,8 +9,9 @@ from normspec.backends import names
 from normspec.backends.codegen import LINE_LENGTH, Raw, call, string_literal
 from normspec.backends.keras.codegen import statement
 from normspec.backends.keras.context import DTYPE, Builder, Names, Site
-from normspec.backends.keras.emitter import emit_sequence
+from normspec.backends.keras.emitter import EMITTERS
 from normspec.backends.keras.helpers import HELPERS, helper_source
+from normspec.backends.printing import emit_sequence
 from normspec.ir import ops as ir
 from normspec.ir.graph import CanonicalSpec
 from normspec.ir.output_checks import logits_head
@@ -36,7 +37,7 @@ def generate(spec: CanonicalSpec) -> KerasModule:
         outputs[op.name] = builder.last_layer
 
     site = Site(builder, "inputs", "x", spec.input.shape, depth=0)
-    result = emit_sequence(site, spec.layers, record)
+    result = emit_sequence(site, spec.layers, EMITTERS, after=record)
     name = builder_name(spec)
     parts = [
         _header(spec, builder, name),

@@ -16,10 +16,12 @@ from typing import Any
 import keras
 import numpy as np
 
+from normspec.backends.keras.emitter import WEIGHT_MAPS
 from normspec.backends.keras.module import KerasModule, generate
+from normspec.backends.weight_maps import slot
 from normspec.errors import BackendError
 from normspec.ir import ops as ir
-from normspec.ir.graph import CanonicalSpec, op_weights
+from normspec.ir.graph import CanonicalSpec
 from normspec.weights import Weights, check_weights
 
 if keras.backend.backend() != "tensorflow":
@@ -27,21 +29,6 @@ if keras.backend.backend() != "tensorflow":
         f"the keras backend runs Keras on TensorFlow, but Keras was loaded with the "
         f"'{keras.backend.backend()}' backend; set KERAS_BACKEND=tensorflow"
     )
-
-_AFFINE = {"scale": "gamma", "shift": "beta"}
-_ATTRIBUTES: dict[type[ir.Op], dict[str, str]] = {
-    ir.Dense: {"kernel": "kernel", "bias": "bias"},
-    ir.Conv1D: {"kernel": "kernel", "bias": "bias"},
-    ir.Conv2D: {"kernel": "kernel", "bias": "bias"},
-    ir.BatchNorm: {**_AFFINE, "mean": "moving_mean", "var": "moving_variance"},
-    ir.LayerNorm: _AFFINE,
-    ir.GroupNorm: _AFFINE,
-    ir.InstanceNorm: _AFFINE,
-    ir.RMSNorm: {"scale": "scale"},
-    ir.Standardize: {"mean": "mean", "std": "std"},
-}
-"""IR op class -> canonical weight role -> attribute of the Keras layer holding it. The
-canonical layouts are Keras' own: dense (in, out), conv (*kernel, in / groups, out), (C,)."""
 
 
 @lru_cache(maxsize=128)
@@ -63,10 +50,9 @@ def build(spec: CanonicalSpec) -> keras.Model:
 def _variables(model: keras.Model, spec: CanonicalSpec) -> Iterator[tuple[str, keras.Variable]]:
     """Every canonical weight key with the Keras variable holding it, in canonical order."""
     for site in spec.walk():
-        for w in op_weights(site.op, site.input_shape):
-            role = w.key.rsplit(".", 1)[1]
-            layer = model.get_layer(site.op.name)
-            yield w.key, getattr(layer, _ATTRIBUTES[type(site.op)][role])
+        for w in site.op.weights(site.input_shape):
+            where = slot(WEIGHT_MAPS, site.op, w.role.name)
+            yield w.key, getattr(model.get_layer(site.op.name), where.attribute)
 
 
 def set_weights(model: keras.Model, spec: CanonicalSpec, weights: Weights) -> None:

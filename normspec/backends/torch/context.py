@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from normspec.backends.codegen import INDENT, LINE_LENGTH, Call, Raw, call
+from normspec.backends.printing import BaseSite
 from normspec.backends.torch.codegen import statement
 from normspec.ir.graph import CanonicalSpec
-from normspec.ir.ops import Shape
 
 DTYPE = Raw("dtype")
 """Layers with parameters or state get ``dtype=dtype``, the model constructor's argument."""
@@ -44,15 +44,11 @@ class Builder:
 
 
 @dataclass
-class Site:
-    """Where one op is emitted: it reads variable ``src`` and assigns its result to ``dst``."""
+class Site(BaseSite):
+    """Where one op is emitted (see :class:`~normspec.backends.printing.BaseSite`): its module
+    goes in ``__init__``, its call in ``forward``."""
 
     builder: Builder
-    src: str
-    dst: str
-    input_shape: Shape
-    depth: int
-    """Residual nesting depth (0 at the top level), which picks the branch variable names."""
 
     def helper(self, name: str) -> str:
         return self.builder.helper(name)

@@ -15,16 +15,18 @@ from __future__ import annotations
 from typing import Any
 
 from normspec.backends.codegen import Call, Raw, call
+from normspec.backends.printing import emit_sequence
 
 # Importing normalization registers its emitters, so EMITTERS is complete once this is imported.
 from normspec.backends.torch import normalization  # noqa: F401
 from normspec.backends.torch.context import DTYPE, Site
-from normspec.backends.torch.registry import EMITTERS, emit_sequence, register
+from normspec.backends.torch.registry import EMITTERS, WEIGHT_MAPS, register
+from normspec.backends.weight_maps import Slot, weight_map
 from normspec.errors import BackendError
 from normspec.ir import ops as ir
 from normspec.ir.ops import Pair
 
-__all__ = ["EMITTERS", "emit_sequence", "register"]
+__all__ = ["EMITTERS", "WEIGHT_MAPS", "register"]
 
 
 def _compact(values: tuple[int, ...]) -> int | tuple[int, ...]:
@@ -44,7 +46,7 @@ def _torch_pad(padding: tuple[Pair, ...]) -> tuple[int, ...]:
 # --- input normalization -----------------------------------------------------------------------
 
 
-@register(ir.Standardize)
+@register(ir.Standardize, weights=weight_map(mean="mean", std="std"))
 def _standardize(op: ir.Standardize, site: Site) -> None:
     fixed = {} if op.adapt else {"mean": op.mean, "std": op.std}
     module = call(site.helper("Standardize"), len(op.mean), **fixed, epsilon=op.epsilon,
@@ -79,14 +81,16 @@ def _init_weight_and_bias(site: Site, op: ir.Dense | ir.Conv1D | ir.Conv2D) -> N
         _initialize(site, f"self.{op.name}.bias", op.bias_init)
 
 
-@register(ir.Dense)
+@register(ir.Dense, weights=weight_map(kernel=Slot("weight", "channels_first"), bias="bias"))
 def _dense(op: ir.Dense, site: Site) -> None:
     in_features = site.input_shape[-1]
     site.add(op.name, call("nn.Linear", in_features, op.units, bias=op.use_bias, dtype=DTYPE))
     _init_weight_and_bias(site, op)
 
 
-@register(ir.Conv1D, ir.Conv2D)
+@register(
+    ir.Conv1D, ir.Conv2D, weights=weight_map(kernel=Slot("weight", "channels_first"), bias="bias")
+)
 def _conv(op: ir.Conv1D | ir.Conv2D, site: Site) -> None:
     dims = len(op.kernel)
     kwargs: dict[str, Any] = {"kernel_size": _compact(op.kernel), "stride": _compact(op.strides)}
@@ -208,9 +212,8 @@ def _residual(op: ir.Residual, site: Site) -> None:
         b.comment(f"{op.name}: body, then shortcut", f"{op.name}: body(x) + shortcut(x)")
     else:
         b.comment(f"{op.name}: body (the shortcut is the identity)", f"{op.name}: body(x) + x")
-    emit_sequence(Site(b, site.src, body_var, site.input_shape, depth), op.body)
-    right = site.src
-    if op.shortcut:
-        emit_sequence(Site(b, site.src, shortcut_var, site.input_shape, depth), op.shortcut)
-        right = shortcut_var
-    site.assign(Raw(f"{body_var} + {right}"))
+    body_site = Site(b, site.src, body_var, site.input_shape, depth)
+    body = emit_sequence(body_site, op.body, EMITTERS)
+    shortcut_site = Site(b, site.src, shortcut_var, site.input_shape, depth)
+    right = emit_sequence(shortcut_site, op.shortcut, EMITTERS)
+    site.assign(Raw(f"{body} + {right}"))

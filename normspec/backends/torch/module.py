@@ -7,9 +7,10 @@ import textwrap
 from normspec import __version__
 from normspec.backends import names
 from normspec.backends.codegen import INDENT, LINE_LENGTH
+from normspec.backends.printing import emit_sequence
 from normspec.backends.torch import helpers
 from normspec.backends.torch.context import Builder, Site
-from normspec.backends.torch.emitter import emit_sequence
+from normspec.backends.torch.emitter import EMITTERS
 from normspec.errors import BackendError
 from normspec.ir.graph import CanonicalSpec
 from normspec.ir.ops import Shape
@@ -58,10 +59,10 @@ def emit_module(spec: CanonicalSpec) -> str:
     _check_names(spec)
     builder = Builder(spec)
     body = spec.layers[:-1] if logits_head(spec) is not None else spec.layers
-    emit_sequence(Site(builder, "x", "x", spec.input.shape, 0), body)
+    emit_sequence(Site(builder, "x", "x", spec.input.shape, 0), body, EMITTERS)
     split = len(builder.forward_lines)
     if body != spec.layers:  # the head goes in forward, after logits()
-        emit_sequence(Site(builder, "x", "x", spec.layers[-1].shape, 0), spec.layers[-1:])
+        emit_sequence(Site(builder, "x", "x", spec.layers[-1].shape, 0), spec.layers[-1:], EMITTERS)
     used = helpers.closure(builder.helpers)
     needs = {n for h in used for n in helpers.HELPERS[h].needs if n in helpers.IMPORTS}
     parts = [

@@ -7,10 +7,17 @@ from __future__ import annotations
 from normspec.backends.codegen import Call, call
 from normspec.backends.torch.context import DTYPE, Site
 from normspec.backends.torch.registry import register, spatial_dims
+from normspec.backends.weight_maps import weight_map
 from normspec.ir import ops as ir
 
+AFFINE = weight_map(scale="weight", shift="bias")
+"""A normalization's scale and shift."""
 
-@register(ir.BatchNorm)
+
+@register(
+    ir.BatchNorm,
+    weights=weight_map(scale="weight", shift="bias", mean="running_mean", var="running_var"),
+)
 def _batch_norm(op: ir.BatchNorm, site: Site) -> None:
     channels = site.input_shape[-1]
     options = {"eps": op.epsilon, "momentum": op.momentum}
@@ -31,7 +38,7 @@ def _batch_norm(op: ir.BatchNorm, site: Site) -> None:
     site.add(op.name, module)
 
 
-@register(ir.LayerNorm)
+@register(ir.LayerNorm, weights=AFFINE)
 def _layer_norm(op: ir.LayerNorm, site: Site) -> None:
     channels = site.input_shape[-1]
     if spatial_dims(site.input_shape) == 0 and (op.scale or not op.center):
@@ -57,12 +64,12 @@ def _group_norm(site: Site, groups: int, op: ir.GroupNorm | ir.InstanceNorm) -> 
     return call(site.helper("GroupNorm"), groups, channels, eps=op.epsilon, **affine, dtype=DTYPE)
 
 
-@register(ir.GroupNorm)
+@register(ir.GroupNorm, weights=AFFINE)
 def _group_norm_op(op: ir.GroupNorm, site: Site) -> None:
     site.add(op.name, _group_norm(site, op.groups, op))
 
 
-@register(ir.InstanceNorm)
+@register(ir.InstanceNorm, weights=AFFINE)
 def _instance_norm(op: ir.InstanceNorm, site: Site) -> None:
     channels, dims = site.input_shape[-1], spatial_dims(site.input_shape)
     if dims and op.center == op.scale:
@@ -79,7 +86,7 @@ def _instance_norm(op: ir.InstanceNorm, site: Site) -> None:
     site.add(op.name, module)
 
 
-@register(ir.RMSNorm)
+@register(ir.RMSNorm, weights=weight_map(scale="weight"))
 def _rms_norm(op: ir.RMSNorm, site: Site) -> None:
     channels = site.input_shape[-1]
     if spatial_dims(site.input_shape) == 0:

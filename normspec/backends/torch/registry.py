@@ -7,32 +7,32 @@ ops, activations, residuals) and :mod:`normspec.backends.torch.normalization`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from normspec.backends.torch.context import Site
+from normspec.backends import printing
+from normspec.backends.weight_maps import WeightMap, WeightMaps
 from normspec.ir import ops as ir
 from normspec.ir.ops import Shape
 from normspec.ir.registry import Registry
 
-Emitter = Callable[[Any, Site], None]
-EMITTERS: Registry[type[ir.Op], Emitter] = Registry("PyTorch emitter")
+EMITTERS: Registry[type[ir.Op], printing.Emitter] = Registry("PyTorch emitter")
 """IR op class -> the function that emits its module and its line of ``forward``."""
 
-E = TypeVar("E", bound=Emitter)
+E = TypeVar("E", bound=printing.Emitter)
 
 
-def register(*classes: type[ir.Op]) -> Callable[[E], E]:
-    """Register the decorated function as the emitter of ``classes``; duplicates raise."""
+WEIGHT_MAPS: WeightMaps = Registry("PyTorch weight map")
+"""IR op class -> where its layer holds each of its weights (see
+:mod:`normspec.backends.weight_maps`); every op with weights has one."""
+
+
+def register(*classes: type[ir.Op], weights: WeightMap | None = None) -> Callable[[E], E]:
+    """Register the decorated function as the emitter of ``classes`` and, for ops with
+    weights, where the layers it writes hold them; duplicates raise."""
+    if weights is not None:
+        for cls in classes:
+            WEIGHT_MAPS.add(cls, weights)
     return EMITTERS.decorator(*classes)
-
-
-def emit_sequence(site: Site, ops: tuple[ir.Op, ...]) -> None:
-    """Emit ``ops`` in order, from ``site.src`` into ``site.dst``."""
-    shape = site.input_shape
-    for op in ops:
-        child = Site(site.builder, site.src, site.dst, shape, site.depth)
-        EMITTERS[type(op)](op, child)
-        site.src, shape = child.src, op.shape
 
 
 def spatial_dims(shape: Shape) -> int:

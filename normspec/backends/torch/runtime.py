@@ -17,20 +17,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from normspec.backends.torch.emitter import WEIGHT_MAPS
 from normspec.backends.torch.module import class_name, emit_module
+from normspec.backends.weight_maps import Slot, slot
 from normspec.ir import ops as ir
-from normspec.ir.graph import CanonicalSpec, weight_specs
+from normspec.ir.graph import CanonicalSpec, WeightSpec
 from normspec.weights import Weights, check_weights
-
-ROLE_ATTRIBUTES = {
-    "kernel": "weight",
-    "bias": "bias",
-    "scale": "weight",
-    "shift": "bias",
-    "var": "running_var",
-    "std": "std",
-}
-"""Canonical weight role -> attribute of the op's module (``mean`` depends on the op)."""
 
 Call = tuple[int, torch.Tensor, torch.Tensor]
 """(index of the top-level op, module input, module output) of one module call."""
@@ -47,13 +39,10 @@ def build(spec: CanonicalSpec) -> nn.Module:
     return namespace[class_name(spec)]()  # type: ignore[operator]
 
 
-def _tensor(model: nn.Module, key: str, op: ir.Op) -> torch.Tensor:
-    name, role = key.rsplit(".", 1)
-    if role == "mean":
-        attribute = "running_mean" if isinstance(op, ir.BatchNorm) else "mean"
-    else:
-        attribute = ROLE_ATTRIBUTES[role]
-    return getattr(model.get_submodule(name), attribute)
+def _slot(model: nn.Module, op: ir.Op, w: WeightSpec) -> tuple[torch.Tensor, Slot]:
+    """The tensor of ``model`` holding weight ``w`` of ``op``, and its slot (layout)."""
+    where = slot(WEIGHT_MAPS, op, w.role.name)
+    return getattr(model.get_submodule(op.name), where.attribute), where
 
 
 def _kernel_to_torch(kernel: np.ndarray) -> np.ndarray:
@@ -67,34 +56,36 @@ def _kernel_from_torch(weight: np.ndarray) -> np.ndarray:
     return np.transpose(weight, (*range(2, spatial + 2), 1, 0))
 
 
-def _ops(spec: CanonicalSpec) -> dict[str, ir.Op]:
-    return {site.op.name: site.op for site in spec.walk()}
+def _weights(spec: CanonicalSpec) -> Iterator[tuple[ir.Op, WeightSpec]]:
+    """Every canonical weight with its op, in canonical order."""
+    for site in spec.walk():
+        for w in site.op.weights(site.input_shape):
+            yield site.op, w
 
 
 def set_weights(model: nn.Module, spec: CanonicalSpec, weights: Weights) -> None:
     """Load canonical weights, running statistics included, into ``model``."""
     check_weights(spec, weights)
-    ops = _ops(spec)
     with torch.no_grad():
-        for w in weight_specs(spec):
+        for op, w in _weights(spec):
+            target, where = _slot(model, op, w)
             value = np.asarray(weights[w.key])
-            if w.key.endswith(".kernel"):
+            if where.layout == "channels_first":
                 value = _kernel_to_torch(value)
-            target = _tensor(model, w.key, ops[w.key.rsplit(".", 1)[0]])
             target.copy_(torch.from_numpy(np.ascontiguousarray(value)).to(target.dtype))
-    for op in ops.values():
-        if isinstance(op, ir.Standardize):
-            standardize: Any = model.get_submodule(op.name)
+    for site in spec.walk():
+        if isinstance(site.op, ir.Standardize):
+            standardize: Any = model.get_submodule(site.op.name)
             standardize.fitted = True  # its statistics are set now
 
 
 def get_weights(model: nn.Module, spec: CanonicalSpec) -> Weights:
     """Canonical weights of ``model``, as numpy arrays in the model's dtype."""
-    ops = _ops(spec)
     out: Weights = {}
-    for w in weight_specs(spec):
-        value = _tensor(model, w.key, ops[w.key.rsplit(".", 1)[0]]).detach().cpu().numpy()
-        if w.key.endswith(".kernel"):
+    for op, w in _weights(spec):
+        tensor, where = _slot(model, op, w)
+        value = tensor.detach().cpu().numpy()
+        if where.layout == "channels_first":
             value = _kernel_from_torch(value)
         out[w.key] = np.ascontiguousarray(value).copy()
     return out
