@@ -94,6 +94,7 @@ def test_emitted_source_is_ruff_clean(backend: str) -> None:
         for path in SPECS:
             (Path(tmp) / f"{path.stem}.py").write_text(normspec.emit(path, backend))
         for args in (
+            ["check", "--isolated"],  # ruff's default rules, as a user's project runs them
             ["check", "--isolated", "--select", "E,F,W,I,B,UP"],
             ["format", "--check", "--isolated"],
         ):

@@ -114,17 +114,17 @@ def test_standardize_computes_what_normalization_computes(case, kwargs, shape) -
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "message"),
+    ("kwargs", "error", "message"),
     [
-        ({"mean": [1.0], "std": [1.0], "variance": [1.0]}, "std or variance, not both"),
-        ({"mean": [1.0]}, "mean and std .or variance., or neither"),
-        ({"variance": [1.0]}, "mean and std .or variance., or neither"),
-        ({"axis": (1, 2)}, "along one axis, not \\(1, 2\\)"),
-        ({"axis": None}, "along one axis, not None"),
+        ({"mean": [1.0], "std": [1.0], "variance": [1.0]}, ValueError, "std or variance, not both"),
+        ({"mean": [1.0]}, ValueError, "mean and std .or variance., or neither"),
+        ({"variance": [1.0]}, ValueError, "mean and std .or variance., or neither"),
+        ({"axis": (1, 2)}, TypeError, "along one axis, not \\(1, 2\\)"),
+        ({"axis": None}, TypeError, "along one axis, not None"),
     ],
 )
-def test_standardize_refuses_what_normalization_refuses(kwargs, message: str) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(ValueError, match=message):
+def test_standardize_refuses_what_normalization_refuses(kwargs, error, message: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(error, match=message):
         C["Standardize"](**kwargs)
 
 

@@ -86,7 +86,7 @@ class Standardize(layers.Layer):
         if isinstance(axis, (list, tuple)) and len(axis) == 1:
             axis = axis[0]
         if not isinstance(axis, int):
-            raise ValueError(f"Standardize normalizes along one axis, not {axis!r}")
+            raise TypeError(f"Standardize normalizes along one axis, not {axis!r}")
         return axis
 
     @staticmethod
