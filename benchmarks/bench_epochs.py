@@ -5,8 +5,10 @@ model with ``Backend.fit``: a PyTorch loop, Keras ``compile``/``fit``, Flax NNX 
 ``nnx.jit``) and, in the same process, the same architecture written by hand is trained by the
 loop a user of that framework would write (a ``DataLoader`` loop, ``model.fit`` on arrays, an
 ``nnx.jit`` step over numpy batches). Same batch size, optimizer and epochs; no validation in
-either. The first epoch (compilation, warm-up) is dropped; the median of the others is printed
-with the ratio normspec / hand-written.
+either. Each run is a process of its own (what one run does to the process, page faults of a
+data pipeline say, must not carry over to the next), and the two sides alternate, round after
+round. The first epoch of each run (compilation, warm-up) is dropped; the median of the others
+is printed with the ratio normspec / hand-written.
 
 Run: ``python benchmarks/bench_epochs.py [--backends torch,keras,flax] [--epochs 6] [--rounds 2]``
 """
@@ -14,8 +16,10 @@ Run: ``python benchmarks/bench_epochs.py [--backends torch,keras,flax] [--epochs
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -150,12 +154,35 @@ HAND_WRITTEN: dict[str, Callable[[Dataset, int], EpochTimes]] = {
 }
 
 
+def epochs_in_own_process(side: str, backend: str, epochs: int) -> EpochTimes:
+    """The epoch times of one run of ``side`` (normspec or hand-written), in a new process."""
+    command = [sys.executable, __file__, "--worker", side, "--backends", backend]
+    result = subprocess.run([*command, "--epochs", str(epochs)], capture_output=True,
+                            text=True, check=True)  # fmt: skip
+    times: EpochTimes = json.loads(result.stdout.strip().splitlines()[-1])
+    return times
+
+
+def worker(side: str, backend: str, epochs: int) -> None:
+    """Print, as JSON, the epoch times of one run (``--worker``)."""
+    data = load_dataset("digits", seed=0, validation_split=0.2)
+    if side == "normspec":
+        times = normspec_epochs(backend, data, epochs)
+    else:
+        times = HAND_WRITTEN[backend](data, epochs)
+    print(json.dumps(times))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--backends", default="torch,keras,flax")
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--worker", choices=["normspec", "hand-written"], help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.worker:
+        worker(args.worker, args.backends, args.epochs)
+        return
     data = load_dataset("digits", seed=0, validation_split=0.2)
     print(f"digits_cnn on digits: {len(data.x_train)} training images, batch {BATCH}, SGD "
           f"lr {LR} momentum {MOMENTUM}; median epoch of {args.rounds} x {args.epochs - 1} "
@@ -165,8 +192,8 @@ def main() -> None:
         ours: EpochTimes = []
         theirs: EpochTimes = []
         for _ in range(args.rounds):
-            ours += normspec_epochs(backend, data, args.epochs)[1:]
-            theirs += HAND_WRITTEN[backend](data, args.epochs)[1:]
+            ours += epochs_in_own_process("normspec", backend, args.epochs)[1:]
+            theirs += epochs_in_own_process("hand-written", backend, args.epochs)[1:]
         a, b = statistics.median(ours), statistics.median(theirs)
         print(f"{backend:8} {a * 1e3:8.1f}ms {b * 1e3:11.1f}ms {a / b:7.3f}", flush=True)
 

@@ -99,59 +99,46 @@ class BatchMean(keras.metrics.Metric):
         return self.total / self.count
 
 
-class EpochBatches(keras.utils.PyDataset):
-    """The batches of :func:`normspec.batching.batches` for one epoch, chosen with
-    :meth:`set_epoch` (Keras' own ``on_epoch_end`` hook also runs after its signature probe, so
-    it cannot count epochs). Labels come in the form the loss wants."""
+def epoch_arrays(
+    spec: CanonicalSpec, data: Any, batch_size: int, seed: int, epoch: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The training set in the order of :func:`normspec.batching.batches` for ``epoch`` (its
+    batches are then consecutive slices of ``batch_size``), labels in the form the loss wants.
+    Keras is fed numpy arrays: a ``PyDataset`` costs far more page faults and system time."""
+    items = list(batches(data.x_train, data.y_train, batch_size, seed=seed, epoch=epoch))
+    x = np.concatenate([x for x, _ in items]) if items else data.x_train[:0]
+    y = np.concatenate([y for _, y in items]) if items else data.y_train[:0]
+    return np.asarray(x, dtype=spec.input.dtype), loss_targets(spec, y)
 
-    def __init__(self, spec: CanonicalSpec, data: Any, batch_size: int, seed: int) -> None:
+
+class EpochEnd(keras.callbacks.Callback):
+    """Passes Keras' epoch end to normspec's callback (no batch hook, so Keras keeps its
+    asynchronous batch callbacks)."""
+
+    def __init__(self, on_epoch_end: Callable[[int, dict[str, float]], None] | None) -> None:
         super().__init__()
-        self.spec, self.data, self.batch_size, self.seed = spec, data, batch_size, seed
-        self.epoch = -1
-        self.set_epoch(0)
-
-    def set_epoch(self, epoch: int) -> None:
-        if epoch != self.epoch:
-            d, dtype = self.data, self.spec.input.dtype
-            items = batches(d.x_train, d.y_train, self.batch_size, seed=self.seed, epoch=epoch)
-            self._items = [(np.asarray(x, dtype=dtype), self._labels(y)) for x, y in items]
-            self.epoch = epoch
-
-    def _labels(self, y: np.ndarray) -> np.ndarray:
-        return loss_targets(self.spec, y)
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        return self._items[index]
-
-
-class Report(keras.callbacks.Callback):
-    """Selects each epoch's batches as Keras begins it, and passes Keras' batch and epoch ends
-    to normspec's callbacks."""
-
-    def __init__(
-        self,
-        data: EpochBatches,
-        on_batch_end: Callable[[int], None] | None,
-        on_epoch_end: Callable[[int, dict[str, float]], None] | None,
-    ) -> None:
-        super().__init__()
-        self.data, self.batch_end, self.epoch_end = data, on_batch_end, on_epoch_end
-
-    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        self.data.set_epoch(epoch)
-
-    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        if self.batch_end is not None:
-            self.batch_end(batch)
+        self.epoch_end = on_epoch_end
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         if self.epoch_end is not None:
             logs = logs or {}
             accuracy = float(logs["batch_accuracy"]) if "batch_accuracy" in logs else math.nan
             self.epoch_end(epoch, {"loss": float(logs["batch_loss"]), "accuracy": accuracy})
+
+
+class BatchEnd(EpochEnd):
+    """Also passes each batch end (progress), which makes Keras call back after every batch."""
+
+    def __init__(
+        self,
+        on_batch_end: Callable[[int], None],
+        on_epoch_end: Callable[[int, dict[str, float]], None] | None,
+    ) -> None:
+        super().__init__(on_epoch_end)
+        self.batch_end = on_batch_end
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        self.batch_end(batch)
 
 
 def seed_dropout(model: keras.Model, seed: int) -> None:
@@ -186,14 +173,21 @@ def fit(
     with device_scope():
         model.compile(optimizer=make_optimizer(optimizer), loss=make_loss(spec), metrics=metrics)
         seed_dropout(model, seed)
-        epoch_batches = EpochBatches(spec, data, batch_size, seed)
-        model.fit(
-            epoch_batches,
-            epochs=epochs,
-            shuffle=False,
-            verbose=0,
-            callbacks=[Report(epoch_batches, on_batch_end, on_epoch_end)],
+        report = (
+            EpochEnd(on_epoch_end) if on_batch_end is None else BatchEnd(on_batch_end, on_epoch_end)
         )
+        for epoch in range(epochs):  # one fit per epoch: each epoch has its own order
+            x, y = epoch_arrays(spec, data, batch_size, seed, epoch)
+            model.fit(
+                x,
+                y,
+                batch_size=batch_size,
+                epochs=epoch + 1,
+                initial_epoch=epoch,
+                shuffle=False,
+                verbose=0,
+                callbacks=[report],
+            )
 
 
 def predict(model: keras.Model, spec: CanonicalSpec, x: np.ndarray) -> np.ndarray:
