@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from normspec.batching import batch_count
 from normspec.files import write_text
 from normspec.ir import ops as ir
 from normspec.ir.graph import CanonicalSpec
@@ -201,6 +202,17 @@ class Diagnostics:
 def probe_batch(x_train: np.ndarray, dtype: str, size: int = PROBE_SIZE) -> np.ndarray:
     """The probe batch: the first ``size`` training samples, in the model's dtype."""
     return np.ascontiguousarray(x_train[:size], dtype=dtype)
+
+
+def for_run(
+    spec: CanonicalSpec, x_train: np.ndarray, batch_size: int, interval: int | str | None
+) -> Diagnostics | None:
+    """The collector for one run: every ``interval`` steps, or once per epoch (``"epoch"``);
+    None without an interval."""
+    if interval is None:
+        return None
+    every = batch_count(len(x_train), batch_size) if interval == "epoch" else int(interval)
+    return Diagnostics(spec, probe_batch(x_train, spec.input.dtype), every)
 
 
 def csv_text(rows: list[Row]) -> str:
