@@ -63,6 +63,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_emit.py
 	$(BIN)/python benchmarks/bench_models.py
 	$(BIN)/python benchmarks/bench_epochs.py
+	$(BIN)/python benchmarks/bench_diagnostics.py
 
 golden: install
 	NORMSPEC_UPDATE_GOLDEN=1 $(BIN)/python -m pytest -q -p no:cacheprovider -k golden tests/test_backends_shared.py tests/test_canonical.py

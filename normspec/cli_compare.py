@@ -19,6 +19,7 @@ from normspec.cli import (
     reports_errors,
     run_output,
 )
+from normspec.cli_run import DiagnosticsInterval
 
 
 def _backends(value: str) -> list[str]:
@@ -57,6 +58,11 @@ def _backends(value: str) -> list[str]:
 @click.option("--lr", type=LEARNING_RATE, help="--train: learning rate.")
 @click.option("--optimizer", type=click.Choice(["sgd", "momentum", "adam"]), help="--train.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="--train: folder.")
+@click.option(
+    "--diagnostics",
+    type=DiagnosticsInterval(),
+    help="--train: per-op diagnostics every N steps or each epoch (see `normspec train --help`).",
+)
 @THREADS
 @MEMORY_LIMIT
 @reports_errors
@@ -75,6 +81,7 @@ def compare(
     lr: float | None,
     optimizer: str | None,
     out: Path | None,
+    diagnostics: int | str | None,
     memory_limit: int | None,
 ) -> None:
     """Load identical weights into every backend, feed the same input, compare outputs.
@@ -92,7 +99,8 @@ def compare(
     import normspec
 
     training_only = {"--data": data, "--epochs": epochs, "--batch-size": batch_size,
-                     "--lr": lr, "--optimizer": optimizer, "--out": out}  # fmt: skip
+                     "--lr": lr, "--optimizer": optimizer, "--out": out,
+                     "--diagnostics": diagnostics}  # fmt: skip
     given = [flag for flag, value in training_only.items() if value is not None]
     if given and not train:
         raise click.UsageError(f"{', '.join(given)} only apply with --train")
@@ -111,6 +119,7 @@ def compare(
             out,
             dtype,
             memory_limit,
+            diagnostics,
         )
         return
     from normspec.parity import compare as run_compare
@@ -150,10 +159,12 @@ def _compare_training(
     out: Path | None,
     dtype: str | None,
     memory_limit: int | None,
+    diagnostics: int | str | None = None,
 ) -> None:
     import normspec
     from normspec.cli_run import (
         check_training_memory,
+        diagnostics_line,
         epoch_line,
         load_data,
         settings_from,
@@ -180,7 +191,10 @@ def _compare_training(
             bar.epoch_done(epoch_line(name, row, settings.epochs, len(dataset.x_val) > 0))
 
         result = compare_training(canon, names, dataset, settings, folder, progress=progress,
-                                  on_start=bar.start, on_batch_end=bar.advance)  # fmt: skip
+                                  on_start=bar.start, on_batch_end=bar.advance,
+                                  diagnostics=diagnostics)  # fmt: skip
+    for name, diag in result.diagnostics.items():
+        click.echo(f"{name} " + diagnostics_line(diag, out / name, result.plots[name]), err=True)
     click.echo(result.table(), nl=False)
     gap, epoch = result.largest_loss_gap()
     val_gap, val_epoch = result.largest_loss_gap("val_loss")

@@ -35,6 +35,39 @@ DATA = click.option(
 )
 
 
+class DiagnosticsInterval(click.ParamType):
+    """A number of optimizer steps (>= 1), or ``epoch`` (once per epoch)."""
+
+    name = "N|epoch"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> int | str:
+        if isinstance(value, int) or value == "epoch":
+            return value
+        text = str(value).strip()
+        if text.isdigit() and int(text) >= 1:
+            return int(text)
+        self.fail(f"{value!r} is neither a number of steps >= 1 nor 'epoch'", param, ctx)
+
+
+DIAGNOSTICS = click.option(
+    "--diagnostics",
+    type=DiagnosticsInterval(),
+    help="Every N optimizer steps (or each epoch), and at step 0 and the last step, record "
+    "per-op statistics of a fixed probe batch (the first 256 training samples): "
+    "diagnostics.csv and plots in the run folder.",
+)
+
+
+def diagnostics_line(diagnostics: Any, folder: Path, plots: list[Path]) -> str:
+    steps = diagnostics.steps
+    drawn = f", {len(plots)} plots" if plots else " (no plots: matplotlib is not installed)"
+    return (
+        f"diagnostics at {len(steps)} steps ({steps[0]} to {steps[-1]}, every "
+        f"{diagnostics.every}) on {len(diagnostics.probe)} probe samples: "
+        f"{folder}/diagnostics.csv{drawn}"
+    )
+
+
 def run_options(fn):  # type: ignore[no-untyped-def]
     """Options shared by train, compare --train and ablate (defaults from the spec)."""
     for option in reversed(
@@ -60,6 +93,7 @@ def run_options(fn):  # type: ignore[no-untyped-def]
             click.option("--out", type=click.Path(file_okay=False, path_type=Path)),
             MEMORY_LIMIT,
             THREADS,
+            DIAGNOSTICS,
         ]
     ):
         fn = option(fn)
@@ -156,6 +190,7 @@ def train_command(
     device: str,
     out: Path | None,
     memory_limit: int | None,
+    diagnostics: int | str | None,
 ) -> None:
     """Train SPEC in one framework; save metrics (JSON, CSV) and canonical weights.
 
@@ -164,6 +199,8 @@ def train_command(
       normspec train specs/mlp.yaml --backend keras --data digits --epochs 5 --out runs/mlp
     """
     import normspec
+    from normspec.run.diagnostic_plots import save_diagnostics
+    from normspec.run.diagnostics import for_run
     from normspec.run.progress import BatchProgress
     from normspec.run.train import save_run, starting_weights, train
 
@@ -177,6 +214,7 @@ def train_command(
     out = out or Path("runs") / f"{canon.name}-{backend}"
     steps = steps_per_epoch(dataset, settings)
     validation = len(dataset.x_val) > 0
+    diag = for_run(canon, dataset.x_train, settings.batch_size, diagnostics)
     with run_output(out) as folder:
         with BatchProgress(f"{backend}", steps, settings.epochs) as bar:
             history, final = train(
@@ -189,8 +227,12 @@ def train_command(
                 on_epoch=lambda row: bar.epoch_done(
                     epoch_line(backend, row, settings.epochs, validation)
                 ),
+                diagnostics=diag,
             )
         save_run(folder, canon, history, final, settings, dataset)
+        plots = save_diagnostics(folder, diag, f"{canon.name} ({backend})") if diag else []
+    if diag:
+        click.echo(diagnostics_line(diag, out, plots), err=True)
     check_finished(history, validation, out)
     if history.test:
         click.echo(
@@ -228,6 +270,7 @@ def ablate_command(
     device: str,
     out: Path | None,
     memory_limit: int | None,
+    diagnostics: int | str | None,
 ) -> None:
     """Train every variant of SPEC over several seeds; table, curves and report.
 
@@ -286,8 +329,11 @@ def ablate_command(
 
     with run_output(out) as folder, bar:
         results = ablate(specs, backend, datasets, settings, seeds, folder, progress=progress,
-                         on_start=start, on_batch_end=bar.advance, same=same)  # fmt: skip
+                         on_start=start, on_batch_end=bar.advance, same=same,
+                         diagnostics=diagnostics)  # fmt: skip
     click.echo(table(results), nl=False)
+    if diagnostics is not None:
+        click.echo(f"diagnostics of every run written to {out}/diagnostics/", err=True)
     click.echo(f"report and curves written to {out}/")
 
 

@@ -25,8 +25,11 @@ class OutputError(NormspecError):
 
 
 RUN_FILES = frozenset(
-    {"metrics.json", "metrics.csv", "weights.safetensors", "report.md", "curves.png"}
-)
+    {"metrics.json", "metrics.csv", "weights.safetensors", "report.md", "curves.png",
+     "diagnostics.csv", "diagnostics_histograms.png",
+     *(f"diagnostics_{stat}.png" for stat in ("dead_fraction", "saturated_fraction", "std",
+                                               "variance_shift", "update_ratio"))}
+)  # fmt: skip
 """The files normspec writes into a run folder (``train``, ``compare --train``, ``ablate``)."""
 
 

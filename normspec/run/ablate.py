@@ -12,6 +12,8 @@ from normspec.files import write_text
 from normspec.ir.graph import CanonicalSpec
 from normspec.run import metrics
 from normspec.run.data import Dataset
+from normspec.run.diagnostic_plots import save_diagnostics
+from normspec.run.diagnostics import for_run
 from normspec.run.environment import environment_lines, run_environment
 from normspec.run.report import describe, fmt, markdown_table, plot_curves, plural
 from normspec.run.train import History, RunSettings, starting_weights, train
@@ -76,13 +78,16 @@ def ablate(
     on_start: Callable[[str, int], None] | None = None,
     on_batch_end: Callable[[int], None] | None = None,
     same: Mapping[str, str] | None = None,
+    diagnostics: int | str | None = None,
 ) -> list[VariantResult]:
     """Train every variant ``seeds`` times (seeds ``settings[label].seed + k``), each with its
     own ``settings`` and ``data`` (a variant may vary ``train.*``), and write the report.
     A variant in ``same`` (label -> earlier label, see :func:`distinct`) is not trained again:
-    it shares the earlier variant's runs."""
+    it shares the earlier variant's runs. With a ``diagnostics`` interval (steps or
+    ``"epoch"``) every run records them into ``out/diagnostics/v<variant>_seed<seed>``."""
     results: list[VariantResult] = []
     same = dict(same or {})
+    watched: list[tuple[str, int, Path, list[Path]]] = []
     for label, spec in specs.items():
         if label in same:
             earlier = next(r for r in results if r.label == same[label])
@@ -99,14 +104,34 @@ def ablate(
                 if progress:
                     progress(label, k, int(row["epoch"]), row)
 
-            history, _ = train(spec, backend, split, weights, seeded,
-                               on_batch_end=on_batch_end, on_epoch=on_epoch)  # fmt: skip
+            diag = for_run(spec, split.x_train, seeded.batch_size, diagnostics)
+            history, _ = train(spec, backend, split, weights, seeded, on_batch_end=on_batch_end,
+                               on_epoch=on_epoch, diagnostics=diag)  # fmt: skip
             runs.append(history)
+            if diag is not None:
+                folder = out / "diagnostics" / f"v{len(results) + 1}_seed{seeded.seed}"
+                folder.mkdir(parents=True, exist_ok=True)
+                plots = save_diagnostics(folder, diag, f"{label}, seed {seeded.seed}")
+                watched.append((label, seeded.seed, folder.relative_to(out), plots))
         chance = metrics.chance_accuracy(spec, split.y_val)
         results.append(VariantResult(label, spec, runs, chance, base))
     first = next(iter(specs))
-    write_report(results, backend, data[first], settings[first], seeds, out)
+    write_report(results, backend, data[first], settings[first], seeds, out,
+                 diagnostics=diagnostics_lines(watched))  # fmt: skip
     return results
+
+
+def diagnostics_lines(watched: Sequence[tuple[str, int, Path, list[Path]]]) -> list[str]:
+    """The report's diagnostics section: per run its folder, csv and heatmaps."""
+    if not watched:
+        return []
+    lines = ["## Diagnostics\n"]
+    for label, seed, folder, plots in watched:
+        links = [f"[{p.stem.removeprefix('diagnostics_')}]({folder.as_posix()}/{p.name})"
+                 for p in plots]  # fmt: skip
+        csv_link = f"[diagnostics.csv]({folder.as_posix()}/diagnostics.csv)"
+        lines.append(f"- {label}, seed {seed}: " + ", ".join([csv_link, *links]))
+    return [*lines, ""]
 
 
 NO_VALIDATION = (
@@ -137,8 +162,10 @@ def write_report(
     out: Path,
     *,
     title: str | None = None,
+    diagnostics: Sequence[str] = (),
 ) -> None:
-    """report.md and curves.png in ``out``; ``title`` defaults to the first spec's name."""
+    """report.md and curves.png in ``out``; ``title`` defaults to the first spec's name;
+    ``diagnostics``: the lines of a diagnostics section, if any."""
     out.mkdir(parents=True, exist_ok=True)
     name = title or (results[0].spec.name if results else "spec")
     png = plot_curves(
@@ -159,6 +186,7 @@ def write_report(
         table(results),
         *([] if shared else ["", *(f"- {label}: {describe(s)}" for label, s in own.items())]),
         f"\n![curves]({png.name})\n",
+        *diagnostics,
         "## Environment\n",
         *environment_lines(run_environment([backend])),
     ]

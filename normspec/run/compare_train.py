@@ -10,6 +10,8 @@ from pathlib import Path
 from normspec.files import write_text
 from normspec.ir.graph import CanonicalSpec
 from normspec.run.data import Dataset
+from normspec.run.diagnostic_plots import report_lines, save_diagnostics
+from normspec.run.diagnostics import Diagnostics, for_run
 from normspec.run.drift import OpGap, drift_paragraph, first_step_gaps
 from normspec.run.environment import environment_lines, run_environment
 from normspec.run.report import describe, fmt, markdown_table, plot_curves
@@ -24,6 +26,10 @@ class TrainComparison:
     histories: dict[str, History]
     first_step: list[OpGap] = field(default_factory=list)
     """Per op, how far the backends are apart on the first training batch."""
+    diagnostics: dict[str, Diagnostics] = field(default_factory=dict)
+    """Per backend, the diagnostics of its run (with ``--diagnostics``)."""
+    plots: dict[str, list[Path]] = field(default_factory=dict)
+    """Per backend, the diagnostics plots written into its folder."""
 
     def largest_loss_gap(self, key: str = "loss") -> tuple[float, int]:
         """Largest difference of ``key`` (train loss by default) between any two backends in
@@ -56,13 +62,17 @@ def compare_training(
     progress: Callable[[str, int, dict[str, float]], None] | None = None,
     on_start: Callable[[str], None] | None = None,
     on_batch_end: Callable[[int], None] | None = None,
+    diagnostics: int | str | None = None,
 ) -> TrainComparison:
     """Train ``spec`` in each of ``backends`` from the same weights on the same batches; save
     each run in ``out/<backend>`` and the report and curves in ``out``. ``on_start(backend)``
     is called before each run, ``on_batch_end`` after each batch, ``progress(backend, epoch,
-    metrics)`` after each epoch."""
+    metrics)`` after each epoch. With a ``diagnostics`` interval (steps or ``"epoch"``) each
+    run records them (:mod:`normspec.run.diagnostics`) into its folder."""
     weights = starting_weights(spec, data, settings.seed)
     histories = {}
+    watched: dict[str, Diagnostics] = {}
+    plots: dict[str, list[Path]] = {}
     for name in backends:
         if on_start:
             on_start(name)
@@ -71,14 +81,18 @@ def compare_training(
             if progress:
                 progress(name, int(row["epoch"]), row)
 
-        history, final = train(
-            spec, name, data, weights, settings, on_batch_end=on_batch_end, on_epoch=on_epoch
-        )
+        diag = for_run(spec, data.x_train, settings.batch_size, diagnostics)
+        history, final = train(spec, name, data, weights, settings, on_batch_end=on_batch_end,
+                               on_epoch=on_epoch, diagnostics=diag)  # fmt: skip
         save_run(out / name, spec, history, final, settings, data)
         histories[name] = history
+        if diag is not None:
+            watched[name] = diag
+            plots[name] = save_diagnostics(out / name, diag, f"{spec.name} ({name})")
     result = TrainComparison(
         spec, histories, first_step_gaps(spec, backends, weights, data, settings)
     )
+    result.diagnostics, result.plots = watched, plots
     write_report(result, data, settings, out)
     return result
 
@@ -107,8 +121,26 @@ def write_report(result: TrainComparison, data: Dataset, settings: RunSettings, 
         f"validation loss {val_gap:.3g} (epoch {val_epoch}).\n",
         "\n" + drift_paragraph(result.first_step, result.histories),
         f"\n![curves]({png.name})\n",
+        *diagnostics_section(result),
         "## Environment\n",
         *environment_lines(run_environment(result.histories)),
         f"\nSpec hash `{result.spec.hash}`.\n",
     ]
     write_text(out / "report.md", "\n".join(text))
+
+
+def diagnostics_section(result: TrainComparison) -> list[str]:
+    """The report's diagnostics: per backend its csv and plots; nothing without them."""
+    if not result.diagnostics:
+        return []
+    lines = ["## Diagnostics\n"]
+    for name, diag in result.diagnostics.items():
+        steps = diag.steps
+        lines += [
+            f"### {name}\n",
+            f"Steps {steps[0]} to {steps[-1]}, every {diag.every}, on {len(diag.probe)} probe "
+            f"samples: [`{name}/diagnostics.csv`]({name}/diagnostics.csv).\n",
+            *report_lines(result.plots.get(name, []), f"{name}/"),
+            "",
+        ]
+    return lines

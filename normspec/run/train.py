@@ -17,6 +17,8 @@ from normspec.ir import ops as ir
 from normspec.ir.graph import SGD, Adam, CanonicalSpec, TrainSpec
 from normspec.run import metrics
 from normspec.run.data import Dataset, channel_stats, check_dataset
+from normspec.run.diagnostics import Diagnostics
+from normspec.run.diagnostics_capture import Watch
 from normspec.run.environment import run_environment
 from normspec.spec.train_section import optimizer_of
 from normspec.weights import Weights, init_weights, save_weights
@@ -110,9 +112,13 @@ def train(
     *,
     on_batch_end: Callable[[int], None] | None = None,
     on_epoch: Callable[[dict[str, float]], None] | None = None,
+    diagnostics: Diagnostics | None = None,
 ) -> tuple[History, Weights]:
     """Train in ``backend_name`` from ``weights``; validation metrics after every epoch.
-    Data that does not fit the spec raises :class:`~normspec.run.data.DataError` first."""
+    Data that does not fit the spec raises :class:`~normspec.run.data.DataError` first.
+    ``diagnostics`` (optional) are recorded at step 0, every ``diagnostics.every`` steps and
+    after the last step (:mod:`normspec.run.diagnostics_capture`); without them nothing
+    extra runs."""
     from normspec.backends import get_backend
 
     check_dataset(spec, data)
@@ -138,6 +144,11 @@ def train(
         if on_epoch:
             on_epoch(row)
 
+    watch = None
+    if diagnostics is not None:
+        watch = Watch(backend, model, spec, diagnostics, on_batch_end)
+        watch.start()
+        on_batch_end = watch.after_batch
     backend.fit(
         model,
         spec,
@@ -149,6 +160,8 @@ def train(
         on_batch_end=on_batch_end,
         on_epoch_end=epoch_end,
     )
+    if watch is not None:
+        watch.finish()
     if data.x_test is not None and data.y_test is not None and len(data.x_test):
         out = backend.predict(model, spec, data.x_test.astype(spec.input.dtype))
         history.test = {
