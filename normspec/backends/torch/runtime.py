@@ -157,7 +157,8 @@ def forward(
             handles.append(module.register_forward_hook(_recorder(calls, index)))
     try:
         with torch.no_grad(), mode(model, train=train, dropout=False), full_precision():
-            output = model(to_torch(x, model_dtype(spec)))
+            device = next(model.parameters(), torch.empty(0)).device
+            output = model(to_torch(x, model_dtype(spec)).to(device))
     finally:
         for handle in handles:
             handle.remove()
