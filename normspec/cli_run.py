@@ -166,6 +166,16 @@ def check_finished(history: Any, validation: bool, out: Path) -> None:
         sys.exit(EXIT_FAILED_RUN)
 
 
+def outcome_line(spec: Any, history: Any, dataset: Any) -> str:
+    """``outcome: <label> (<measurements>)``, as the README's *Outcomes* define it."""
+    from normspec.run import metrics
+    from normspec.run.outcomes import outcome
+
+    labels = dataset.y_val if len(dataset.x_val) else dataset.y_train
+    result = outcome(history, metrics.chance_accuracy(spec, labels))
+    return f"outcome: {result.label} ({result.detail})"
+
+
 def set_device(device: str) -> None:
     import os
 
@@ -234,6 +244,7 @@ def train_command(
     if diag:
         click.echo(diagnostics_line(diag, out, plots), err=True)
     check_finished(history, validation, out)
+    click.echo(outcome_line(canon, history, dataset))
     if history.test:
         click.echo(
             f"{backend} test ({len(dataset.x_test)} samples): loss "

@@ -268,7 +268,9 @@ def test_ablate_reports_a_variant_that_fails_to_train(tmp_path: Path) -> None:
                   VariantResult("broken", spec, [good, nan, stuck], 0.1)])  # fmt: skip
     rows = {line.split("|")[1].strip(): line for line in text.splitlines()[2:]}
     assert rows["ok"].rstrip().endswith("| trained |")
-    assert "2/3 failed: diverged (NaN loss)" in rows["broken"]
+    assert "1/3 diverged (training loss not finite from epoch 1)" in rows["broken"]
+    assert "1/3 stuck (validation accuracy 0.110, chance 0.100)" in rows["broken"]
+    assert "1/3 trained" in rows["broken"]
 
 
 def test_ablate_bad_variation_is_a_clear_error(spec_file: Path) -> None:

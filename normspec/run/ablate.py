@@ -15,6 +15,7 @@ from normspec.run.data import Dataset
 from normspec.run.diagnostic_plots import save_diagnostics
 from normspec.run.diagnostics import for_run
 from normspec.run.environment import environment_lines, run_environment
+from normspec.run.outcomes import Outcome, outcome, summary
 from normspec.run.report import describe, fmt, markdown_table, plot_curves, plural
 from normspec.run.train import History, RunSettings, starting_weights, train
 from normspec.run.variations import AblationError, Variation, distinct, variants
@@ -42,20 +43,13 @@ class VariantResult:
     same_as: str | None = None
     """The label of an earlier variant that is the same model and training (trained once)."""
 
+    def outcomes(self) -> list[Outcome]:
+        """What happened in each run (:mod:`normspec.run.outcomes`)."""
+        return [outcome(h, self.chance) for h in self.runs]
+
     def failures(self) -> list[str]:
-        """Per run: '' if it trained, else why not (diverged, stuck at chance)."""
-        out = []
-        for h in self.runs:
-            acc = h.final.get("val_accuracy", float("nan"))
-            if not math.isfinite(acc) and not h.diverged():  # no validation split
-                acc = h.final.get("accuracy", float("nan"))
-            if h.diverged():
-                out.append("diverged (NaN loss)")
-            elif math.isfinite(acc) and acc <= self.chance + 0.02:
-                out.append("stuck at chance")
-            else:
-                out.append("")
-        return out
+        """Per run: '' if it trained, else why not (diverged, stuck)."""
+        return [f"{o.label} ({o.detail})" if o.failed else "" for o in self.outcomes()]
 
     def summary(self, key: str) -> str:
         values = [h.final.get(key, float("nan")) for h in self.runs]
@@ -143,13 +137,14 @@ NO_VALIDATION = (
 def table(results: Sequence[VariantResult]) -> str:
     rows = []
     for r in results:
-        failed = [f for f in r.failures() if f]
-        status = "trained" if not failed else f"{len(failed)}/{len(r.runs)} failed: {failed[0]}"
+        status = summary(r.outcomes())
         if r.same_as is not None:
             status += f" (same model as {r.same_as}: trained once)"
         rows.append([r.label, r.summary("loss"), r.summary("val_loss"),
-                     r.summary("val_accuracy"), status])  # fmt: skip
-    header = ["variant", "train loss", "val loss", "val accuracy", "status"]
+                     r.summary("val_accuracy"), r.summary("val_train_mode_accuracy"),
+                     status])  # fmt: skip
+    header = ["variant", "train loss", "val loss", "val accuracy",
+              "val accuracy, batch statistics", "status"]  # fmt: skip
     return markdown_table(header, rows)
 
 
@@ -180,8 +175,10 @@ def write_report(
     lines = [
         f"# Ablation of {name} ({backend}, data `{data.name}`)\n",
         f"{plural(seeds, 'seed')} per variant; {how}; mean ± std of the final epoch. Chance "
-        f"accuracy (majority class): {fmt(chance, 3)}. A run counts as failed when its loss is "
-        "NaN or its final validation accuracy is within 0.02 of chance.\n",
+        f"accuracy (majority class): {fmt(chance, 3)}. Outcomes (README, *Outcomes*): "
+        "diverged (NaN loss), stuck (training accuracy within 0.02 of chance), eval-mode lag "
+        "(validation 0.1 or more accurate with batch statistics than with the running "
+        "ones), slow start (at chance after epoch 1), trained.\n",
         *([] if len(data.x_val) else [NO_VALIDATION]),
         table(results),
         *([] if shared else ["", *(f"- {label}: {describe(s)}" for label, s in own.items())]),

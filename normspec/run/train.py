@@ -20,6 +20,7 @@ from normspec.run.data import Dataset, channel_stats, check_dataset
 from normspec.run.diagnostics import Diagnostics
 from normspec.run.diagnostics_capture import Watch
 from normspec.run.environment import run_environment
+from normspec.run.validation import train_mode_metrics, uses_batch_statistics
 from normspec.spec.train_section import optimizer_of
 from normspec.weights import Weights, init_weights, save_weights
 
@@ -114,7 +115,10 @@ def train(
     on_epoch: Callable[[dict[str, float]], None] | None = None,
     diagnostics: Diagnostics | None = None,
 ) -> tuple[History, Weights]:
-    """Train in ``backend_name`` from ``weights``; validation metrics after every epoch.
+    """Train in ``backend_name`` from ``weights``; validation metrics after every epoch, with
+    the running statistics (``val_loss``, ``val_accuracy``) and with batch statistics
+    (``val_train_mode_loss``, ``val_train_mode_accuracy``: the same numbers when the spec has
+    no batch norm).
     Data that does not fit the spec raises :class:`~normspec.run.data.DataError` first.
     ``diagnostics`` (optional) are recorded at step 0, every ``diagnostics.every`` steps and
     after the last step (:mod:`normspec.run.diagnostics_capture`); without them nothing
@@ -140,6 +144,12 @@ def train(
             out = backend.predict(model, spec, x_val)
             row["val_loss"] = metrics.loss(spec, out, data.y_val)
             row["val_accuracy"] = metrics.accuracy(spec, out, data.y_val)
+        row["val_train_mode_loss"], row["val_train_mode_accuracy"] = (
+            row["val_loss"],
+            row["val_accuracy"],
+        )
+        if len(x_val) and uses_batch_statistics(spec):
+            row.update(train_mode_metrics(backend, model, spec, data, settings.batch_size))
         history.epochs.append(row)
         if on_epoch:
             on_epoch(row)
