@@ -291,6 +291,7 @@ def ablate_command(
           --vary norm.position=before_activation,after_activation,none --seeds 3
     """
     from normspec.run.ablate import Variation, ablate, distinct, table, variants
+    from normspec.run.ablate_seeds import seeds_section
     from normspec.run.data import check_dataset
     from normspec.run.progress import BatchProgress
 
@@ -343,6 +344,9 @@ def ablate_command(
                          on_start=start, on_batch_end=bar.advance, same=same,
                          diagnostics=diagnostics)  # fmt: skip
     click.echo(table(results), nl=False)
+    for line in seeds_section(results)[1:]:
+        if line.startswith("- ") and " vs " in line:
+            click.echo(line[2:])
     if diagnostics is not None:
         click.echo(f"diagnostics of every run written to {out}/diagnostics/", err=True)
     click.echo(f"report and curves written to {out}/")

@@ -11,6 +11,7 @@ from pathlib import Path
 from normspec.files import write_text
 from normspec.ir.graph import CanonicalSpec
 from normspec.run import metrics
+from normspec.run.ablate_seeds import seeds_section, write_over_seeds
 from normspec.run.data import Dataset
 from normspec.run.diagnostic_plots import save_diagnostics
 from normspec.run.diagnostics import for_run
@@ -56,8 +57,9 @@ class VariantResult:
         finite = [v for v in values if math.isfinite(v)]
         if not finite:
             return "nan"
-        spread = statistics.stdev(finite) if len(finite) > 1 else 0.0
-        return f"{fmt(statistics.mean(finite))} ± {fmt(spread)}"
+        if len(finite) == 1:
+            return f"{fmt(finite[0])} (n = 1)"
+        return f"{fmt(statistics.mean(finite))} ± {fmt(statistics.stdev(finite))}"
 
 
 def ablate(
@@ -183,8 +185,12 @@ def write_report(
         table(results),
         *([] if shared else ["", *(f"- {label}: {describe(s)}" for label, s in own.items())]),
         f"\n![curves]({png.name})\n",
+        *seeds_section(results),
+        "Every epoch's mean, std and 95 % interval per variant and metric: "
+        "[over_seeds.csv](over_seeds.csv).\n",
         *diagnostics,
         "## Environment\n",
         *environment_lines(run_environment([backend])),
     ]
+    write_over_seeds(results, out / "over_seeds.csv")
     write_text(out / "report.md", "\n".join(lines))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from normspec.files import replacing
 from normspec.ir.graph import SGD
+from normspec.run.seed_stats import spread
 from normspec.run.train import History, RunSettings
 
 PANELS = (("loss", "train loss"), ("val_loss", "validation loss"), ("val_accuracy", "val accuracy"))
@@ -18,8 +19,8 @@ STYLES = (("-", "o"), ("--", "s"), ("-.", "^"), (":", "D"))
 
 
 def plot_curves(groups: Mapping[str, Sequence[History]], path: Path, title: str) -> Path:
-    """One panel per metric; one line per group: the mean over its runs, with a band from
-    the lowest to the highest run where a group has several (seeds)."""
+    """One panel per metric; one line per group: the mean over its runs, with a band, the 95 %
+    confidence interval of that mean (Student's t), where a group has several (seeds)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -42,7 +43,8 @@ def plot_curves(groups: Mapping[str, Sequence[History]], path: Path, title: str)
                               ms=4, label=name, alpha=0.9)  # fmt: skip
             if len(curves) > 1:
                 banded = True
-                low, high = [min(col) for col in cols], [max(col) for col in cols]
+                intervals = [spread(col) for col in cols]
+                low, high = [i.low for i in intervals], [i.high for i in intervals]
                 ax.fill_between(xs, low, high, alpha=0.15, color=line.get_color())
         ax.set_title(label)
         ax.set_xlabel("epoch")
@@ -56,7 +58,7 @@ def plot_curves(groups: Mapping[str, Sequence[History]], path: Path, title: str)
             ax.set_yscale("log")
     fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", fontsize=8,
                ncol=min(len(groups), 4), frameon=False)  # fmt: skip
-    note = "  (bands: lowest to highest run over seeds)" if banded else ""
+    note = "  (bands: 95 % confidence interval of the mean over seeds)" if banded else ""
     fig.suptitle(title + note)
     rows = -(-len(groups) // 4)
     fig.tight_layout(rect=(0, 0.06 * rows, 1, 1))
