@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -17,6 +18,7 @@ def example(name: str) -> ModuleType:
     module_spec = importlib.util.spec_from_file_location(f"example_{name}", path)
     assert module_spec is not None and module_spec.loader is not None
     module = importlib.util.module_from_spec(module_spec)
+    sys.modules[module_spec.name] = module  # dataclasses look their module up
     module_spec.loader.exec_module(module)
     return module
 
@@ -34,6 +36,25 @@ def test_threshold_needs_input_normalization(tmp_path: Path) -> None:
     assert accuracy["both"] >= 0.95
     assert "| input_norm |" in (tmp_path / "report.md").read_text()
     assert (tmp_path / "curves.png").exists()
+
+
+@pytest.mark.skipif(not available("torch"), reason="needs torch")
+def test_relu_after_batch_norm_is_measured_not_idle(tmp_path: Path) -> None:
+    """The question "BN squashes into [0, 1], so ReLU after it does nothing?", answered from
+    diagnostics: batch norm's output is about half negative and beyond [0, 1], and the ReLU
+    zeroes exactly what was negative, at the start and the end of training."""
+    found, answer = example("bn_then_relu").run("torch", 1, tmp_path)
+    assert {(f.norm, f.relu) for f in found} == {
+        ("conv2d_1_bn", "conv2d_1_relu"), ("conv2d_2_bn", "conv2d_2_relu"),
+        ("dense_1_bn", "dense_1_relu"),
+    }  # fmt: skip
+    for f in found:
+        assert f.low < 0 < 1 < f.high
+        assert 0.3 < f.negative < 0.7
+        assert abs(f.zeroed - f.negative) < 0.02  # ReLU zeroes what batch norm made negative
+    assert answer.startswith("ReLU after batch norm is not idle")
+    report = (tmp_path / "report.md").read_text()
+    assert answer in report and (tmp_path / "diagnostics.csv").exists()
 
 
 @pytest.mark.slow
