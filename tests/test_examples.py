@@ -28,8 +28,16 @@ def example(name: str) -> ModuleType:
 def test_threshold_needs_input_normalization(tmp_path: Path) -> None:
     """The classic question: without input normalization the net stays at chance, batch norm
     after the first layer does not rescue it, input normalization solves it at once."""
-    results = {r.label: r for r in example("threshold_normalization").run("torch", 1, tmp_path)}
+    found, lines = example("threshold_normalization").run("torch", 1, tmp_path)
+    results = {r.label: r for r in found}
     accuracy = {label: r.runs[0].final["val_accuracy"] for label, r in results.items()}
+    why = dict(line.split(": ", 1) for line in lines)
+    for variant in ("plain", "batch_norm"):  # the tanh before any batch norm saturates
+        assert why[variant].endswith(
+            "dense_1_tanh 100% saturated at the first step, 100% at the last"
+        )
+    assert "dense_1_tanh 0% saturated at the first step" in why["input_norm"]
+    assert "## Why" in (tmp_path / "report.md").read_text()
     assert accuracy["plain"] < 0.6 and [o.label for o in results["plain"].outcomes()] == ["stuck"]
     assert accuracy["batch_norm"] < 0.6
     assert accuracy["input_norm"] >= 0.99
