@@ -1,5 +1,6 @@
-"""The Flax NNX backend: emitted source, parity with the numpy reference for every op and option
-(eval and train mode, float32 and float64), weights, dtypes, modes and training steps."""
+"""The Flax NNX backend: emitted source, names, weights, dtypes, modes and training steps. Every
+op and option against the numpy reference (eval and train mode, float32 and float64) is in
+test_conformance.py."""
 
 from __future__ import annotations
 
@@ -11,114 +12,22 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conformance_cases import CASES
 
 import normspec
 from normspec import reference
-from normspec.ir import ops as ir
 from normspec.parity import parity_weights, with_dtype
-from parity_cases import check_against_reference, make_spec, max_error
+from parity_cases import make_spec, max_error
 
 pytest.importorskip("flax")
 pytestmark = pytest.mark.flax
 
 from normspec.backends.flax import BACKEND  # noqa: E402
 from normspec.backends.flax.context import MAX_NAME, MODULE_ATTRIBUTES  # noqa: E402
-from normspec.backends.flax.emitter import EMITTERS  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 SPECS = sorted((ROOT / "specs").glob("*.yaml"))
-EVEN, ODD, SEQ, SEQ_EVEN, FLAT = "[8, 8, 3]", "[7, 7, 3]", "[9, 4]", "[10, 4]", "[6]"
-
-# (case id, input shape, layers, input normalization, a snippet the emitted source must hold)
-CASES = [
-    ("dense", FLAT, "- dense: {units: 4, bias_init: torch_default}", "none", "nnx.Linear("),
-    ("dense_no_bias", FLAT, "- dense: {units: 4, use_bias: false}", "none", "use_bias=False"),
-    ("conv2d_valid", EVEN, "- conv2d: {filters: 4, bias_init: torch_default}", "none", 'padding="VALID"'),
-    ("conv2d_same_odd", ODD, "- conv2d: {filters: 4, padding: same}", "none", "padding=((1, 1), (1, 1))"),
-    ("conv2d_same_s2_even", EVEN, "- conv2d: {filters: 4, strides: 2, padding: same}", "none", "padding=((0, 1), (0, 1))"),
-    ("conv2d_same_s2_odd", ODD, "- conv2d: {filters: 4, strides: 2, padding: same}", "none", "padding=((1, 1), (1, 1))"),
-    ("conv2d_pad1_s2_even", EVEN, "- conv2d: {filters: 4, strides: 2, padding: 1}", "none", "padding=((1, 1), (1, 1))"),
-    ("conv2d_asym_pad", ODD, "- conv2d: {filters: 2, padding: [[0, 2], [1, 0]]}", "none", "padding=((0, 2), (1, 0))"),
-    ("conv2d_even_kernel_same", EVEN, "- conv2d: {filters: 2, kernel: 2, padding: same}", "none", "padding=((0, 1), (0, 1))"),
-    ("conv2d_dilation", EVEN, "- conv2d: {filters: 2, dilation: 2, padding: same}", "none", "kernel_dilation=(2, 2)"),
-    ("conv2d_dilation_s2", EVEN, "- conv2d: {filters: 2, dilation: 2, strides: 2}", "none", "kernel_dilation=(2, 2)"),
-    ("conv2d_groups", "[8, 8, 4]", "- conv2d: {filters: 6, groups: 2, kernel: [3, 1]}", "none", "feature_group_count=2"),
-    ("conv1d_same_s2", SEQ_EVEN, "- conv1d: {filters: 3, strides: 2, padding: same}", "none", "padding=((0, 1),)"),
-    ("conv1d_asym_pad", SEQ, "- conv1d: {filters: 3, padding: [[2, 0]]}", "none", "padding=((2, 0),)"),
-    ("max_pool2d", EVEN, "- max_pool2d: 2", "none", "strides=(2, 2)"),
-    ("max_pool2d_same_even", EVEN, "- max_pool2d: {pool: 3, strides: 2, padding: same}", "none", "nnx.max_pool("),
-    ("max_pool2d_pad_odd", ODD, "- max_pool2d: {pool: 2, strides: 1, padding: 1}", "none", "padding=((1, 1), (1, 1))"),
-    ("max_pool1d_pad", SEQ, "- max_pool1d: {pool: 3, strides: 2, padding: 1}", "none", "window_shape=(3,)"),
-    ("avg_pool2d", EVEN, "- avg_pool2d: 2", "none", "nnx.avg_pool("),
-    ("avg_pool2d_same_exclude", EVEN, "- avg_pool2d: {pool: 3, strides: 2, padding: same}", "none", ".astype(DTYPE)"),
-    ("avg_pool2d_same_include", EVEN, "- avg_pool2d: {pool: 3, strides: 2, padding: same, count_include_pad: true}", "none", "count_include_pad=True"),
-    ("avg_pool2d_pad_exclude", EVEN, "- avg_pool2d: {pool: 3, strides: 2, padding: 1}", "none", "count_include_pad=False"),
-    ("avg_pool2d_pad_include", ODD, "- avg_pool2d: {pool: 3, strides: 2, padding: 1, count_include_pad: true}", "none", "count_include_pad=True"),
-    ("avg_pool1d_pad_exclude", SEQ_EVEN, "- avg_pool1d: {pool: 3, strides: 2, padding: 1}", "none", "count_include_pad=False"),
-    ("global_avg_pool2d", ODD, "- global_avg_pool", "none", "jnp.mean(x, axis=(1, 2))"),
-    ("global_max_pool2d", EVEN, "- global_max_pool", "none", "jnp.max(x, axis=(1, 2))"),
-    ("global_avg_pool1d", SEQ, "- global_avg_pool", "none", "jnp.mean(x, axis=1)"),
-    ("global_max_pool1d", SEQ, "- global_max_pool", "none", "jnp.max(x, axis=1)"),
-    ("flatten_dense", ODD, "- conv2d: 2\n- flatten\n- dense: 3", "none", "x.reshape(x.shape[0], -1)"),
-    ("reshape", EVEN, "- reshape: [16, 12]\n- conv1d: 2", "none", "x.reshape(x.shape[0], 16, 12)"),
-    ("dropout", FLAT, "- dense: {units: 4, dropout: 0.5}", "none", "nnx.Dropout(0.5, deterministic=False"),
-    ("relu", FLAT, "- activation: relu", "none", "nnx.relu(x)"),
-    ("elu", FLAT, "- activation: {function: elu, alpha: 0.7}", "none", "alpha=0.7"),
-    ("selu", FLAT, "- activation: selu", "none", "nnx.selu(x)"),
-    ("gelu_exact", FLAT, "- activation: gelu", "none", "approximate=False"),
-    ("gelu_tanh", FLAT, "- activation: {function: gelu, approximate: tanh}", "none", "approximate=True"),
-    ("leaky_relu", FLAT, "- activation: {function: leaky_relu, negative_slope: 0.2}", "none", "negative_slope=0.2"),
-    ("silu", FLAT, "- activation: silu", "none", "nnx.silu(x)"),
-    ("tanh", FLAT, "- activation: tanh", "none", "nnx.tanh(x)"),
-    ("sigmoid", FLAT, "- activation: sigmoid", "none", "nnx.sigmoid(x)"),
-    ("softmax", ODD, "- activation: softmax", "none", "axis=-1"),
-    ("batch_norm_unbiased", EVEN, "- batch_norm: {momentum: 0.2}", "none", "UnbiasedBatchNorm("),
-    ("batch_norm_biased", ODD, "- batch_norm: {running_var: biased, epsilon: 0.001}", "none", "use_fast_variance=False"),
-    ("batch_norm_momentum", SEQ, "- batch_norm: {momentum: 0.7}", "none", "momentum=0.3,"),
-    ("batch_norm_flat", FLAT, "- batch_norm", "none", "momentum=0.9,"),
-    ("batch_norm_no_center", SEQ, "- batch_norm: {center: false}", "none", "use_bias=False"),
-    ("batch_norm_no_scale", EVEN, "- batch_norm: {scale: false, running_var: biased}", "none", "use_scale=False"),
-    ("layer_norm", EVEN, "- layer_norm: {epsilon: 0.001}", "none", "nnx.LayerNorm("),
-    ("layer_norm_flat", FLAT, "- layer_norm: {center: false}", "none", "use_bias=False"),
-    ("layer_norm_no_scale", SEQ, "- layer_norm: {scale: false}", "none", "use_scale=False"),
-    ("group_norm", "[8, 8, 4]", "- group_norm: {groups: 2}", "none", "num_groups=2"),
-    ("group_norm_seq", "[9, 6]", "- group_norm: {groups: 3, center: false}", "none", "num_groups=3"),
-    ("instance_norm", ODD, "- instance_norm", "none", "nnx.InstanceNorm("),
-    ("instance_norm_seq", SEQ, "- instance_norm: {scale: false}", "none", "use_scale=False"),
-    ("rms_norm", EVEN, "- rms_norm: {epsilon: 0.0001}", "none", "nnx.RMSNorm("),
-    ("rms_norm_flat", FLAT, "- rms_norm: {scale: false}", "none", "use_scale=False"),
-    ("standardize", EVEN, "- flatten", "standardize", "Standardize("),
-    ("standardize_fixed", FLAT, "- dense: 2", "{kind: fixed, mean: 1.5, std: 2.0}", "std=(2.0, 2.0"),
-    ("rescale", EVEN, "- conv2d: 2", "{kind: rescale, scale: 0.5, offset: -1.0}", "x * 0.5 - 1.0"),
-    ("residual_post", EVEN, "- residual_block: {filters: 4, strides: 2}", "none", "body + shortcut"),
-    ("residual_pre", ODD, "- residual_block: {filters: 4, strides: 2, style: pre}", "none", "body + shortcut"),
-    ("residual_identity", EVEN, "- residual: {body: [{conv2d: {filters: 3, padding: same, activation: relu}}]}", "none", "body + x"),
-    ("residual_nested", EVEN, "- residual: {body: [{residual_block: {filters: 3}}, {conv2d: {filters: 3, padding: 1}}]}", "none", "body = body2 + x"),
-]  # fmt: skip
-
-
-SPEC_OF = {case_id: make_spec(shape, layers, norm) for case_id, shape, layers, norm, _ in CASES}
-
-
-def test_every_ir_op_has_an_emitter_and_a_case() -> None:
-    assert set(EMITTERS) == set(ir.OP_CLASSES)
-    covered = {type(site.op) for spec in SPEC_OF.values() for site in spec.walk()}
-    assert covered == set(ir.OP_CLASSES)
-
-
-@pytest.mark.parametrize(
-    ("case", "snippet"), [(c[0], c[4]) for c in CASES], ids=[c[0] for c in CASES]
-)
-def test_emitted_layers(case: str, snippet: str) -> None:
-    """Each case takes the emission path it is meant to test."""
-    assert snippet in BACKEND.emit(SPEC_OF[case])
-
-
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("case", [c[0] for c in CASES])
-def test_parity_with_reference(case: str, dtype: str) -> None:
-    check_against_reference(BACKEND, with_dtype(SPEC_OF[case], dtype))
-
+EVEN, ODD, FLAT = "[8, 8, 3]", "[7, 7, 3]", "[6]"
 
 ALL_WEIGHTS = """\
 - conv2d: {filters: 4, kernel: 3, norm: {kind: batch, running_var: biased}}
@@ -243,8 +152,8 @@ def _all_sources() -> dict[str, str]:
     for dtype in ("float32", "float64"):
         spec = make_spec(ODD, ALL_WEIGHTS, "standardize", dtype)
         sources[f"helpers_{dtype}"] = BACKEND.emit(spec)
-    for case, spec in SPEC_OF.items():
-        sources[f"case_{case}"] = BACKEND.emit(spec)
+    for case in CASES:
+        sources[f"case_{case.id}"] = BACKEND.emit(case.spec)
     long = "n" * 64
     sources["long_names"] = BACKEND.emit(
         normspec.load(

@@ -1,5 +1,6 @@
-"""The PyTorch backend: emitted source, parity with the numpy reference for every op and option
-(eval and train mode, float32 and float64), weights, training steps, fit and predict."""
+"""The PyTorch backend: emitted source, names, modes, weights, training steps, fit and predict,
+TorchScript and torch.export. Every op and option against the numpy reference (eval and train
+mode, float32 and float64) is in test_conformance.py."""
 
 from __future__ import annotations
 
@@ -11,108 +12,24 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conformance_cases import CASE_OF
 
 import normspec
 from normspec import reference
 from normspec.errors import SpecError
-from normspec.ir import ops as ir
 from normspec.ir.graph import CanonicalSpec
 from normspec.parity import parity_weights, with_dtype
-from parity_cases import SPEC_OF as PARITY_SPECS
-from parity_cases import check_against_reference, make_spec, max_error
+from parity_cases import make_spec, max_error
 
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.torch
 
 from normspec.backends.torch import BACKEND  # noqa: E402
-from normspec.backends.torch.emitter import EMITTERS  # noqa: E402
 from normspec.backends.torch.module import MODULE_ATTRIBUTES, class_name  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 SPECS = sorted((ROOT / "specs").glob("*.yaml"))
-EVEN, ODD, EVEN4 = "[8, 8, 3]", "[7, 7, 3]", "[8, 8, 4]"  # even and odd spatial sizes
-SEQ, SEQ_EVEN, FLAT = "[9, 4]", "[10, 4]", "[6]"
-
-# (case id, input shape, layers, input normalization, a snippet the emitted source must hold)
-CASES = [
-    ("dense", FLAT, "- dense: {units: 4, bias_init: torch_default}", "none", "nn.Linear(6, 4, bias=True"),
-    ("dense_no_bias", FLAT, "- dense: {units: 4, use_bias: false}", "none", "nn.Linear(6, 4, bias=False"),
-    ("conv2d_valid", EVEN, "- conv2d: {filters: 4, bias_init: torch_default}", "none", "stride=1, padding=0"),
-    ("conv2d_same_odd", ODD, "- conv2d: {filters: 4, padding: same}", "none", "padding=1"),
-    ("conv2d_same_s2_even", EVEN, "- conv2d: {filters: 4, strides: 2, padding: same}", "none", "pad=(0, 1, 0, 1)"),
-    ("conv2d_same_s2_odd", ODD, "- conv2d: {filters: 4, strides: 2, padding: same}", "none", "stride=2, padding=1"),
-    ("conv2d_pad1_s2_even", EVEN, "- conv2d: {filters: 4, strides: 2, padding: 1}", "none", "stride=2, padding=1"),
-    ("conv2d_asym_pad", ODD, "- conv2d: {filters: 2, padding: [[0, 2], [1, 0]]}", "none", "pad=(1, 0, 0, 2)"),
-    ("conv2d_even_kernel_same", EVEN, "- conv2d: {filters: 2, kernel: 2, padding: same}", "none", "PaddedConv2d("),
-    ("conv2d_dilation", EVEN, "- conv2d: {filters: 2, dilation: 2, padding: same}", "none", "dilation=2"),
-    ("conv2d_strided_dilated", ODD, "- conv2d: {filters: 2, strides: 2, dilation: 2, padding: 1}", "none", "dilation=2"),
-    ("conv2d_groups", EVEN4, "- conv2d: {filters: 6, groups: 2, kernel: [3, 1]}", "none", "kernel_size=(3, 1)"),
-    ("conv1d_same_s2", SEQ_EVEN, "- conv1d: {filters: 3, strides: 2, padding: same}", "none", "PaddedConv1d("),
-    ("conv1d_asym_pad", SEQ, "- conv1d: {filters: 3, padding: [[2, 0]]}", "none", "pad=(2, 0)"),
-    ("max_pool2d", EVEN, "- max_pool2d: 2", "none", "nn.MaxPool2d(kernel_size=2, stride=2, padding=0)"),
-    ("max_pool2d_same_even", EVEN, "- max_pool2d: {pool: 3, strides: 2, padding: same}", "none", "PaddedMaxPool2d("),
-    ("max_pool2d_same_odd", ODD, "- max_pool2d: {pool: 3, strides: 2, padding: same}", "none", "stride=2, padding=1"),
-    ("max_pool2d_pad_odd", ODD, "- max_pool2d: {pool: 2, strides: 1, padding: 1}", "none", "nn.MaxPool2d("),
-    ("max_pool2d_wide_pad", EVEN, "- max_pool2d: {pool: 3, strides: 1, padding: 2}", "none", "pad=(2, 2, 2, 2)"),
-    ("max_pool1d_pad", SEQ, "- max_pool1d: {pool: 2, strides: 1, padding: 1}", "none", "nn.MaxPool1d("),
-    ("avg_pool2d", EVEN, "- avg_pool2d: 2", "none", "nn.AvgPool2d("),
-    ("avg_pool2d_pad_exclude", EVEN, "- avg_pool2d: {pool: 3, strides: 1, padding: 1}", "none", "padding=1, count_include_pad=False"),
-    ("avg_pool2d_pad_include", ODD, "- avg_pool2d: {pool: 3, strides: 2, padding: 1, count_include_pad: true}", "none", "count_include_pad=True"),
-    ("avg_pool2d_same_exclude", EVEN, "- avg_pool2d: {pool: 3, strides: 2, padding: same}", "none", "PaddedAvgPool2d("),
-    ("avg_pool2d_same_include", EVEN, "- avg_pool2d: {pool: 3, strides: 2, padding: same, count_include_pad: true}", "none", "PaddedAvgPool2d("),
-    ("avg_pool2d_wide_exclude", ODD, "- avg_pool2d: {pool: 3, strides: 1, padding: 2}", "none", "pad=(2, 2, 2, 2)"),
-    ("avg_pool1d_same", SEQ_EVEN, "- avg_pool1d: {pool: 3, strides: 2, padding: same}", "none", "PaddedAvgPool1d("),
-    ("global_avg_pool2d", ODD, "- global_avg_pool", "none", "GlobalAvgPool()"),
-    ("global_max_pool2d", EVEN, "- global_max_pool", "none", "GlobalMaxPool()"),
-    ("global_avg_pool1d", SEQ, "- global_avg_pool", "none", "GlobalAvgPool()"),
-    ("global_max_pool1d", SEQ, "- global_max_pool", "none", "GlobalMaxPool()"),
-    ("flatten_dense", ODD, "- conv2d: 2\n- flatten\n- dense: 3", "none", "Flatten()"),
-    ("flatten_seq", SEQ, "- flatten\n- dense: 3", "none", "x.movedim(1, -1)"),
-    ("reshape", EVEN, "- reshape: [16, 12]\n- conv1d: 2", "none", "Reshape((16, 12))"),
-    ("reshape_from_flat", "[12]", "- reshape: [2, 2, 3]\n- conv2d: {filters: 2, kernel: 2}", "none", "Reshape((2, 2, 3))"),
-    ("dropout", FLAT, "- dense: {units: 4, dropout: 0.5}", "none", "nn.Dropout(p=0.5)"),
-    ("relu", FLAT, "- activation: relu", "none", "nn.ReLU()"),
-    ("elu", FLAT, "- activation: {function: elu, alpha: 0.7}", "none", "nn.ELU(alpha=0.7)"),
-    ("selu", FLAT, "- activation: selu", "none", "nn.SELU()"),
-    ("gelu_exact", FLAT, "- activation: gelu", "none", 'nn.GELU(approximate="none")'),
-    ("gelu_tanh", FLAT, "- activation: {function: gelu, approximate: tanh}", "none", 'nn.GELU(approximate="tanh")'),
-    ("leaky_relu", FLAT, "- activation: {function: leaky_relu, negative_slope: 0.3}", "none", "nn.LeakyReLU(negative_slope=0.3)"),
-    ("silu", FLAT, "- activation: silu", "none", "nn.SiLU()"),
-    ("tanh", FLAT, "- activation: tanh", "none", "nn.Tanh()"),
-    ("sigmoid", FLAT, "- activation: sigmoid", "none", "nn.Sigmoid()"),
-    ("softmax", ODD, "- activation: softmax", "none", "nn.Softmax(dim=1)"),
-    ("softmax_flat", FLAT, "- activation: softmax", "none", "nn.Softmax(dim=1)"),
-    ("softmax_seq", SEQ, "- activation: softmax", "none", "nn.Softmax(dim=1)"),
-    ("batch_norm_unbiased", EVEN, "- batch_norm: {momentum: 0.2, epsilon: 0.01}", "none", "nn.BatchNorm2d("),
-    ("batch_norm_biased", ODD, "- batch_norm: {running_var: biased, epsilon: 0.001}", "none", "unbiased=False"),
-    ("batch_norm_seq", SEQ, "- batch_norm: {momentum: 0.7}", "none", "nn.BatchNorm1d("),
-    ("batch_norm_flat", FLAT, "- batch_norm", "none", "nn.BatchNorm1d("),
-    ("batch_norm_flat_biased", FLAT, "- batch_norm: {running_var: biased, momentum: 0.3}", "none", "BatchNorm(\n"),
-    ("batch_norm_no_center", SEQ, "- batch_norm: {center: false}", "none", "center=False"),
-    ("batch_norm_no_scale", EVEN, "- batch_norm: {scale: false, running_var: biased}", "none", "scale=False"),
-    ("batch_norm_no_affine", EVEN, "- batch_norm: {scale: false, center: false}", "none", "affine=False"),
-    ("layer_norm", EVEN, "- layer_norm: {epsilon: 0.001}", "none", "ChannelLayerNorm("),
-    ("layer_norm_flat", FLAT, "- layer_norm: {center: false, epsilon: 0.1}", "none", "bias=False"),
-    ("layer_norm_flat_shift_only", FLAT, "- layer_norm: {scale: false}", "none", "ChannelLayerNorm("),
-    ("layer_norm_seq_no_scale", SEQ, "- layer_norm: {scale: false}", "none", "scale=False"),
-    ("group_norm", EVEN4, "- group_norm: {groups: 2, epsilon: 0.01}", "none", "nn.GroupNorm(2, 4"),
-    ("group_norm_seq", "[9, 6]", "- group_norm: {groups: 3, center: false}", "none", "= GroupNorm("),
-    ("instance_norm", ODD, "- instance_norm", "none", "nn.InstanceNorm2d("),
-    ("instance_norm_seq", SEQ, "- instance_norm: {epsilon: 0.01}", "none", "nn.InstanceNorm1d("),
-    ("instance_norm_no_scale", SEQ, "- instance_norm: {scale: false}", "none", "= GroupNorm("),
-    ("rms_norm", EVEN, "- rms_norm: {epsilon: 0.0001}", "none", "ChannelRMSNorm("),
-    ("rms_norm_flat", FLAT, "- rms_norm: {scale: false}", "none", "elementwise_affine=False"),
-    ("standardize", EVEN, "- flatten", "standardize", "Standardize("),
-    ("standardize_fixed", FLAT, "- dense: 2", "{kind: fixed, mean: 1.5, std: 2.0}", "std=(2.0, 2.0"),
-    ("rescale", EVEN, "- conv2d: 2", "{kind: rescale, scale: 0.00392156862745098, offset: -0.1}", "offset=-0.1"),
-    ("residual_post", EVEN, "- residual_block: {filters: 4, strides: 2}", "none", "x = out + shortcut"),
-    ("residual_pre", ODD, "- residual_block: {filters: 4, strides: 2, style: pre}", "none", "x = out + shortcut"),
-    ("residual_identity", EVEN, "- residual: {body: [{conv2d: {filters: 3, padding: same, activation: relu}}]}", "none", "x = out + x"),
-    ("residual_nested", EVEN, "- residual: {body: [{residual_block: {filters: 3}}, {conv2d: {filters: 3, padding: 1}}]}\n- residual: {body: [{activation: tanh}]}", "none", "out = out2 + x"),
-]  # fmt: skip
-
-
-SPEC_OF = {case_id: make_spec(shape, layers, norm) for case_id, shape, layers, norm, _ in CASES}
+EVEN, ODD, FLAT = "[8, 8, 3]", "[7, 7, 3]", "[6]"
 
 
 def built(spec: CanonicalSpec, seed: int = 1):
@@ -123,20 +40,6 @@ def built(spec: CanonicalSpec, seed: int = 1):
 
 
 # --- emission ----------------------------------------------------------------------------------
-
-
-def test_every_ir_op_has_an_emitter_and_a_case() -> None:
-    assert set(EMITTERS) == set(ir.OP_CLASSES)
-    covered = {type(site.op) for spec in SPEC_OF.values() for site in spec.walk()}
-    assert covered == set(ir.OP_CLASSES)
-
-
-@pytest.mark.parametrize(
-    ("case", "snippet"), [(c[0], c[4]) for c in CASES], ids=[c[0] for c in CASES]
-)
-def test_emitted_modules(case: str, snippet: str) -> None:
-    """Each case takes the emission path it is meant to test."""
-    assert snippet in BACKEND.emit(SPEC_OF[case])
 
 
 def test_numeric_conventions_are_explicit() -> None:
@@ -177,11 +80,11 @@ def test_class_names() -> None:
 
 def _all_sources() -> dict[str, str]:
     sources = {path.stem: BACKEND.emit(normspec.load(path)) for path in SPECS}
-    for case in ("conv2d_same_s2_even", "max_pool2d_wide_pad", "avg_pool1d_same", "layer_norm",
-                 "batch_norm_no_scale", "group_norm_seq", "rms_norm", "residual_nested",
+    for case in ("conv2d_same_s2_even", "max_pool2d_wide_pad", "avg_pool1d_same_s2", "layer_norm",
+                 "batch_norm_no_scale", "group_norm_seq", "rms_norm", "residual_nested_then_tanh",
                  "reshape", "standardize"):  # fmt: skip
         for dtype in ("float32", "float64"):
-            sources[f"{case}_{dtype}"] = BACKEND.emit(with_dtype(SPEC_OF[case], dtype))
+            sources[f"{case}_{dtype}"] = BACKEND.emit(with_dtype(CASE_OF[case].spec, dtype))
     for n in (58, 61, 64):  # where ruff switches between ways of splitting a line
         a, b = "a" * (n - 1), "b" * (n - 1)
         layers = (
@@ -224,7 +127,7 @@ def test_emitted_source_is_deterministic_and_ruff_clean() -> None:
 
 def test_generated_file_imports_and_runs_on_its_own(tmp_path: Path) -> None:
     """What users import: the emitted file as a module of its own, without normspec."""
-    spec = SPEC_OF["residual_post"]
+    spec = CASE_OF["residual_post"].spec
     path = tmp_path / "generated_model.py"
     path.write_text(BACKEND.emit(spec))
     module_spec = importlib.util.spec_from_file_location("generated_model", path)
@@ -240,17 +143,11 @@ def test_generated_file_imports_and_runs_on_its_own(tmp_path: Path) -> None:
     assert max_error(out.detach().permute(0, 2, 3, 1).numpy(), expected["output"]) <= 1e-5
 
 
-# --- parity with the reference -----------------------------------------------------------------
-
-
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("case", [c[0] for c in CASES])
-def test_parity_with_reference(case: str, dtype: str) -> None:
-    check_against_reference(BACKEND, with_dtype(SPEC_OF[case], dtype))
+# --- modes and specs ---------------------------------------------------------------------------
 
 
 def test_forward_restores_modes_and_disables_dropout_only_while_comparing() -> None:
-    spec = SPEC_OF["dropout"]
+    spec = CASE_OF["dropout"].spec
     model, _ = built(spec)
     model.eval()
     x = reference.init_batch(spec, 64, seed=5)
@@ -391,7 +288,6 @@ def test_parity_forward_runs_without_tf32_and_restores_the_flags() -> None:
             f.allow_tf32 = value
 
 
-SCRIPTED_CASES = list(PARITY_SPECS)
 SHIPPED = sorted((Path(__file__).parents[2] / "specs").glob("*.yaml"))
 
 
@@ -401,12 +297,12 @@ JIT_DEPRECATED = pytest.mark.filterwarnings(
 
 
 @JIT_DEPRECATED
-@pytest.mark.parametrize("case", SCRIPTED_CASES)
+@pytest.mark.parametrize("case", list(CASE_OF))
 def test_torch_jit_script_compiles_every_op_and_matches_eager(case: str) -> None:
     """Helpers avoid what TorchScript cannot compile (``super().forward``, ``*args``)."""
     import torch
 
-    spec = PARITY_SPECS[case]
+    spec = CASE_OF[case].spec
     model = built(spec)[0].eval()
     scripted = torch.jit.script(model)
     x = torch.from_numpy(
