@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conformance_cases import CASE_OF
 
 import normspec
+from conformance_cases import CASE_OF
 from conftest import GOLDEN, SPECS, check_golden
 from normspec.ir import ops as ir
 from normspec.parity import compare

@@ -9,9 +9,9 @@ import importlib
 import re
 
 import pytest
-from conformance_cases import BACKENDS, CASE_OF, CASES, DTYPES
 
 import normspec
+from conformance_cases import BACKENDS, CASE_OF, CASES, DTYPES
 from conftest import ROOT, SPECS
 from normspec.backends import get_backend
 from normspec.ir import ops as ir

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conformance_cases import CASES
 
 import normspec
+from conformance_cases import CASES
 from normspec import reference
 from normspec.parity import parity_weights, with_dtype
 from parity_cases import make_spec, max_error

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conformance_cases import CASE_OF
 
 import normspec
+from conformance_cases import CASE_OF
 from normspec import reference
 from normspec.errors import SpecError
 from normspec.ir.graph import CanonicalSpec
