@@ -41,7 +41,7 @@ def timed_run(
 ) -> tuple[float, Diagnostics | None]:
     spec = normspec.load(SPEC)
     weights = starting_weights(spec, data, settings.seed)
-    diag = for_run(spec, data.x_train, settings.batch_size, every)
+    diag = for_run(spec, data.x_train, settings.batch_size, every, data.y_train)
     start = time.perf_counter()
     train(spec, backend, data, weights, settings, diagnostics=diag)
     return time.perf_counter() - start, diag

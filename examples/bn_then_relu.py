@@ -96,7 +96,7 @@ def run(backend: str, epochs: int, out: Path) -> tuple[list[Finding], str]:
     spec = normspec.load(SPEC)
     data = load_dataset("digits", seed=0, validation_split=0.2)
     settings = RunSettings.from_spec(spec, epochs=epochs)
-    diagnostics = for_run(spec, data.x_train, settings.batch_size, "epoch")
+    diagnostics = for_run(spec, data.x_train, settings.batch_size, "epoch", data.y_train)
     assert diagnostics is not None
     weights = starting_weights(spec, data, settings.seed)
     history, _ = train(spec, backend, data, weights, settings, diagnostics=diagnostics)

@@ -3,7 +3,8 @@
 Four variants, as in the question: no normalization, batch norm only, input normalization only,
 both. Each run records diagnostics after every epoch, and the script prints why each variant
 ends where it does from them: the fraction of the tanh layer's outputs that are saturated
-(|y| > 0.99, where its gradient is below 0.02) at the first and the last step. Writes curves,
+(|y| > 0.99, where its gradient is below 0.02) at the first and the last step, and the norm of
+the loss's gradient that reaches each kernel at the first step. Writes curves,
 diagnostics and a report to runs/threshold/.
 
 Run: ``python examples/threshold_normalization.py [--backend torch] [--epochs 3]``
@@ -44,11 +45,24 @@ def saturation(spec: CanonicalSpec, diagnostics: Diagnostics) -> dict[str, tuple
     }
 
 
-def why(result: VariantResult, saturated: dict[str, tuple[float, float]]) -> str:
-    """One line per variant: its outcome and the tanh saturation behind it, measured."""
+def first_gradient_norms(diagnostics: Diagnostics) -> dict[str, float]:
+    """Each kernel's gradient norm on the probe batch at the first diagnostic step."""
+    first = diagnostics.steps[0]
+    return {op: v for step, op, stat, v in diagnostics.rows
+            if step == first and stat == "grad_norm"}  # fmt: skip
+
+
+def why(
+    result: VariantResult,
+    saturated: dict[str, tuple[float, float]],
+    gradients: dict[str, float],
+) -> str:
+    """One line per variant: its outcome, the tanh saturation and the gradient that reaches
+    each kernel at the start, measured."""
     found = outcome(result.runs[0], result.chance)
     parts = [f"{name} {a:.0%} saturated at the first step, {b:.0%} at the last"
              for name, (a, b) in saturated.items()]  # fmt: skip
+    parts += [f"gradient norm of {name}'s kernel {g:.2g}" for name, g in gradients.items()]
     return f"{result.label}: {found.label} ({found.detail}); " + "; ".join(parts)
 
 
@@ -59,7 +73,7 @@ def run(backend: str, epochs: int, out: Path) -> tuple[list[VariantResult], list
         spec = normspec.load(ROOT / "specs" / f"threshold_{variant}.yaml")
         settings = RunSettings.from_spec(spec, epochs=epochs)
         weights = starting_weights(spec, data, settings.seed)
-        diagnostics = for_run(spec, data.x_train, settings.batch_size, "epoch")
+        diagnostics = for_run(spec, data.x_train, settings.batch_size, "epoch", data.y_train)
         assert diagnostics is not None
         history, _ = train(
             spec, backend, data, weights, settings, diagnostics=diagnostics,
@@ -69,7 +83,7 @@ def run(backend: str, epochs: int, out: Path) -> tuple[list[VariantResult], list
         )  # fmt: skip
         result = VariantResult(variant, spec, [history], chance_accuracy(spec, data.y_val))
         results.append(result)
-        lines.append(why(result, saturation(spec, diagnostics)))
+        lines.append(why(result, saturation(spec, diagnostics), first_gradient_norms(diagnostics)))
         folder = out / "diagnostics" / variant
         folder.mkdir(parents=True, exist_ok=True)
         save_diagnostics(folder, diagnostics, f"{variant} ({backend})")

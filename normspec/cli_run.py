@@ -224,7 +224,7 @@ def train_command(
     out = out or Path("runs") / f"{canon.name}-{backend}"
     steps = steps_per_epoch(dataset, settings)
     validation = len(dataset.x_val) > 0
-    diag = for_run(canon, dataset.x_train, settings.batch_size, diagnostics)
+    diag = for_run(canon, dataset.x_train, settings.batch_size, diagnostics, dataset.y_train)
     with run_output(out) as folder:
         with BatchProgress(f"{backend}", steps, settings.epochs) as bar:
             history, final = train(

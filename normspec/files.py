@@ -29,7 +29,8 @@ RUN_FILES = frozenset(
      "over_seeds.csv",
      "diagnostics.csv", "diagnostics_histograms.png",
      *(f"diagnostics_{stat}.png" for stat in ("dead_fraction", "saturated_fraction", "std",
-                                               "variance_shift", "update_ratio"))}
+                                               "variance_shift", "update_ratio",
+                                               "grad_norm"))}
 )  # fmt: skip
 """The files normspec writes into a run folder (``train``, ``compare --train``, ``ablate``)."""
 

@@ -57,6 +57,13 @@ class Backend(Protocol):
         """One optimizer step per batch with ``spec.train`` (loss and optimizer); returns the
         losses. Dropout is disabled. Weights afterwards are read with :meth:`get_weights`."""
 
+    def gradients(
+        self, model: Any, spec: CanonicalSpec, x: np.ndarray, y: np.ndarray
+    ) -> dict[str, np.ndarray]:
+        """The gradient of the spec's loss on the batch ``(x, y)`` with respect to every
+        trainable canonical weight (canonical keys and layouts), in train mode with dropout
+        off; the model is left as it was (running statistics put back, no gradient kept)."""
+
     def fit(
         self,
         model: Any,

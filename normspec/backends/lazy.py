@@ -97,6 +97,12 @@ class LazyBackend:
         losses: list[float] = self.part("training").train_steps(model, spec, batches)
         return losses
 
+    def gradients(
+        self, model: Any, spec: CanonicalSpec, x: np.ndarray, y: np.ndarray
+    ) -> dict[str, np.ndarray]:
+        grads: dict[str, np.ndarray] = self.part("training").gradients(model, spec, x, y)
+        return grads
+
     def fit(
         self,
         model: Any,

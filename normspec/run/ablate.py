@@ -100,7 +100,7 @@ def ablate(
                 if progress:
                     progress(label, k, int(row["epoch"]), row)
 
-            diag = for_run(spec, split.x_train, seeded.batch_size, diagnostics)
+            diag = for_run(spec, split.x_train, seeded.batch_size, diagnostics, split.y_train)
             history, _ = train(spec, backend, split, weights, seeded, on_batch_end=on_batch_end,
                                on_epoch=on_epoch, diagnostics=diag)  # fmt: skip
             runs.append(history)

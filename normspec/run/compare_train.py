@@ -81,7 +81,7 @@ def compare_training(
             if progress:
                 progress(name, int(row["epoch"]), row)
 
-        diag = for_run(spec, data.x_train, settings.batch_size, diagnostics)
+        diag = for_run(spec, data.x_train, settings.batch_size, diagnostics, data.y_train)
         history, final = train(spec, name, data, weights, settings, on_batch_end=on_batch_end,
                                on_epoch=on_epoch, diagnostics=diag)  # fmt: skip
         save_run(out / name, spec, history, final, settings, data)

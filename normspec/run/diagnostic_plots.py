@@ -13,7 +13,14 @@ import numpy as np
 from normspec.files import replacing
 from normspec.run.diagnostics import Diagnostics, Row, write_csv
 
-HEATMAP_STATS = ("dead_fraction", "saturated_fraction", "std", "variance_shift", "update_ratio")
+HEATMAP_STATS = (
+    "dead_fraction",
+    "saturated_fraction",
+    "std",
+    "variance_shift",
+    "update_ratio",
+    "grad_norm",
+)
 """The statistics drawn as heatmaps (each when the run has it)."""
 FRACTIONS = ("zero_fraction", "dead_fraction", "negative_fraction", "saturated_fraction")
 HISTOGRAMS = "diagnostics_histograms.png"

@@ -165,6 +165,8 @@ class Diagnostics:
     spec: CanonicalSpec
     probe: np.ndarray
     every: int
+    probe_targets: np.ndarray | None = None
+    """The probe's labels: with them every capture also records each kernel's ``grad_norm``."""
     shown: list[str] = field(default_factory=list)
     """Ops whose outputs are kept at the first and last step, for histograms."""
     rows: list[Row] = field(default_factory=list)
@@ -184,8 +186,17 @@ class Diagnostics:
     def due(self, step: int) -> bool:
         return step % self.every == 0
 
-    def record(self, step: int, outputs: dict[str, np.ndarray], weights: dict[str, Any]) -> None:
+    def record(
+        self,
+        step: int,
+        outputs: dict[str, np.ndarray],
+        weights: dict[str, Any],
+        gradients: dict[str, np.ndarray] | None = None,
+    ) -> None:
         self.rows += [(step, *row) for row in op_stats(self.spec, self.probe, outputs, weights)]
+        if gradients is not None:
+            for name, grad in kernels(self.spec, gradients).items():
+                self.rows.append((step, name, "grad_norm", float(np.linalg.norm(grad))))
         now = kernels(self.spec, weights)
         for name, kernel in now.items():
             if name in self._kernels:
@@ -205,14 +216,21 @@ def probe_batch(x_train: np.ndarray, dtype: str, size: int = PROBE_SIZE) -> np.n
 
 
 def for_run(
-    spec: CanonicalSpec, x_train: np.ndarray, batch_size: int, interval: int | str | None
+    spec: CanonicalSpec,
+    x_train: np.ndarray,
+    batch_size: int,
+    interval: int | str | None,
+    y_train: np.ndarray | None = None,
 ) -> Diagnostics | None:
     """The collector for one run: every ``interval`` steps, or once per epoch (``"epoch"``);
-    None without an interval."""
+    None without an interval. With ``y_train`` the probe's labels come along, for the
+    gradient norms."""
     if interval is None:
         return None
     every = batch_count(len(x_train), batch_size) if interval == "epoch" else int(interval)
-    return Diagnostics(spec, probe_batch(x_train, spec.input.dtype), every)
+    probe = probe_batch(x_train, spec.input.dtype)
+    targets = None if y_train is None else np.asarray(y_train[: len(probe)])
+    return Diagnostics(spec, probe, every, targets)
 
 
 def csv_text(rows: list[Row]) -> str:

@@ -3,8 +3,9 @@
 A capture reads the canonical weights, runs the probe batch through the model in train mode
 (batch statistics, dropout off; :meth:`~normspec.backends.Backend.forward`, the mechanism of
 :func:`normspec.layer_outputs`) and writes the weights back, because a train-mode pass updates
-the batch norms' running statistics. Dropout off draws no random numbers, so the run's random
-streams are left alone too.
+the batch norms' running statistics; with the probe's labels it also takes the loss's gradient
+(:meth:`~normspec.backends.Backend.gradients`, which leaves the model as it was). Dropout off
+draws no random numbers, so the run's random streams are left alone too.
 """
 
 from __future__ import annotations
@@ -24,7 +25,10 @@ def capture(backend: Any, model: Any, spec: CanonicalSpec, diagnostics: Diagnost
         outputs = backend.forward(model, spec, diagnostics.probe, train=True)
     finally:
         backend.set_weights(model, spec, weights)
-    diagnostics.record(step, outputs, weights)
+    gradients = None
+    if diagnostics.probe_targets is not None:
+        gradients = backend.gradients(model, spec, diagnostics.probe, diagnostics.probe_targets)
+    diagnostics.record(step, outputs, weights, gradients)
 
 
 class Watch:

@@ -57,6 +57,17 @@ def _variables(model: nnx.Module, spec: CanonicalSpec) -> Iterator[tuple[str, nn
             yield w.key, getattr(layer, slot(WEIGHT_MAPS, site.op, w.role.name).attribute)
 
 
+def trainable_paths(spec: CanonicalSpec) -> Iterator[tuple[str, tuple[str, str]]]:
+    """The canonical key of every trainable weight and its path in the model's state (the
+    layer's attribute, then the variable's)."""
+    names = module_of(spec).names
+    for site in spec.walk():
+        for w in site.op.weights(site.input_shape):
+            if w.trainable:
+                attribute = slot(WEIGHT_MAPS, site.op, w.role.name).attribute
+                yield w.key, (names[site.op.name], attribute)
+
+
 def set_weights(model: nnx.Module, spec: CanonicalSpec, weights: Weights) -> None:
     check_weights(spec, weights)
     for key, variable in _variables(model, spec):

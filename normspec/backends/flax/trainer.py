@@ -86,7 +86,7 @@ _HEADS: dict[str, Callable[[jax.Array], jax.Array]] = {
 """The final activations as the emitted ``__call__`` applies them."""
 
 
-def _loss(form: LossForm, z: jax.Array, t: jax.Array) -> jax.Array:
+def loss_value(form: LossForm, z: jax.Array, t: jax.Array) -> jax.Array:
     """Mean loss; ``z`` is logits for the cross-entropies."""
     if form.loss == "cross_entropy":
         logp = jax.nn.log_softmax(z, axis=-1)
@@ -119,7 +119,7 @@ def _train_step(
         else:
             z = model.logits(x)  # type: ignore[attr-defined]
             out = _HEADS[form.head](z)
-        return _loss(form, z, t), out
+        return loss_value(form, z, t), out
 
     (loss, out), grads = nnx.value_and_grad(loss_fn, has_aux=True)(model)
     optimizer.update(model, grads)

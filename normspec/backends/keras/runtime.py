@@ -55,6 +55,14 @@ def _variables(model: keras.Model, spec: CanonicalSpec) -> Iterator[tuple[str, k
             yield w.key, getattr(model.get_layer(site.op.name), where.attribute)
 
 
+def trainable_variables(
+    model: keras.Model, spec: CanonicalSpec
+) -> list[tuple[str, keras.Variable]]:
+    """The canonical key and Keras variable of every weight the optimizer updates."""
+    trainable = {w.key for s in spec.walk() for w in s.op.weights(s.input_shape) if w.trainable}
+    return [(key, variable) for key, variable in _variables(model, spec) if key in trainable]
+
+
 def set_weights(model: keras.Model, spec: CanonicalSpec, weights: Weights) -> None:
     check_weights(spec, weights)
     for key, variable in _variables(model, spec):

@@ -17,6 +17,7 @@ import tensorflow as tf
 from keras import ops
 
 from normspec.backends.common import loss_targets
+from normspec.backends.keras import runtime
 from normspec.backends.keras.optimizers import make_optimizer
 from normspec.backends.keras.runtime import dropout_disabled
 from normspec.heads import logits_head
@@ -57,3 +58,25 @@ def train_steps(
             optimizer.apply(tape.gradient(loss, variables), variables)
             losses.append(float(loss))
     return losses
+
+
+def gradients(
+    model: keras.Model, spec: CanonicalSpec, x: np.ndarray, y: np.ndarray
+) -> dict[str, np.ndarray]:
+    """The loss's gradient for every trainable canonical weight, in train mode with dropout
+    off (``tf.GradientTape``); the running statistics are put back."""
+    head, loss_fn = loss_head(model, spec), loss_function(spec)
+    keyed = runtime.trainable_variables(model, spec)
+    saved = runtime.get_weights(model, spec)
+    try:
+        with dropout_disabled(model):
+            inputs = ops.convert_to_tensor(np.asarray(x, dtype=spec.input.dtype))
+            with tf.GradientTape() as tape:
+                loss = loss_fn(loss_targets(spec, y), head(inputs, training=True))
+            grads = tape.gradient(loss, [variable for _, variable in keyed])
+    finally:
+        runtime.set_weights(model, spec, saved)
+    return {
+        key: np.zeros(variable.shape, variable.dtype) if g is None else np.asarray(g)
+        for (key, variable), g in zip(keyed, grads, strict=True)
+    }

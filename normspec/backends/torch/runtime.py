@@ -91,6 +91,22 @@ def get_weights(model: nn.Module, spec: CanonicalSpec) -> Weights:
     return out
 
 
+def weight_gradients(model: nn.Module, spec: CanonicalSpec) -> Weights:
+    """The ``.grad`` of every trainable canonical weight (canonical layout; zeros where the
+    loss did not reach it)."""
+    out: Weights = {}
+    for op, w in _weights(spec):
+        if not w.trainable:
+            continue
+        tensor, where = _slot(model, op, w)
+        grad = tensor.grad if tensor.grad is not None else torch.zeros_like(tensor)
+        value = grad.detach().cpu().numpy()
+        if where.layout == "channels_first":
+            value = _kernel_from_torch(value)
+        out[w.key] = np.ascontiguousarray(value).copy()
+    return out
+
+
 def model_dtype(spec: CanonicalSpec) -> torch.dtype:
     return torch.float64 if spec.input.dtype == "float64" else torch.float32
 

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from normspec import heads
+from normspec.backends.torch import runtime
 from normspec.backends.torch.runtime import mode, model_dtype, to_torch
 from normspec.ir.graph import SGD, Adam, CanonicalSpec
 
@@ -98,3 +99,21 @@ def train_steps(
             optimizer.step()
             losses.append(float(loss.detach()))
     return losses
+
+
+def gradients(
+    model: nn.Module, spec: CanonicalSpec, x: np.ndarray, y: np.ndarray
+) -> dict[str, np.ndarray]:
+    """The loss's gradient for every trainable canonical weight (canonical layout), in train
+    mode with dropout off; running statistics put back, no ``.grad`` left on the model."""
+    dtype = model_dtype(spec)
+    saved = runtime.get_weights(model, spec)
+    try:
+        with mode(model, train=True, dropout=False), loss_function(model, spec) as compute:
+            model.zero_grad(set_to_none=True)
+            loss, _ = compute(to_torch(x, dtype), targets(spec, y, dtype))
+            loss.backward()
+        return runtime.weight_gradients(model, spec)
+    finally:
+        model.zero_grad(set_to_none=True)
+        runtime.set_weights(model, spec, saved)
