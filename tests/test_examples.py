@@ -64,6 +64,23 @@ def test_relu_after_batch_norm_is_measured_not_idle(tmp_path: Path) -> None:
     assert answer in report and (tmp_path / "diagnostics.csv").exists()
 
 
+@pytest.mark.skipif(not available("torch"), reason="needs torch")
+def test_dropout_before_batch_norm_shows_a_variance_shift(tmp_path: Path) -> None:
+    """The BN-with-dropout question, measured over seeds: dropout right before a batch norm
+    leaves it a test-time variance well below its running variance (about 1 - rate), dropout
+    after it does not; the report compares every pair of variants."""
+    module = example("bn_dropout_seeds")
+    results, lines = module.run("torch", 2, 2, tmp_path)
+    assert [r.label for r in results] == ["dropout_before_bn", "dropout_after_bn", "no_bn"]
+    shift = {r.label: module.variance_shifts(r, i, tmp_path).get("dense_1_bn")
+             for i, r in enumerate(results, start=1)}  # fmt: skip
+    assert shift["no_bn"] is None
+    assert all(0.5 < v < 0.85 for v in shift["dropout_before_bn"])
+    assert all(0.9 < v < 1.1 for v in shift["dropout_after_bn"])
+    assert lines[-1].startswith("With dropout before it, dense_1_bn sees at test time")
+    assert "dropout_before_bn vs no_bn" in (tmp_path / "report.md").read_text()
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(
     not all(map(available, ("torch", "keras", "flax"))), reason="needs every backend"
