@@ -231,3 +231,29 @@ def test_batch_count_is_the_number_of_batches(samples: int) -> None:
     """The progress bars size each epoch with batch_count; a lone last sample is dropped."""
     made = list(batches(np.zeros((samples, 1)), np.zeros(samples), 32, seed=0, epoch=0))
     assert batch_count(samples, 32) == len(made)
+
+
+def test_digits_are_read_without_importing_scikit_learn() -> None:
+    """The same arrays as ``sklearn.datasets.load_digits``, in a process that never imports
+    scikit-learn (its import costs most of a second of every short run)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from normspec.run.data import _digits\n"
+        "x, y = _digits(0)\n"
+        "print('sklearn' in sys.modules, x.shape, x.dtype, y.dtype, int(x.sum()), int(y.sum()))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         check=True, cwd=ROOT).stdout.split()  # fmt: skip
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    expected = [False, "(1797,", "8,", "8,", "1)", "float32", "int64",
+                int(bunch.images.sum()), int(bunch.target.sum())]  # fmt: skip
+    assert [out[0] == "True", *out[1:7], int(out[7]), int(out[8])] == expected
+    from normspec.run.data import _digits
+
+    x, y = _digits(0)
+    assert np.array_equal(x[..., 0], bunch.images) and np.array_equal(y, bunch.target)

@@ -9,6 +9,7 @@ and ``cifar10`` are read from Keras' download cache when they are there.
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,7 +37,23 @@ class Dataset:
         return int(self.y_train.max()) + 1 if self.y_train.dtype.kind in "iu" else 1
 
 
+def _digits_file() -> Path | None:
+    """scikit-learn's own copy of the digits (``datasets/data/digits.csv.gz``), found without
+    importing scikit-learn (which takes most of a second)."""
+    found = importlib.util.find_spec("sklearn")
+    if found is None or found.origin is None:
+        return None
+    path = Path(found.origin).parent / "datasets" / "data" / "digits.csv.gz"
+    return path if path.is_file() else None
+
+
 def _digits(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's 8x8 digits: read from its file (64 pixels, then the label, per row),
+    as ``sklearn.datasets.load_digits`` reads it, or through that function."""
+    path = _digits_file()
+    if path is not None:
+        table = np.loadtxt(path, delimiter=",")
+        return table[:, :-1].reshape(-1, 8, 8, 1).astype(np.float32), table[:, -1].astype(np.int64)
     from sklearn.datasets import load_digits
 
     bunch = load_digits()
