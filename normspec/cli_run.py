@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -145,7 +146,11 @@ def epoch_line(prefix: str, row: dict[str, float], epochs: int, validation: bool
     line += f"acc {row['accuracy']:.4f}"
     if not validation:
         return line + "  (no validation split)"
-    return line + f"  val_loss {row['val_loss']:.4f}  val_acc {row['val_accuracy']:.4f}"
+    line += f"  val_loss {row['val_loss']:.4f}  val_acc {row['val_accuracy']:.4f}"
+    batch = row.get("val_train_mode_accuracy", row["val_accuracy"])
+    if batch != row["val_accuracy"] and math.isfinite(batch):  # batch norm: both modes differ
+        line += f" (batch statistics {batch:.4f})"
+    return line
 
 
 EXIT_FAILED_RUN = 1
