@@ -19,7 +19,7 @@ from normspec.cli import (
     reports_errors,
     run_output,
 )
-from normspec.cli_run import DiagnosticsInterval
+from normspec.cli_run import TENSORBOARD, DiagnosticsInterval
 
 
 def _backends(value: str) -> list[str]:
@@ -63,6 +63,7 @@ def _backends(value: str) -> list[str]:
     type=DiagnosticsInterval(),
     help="--train: per-op diagnostics every N steps or each epoch (see `normspec train --help`).",
 )
+@TENSORBOARD
 @THREADS
 @MEMORY_LIMIT
 @reports_errors
@@ -82,6 +83,7 @@ def compare(
     optimizer: str | None,
     out: Path | None,
     diagnostics: int | str | None,
+    tensorboard: Path | None,
     memory_limit: int | None,
 ) -> None:
     """Load identical weights into every backend, feed the same input, compare outputs.
@@ -100,7 +102,7 @@ def compare(
 
     training_only = {"--data": data, "--epochs": epochs, "--batch-size": batch_size,
                      "--lr": lr, "--optimizer": optimizer, "--out": out,
-                     "--diagnostics": diagnostics}  # fmt: skip
+                     "--diagnostics": diagnostics, "--tensorboard": tensorboard}  # fmt: skip
     given = [flag for flag, value in training_only.items() if value is not None]
     if given and not train:
         raise click.UsageError(f"{', '.join(given)} only apply with --train")
@@ -120,6 +122,7 @@ def compare(
             dtype,
             memory_limit,
             diagnostics,
+            tensorboard,
         )
         return
     from normspec.parity import compare as run_compare
@@ -160,6 +163,7 @@ def _compare_training(
     dtype: str | None,
     memory_limit: int | None,
     diagnostics: int | str | None = None,
+    tensorboard: Path | None = None,
 ) -> None:
     import normspec
     from normspec.cli_run import (
@@ -195,6 +199,12 @@ def _compare_training(
                                   diagnostics=diagnostics)  # fmt: skip
     for name, diag in result.diagnostics.items():
         click.echo(f"{name} " + diagnostics_line(diag, out / name, result.plots[name]), err=True)
+    if tensorboard is not None:
+        from normspec.run.tensorboard import write_run
+
+        for name, history in result.histories.items():
+            write_run(tensorboard / name, history, result.diagnostics.get(name))
+        click.echo(f"TensorBoard events written to {tensorboard}/", err=True)
     click.echo(result.table(), nl=False)
     gap, epoch = result.largest_loss_gap()
     val_gap, val_epoch = result.largest_loss_gap("val_loss")

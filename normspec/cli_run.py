@@ -59,6 +59,15 @@ DIAGNOSTICS = click.option(
 )
 
 
+TENSORBOARD = click.option(
+    "--tensorboard",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Also write TensorBoard event files under this folder (one run per subfolder): the "
+    "epoch metrics and, with --diagnostics, every statistic and the output histograms "
+    "(`tensorboard --logdir DIR`; TensorBoard itself is not needed to write them).",
+)
+
+
 def diagnostics_line(diagnostics: Any, folder: Path, plots: list[Path]) -> str:
     steps = diagnostics.steps
     drawn = f", {len(plots)} plots" if plots else " (no plots: matplotlib is not installed)"
@@ -95,6 +104,7 @@ def run_options(fn):  # type: ignore[no-untyped-def]
             MEMORY_LIMIT,
             THREADS,
             DIAGNOSTICS,
+            TENSORBOARD,
         ]
     ):
         fn = option(fn)
@@ -206,6 +216,7 @@ def train_command(
     out: Path | None,
     memory_limit: int | None,
     diagnostics: int | str | None,
+    tensorboard: Path | None,
 ) -> None:
     """Train SPEC in one framework; save metrics (JSON, CSV) and canonical weights.
 
@@ -246,6 +257,11 @@ def train_command(
             )
         save_run(folder, canon, history, final, settings, dataset)
         plots = save_diagnostics(folder, diag, f"{canon.name} ({backend})") if diag else []
+    if tensorboard is not None:
+        from normspec.run.tensorboard import write_run
+
+        events = write_run(tensorboard / f"{canon.name}-{backend}", history, diag)
+        click.echo(f"TensorBoard events written to {events.parent}/", err=True)
     if diag:
         click.echo(diagnostics_line(diag, out, plots), err=True)
     check_finished(history, validation, out)
@@ -287,6 +303,7 @@ def ablate_command(
     out: Path | None,
     memory_limit: int | None,
     diagnostics: int | str | None,
+    tensorboard: Path | None,
 ) -> None:
     """Train every variant of SPEC over several seeds; table, curves and report.
 
@@ -354,6 +371,13 @@ def ablate_command(
             click.echo(line[2:])
     if diagnostics is not None:
         click.echo(f"diagnostics of every run written to {out}/diagnostics/", err=True)
+    if tensorboard is not None:
+        from normspec.run.tensorboard import write_run
+
+        for r in (r for r in results if r.same_as is None):
+            for k, history in enumerate(r.runs):
+                write_run(tensorboard / f"{r.label}-seed{settings[r.label].seed + k}", history)
+        click.echo(f"TensorBoard events (epoch metrics) written to {tensorboard}/", err=True)
     click.echo(f"report and curves written to {out}/")
 
 
