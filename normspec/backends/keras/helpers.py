@@ -38,7 +38,7 @@ class Helper:
 
 _REGISTER = "@keras.saving.register_keras_serializable(package=PACKAGE)\n"
 
-_DEFINITIONS: dict[str, tuple[str, tuple[str, ...]]] = {
+DEFINITIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "stock_arguments": (
         "arguments",
         ("padding_pairs", "spatial_pads", "image_data_format", "as_tuples"),
@@ -54,7 +54,8 @@ _DEFINITIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "ExactLeakyReLU": ("elementwise", ("ExactLeakyReLU",)),
     "BoundedTruncatedNormal": ("initializers", ("BoundedTruncatedNormal",)),
 }
-"""Helper name -> the module of :mod:`~.layers` and the top-level definitions it copies."""
+"""Helper name -> the module of :mod:`~.layers` and the top-level definitions it copies; every
+definition of those modules belongs to one helper. The order is the emitted module's."""
 
 _Definition = ast.FunctionDef | ast.ClassDef
 
@@ -70,7 +71,7 @@ def definitions(module: str) -> dict[str, tuple[_Definition, str]]:
         if isinstance(node, ast.FunctionDef | ast.ClassDef):
             first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
             end = node.end_lineno or node.lineno
-            if lines[end - 1][node.end_col_offset :].strip():
+            if lines[end - 1].encode()[node.end_col_offset :].strip():  # offsets: UTF-8 bytes
                 raise ValueError(f"{module}.{node.name}: text after its end on its last line")
             found[node.name] = (node, "".join(lines[first - 1 : end]).rstrip("\n"))
     return found
@@ -81,12 +82,12 @@ def _used_names(nodes: list[_Definition]) -> set[str]:
 
 
 def _helpers() -> dict[str, Helper]:
-    modules = {module: definitions(module) for module in {m for m, _ in _DEFINITIONS.values()}}
+    modules = {module: definitions(module) for module in {m for m, _ in DEFINITIONS.values()}}
     parts = {
         helper: [modules[module][name] for name in names]
-        for helper, (module, names) in _DEFINITIONS.items()
+        for helper, (module, names) in DEFINITIONS.items()
     }
-    owner = {name: helper for helper, (_, names) in _DEFINITIONS.items() for name in names}
+    owner = {name: helper for helper, (_, names) in DEFINITIONS.items() for name in names}
     helpers = {}
     for helper, found in parts.items():
         used = _used_names([node for node, _ in found])
