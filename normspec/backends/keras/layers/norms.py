@@ -1,82 +1,12 @@
-"""Source of the custom normalization layers the emitted Keras module may define.
+"""Normalization layers: each takes the arguments of the stock layer it stands in for
+(BatchNormalization, Normalization, RMSNormalization) and computes what the IR says."""
 
-Each takes the arguments of the stock layer it stands in for (BatchNormalization,
-Normalization, RMSNormalization) and computes what the IR says; see
-:mod:`normspec.backends.keras.helpers` for how they are copied into the module.
-"""
+import math
 
-BATCH_NORM_UNBIASED = '''
-class BatchNormUnbiased(layers.BatchNormalization):
-    """BatchNormalization whose moving variance tracks the unbiased batch variance.
+import keras
+from keras import layers, ops
 
-    Training normalizes with the biased batch variance, as the stock layer does, but
-    the moving variance is updated with ``variance * n / (n - 1)``, where ``n`` is the
-    number of values per channel in the batch (batch size times spatial size; under a
-    ``mask``, the unmasked positions). Like the stock layer it computes in at least
-    float32 and returns its compute dtype. ``synchronized=True`` and ``renorm=True``
-    are refused: the correction would need the count over all replicas, or renorm's
-    own statistics.
-    """
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        for option in ("synchronized", "renorm"):
-            if getattr(self, option):
-                raise ValueError(
-                    f"BatchNormUnbiased does not support {option}=True; "
-                    f"layers.BatchNormalization({option}=True) does, with the biased "
-                    "moving variance"
-                )
-
-    def call(self, inputs, training=None, mask=None):
-        if not (training and self.trainable):
-            return super().call(inputs, training=training, mask=mask)
-        x = ops.cast(inputs, keras.backend.result_type(inputs.dtype, "float32"))
-        axis = self.axis % len(x.shape)
-        axes = [i for i in range(len(x.shape)) if i != axis]
-        if mask is None:
-            mean, variance = ops.moments(x, axes=axes)
-            n = ops.cast(ops.size(x) // x.shape[axis], x.dtype)
-        else:
-            mean, variance, n = self._masked_moments(x, mask, axes)
-        keep = self.momentum  # Keras' momentum: the weight of the old moving value
-        moving_mean = ops.cast(self.moving_mean, x.dtype)
-        self.moving_mean.assign(moving_mean * keep + mean * (1.0 - keep))
-        unbiased = variance * (n / (n - 1.0))
-        moving_variance = ops.cast(self.moving_variance, x.dtype)
-        self.moving_variance.assign(moving_variance * keep + unbiased * (1.0 - keep))
-        outputs = ops.batch_normalization(
-            x,
-            mean,
-            variance,
-            axis=axis,
-            offset=self._cast(self.beta, x.dtype),
-            scale=self._cast(self.gamma, x.dtype),
-            epsilon=self.epsilon,
-        )
-        return ops.cast(outputs, self.compute_dtype)
-
-    @staticmethod
-    def _masked_moments(x, mask, axes):
-        """Mean, biased variance and count over the positions where ``mask`` is true."""
-        if len(mask.shape) != len(x.shape) - 1:
-            raise ValueError(
-                "The mask should have one dimension less than the inputs; got "
-                f"mask.shape={mask.shape}, inputs.shape={x.shape}"
-            )
-        weight = ops.cast(ops.expand_dims(mask, -1), x.dtype) * ops.ones_like(x)
-        n = ops.sum(weight, axis=axes, keepdims=True)
-        mean = ops.sum(x * weight, axis=axes, keepdims=True) / n
-        squares = ops.square(x - mean) * weight
-        variance = ops.sum(squares, axis=axes, keepdims=True) / n
-        return tuple(ops.squeeze(t, axis=tuple(axes)) for t in (mean, variance, n))
-
-    @staticmethod
-    def _cast(variable, dtype):
-        return None if variable is None else ops.cast(variable, dtype)
-'''
-
-STANDARDIZE = '''
 class Standardize(layers.Layer):
     """``(x - mean) / std`` per entry of ``axis`` (the channels, last, by default);
     mean and std are not trained.
@@ -206,9 +136,78 @@ class Standardize(layers.Layer):
             channels=self.channels,
         )
         return config
-'''
 
-UNSCALED_RMS_NORMALIZATION = '''
+
+class BatchNormUnbiased(layers.BatchNormalization):
+    """BatchNormalization whose moving variance tracks the unbiased batch variance.
+
+    Training normalizes with the biased batch variance, as the stock layer does, but
+    the moving variance is updated with ``variance * n / (n - 1)``, where ``n`` is the
+    number of values per channel in the batch (batch size times spatial size; under a
+    ``mask``, the unmasked positions). Like the stock layer it computes in at least
+    float32 and returns its compute dtype. ``synchronized=True`` and ``renorm=True``
+    are refused: the correction would need the count over all replicas, or renorm's
+    own statistics.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for option in ("synchronized", "renorm"):
+            if getattr(self, option):
+                raise ValueError(
+                    f"BatchNormUnbiased does not support {option}=True; "
+                    f"layers.BatchNormalization({option}=True) does, with the biased "
+                    "moving variance"
+                )
+
+    def call(self, inputs, training=None, mask=None):
+        if not (training and self.trainable):
+            return super().call(inputs, training=training, mask=mask)
+        x = ops.cast(inputs, keras.backend.result_type(inputs.dtype, "float32"))
+        axis = self.axis % len(x.shape)
+        axes = [i for i in range(len(x.shape)) if i != axis]
+        if mask is None:
+            mean, variance = ops.moments(x, axes=axes)
+            n = ops.cast(ops.size(x) // x.shape[axis], x.dtype)
+        else:
+            mean, variance, n = self._masked_moments(x, mask, axes)
+        keep = self.momentum  # Keras' momentum: the weight of the old moving value
+        moving_mean = ops.cast(self.moving_mean, x.dtype)
+        self.moving_mean.assign(moving_mean * keep + mean * (1.0 - keep))
+        unbiased = variance * (n / (n - 1.0))
+        moving_variance = ops.cast(self.moving_variance, x.dtype)
+        self.moving_variance.assign(moving_variance * keep + unbiased * (1.0 - keep))
+        outputs = ops.batch_normalization(
+            x,
+            mean,
+            variance,
+            axis=axis,
+            offset=self._cast(self.beta, x.dtype),
+            scale=self._cast(self.gamma, x.dtype),
+            epsilon=self.epsilon,
+        )
+        return ops.cast(outputs, self.compute_dtype)
+
+    @staticmethod
+    def _masked_moments(x, mask, axes):
+        """Mean, biased variance and count over the positions where ``mask`` is true."""
+        if len(mask.shape) != len(x.shape) - 1:
+            raise ValueError(
+                "The mask should have one dimension less than the inputs; got "
+                f"mask.shape={mask.shape}, inputs.shape={x.shape}"
+            )
+        weight = ops.cast(ops.expand_dims(mask, -1), x.dtype) * ops.ones_like(x)
+        n = ops.sum(weight, axis=axes, keepdims=True)
+        mean = ops.sum(x * weight, axis=axes, keepdims=True) / n
+        squares = ops.square(x - mean) * weight
+        variance = ops.sum(squares, axis=axes, keepdims=True) / n
+        return tuple(ops.squeeze(t, axis=tuple(axes)) for t in (mean, variance, n))
+
+    @staticmethod
+    def _cast(variable, dtype):
+        return None if variable is None else ops.cast(variable, dtype)
+
+
 class UnscaledRMSNormalization(layers.Layer):
     """``x / sqrt(mean(x**2 over axis) + epsilon)``, without a learned scale; ``axis``
     (an int or a list) and ``epsilon`` as in keras.layers.RMSNormalization."""
@@ -229,4 +228,3 @@ class UnscaledRMSNormalization(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon}
-'''
