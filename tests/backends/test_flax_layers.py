@@ -453,12 +453,6 @@ def test_axis_name_gives_the_full_batch_statistics(kind: str) -> None:
     np.testing.assert_allclose(stats(shared), stats(whole), rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ZeroDivisionError,
-    reason="one value per channel in training: UnbiasedBatchNorm divides by n - 1 = 0 "
-    "(ZeroDivisionError; PyTorch raises 'Expected more than 1 value per channel')",
-)
 def test_one_value_per_channel_in_training_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="value per channel"):
         batch_norm("unbiased")(batch((1, 3)))

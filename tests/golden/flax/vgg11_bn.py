@@ -141,6 +141,11 @@ class UnbiasedBatchNorm(BatchNorm):
     """
 
     def running_variance(self, var: jax.Array, count: int | jax.Array) -> jax.Array:
+        if isinstance(count, int) and count < 2:
+            raise ValueError(
+                "UnbiasedBatchNorm: expected more than 1 value per channel when "
+                f"training, got {count}"
+            )
         return var * jnp.asarray(count / (count - 1), var.dtype)
 
 
