@@ -123,3 +123,29 @@ def test_flax_loading_snippet_runs_verbatim(
     assert running and all(not np.array_equal(moved[k], expected[k]) for k in running)
     model.eval()
     assert np.isfinite(np.asarray(model(x))).all()
+
+
+@pytest.mark.skipif(
+    not all(map(available, ("torch", "keras", "flax"))), reason="needs every backend"
+)
+def test_adapt_snippet_runs_verbatim(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The block that fits input statistics, run as written on modules built as its comment
+    says; each model then runs."""
+    import numpy as np
+
+    start = README.index("## The generated model in your own code")
+    section = README[start : README.index("\n## ", start + 1)]
+    (block,) = [b for b in re.findall(r"```python\n(.*?)```", section, re.S) if ".adapt(" in b]
+    for backend in ("torch", "keras", "flax"):
+        out = tmp_path / f"threshold_{backend}.py"
+        spec = str(ROOT / "specs" / "threshold_input_norm.yaml")
+        args = ["build", spec, "--backend", backend, "-o", str(out)]
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 0, result.output
+    monkeypatch.syspath_prepend(str(tmp_path))
+    x_train = np.arange(0, 25_000, 25, dtype=np.float32)[:, None]
+    namespace: dict[str, Any] = {"x_train": x_train}
+    exec(block, namespace)
+    model = namespace["model"]  # the Flax one, last
+    assert float(model.input_norm.mean[...][0]) == pytest.approx(x_train.mean())
+    assert model(x_train[:4]).shape == (4, 1)
