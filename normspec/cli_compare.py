@@ -171,6 +171,7 @@ def _compare_training(
         diagnostics_line,
         epoch_line,
         load_data,
+        outcome_line,
         settings_from,
         steps_per_epoch,
         warn_about_output,
@@ -210,6 +211,8 @@ def _compare_training(
     val_gap, val_epoch = result.largest_loss_gap("val_loss")
     click.echo(f"largest per-epoch train-loss gap: {gap:.3g} (epoch {epoch}); "
                f"validation loss: {val_gap:.3g} (epoch {val_epoch})")  # fmt: skip
+    for name, history in result.histories.items():
+        click.echo(f"{name} " + outcome_line(canon, history, dataset))
     click.echo(f"curves and report written to {out}/")
 
 

@@ -17,6 +17,7 @@ from normspec.weights import load_weights
 from test_backends_shared import available
 
 ALL = ["torch", "keras", "flax"]
+OUTCOME_LABELS = {"diverged", "stuck", "eval-mode", "slow", "trained"}  # first words
 needs_all = pytest.mark.skipif(not all(map(available, ALL)), reason="needs every backend")
 
 CNN = """\
@@ -215,6 +216,9 @@ def test_compare_train_agrees_across_backends(
     assert histories["torch"][-1]["loss"] < histories["torch"][0]["loss"]
     gap = float(stdout.split("train-loss gap: ")[1].split()[0])
     assert gap < 1e-3
+    outcomes = [line for line in stdout.splitlines() if " outcome: " in line]
+    assert [line.split()[0] for line in outcomes] == ALL
+    assert all(line.split("outcome: ")[1].split()[0] in OUTCOME_LABELS for line in outcomes)
     assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     report = (out / "report.md").read_text()
     assert "![curves](curves.png)" in report and all(f"| {b} |" in report for b in ALL)
