@@ -212,7 +212,7 @@ def _compare_training(
     click.echo(f"largest per-epoch train-loss gap: {gap:.3g} (epoch {epoch}); "
                f"validation loss: {val_gap:.3g} (epoch {val_epoch})")  # fmt: skip
     for name, history in result.histories.items():
-        click.echo(f"{name} " + outcome_line(canon, history, dataset))
+        click.echo(f"{name} " + outcome_line(canon, history, dataset, result.diagnostics.get(name)))
     click.echo(f"curves and report written to {out}/")
 
 

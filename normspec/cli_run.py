@@ -181,14 +181,16 @@ def check_finished(history: Any, validation: bool, out: Path) -> None:
         sys.exit(EXIT_FAILED_RUN)
 
 
-def outcome_line(spec: Any, history: Any, dataset: Any) -> str:
-    """``outcome: <label> (<measurements>)``, as the README's *Outcomes* define it."""
+def outcome_line(spec: Any, history: Any, dataset: Any, diagnostics: Any = None) -> str:
+    """``outcome: <label> (<measurements>)``, as the README's *Outcomes* define it, and with
+    diagnostics what they show (saturated activations, mostly dead units)."""
     from normspec.run import metrics
-    from normspec.run.outcomes import outcome
+    from normspec.run.outcomes import diagnostic_findings, outcome
 
     labels = dataset.y_val if len(dataset.x_val) else dataset.y_train
     result = outcome(history, metrics.chance_accuracy(spec, labels))
-    return f"outcome: {result.label} ({result.detail})"
+    found = diagnostic_findings(diagnostics.rows) if diagnostics is not None else []
+    return f"outcome: {result.label} ({result.detail})" + "".join(f"; {f}" for f in found)
 
 
 def set_device(device: str) -> None:
@@ -265,7 +267,7 @@ def train_command(
     if diag:
         click.echo(diagnostics_line(diag, out, plots), err=True)
     check_finished(history, validation, out)
-    click.echo(outcome_line(canon, history, dataset))
+    click.echo(outcome_line(canon, history, dataset, diag))
     if history.test:
         click.echo(
             f"{backend} test ({len(dataset.x_test)} samples): loss "

@@ -89,3 +89,38 @@ def test_train_mode_validation_uses_batch_statistics_and_changes_nothing(backend
     assert error(out, eval_out["output"])[1] > 1e-3  # the two modes do differ here
     after = runner.get_weights(model, spec)
     assert all(np.array_equal(after[key], value) for key, value in weights.items())
+
+
+def test_diagnostic_findings_name_saturation_from_its_step_and_dead_units() -> None:
+    from normspec.run.outcomes import diagnostic_findings
+
+    rows = [
+        (0, "dense_1_tanh", "saturated_fraction", 0.95),
+        (10, "dense_1_tanh", "saturated_fraction", 0.5),
+        (20, "dense_1_tanh", "saturated_fraction", 0.97),
+        (30, "dense_1_tanh", "saturated_fraction", 0.98),
+        (30, "conv_relu", "dead_fraction", 0.6),
+        (30, "other_relu", "dead_fraction", 0.1),
+        (30, "out_sigmoid", "saturated_fraction", 0.2),
+    ]
+    assert diagnostic_findings(rows) == [
+        "98% of dense_1_tanh saturated from step 20",
+        "60% of conv_relu's units dead at step 30",
+    ]
+    assert diagnostic_findings([]) == []
+
+
+@pytest.mark.skipif(not available("torch"), reason="needs torch")
+def test_train_names_the_outcome_and_what_the_diagnostics_show(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from click.testing import CliRunner
+
+    from conftest import ROOT
+    from normspec.cli import main
+
+    args = ["train", str(ROOT / "specs" / "threshold_plain.yaml"), "--data", "threshold",
+            "--epochs", "1", "--diagnostics", "epoch", "--out", str(tmp_path / "run")]  # fmt: skip
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    (line,) = [line for line in result.stdout.splitlines() if line.startswith("outcome: ")]
+    assert line.startswith("outcome: stuck (training accuracy 0.")
+    assert line.endswith("; 100% of dense_1_tanh saturated from step 0")

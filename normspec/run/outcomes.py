@@ -96,3 +96,32 @@ def summary(outcomes: Sequence[Outcome]) -> str:
         detail = "" if label == "trained" else f" ({same[0].detail})"
         parts.append(f"{len(same)}/{len(outcomes)} {label}{detail}")
     return "; ".join(parts)
+
+
+SATURATED_SHARE = 0.9
+"""A tanh, sigmoid or softmax op counts as saturated when this share of its outputs is."""
+DEAD_SHARE = 0.5
+"""An op counts as mostly dead when this share of its units is zero for the whole probe."""
+
+
+def diagnostic_findings(rows: Sequence[tuple[int, str, str, float]]) -> list[str]:
+    """What the diagnostics show, in words: saturated activations (from which step on, if
+    they stay so) and ops whose units are mostly dead at the end."""
+    if not rows:
+        return []
+    steps = sorted({row[0] for row in rows})
+    value = {(step, op, stat): v for step, op, stat, v in rows}
+    ops = list(dict.fromkeys(op for _, op, _, _ in rows))
+    found = []
+    for op in ops:
+        saturated = [value.get((step, op, "saturated_fraction")) for step in steps]
+        if saturated[-1] is not None and saturated[-1] >= SATURATED_SHARE:
+            since: int | None = None  # the first step of the last saturated stretch
+            for step, share in zip(steps, saturated, strict=True):
+                saturated_here = share is not None and share >= SATURATED_SHARE
+                since = (since if since is not None else step) if saturated_here else None
+            found.append(f"{saturated[-1]:.0%} of {op} saturated from step {since}")
+        dead = value.get((steps[-1], op, "dead_fraction"))
+        if dead is not None and dead >= DEAD_SHARE:
+            found.append(f"{dead:.0%} of {op}'s units dead at step {steps[-1]}")
+    return found
