@@ -22,7 +22,7 @@ from normspec.ir.constraints import (
     Seed,
     ValidationSplit,
 )
-from normspec.ir.ops import AnyOp, Node, Shape, WeightSpec
+from normspec.ir.ops import AnyOp, Node, Shape, WeightSpec, size
 
 FORMAT_VERSION = 1
 
@@ -126,14 +126,7 @@ def count_params(spec: CanonicalSpec) -> tuple[int, int]:
     trainable = non_trainable = 0
     for w in weight_specs(spec):
         if w.trainable:
-            trainable += _prod(w.shape)
+            trainable += size(w.shape)
         else:
-            non_trainable += _prod(w.shape)
+            non_trainable += size(w.shape)
     return trainable, non_trainable
-
-
-def _prod(values: tuple[int, ...]) -> int:
-    out = 1
-    for v in values:
-        out *= v
-    return out

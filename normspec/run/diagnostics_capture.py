@@ -15,16 +15,15 @@ from typing import Any
 
 from normspec.ir.graph import CanonicalSpec
 from normspec.run.diagnostics import Diagnostics
+from normspec.run.validation import state_kept
 
 
 def capture(backend: Any, model: Any, spec: CanonicalSpec, diagnostics: Diagnostics,
             step: int) -> None:  # fmt: skip
     """Record the diagnostics of ``model`` at ``step``; the model is left as it was."""
     weights = backend.get_weights(model, spec)
-    try:
+    with state_kept(backend, model, spec):
         outputs = backend.forward(model, spec, diagnostics.probe, train=True)
-    finally:
-        backend.set_weights(model, spec, weights)
     gradients = None
     if diagnostics.probe_targets is not None:
         gradients = backend.gradients(model, spec, diagnostics.probe, diagnostics.probe_targets)

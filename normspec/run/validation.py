@@ -4,6 +4,8 @@ weights; that is a measured outcome (:mod:`normspec.run.outcomes`), not a failur
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -30,20 +32,28 @@ def chunks(n: int, size: int) -> list[slice]:
     return [slice(a, b) for a, b in zip(starts, [*starts[1:], n], strict=True)]
 
 
+@contextmanager
+def state_kept(backend: Any, model: Any, spec: CanonicalSpec) -> Iterator[None]:
+    """Whatever runs inside (train-mode passes update running statistics), the model's
+    canonical weights and statistics are put back afterwards."""
+    saved = backend.get_weights(model, spec)
+    try:
+        yield
+    finally:
+        backend.set_weights(model, spec, saved)
+
+
 def train_mode_outputs(
     backend: Any, model: Any, spec: CanonicalSpec, x: np.ndarray, batch_size: int
 ) -> np.ndarray:
     """The model's outputs on ``x`` normalized with the statistics of each batch of
     ``batch_size`` (as in training; dropout off). The running statistics the forward passes
     update are put back, so validating changes nothing."""
-    saved = backend.get_weights(model, spec)
-    try:
+    with state_kept(backend, model, spec):
         parts = [
             backend.forward(model, spec, x[part], train=True)["output"]
             for part in chunks(len(x), batch_size)
         ]
-    finally:
-        backend.set_weights(model, spec, saved)
     return np.concatenate(parts) if parts else np.zeros((0, *spec.output_shape))
 
 
