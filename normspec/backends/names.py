@@ -53,3 +53,43 @@ def parsed(source: str, backend: str) -> str:
             f"{exc.msg}); please report this with the spec"
         ) from None
     return source
+
+
+class Names:
+    """The attribute of every op's layer (and the name its output is captured under), and names
+    for the extra layers an op needs. An op keeps its own name unless it is longer than
+    ``max_length`` or in ``reserved`` (names of the framework's module class); then it gets a
+    shortened or suffixed name no other op uses. ``taken`` are further names extra layers
+    must not take."""
+
+    def __init__(
+        self,
+        spec: CanonicalSpec,
+        *,
+        reserved: frozenset[str] = frozenset(),
+        taken: frozenset[str] = frozenset(),
+        max_length: int | None = None,
+    ) -> None:
+        ops = [site.op.name for site in spec.walk()]
+        self._reserved, self._max_length = reserved, max_length
+        self._taken = set(ops) | reserved | taken
+        self.short = {name: self._choose(name) for name in ops}
+
+    def _choose(self, name: str) -> str:
+        limit = self._max_length
+        if (limit is None or len(name) <= limit) and name not in self._reserved:
+            return name
+        base = name[: (limit or len(name) + 8) - 8] + "_layer"  # room for a two-digit number
+        candidate, n = base, 2
+        while candidate in self._taken:
+            candidate, n = f"{base}{n}", n + 1
+        self._taken.add(candidate)
+        return candidate
+
+    def derived(self, base: str, suffix: str) -> str:
+        """``<base>_<suffix>`` for an extra layer of op ``base``, numbered if that is taken."""
+        name, n = f"{base}_{suffix}", 2
+        while name in self._taken:
+            name, n = f"{base}_{suffix}{n}", n + 1
+        self._taken.add(name)
+        return name

@@ -1,42 +1,176 @@
-"""What every backend's printer shares: where one op is printed (:class:`BaseSite`), the table of
-printers keyed by IR op class, and the walk that prints a sequence of ops."""
+"""What every backend's printer shares: the table of printers keyed by IR op class
+(:class:`Printers`), the model being written (:class:`Builder`), where one op is printed
+(:class:`Site`) and the walk that prints a sequence of ops (:func:`emit_sequence`).
+
+A backend differs only in its :class:`Dialect`: how deep its forward pass is indented, how
+statements are laid out, whether layers are attributes built in ``__init__`` (PyTorch, Flax) or
+built where they are applied (Keras' functional API), what a layer constructor gets besides
+its options (Keras: ``name=`` and ``dtype=``) and how a top-level output is recorded for
+capture (Flax: ``self.sow``).
+"""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+import textwrap
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from normspec.backends import codegen
+from normspec.backends.codegen import INDENT, LINE_LENGTH, Call, Raw, call
+from normspec.backends.names import Names
+from normspec.backends.weight_maps import WeightMap, WeightMaps
 from normspec.ir import ops as ir
+from normspec.ir.graph import CanonicalSpec
 from normspec.ir.ops import Shape
+from normspec.ir.registry import Registry
 
-Emitter = Callable[[Any, Any], None]
-"""``(op, site) -> None``: prints one op at its site (each backend's ``Site``)."""
+Emitter = Callable[[Any, "Site"], None]
+"""``(op, site) -> None``: prints one op at its site."""
 
-S = TypeVar("S", bound="BaseSite")
+E = TypeVar("E", bound=Emitter)
+
+
+class Printers:
+    """A backend's printer of every IR op class and, for ops with weights, where the layers it
+    writes hold them (see :mod:`normspec.backends.weight_maps`); a duplicate raises."""
+
+    def __init__(self, backend: str) -> None:
+        self.emitters: Registry[type[ir.Op], Emitter] = Registry(f"{backend} emitter")
+        self.weight_maps: WeightMaps = Registry(f"{backend} weight map")
+
+    def register(self, *classes: type[ir.Op], weights: WeightMap | None = None) -> Callable[[E], E]:
+        """Register the decorated function as the printer of ``classes`` (and its weight map)."""
+        if weights is not None:
+            for cls in classes:
+                self.weight_maps.add(cls, weights)
+        return self.emitters.decorator(*classes)
+
+
+def _itself(name: str) -> Iterable[str]:
+    return (name,)
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """How one backend writes a model (see the module docstring)."""
+
+    depth: int
+    """Indentation of the forward pass's statements (2 in a method, 1 in a function)."""
+    pack: bool
+    """Statement layout (see :func:`normspec.backends.codegen.statement`)."""
+    attributes: bool
+    """Layers are attributes set in ``__init__`` and called in the forward pass."""
+    requirements: Callable[[str], Iterable[str]] = _itself
+    """A helper -> the helpers the module must define for it (itself included)."""
+    constructor: Callable[[Builder, str, Call], Call] | None = None
+    """``(builder, name, layer) -> layer``: what a layer constructor gets besides its options."""
+    capture: Callable[[str, str], Call] | None = None
+    """``(name, variable) -> call``: the statement recording a top-level op's output."""
 
 
 @dataclass
-class BaseSite:
+class Builder:
+    """The model being written: the lines of ``__init__``, of ``reset_parameters`` and of the
+    forward pass, and what the module must define around them."""
+
+    spec: CanonicalSpec
+    dialect: Dialect
+    names: Names
+    init_lines: list[str] = field(default_factory=list)
+    reset_lines: list[str] = field(default_factory=list)
+    forward_lines: list[str] = field(default_factory=list)
+    helpers: set[str] = field(default_factory=set)
+    notes: set[str] = field(default_factory=set)
+    """Conventions the module docstring should explain (``padding``, ``batch_norm``, ...)."""
+    last_layer: str = ""
+    """The name of the layer written last."""
+
+    @property
+    def float64(self) -> bool:
+        return self.spec.input.dtype == "float64"
+
+    def helper(self, name: str) -> str:
+        """Use a definition of the backend's helpers (and those it requires); returns its name."""
+        self.helpers.update(self.dialect.requirements(name))
+        return name
+
+    def statement(self, prefix: str, value: Any, suffix: str = "") -> list[str]:
+        """The lines of one statement of a method (or of Keras' builder function)."""
+        return codegen.statement(prefix, value, suffix, self.dialect.depth, pack=self.dialect.pack)
+
+    def comment(self, text: str, init: str | None = None) -> None:
+        """A comment in the forward pass (and, given ``init``, one in ``__init__``), wrapped to
+        the line length."""
+        pad = INDENT * self.dialect.depth + "# "
+        pairs = [(self.forward_lines, text)] + ([(self.init_lines, init)] if init else [])
+        for lines, words in pairs:
+            lines += textwrap.wrap(words, LINE_LENGTH, initial_indent=pad, subsequent_indent=pad)
+
+
+@dataclass
+class Site:
     """Where one op is printed: it reads the variable ``src`` and assigns its result to ``dst``;
     ``input_shape`` is the shape that enters it, ``depth`` its residual nesting (0 at the top
-    level, which picks the names of branch variables). Each backend's ``Site`` adds how it
-    writes a layer into its ``builder``."""
+    level, which picks the names of branch variables). A top-level op's output is recorded
+    under ``capture`` when the dialect captures outputs."""
 
-    builder: Any
+    builder: Builder
     src: str
     dst: str
     input_shape: Shape
     depth: int
+    capture: str | None = None
+
+    @property
+    def x(self) -> Raw:
+        """The op's input variable."""
+        return Raw(self.src)
+
+    def helper(self, name: str) -> str:
+        return self.builder.helper(name)
+
+    def layer(self, name: str, layer: Call, inputs: str | None = None) -> None:
+        """The layer ``name`` applied to ``inputs`` (by default ``src``): ``self.<attribute> =
+        layer`` in ``__init__`` and ``dst = self.<attribute>(src)`` in the forward pass, or
+        ``dst = layer(src)`` where layers are built in place."""
+        b = self.builder
+        if b.dialect.constructor is not None:
+            layer = b.dialect.constructor(b, name, layer)
+        b.last_layer = name
+        if not b.dialect.attributes:
+            self.result(layer, f"({inputs or self.src})")
+            return
+        attribute = b.names.short[name]
+        b.init_lines += b.statement(f"self.{attribute} = ", layer)
+        self.result(call(f"self.{attribute}", Raw(inputs or self.src)))
+
+    def result(self, value: Any, suffix: str = "") -> None:
+        """``dst = value + suffix``, the op's output; what follows reads ``dst``."""
+        b = self.builder
+        b.forward_lines += b.statement(f"{self.dst} = ", value, suffix)
+        if self.capture is not None and b.dialect.capture is not None:
+            b.forward_lines += b.statement("", b.dialect.capture(self.capture, self.dst))
+        self.src = self.dst
+
+    def branch(self, dst: str) -> Site:
+        """A residual branch: it reads this op's input and writes ``dst``, one level deeper."""
+        return Site(self.builder, self.src, dst, self.input_shape, self.depth + 1)
+
+
+def top_level(parent: Site, src: str, shape: Shape, op: ir.Op) -> Site:
+    """The site of a top-level op, whose output is captured under its attribute name."""
+    short = parent.builder.names.short[op.name]
+    return Site(parent.builder, src, parent.dst, shape, parent.depth, short)
 
 
 def emit_sequence(
-    site: S,
+    site: Site,
     ops: tuple[ir.Op, ...],
     emitters: Mapping[type[ir.Op], Emitter],
     *,
-    child: Callable[[S, str, Shape, ir.Op], S] | None = None,
+    child: Callable[[Site, str, Shape, ir.Op], Site] | None = None,
     after: Callable[[ir.Op], None] | None = None,
 ) -> str:
     """Print ``ops`` in order, from ``site.src`` into ``site.dst``; returns the variable holding

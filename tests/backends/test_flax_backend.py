@@ -23,7 +23,7 @@ pytest.importorskip("flax")
 pytestmark = pytest.mark.flax
 
 from normspec.backends.flax import BACKEND  # noqa: E402
-from normspec.backends.flax.context import MAX_NAME, MODULE_ATTRIBUTES  # noqa: E402
+from normspec.backends.flax.dialect import MAX_NAME, MODULE_ATTRIBUTES  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 SPECS = sorted((ROOT / "specs").glob("*.yaml"))

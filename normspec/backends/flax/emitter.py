@@ -1,7 +1,7 @@
 """Canonical IR -> Flax NNX source: one emitter per op class in :data:`EMITTERS`.
 
 Each emitter writes one op into the model class through its
-:class:`~normspec.backends.flax.context.Site`: layers with state become attributes built in
+:class:`~normspec.backends.printing.Site`: layers with state become attributes built in
 ``__init__`` and called in ``__call__``; stateless ops are function calls in ``__call__``. Every
 convention a Flax default would otherwise decide is passed explicitly (dtypes, padding, pooling
 strides, epsilons, momenta, the two-pass variance, initializers); where no stock layer computes
@@ -11,21 +11,23 @@ module around the class is assembled by :mod:`normspec.backends.flax.module`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from normspec.backends import printing
 from normspec.backends.codegen import OMIT, Call, Raw, call, float_literal
-from normspec.backends.flax.context import DTYPE, Site
-from normspec.backends.weight_maps import WeightMap, WeightMaps, weight_map
+from normspec.backends.flax.dialect import DTYPE
+from normspec.backends.printing import Printers, Site
+from normspec.backends.weight_maps import weight_map
 from normspec.ir import ops as ir
-from normspec.ir.ops import Pair, Shape
-from normspec.ir.registry import Registry
+from normspec.ir.ops import Pair
 
-EMITTERS: Registry[type[ir.Op], printing.Emitter] = Registry("Flax emitter")
+PRINTERS = Printers("Flax")
+EMITTERS = PRINTERS.emitters
 """IR op class -> the function that emits it."""
-
-F = TypeVar("F", bound=printing.Emitter)
+WEIGHT_MAPS = PRINTERS.weight_maps
+"""IR op class -> where its layer holds each of its weights (see
+:mod:`normspec.backends.weight_maps`); every op with weights has one."""
+register = PRINTERS.register
 
 PRECISION = Raw("precision")
 """The model's ``precision`` argument, which every Linear and Conv gets."""
@@ -34,28 +36,6 @@ RNGS = Raw("rngs")
 
 AFFINE = weight_map(scale="scale", shift="bias")
 """A normalization's scale and shift."""
-
-
-WEIGHT_MAPS: WeightMaps = Registry("Flax weight map")
-"""IR op class -> where its layer holds each of its weights (see
-:mod:`normspec.backends.weight_maps`); every op with weights has one."""
-
-
-def register(*classes: type[ir.Op], weights: WeightMap | None = None) -> Callable[[F], F]:
-    """Register the decorated function as the emitter of ``classes`` and, for ops with
-    weights, where the layers it writes hold them; duplicates raise."""
-    if weights is not None:
-        for cls in classes:
-            WEIGHT_MAPS.add(cls, weights)
-    return EMITTERS.decorator(*classes)
-
-
-def sowing(parent: Site, src: str, shape: Shape, op: ir.Op) -> Site:
-    """The site of a top-level op, whose output is also sown under its name (see
-    :class:`~normspec.backends.flax.context.Site`)."""
-    return Site(
-        parent.builder, src, parent.dst, shape, parent.depth, parent.builder.names.short[op.name]
-    )
 
 
 DTYPES = {"dtype": DTYPE, "param_dtype": DTYPE}
@@ -287,8 +267,6 @@ def _residual(op: ir.Residual, site: Site) -> None:
     level = "" if site.depth == 0 else str(site.depth + 1)
     names = site.builder.names.short
     site.builder.comment(f"{names[op.name]}: body + {'shortcut' if op.shortcut else 'identity'}")
-    branch = Site(site.builder, site.src, f"body{level}", site.input_shape, site.depth + 1)
-    body = printing.emit_sequence(branch, op.body, EMITTERS)
-    branch = Site(site.builder, site.src, f"shortcut{level}", site.input_shape, site.depth + 1)
-    shortcut = printing.emit_sequence(branch, op.shortcut, EMITTERS)
+    body = printing.emit_sequence(site.branch(f"body{level}"), op.body, EMITTERS)
+    shortcut = printing.emit_sequence(site.branch(f"shortcut{level}"), op.shortcut, EMITTERS)
     site.result(Raw(f"{body} + {shortcut}"))

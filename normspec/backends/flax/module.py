@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from normspec.backends import names
 from normspec.backends.codegen import INDENT, LINE_LENGTH
 from normspec.backends.flax import helpers
-from normspec.backends.flax.context import Builder, Names, Site
-from normspec.backends.flax.emitter import EMITTERS, sowing
-from normspec.backends.printing import emit_sequence
+from normspec.backends.flax.dialect import DIALECT, MAX_NAME, MODULE_ATTRIBUTES
+from normspec.backends.flax.emitter import EMITTERS
+from normspec.backends.printing import Builder, Site, emit_sequence, top_level
 from normspec.ir.graph import CanonicalSpec
 from normspec.ir.ops import Shape
 from normspec.ir.output_checks import logits_head
@@ -38,13 +38,14 @@ def class_name(spec: CanonicalSpec) -> str:
 
 def generate(spec: CanonicalSpec) -> FlaxModule:
     names.check_names(spec, "flax")
-    builder = Builder(spec, Names(spec))
+    short = names.Names(spec, reserved=MODULE_ATTRIBUTES, max_length=MAX_NAME)
+    builder = Builder(spec, DIALECT, short)
     body = spec.layers[:-1] if logits_head(spec) is not None else spec.layers
-    emit_sequence(Site(builder, "x", "x", spec.input.shape, 0), body, EMITTERS, child=sowing)
-    split = len(builder.call_lines)
+    emit_sequence(Site(builder, "x", "x", spec.input.shape, 0), body, EMITTERS, child=top_level)
+    split = len(builder.forward_lines)
     if body != spec.layers:  # the head goes in __call__, after logits()
         head_site = Site(builder, "x", "x", spec.layers[-1].shape, depth=0)
-        emit_sequence(head_site, spec.layers[-1:], EMITTERS, child=sowing)
+        emit_sequence(head_site, spec.layers[-1:], EMITTERS, child=top_level)
     float64 = builder.float64
     definitions = [
         *(helpers.helper_source(h) for h in helpers.closure(builder.helpers)),
@@ -192,7 +193,7 @@ def _model_class(spec: CanonicalSpec, builder: Builder, split: int) -> str:
     ]
     head = logits_head(spec)
     if head is None:
-        lines += [*builder.call_lines, f"{pad}return x", "", *_sow_method()]
+        lines += [*builder.forward_lines, f"{pad}return x", "", *_sow_method()]
         return "\n".join(lines)
     lines[-2:] = [
         "",
@@ -201,13 +202,13 @@ def _model_class(spec: CanonicalSpec, builder: Builder, split: int) -> str:
         f"{pad}``{_LOSS_OF_HEAD[head.function]}`` expects.",
         f'{pad}"""',
         f"{pad}x = self.logits(x)",
-        *builder.call_lines[split:],
+        *builder.forward_lines[split:],
         f"{pad}return x",
         "",
         f"{INDENT}def logits(self, x: jax.Array) -> jax.Array:",
         f'{pad}"""The output before the final {head.function}."""',
         f"{pad}x = jnp.asarray(x, DTYPE)",
-        *builder.call_lines[:split],
+        *builder.forward_lines[:split],
         f"{pad}return x",
         "",
         *_sow_method(),

@@ -1,7 +1,7 @@
 """Canonical IR -> Keras 3 source: one emitter per op class in :data:`EMITTERS`.
 
 Each emitter writes the layers of one op into the builder function through its
-:class:`~normspec.backends.keras.context.Site`. Stock Keras layers are used wherever they compute
+:class:`~normspec.backends.printing.Site`. Stock Keras layers are used wherever they compute
 exactly what the IR says, with every convention passed explicitly; otherwise a small custom layer
 from :mod:`normspec.backends.keras.helpers` is emitted, so every valid spec has a Keras model.
 The module around the builder is assembled by :mod:`normspec.backends.keras.module`.
@@ -9,65 +9,49 @@ The module around the builder is assembled by :mod:`normspec.backends.keras.modu
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TypeVar
-
 from normspec.backends import printing
-from normspec.backends.codegen import OMIT
-from normspec.backends.keras.context import Site
+from normspec.backends.codegen import OMIT, call
 from normspec.backends.keras.options import initializer, padding_mode, zero_pad
-from normspec.backends.weight_maps import WeightMap, WeightMaps, weight_map
+from normspec.backends.printing import Printers, Site
+from normspec.backends.weight_maps import weight_map
 from normspec.ir import ops as ir
-from normspec.ir.registry import Registry
 
-EMITTERS: Registry[type[ir.Op], printing.Emitter] = Registry("Keras emitter")
+PRINTERS = Printers("Keras")
+EMITTERS = PRINTERS.emitters
 """IR op class -> the function that emits its Keras layers."""
-
-F = TypeVar("F", bound=printing.Emitter)
+WEIGHT_MAPS = PRINTERS.weight_maps
+"""IR op class -> where its layer holds each of its weights (see
+:mod:`normspec.backends.weight_maps`); every op with weights has one."""
+register = PRINTERS.register
 
 
 AFFINE = weight_map(scale="gamma", shift="beta")
 """A normalization's scale and shift."""
 
 
-WEIGHT_MAPS: WeightMaps = Registry("Keras weight map")
-"""IR op class -> where its layer holds each of its weights (see
-:mod:`normspec.backends.weight_maps`); every op with weights has one."""
-
-
-def register(*classes: type[ir.Op], weights: WeightMap | None = None) -> Callable[[F], F]:
-    """Register the decorated function as the emitter of ``classes`` and, for ops with
-    weights, where the layers it writes hold them; duplicates raise."""
-    if weights is not None:
-        for cls in classes:
-            WEIGHT_MAPS.add(cls, weights)
-    return EMITTERS.decorator(*classes)
-
-
 @register(ir.Standardize, weights=weight_map(mean="mean", std="std"))
 def _standardize(op: ir.Standardize, site: Site) -> None:
     cls = site.builder.helper("Standardize")
     fixed = {} if op.adapt else {"mean": op.mean, "std": op.std}
-    site.apply(site.layer(cls, op.name, channels=len(op.mean), **fixed, epsilon=op.epsilon))
+    site.layer(op.name, call(cls, channels=len(op.mean), **fixed, epsilon=op.epsilon))
 
 
 @register(ir.Rescale)
 def _rescale(op: ir.Rescale, site: Site) -> None:
     cls = site.builder.helper("ExactRescaling") if site.builder.float64 else "layers.Rescaling"
-    site.apply(site.layer(cls, op.name, scale=op.scale, offset=op.offset))
+    site.layer(op.name, call(cls, scale=op.scale, offset=op.offset))
 
 
 @register(ir.Dense, weights=weight_map(kernel="kernel", bias="bias"))
 def _dense(op: ir.Dense, site: Site) -> None:
-    layer = site.layer(
+    layer = call(
         "layers.Dense",
-        op.name,
         units=op.units,
         use_bias=op.use_bias,
         kernel_initializer=initializer(op.kernel_init, site),
         bias_initializer=initializer(op.bias_init, site) if op.use_bias else OMIT,
     )
-    site.apply(layer)
+    site.layer(op.name, layer)
 
 
 @register(ir.Conv1D, ir.Conv2D, weights=weight_map(kernel="kernel", bias="bias"))
@@ -79,9 +63,8 @@ def _conv(op: ir.Conv1D | ir.Conv2D, site: Site) -> None:
     if mode is None or (subsample and mode == "same"):
         zero_pad(op, site, op.padding)
         mode = "valid"
-    layer = site.layer(
+    layer = call(
         f"layers.Conv{len(op.kernel)}D",
-        op.name,
         filters=op.filters,
         kernel_size=op.kernel,
         strides=(1,) * len(op.kernel) if subsample else op.strides,
@@ -93,26 +76,25 @@ def _conv(op: ir.Conv1D | ir.Conv2D, site: Site) -> None:
         kernel_initializer=initializer(op.kernel_init, site),
         bias_initializer=initializer(op.bias_init, site) if op.use_bias else OMIT,
     )
-    site.apply(layer)
+    site.layer(op.name, layer)
     if subsample:
         site.builder.comment("Keras refuses strides with dilation: stride 1, then subsample.")
         cls = site.builder.helper("Subsample")
         name = site.builder.names.derived(op.name, "subsample")
         options = {"strides": op.strides, "data_format": "channels_last"}
-        site.apply(site.layer(cls, name, **options))
+        site.layer(name, call(cls, **options))
 
 
 def _pool(op: ir.Op, site: Site, kind: str, mode: str) -> None:
     assert isinstance(op, ir.MaxPool1D | ir.MaxPool2D | ir.AvgPool1D | ir.AvgPool2D)
-    layer = site.layer(
+    layer = call(
         f"layers.{kind}Pooling{len(op.pool)}D",
-        op.name,
         pool_size=op.pool,
         strides=op.strides,
         padding=mode,
         data_format="channels_last",
     )
-    site.apply(layer)
+    site.layer(op.name, layer)
 
 
 @register(ir.MaxPool1D, ir.MaxPool2D)
@@ -121,7 +103,7 @@ def _max_pool(op: ir.MaxPool1D | ir.MaxPool2D, site: Site) -> None:
     if mode is None:  # padded cells must act as -inf, which zero padding would not do
         cls = site.builder.helper("NegativeInfinityPadding")
         name = site.builder.names.derived(op.name, "pad")
-        site.apply(site.layer(cls, name, padding=op.padding))
+        site.layer(name, call(cls, padding=op.padding))
         mode = "valid"
     _pool(op, site, "Max", mode)
 
@@ -139,14 +121,14 @@ def _avg_pool(op: ir.AvgPool1D | ir.AvgPool2D, site: Site) -> None:
     else:
         cls = site.builder.helper("AveragePoolingExcludingPadding")
         options = {"pool_size": op.pool, "strides": op.strides, "padding": op.padding}
-        site.apply(site.layer(cls, op.name, **options))
+        site.layer(op.name, call(cls, **options))
 
 
 def _global_pool(kind: str) -> printing.Emitter:
     def emit(op: ir.Op, site: Site) -> None:
         rank = len(site.input_shape) - 1
         options = {"data_format": "channels_last", "keepdims": False}
-        site.apply(site.layer(f"layers.Global{kind}Pooling{rank}D", op.name, **options))
+        site.layer(op.name, call(f"layers.Global{kind}Pooling{rank}D", **options))
 
     return emit
 
@@ -158,37 +140,37 @@ register(ir.GlobalMaxPool)(_global_pool("Max"))
 @register(ir.Flatten)
 def _flatten(op: ir.Flatten, site: Site) -> None:
     site.builder.comment("Channels-last flatten: (H, W, C) in row-major order, C fastest.")
-    site.apply(site.layer("layers.Flatten", op.name, data_format="channels_last"))
+    site.layer(op.name, call("layers.Flatten", data_format="channels_last"))
 
 
 @register(ir.Reshape)
 def _reshape(op: ir.Reshape, site: Site) -> None:
-    site.apply(site.layer("layers.Reshape", op.name, target_shape=op.shape))
+    site.layer(op.name, call("layers.Reshape", target_shape=op.shape))
 
 
 @register(ir.Dropout)
 def _dropout(op: ir.Dropout, site: Site) -> None:
-    site.apply(site.layer("layers.Dropout", op.name, rate=op.rate))
+    site.layer(op.name, call("layers.Dropout", rate=op.rate))
 
 
 @register(ir.Activation)
 def _activation(op: ir.Activation, site: Site) -> None:
     fn = op.function
     if fn == "elu":
-        layer = site.layer("layers.ELU", op.name, alpha=op.alpha)
+        layer = call("layers.ELU", alpha=op.alpha)
     elif fn == "leaky_relu" and site.builder.float64:
         cls = site.builder.helper("ExactLeakyReLU")
-        layer = site.layer(cls, op.name, negative_slope=op.negative_slope)
+        layer = call(cls, negative_slope=op.negative_slope)
     elif fn == "leaky_relu":
-        layer = site.layer("layers.LeakyReLU", op.name, negative_slope=op.negative_slope)
+        layer = call("layers.LeakyReLU", negative_slope=op.negative_slope)
     elif fn == "gelu":
         approximate = op.approximate == "tanh"
-        layer = site.layer(site.builder.helper("GELU"), op.name, approximate=approximate)
+        layer = call(site.builder.helper("GELU"), approximate=approximate)
     elif fn == "softmax":
-        layer = site.layer("layers.Softmax", op.name, axis=-1)
+        layer = call("layers.Softmax", axis=-1)
     else:  # relu, selu, silu, tanh, sigmoid: no parameters
-        layer = site.layer("layers.Activation", op.name, fn)
-    site.apply(layer)
+        layer = call("layers.Activation", fn)
+    site.layer(op.name, layer)
 
 
 def _keras_momentum(momentum: float) -> float:
@@ -203,35 +185,33 @@ def _keras_momentum(momentum: float) -> float:
 def _batch_norm(op: ir.BatchNorm, site: Site) -> None:
     unbiased = op.running_var == "unbiased"
     cls = site.builder.helper("BatchNormUnbiased") if unbiased else "layers.BatchNormalization"
-    layer = site.layer(
+    layer = call(
         cls,
-        op.name,
         axis=-1,
         momentum=_keras_momentum(op.momentum),
         epsilon=op.epsilon,
         center=op.center,
         scale=op.scale,
     )
-    site.apply(layer)
+    site.layer(op.name, layer)
 
 
 @register(ir.LayerNorm, weights=AFFINE)
 def _layer_norm(op: ir.LayerNorm, site: Site) -> None:
     options = {"axis": -1, "epsilon": op.epsilon, "center": op.center, "scale": op.scale}
-    site.apply(site.layer("layers.LayerNormalization", op.name, **options))
+    site.layer(op.name, call("layers.LayerNormalization", **options))
 
 
 def _group_norm(op: ir.GroupNorm | ir.InstanceNorm, site: Site, groups: int) -> None:
-    layer = site.layer(
+    layer = call(
         "layers.GroupNormalization",
-        op.name,
         groups=groups,
         axis=-1,
         epsilon=op.epsilon,
         center=op.center,
         scale=op.scale,
     )
-    site.apply(layer)
+    site.layer(op.name, layer)
 
 
 @register(ir.GroupNorm, weights=AFFINE)
@@ -248,11 +228,11 @@ def _instance_norm(op: ir.InstanceNorm, site: Site) -> None:
 @register(ir.RMSNorm, weights=weight_map(scale="scale"))
 def _rms_norm(op: ir.RMSNorm, site: Site) -> None:
     if op.scale:
-        layer = site.layer("layers.RMSNormalization", op.name, axis=-1, epsilon=op.epsilon)
+        layer = call("layers.RMSNormalization", axis=-1, epsilon=op.epsilon)
     else:  # the stock layer always learns a scale
         cls = site.builder.helper("UnscaledRMSNormalization")
-        layer = site.layer(cls, op.name, epsilon=op.epsilon)
-    site.apply(layer)
+        layer = call(cls, epsilon=op.epsilon)
+    site.layer(op.name, layer)
 
 
 @register(ir.Residual)
@@ -260,9 +240,7 @@ def _residual(op: ir.Residual, site: Site) -> None:
     level = "" if site.depth == 0 else str(site.depth + 1)
     kind = "its shortcut branch" if op.shortcut else "the identity"
     site.builder.comment(f"{op.name}: the body's output plus {kind}.")
-    branch = Site(site.builder, site.src, f"body{level}", site.input_shape, site.depth + 1)
-    body = printing.emit_sequence(branch, op.body, EMITTERS)
-    branch = Site(site.builder, site.src, f"shortcut{level}", site.input_shape, site.depth + 1)
-    shortcut = printing.emit_sequence(branch, op.shortcut, EMITTERS)
+    body = printing.emit_sequence(site.branch(f"body{level}"), op.body, EMITTERS)
+    shortcut = printing.emit_sequence(site.branch(f"shortcut{level}"), op.shortcut, EMITTERS)
     add = site.builder.names.derived(op.name, "add")
-    site.apply(site.layer("layers.Add", add), f"[{body}, {shortcut}]")
+    site.layer(add, call("layers.Add"), f"[{body}, {shortcut}]")

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from normspec.backends import names
 from normspec.backends.codegen import LINE_LENGTH, Raw, call, string_literal
 from normspec.backends.keras.codegen import statement
-from normspec.backends.keras.context import DTYPE, Builder, Names, Site
+from normspec.backends.keras.dialect import DIALECT, DTYPE, RESERVED
 from normspec.backends.keras.emitter import EMITTERS
 from normspec.backends.keras.helpers import HELPERS, helper_source
-from normspec.backends.printing import emit_sequence
+from normspec.backends.printing import Builder, Site, emit_sequence
 from normspec.ir import ops as ir
 from normspec.ir.graph import CanonicalSpec
 from normspec.ir.output_checks import logits_head
@@ -30,7 +30,7 @@ class KerasModule:
 
 def generate(spec: CanonicalSpec) -> KerasModule:
     names.check_names(spec, "keras")
-    builder = Builder(spec, Names(spec))
+    builder = Builder(spec, DIALECT, names.Names(spec, taken=RESERVED))
     outputs: dict[str, str] = {}
 
     def record(op: ir.Op) -> None:
@@ -44,7 +44,7 @@ def generate(spec: CanonicalSpec) -> KerasModule:
         _imports(builder.helpers),
         _constants(spec, builder.helpers),
         *(helper_source(h) for h in HELPERS if h in builder.helpers),
-        _builder(spec, name, builder.lines, result),
+        _builder(spec, name, builder.forward_lines, result),
     ]
     return KerasModule(names.parsed("\n\n".join(parts), "keras"), name, outputs)
 

@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 from normspec.backends.codegen import Call, call
-from normspec.backends.keras.context import Site
+from normspec.backends.printing import Site
 from normspec.ir import ops as ir
 from normspec.ir.ops import Pair, Shape
 from normspec.ir.shapes import is_same_padding
@@ -48,7 +48,5 @@ def zero_pad(op: ir.Op, site: Site, padding: tuple[Pair, ...]) -> None:
     name = site.builder.names.derived(op.name, "pad")
     rank = len(padding)
     pads: Any = padding[0] if rank == 1 else padding  # ZeroPadding1D takes one pair
-    layer = site.layer(
-        f"layers.ZeroPadding{rank}D", name, padding=pads, data_format="channels_last"
-    )
-    site.apply(layer)
+    layer = call(f"layers.ZeroPadding{rank}D", padding=pads, data_format="channels_last")
+    site.layer(name, layer)

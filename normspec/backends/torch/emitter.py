@@ -2,7 +2,7 @@
 are in :mod:`normspec.backends.torch.normalization`).
 
 Each emitter adds the submodule of one op to ``__init__`` (named after the op, so forward hooks
-see every op) and its call to ``forward``, through a :class:`~normspec.backends.torch.context.Site`.
+see every op) and its call to ``forward``, through a :class:`~normspec.backends.printing.Site`.
 Stock ``torch.nn`` modules are used wherever they compute exactly what the IR says, with every
 convention passed explicitly; otherwise a small module from
 :mod:`normspec.backends.torch.helpers` is emitted. The model is channels-first, as PyTorch users
@@ -15,11 +15,11 @@ from __future__ import annotations
 from typing import Any
 
 from normspec.backends.codegen import Call, Raw, call
-from normspec.backends.printing import emit_sequence
+from normspec.backends.printing import Site, emit_sequence
 
 # Importing normalization registers its emitters, so EMITTERS is complete once this is imported.
 from normspec.backends.torch import normalization  # noqa: F401
-from normspec.backends.torch.context import DTYPE, Site
+from normspec.backends.torch.dialect import DTYPE
 from normspec.backends.torch.registry import EMITTERS, WEIGHT_MAPS, register
 from normspec.backends.weight_maps import Slot, weight_map
 from normspec.errors import BackendError
@@ -51,28 +51,32 @@ def _standardize(op: ir.Standardize, site: Site) -> None:
     fixed = {} if op.adapt else {"mean": op.mean, "std": op.std}
     module = call(site.helper("Standardize"), len(op.mean), **fixed, epsilon=op.epsilon,
                   dtype=DTYPE)  # fmt: skip
-    site.add(op.name, module)
+    site.layer(op.name, module)
 
 
 @register(ir.Rescale)
 def _rescale(op: ir.Rescale, site: Site) -> None:
-    site.add(op.name, call(site.helper("Rescale"), scale=op.scale, offset=op.offset))
+    site.layer(op.name, call(site.helper("Rescale"), scale=op.scale, offset=op.offset))
 
 
 # --- dense and convolution ---------------------------------------------------------------------
 
 
+def _initializer(init: Any, tensor: Raw) -> Call:
+    if isinstance(init, ir.Uniform):
+        return call("nn.init.uniform_", tensor, a=init.low, b=init.high)
+    if isinstance(init, ir.Normal):
+        return call("nn.init.normal_", tensor, mean=init.mean, std=init.std)
+    if isinstance(init, ir.TruncatedNormal):
+        return call(
+            "nn.init.trunc_normal_", tensor, mean=init.mean, std=init.std, a=init.low, b=init.high
+        )
+    return call("nn.init.constant_", tensor, val=init.value)
+
+
 def _initialize(site: Site, tensor: str, init: Any) -> None:
     """The spec's initializer, with its numbers, in ``reset_parameters``."""
-    b = site.builder
-    if isinstance(init, ir.Uniform):
-        b.initialize("uniform_", tensor, a=init.low, b=init.high)
-    elif isinstance(init, ir.Normal):
-        b.initialize("normal_", tensor, mean=init.mean, std=init.std)
-    elif isinstance(init, ir.TruncatedNormal):
-        b.initialize("trunc_normal_", tensor, mean=init.mean, std=init.std, a=init.low, b=init.high)
-    else:
-        b.initialize("constant_", tensor, val=init.value)
+    site.builder.reset_lines += site.builder.statement("", _initializer(init, Raw(tensor)))
 
 
 def _init_weight_and_bias(site: Site, op: ir.Dense | ir.Conv1D | ir.Conv2D) -> None:
@@ -84,7 +88,7 @@ def _init_weight_and_bias(site: Site, op: ir.Dense | ir.Conv1D | ir.Conv2D) -> N
 @register(ir.Dense, weights=weight_map(kernel=Slot("weight", "channels_first"), bias="bias"))
 def _dense(op: ir.Dense, site: Site) -> None:
     in_features = site.input_shape[-1]
-    site.add(op.name, call("nn.Linear", in_features, op.units, bias=op.use_bias, dtype=DTYPE))
+    site.layer(op.name, call("nn.Linear", in_features, op.units, bias=op.use_bias, dtype=DTYPE))
     _init_weight_and_bias(site, op)
 
 
@@ -105,7 +109,7 @@ def _conv(op: ir.Conv1D | ir.Conv2D, site: Site) -> None:
     if op.groups != 1:
         kwargs["groups"] = op.groups
     module = call(cls, site.input_shape[-1], op.filters, **kwargs, bias=op.use_bias, dtype=DTYPE)
-    site.add(op.name, module)
+    site.layer(op.name, module)
     _init_weight_and_bias(site, op)
 
 
@@ -128,7 +132,7 @@ def _pool(op: Any, site: Site, kind: str, **options: Any) -> None:
     else:
         cls = site.helper(f"Padded{kind}{dims}d")
         kwargs["pad"] = _torch_pad(op.padding)
-    site.add(op.name, call(cls, **kwargs, **options))
+    site.layer(op.name, call(cls, **kwargs, **options))
 
 
 @register(ir.MaxPool1D, ir.MaxPool2D)
@@ -143,12 +147,12 @@ def _avg_pool(op: ir.AvgPool1D | ir.AvgPool2D, site: Site) -> None:
 
 @register(ir.GlobalAvgPool)
 def _global_avg_pool(op: ir.GlobalAvgPool, site: Site) -> None:
-    site.add(op.name, call(site.helper("GlobalAvgPool")))
+    site.layer(op.name, call(site.helper("GlobalAvgPool")))
 
 
 @register(ir.GlobalMaxPool)
 def _global_max_pool(op: ir.GlobalMaxPool, site: Site) -> None:
-    site.add(op.name, call(site.helper("GlobalMaxPool")))
+    site.layer(op.name, call(site.helper("GlobalMaxPool")))
 
 
 # --- shape ops, dropout, activations -----------------------------------------------------------
@@ -156,17 +160,17 @@ def _global_max_pool(op: ir.GlobalMaxPool, site: Site) -> None:
 
 @register(ir.Flatten)
 def _flatten(op: ir.Flatten, site: Site) -> None:
-    site.add(op.name, call(site.helper("Flatten")))
+    site.layer(op.name, call(site.helper("Flatten")))
 
 
 @register(ir.Reshape)
 def _reshape(op: ir.Reshape, site: Site) -> None:
-    site.add(op.name, call(site.helper("Reshape"), op.shape))
+    site.layer(op.name, call(site.helper("Reshape"), op.shape))
 
 
 @register(ir.Dropout)
 def _dropout(op: ir.Dropout, site: Site) -> None:
-    site.add(op.name, call("nn.Dropout", p=op.rate))
+    site.layer(op.name, call("nn.Dropout", p=op.rate))
 
 
 _SIMPLE_ACTIVATIONS = {
@@ -194,7 +198,7 @@ def _activation_module(op: ir.Activation) -> Call:
 
 @register(ir.Activation)
 def _activation(op: ir.Activation, site: Site) -> None:
-    site.add(op.name, _activation_module(op))
+    site.layer(op.name, _activation_module(op))
 
 
 # --- residual ----------------------------------------------------------------------------------
@@ -209,11 +213,9 @@ def _residual(op: ir.Residual, site: Site) -> None:
     body_var, shortcut_var = f"out{number}", f"shortcut{number}"
     b = site.builder
     if op.shortcut:
-        b.comment(f"{op.name}: body, then shortcut", f"{op.name}: body(x) + shortcut(x)")
+        b.comment(f"{op.name}: body(x) + shortcut(x)", init=f"{op.name}: body, then shortcut")
     else:
-        b.comment(f"{op.name}: body (the shortcut is the identity)", f"{op.name}: body(x) + x")
-    body_site = Site(b, site.src, body_var, site.input_shape, depth)
-    body = emit_sequence(body_site, op.body, EMITTERS)
-    shortcut_site = Site(b, site.src, shortcut_var, site.input_shape, depth)
-    right = emit_sequence(shortcut_site, op.shortcut, EMITTERS)
-    site.assign(Raw(f"{body} + {right}"))
+        b.comment(f"{op.name}: body(x) + x", init=f"{op.name}: body (the shortcut is the identity)")
+    body = emit_sequence(site.branch(body_var), op.body, EMITTERS)
+    right = emit_sequence(site.branch(shortcut_var), op.shortcut, EMITTERS)
+    site.result(Raw(f"{body} + {right}"))

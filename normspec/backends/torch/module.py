@@ -7,9 +7,9 @@ import textwrap
 from normspec import __version__
 from normspec.backends import names
 from normspec.backends.codegen import INDENT, LINE_LENGTH
-from normspec.backends.printing import emit_sequence
+from normspec.backends.printing import Builder, Site, emit_sequence
 from normspec.backends.torch import helpers
-from normspec.backends.torch.context import Builder, Site
+from normspec.backends.torch.dialect import DIALECT
 from normspec.backends.torch.emitter import EMITTERS
 from normspec.errors import BackendError
 from normspec.ir.graph import CanonicalSpec
@@ -57,7 +57,7 @@ def emit_module(spec: CanonicalSpec) -> str:
     """The whole generated module for ``spec``."""
     names.check_names(spec, "torch")
     _check_names(spec)
-    builder = Builder(spec)
+    builder = Builder(spec, DIALECT, names.Names(spec))
     body = spec.layers[:-1] if logits_head(spec) is not None else spec.layers
     emit_sequence(Site(builder, "x", "x", spec.input.shape, 0), body, EMITTERS)
     split = len(builder.forward_lines)

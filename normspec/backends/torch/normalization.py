@@ -5,7 +5,8 @@ and RMS norm over the channels of a channels-first tensor)."""
 from __future__ import annotations
 
 from normspec.backends.codegen import Call, call
-from normspec.backends.torch.context import DTYPE, Site
+from normspec.backends.printing import Site
+from normspec.backends.torch.dialect import DTYPE
 from normspec.backends.torch.registry import register, spatial_dims
 from normspec.backends.weight_maps import weight_map
 from normspec.ir import ops as ir
@@ -35,7 +36,7 @@ def _batch_norm(op: ir.BatchNorm, site: Site) -> None:
         unbiased = op.running_var == "unbiased"
         affine = {"scale": op.scale, "center": op.center, "unbiased": unbiased}
         module = call(site.helper("BatchNorm"), channels, **options, **affine, dtype=DTYPE)
-    site.add(op.name, module)
+    site.layer(op.name, module)
 
 
 @register(ir.LayerNorm, weights=AFFINE)
@@ -53,7 +54,7 @@ def _layer_norm(op: ir.LayerNorm, site: Site) -> None:
     else:
         cls = site.helper("ChannelLayerNorm")
         module = call(cls, channels, eps=op.epsilon, scale=op.scale, center=op.center, dtype=DTYPE)
-    site.add(op.name, module)
+    site.layer(op.name, module)
 
 
 def _group_norm(site: Site, groups: int, op: ir.GroupNorm | ir.InstanceNorm) -> Call:
@@ -66,7 +67,7 @@ def _group_norm(site: Site, groups: int, op: ir.GroupNorm | ir.InstanceNorm) -> 
 
 @register(ir.GroupNorm, weights=AFFINE)
 def _group_norm_op(op: ir.GroupNorm, site: Site) -> None:
-    site.add(op.name, _group_norm(site, op.groups, op))
+    site.layer(op.name, _group_norm(site, op.groups, op))
 
 
 @register(ir.InstanceNorm, weights=AFFINE)
@@ -83,7 +84,7 @@ def _instance_norm(op: ir.InstanceNorm, site: Site) -> None:
         )
     else:  # instance norm is group norm with one channel per group
         module = _group_norm(site, channels, op)
-    site.add(op.name, module)
+    site.layer(op.name, module)
 
 
 @register(ir.RMSNorm, weights=weight_map(scale="weight"))
@@ -96,4 +97,4 @@ def _rms_norm(op: ir.RMSNorm, site: Site) -> None:
     else:
         cls = site.helper("ChannelRMSNorm")
         module = call(cls, channels, eps=op.epsilon, scale=op.scale, dtype=DTYPE)
-    site.add(op.name, module)
+    site.layer(op.name, module)
