@@ -111,7 +111,8 @@ def _naive_pool(x, op, kind: str) -> np.ndarray:
 
 
 def test_every_op_class_has_a_kernel():
-    assert set(KERNELS) == set(ir.OP_CLASSES)
+    """A residual has none: the interpreter runs it as its branches' nodes and an ``add``."""
+    assert set(KERNELS) == set(ir.OP_CLASSES) - {ir.Residual}
 
 
 def test_registering_a_second_kernel_is_an_error():

@@ -22,6 +22,7 @@ from normspec.ir.constraints import (
     Seed,
     ValidationSplit,
 )
+from normspec.ir.nodes import GraphNode, graph_nodes, output_name
 from normspec.ir.ops import AnyOp, Node, Shape, WeightSpec, size
 
 FORMAT_VERSION = 1
@@ -83,6 +84,16 @@ class CanonicalSpec(Node):
     @property
     def output_shape(self) -> Shape:
         return self.layers[-1].shape if self.layers else self.input.shape
+
+    @cached_property
+    def nodes(self) -> tuple[GraphNode, ...]:
+        """The graph view (:mod:`normspec.ir.nodes`): every op and join in dependency order."""
+        return graph_nodes(self.layers, self.input.shape)
+
+    @property
+    def output_name(self) -> str:
+        """The name of the node whose value the network returns (``input`` for no layers)."""
+        return output_name(self.layers)
 
     def walk(self) -> Iterator[OpSite]:
         """Every op, residual children included, with the shape that enters it."""

@@ -3,7 +3,8 @@
 It is the oracle of every parity check: each backend's outputs are compared with it. Every op
 class of :mod:`normspec.ir.ops` has one small kernel, registered by op class in
 :data:`normspec.reference._core.KERNELS` (see the ``activations``, ``layers``, ``norms`` and
-``spatial`` modules); residuals recurse into their body and shortcut.
+``spatial`` modules). It runs the graph view of the spec (:mod:`normspec.ir.nodes`): each node
+on the values it names, a residual as its branches' nodes and an ``add``.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ from __future__ import annotations
 import numpy as np
 
 from normspec.ir.graph import CanonicalSpec
+from normspec.ir.nodes import INPUT
 
 # Importing the kernel modules registers their kernels.
 from normspec.reference import activations, layers, norms, spatial  # noqa: F401
-from normspec.reference._core import KERNELS, Array, Context, run_op
+from normspec.reference._core import KERNELS, Array, Context, run_node
 from normspec.weights import check_weights
 
 __all__ = ["KERNELS", "forward", "init_batch"]
@@ -40,12 +42,18 @@ def forward(
             f"(N, {', '.join(map(str, spec.input.shape))})"
         )
     ctx = Context({k: np.array(v, dtype=np.float64) for k, v in weights.items()}, train)
-    outputs: dict[str, Array] = {}
-    for op in spec.layers:
-        batch = run_op(op, batch, ctx)
-        outputs[op.name] = batch
-    outputs["output"] = batch
+    values = node_values(spec, batch, ctx)
+    outputs = {op.name: values[op.name] for op in spec.layers}
+    outputs["output"] = values[spec.output_name]
     return outputs, ctx.weights
+
+
+def node_values(spec: CanonicalSpec, batch: Array, ctx: Context) -> dict[str, Array]:
+    """The value of every node of ``spec`` (and of ``input``), by name."""
+    values = {INPUT: batch}
+    for node in spec.nodes:
+        values[node.name] = run_node(node, [values[name] for name in node.inputs], ctx)
+    return values
 
 
 def init_batch(spec: CanonicalSpec, n: int, seed: int) -> np.ndarray:

@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from normspec.ir import ops as ir
+from normspec.ir.nodes import Add, GraphNode
 from normspec.ir.registry import Registry
 
 Array = npt.NDArray[np.float64]
@@ -64,7 +65,13 @@ def run_op(op: ir.Op, x: Array, ctx: Context) -> Array:
     return y
 
 
-def run_ops(ops: tuple[ir.Op, ...], x: Array, ctx: Context) -> Array:
-    for op in ops:
-        x = run_op(op, x, ctx)
-    return x
+def run_node(node: GraphNode, inputs: list[Array], ctx: Context) -> Array:
+    """Apply one node of the graph view to the values it reads."""
+    if isinstance(node.op, Add):
+        y = inputs[0] + inputs[1]
+        if y.shape[1:] != node.shape:
+            raise ValueError(
+                f"add '{node.name}' gave shape {y.shape[1:]}; the IR says {node.shape}"
+            )
+        return y
+    return run_op(node.op, inputs[0], ctx)

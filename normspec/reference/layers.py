@@ -1,9 +1,10 @@
-"""Dense, shape changes, dropout and residual connections."""
+"""Dense, shape changes and dropout (a residual is its branches and an ``add``: see
+:func:`normspec.reference._core.run_node`)."""
 
 from __future__ import annotations
 
 from normspec.ir import ops as ir
-from normspec.reference._core import Array, Context, register, run_ops
+from normspec.reference._core import Array, Context, register
 
 
 @register(ir.Dense)
@@ -30,9 +31,3 @@ def dropout(op: ir.Dropout, x: Array, ctx: Context) -> Array:
     """Identity in both modes: the reference is the oracle of parity checks, which run with
     dropout disabled so that outputs are comparable."""
     return x
-
-
-@register(ir.Residual)
-def residual(op: ir.Residual, x: Array, ctx: Context) -> Array:
-    """``body(x) + shortcut(x)``; an empty shortcut is the identity."""
-    return run_ops(op.body, x, ctx) + run_ops(op.shortcut, x, ctx)

@@ -1,0 +1,81 @@
+"""The canonical spec as a graph: nodes in dependency order, each naming the values it reads.
+
+Today's canonical form is a chain whose only join is a residual; this view flattens it. A
+residual becomes the nodes of its body and of its shortcut, each reading its predecessor (the
+first reading the residual's input), then an :class:`Add` node that carries the residual's
+name and reads the two branch results (the residual's input itself for an empty branch). Every
+other op is one node reading the value before it. A value is named after the node that
+computes it; the spec's input is :data:`INPUT`, a name no op can take. Weight keys do not
+change: they are the ops' own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from normspec.ir import ops as ir
+from normspec.ir.ops import Shape
+
+INPUT = "input"
+"""The name of the spec's input value (reserved: no op is named so)."""
+
+
+@dataclass(frozen=True)
+class Add:
+    """The sum of two values of the same shape: the join of the residual ``name``."""
+
+    name: str
+    shape: Shape
+    op: Literal["add"] = "add"
+
+
+@dataclass(frozen=True)
+class GraphNode:
+    """One node: its op (or join), the names of the values it reads, the shape of each, and
+    its nesting depth (0 at the top level; a residual's branches are one level deeper than its
+    ``add``)."""
+
+    op: ir.Op | Add
+    inputs: tuple[str, ...]
+    input_shapes: tuple[Shape, ...]
+    depth: int
+
+    @property
+    def name(self) -> str:
+        return self.op.name
+
+    @property
+    def shape(self) -> Shape:
+        return self.op.shape
+
+    @property
+    def input_shape(self) -> Shape:
+        """The shape of the (first) value it reads."""
+        return self.input_shapes[0]
+
+
+def graph_nodes(layers: tuple[ir.Op, ...], input_shape: Shape) -> tuple[GraphNode, ...]:
+    """The nodes of the chain ``layers`` reading :data:`INPUT` of ``input_shape``."""
+    nodes: list[GraphNode] = []
+    _chain(layers, INPUT, input_shape, 0, nodes)
+    return tuple(nodes)
+
+
+def output_name(layers: tuple[ir.Op, ...]) -> str:
+    """The name of the value the chain returns."""
+    return layers[-1].name if layers else INPUT
+
+
+def _chain(ops: tuple[ir.Op, ...], src: str, shape: Shape, depth: int, out: list[GraphNode]) -> str:
+    for op in ops:
+        if isinstance(op, ir.Residual):
+            body = _chain(op.body, src, shape, depth + 1, out)
+            shortcut = _chain(op.shortcut, src, shape, depth + 1, out)
+            out.append(
+                GraphNode(Add(op.name, op.shape), (body, shortcut), (op.shape, op.shape), depth)
+            )
+        else:
+            out.append(GraphNode(op, (src,), (shape,), depth))
+        src, shape = op.name, op.shape
+    return src

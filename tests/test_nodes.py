@@ -1,0 +1,83 @@
+"""The graph view of the canonical spec (:mod:`normspec.ir.nodes`): nodes in dependency order,
+each reading named values; a residual is its branches' nodes and an ``add`` carrying its name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import normspec
+from conftest import ROOT
+from normspec.ir.graph import weight_specs
+from normspec.ir.nodes import INPUT, Add
+from normspec.reference import forward, init_batch, node_values
+from normspec.reference._core import Context
+from normspec.weights import init_weights
+
+SPECS = sorted((ROOT / "specs").glob("*.yaml"))
+
+PROJECTED = """
+normspec: 1
+name: projected
+input: {shape: [6, 6, 2], dtype: float64}
+layers:
+  - conv2d: {filters: 3, kernel: 3, padding: 1, name: stem}
+  - residual:
+      name: block
+      body: [{conv2d: {filters: 4, kernel: 3, strides: 2, padding: 1, name: inner}}]
+      shortcut: [{conv2d: {filters: 4, kernel: 1, strides: 2, name: projection}}]
+  - residual: {name: identity, body: [{activation: relu}]}
+  - flatten: {name: flat}
+"""
+
+
+@pytest.mark.parametrize("path", SPECS, ids=[p.stem for p in SPECS])
+def test_nodes_are_in_dependency_order_with_unique_names(path: Path) -> None:
+    spec = normspec.load(path)
+    seen = {INPUT: spec.input.shape}
+    for node in spec.nodes:
+        assert node.name not in seen
+        assert tuple(seen[name] for name in node.inputs) == node.input_shapes
+        seen[node.name] = node.shape
+    assert spec.output_name == spec.layers[-1].name
+    assert {s.op.name for s in spec.walk()} == set(seen) - {INPUT}
+
+
+def test_a_residual_is_its_branches_and_an_add_with_its_name() -> None:
+    spec = normspec.load(PROJECTED)
+    view = [(n.name, n.op.op, n.inputs, n.depth) for n in spec.nodes]
+    relu = next(n.name for n in spec.nodes if n.op.op == "activation")
+    assert view == [
+        ("stem", "conv2d", (INPUT,), 0),
+        ("inner", "conv2d", ("stem",), 1),
+        ("projection", "conv2d", ("stem",), 1),
+        ("block", "add", ("inner", "projection"), 0),
+        (relu, "activation", ("block",), 1),
+        ("identity", "add", (relu, "block"), 0),
+        ("flat", "flatten", ("identity",), 0),
+    ]
+    block = spec.nodes[3]
+    assert isinstance(block.op, Add) and block.input_shapes == ((3, 3, 4), (3, 3, 4))
+    assert spec.nodes[1].input_shape == (6, 6, 3)
+    # Weight keys stay the ops' own: no key names a join.
+    assert {w.key.split(".")[0] for w in weight_specs(spec)} == {"stem", "inner", "projection"}
+
+
+def test_the_reference_runs_the_view() -> None:
+    """The residual's value is its body's plus its shortcut's, the projection computed here by
+    hand from the stem's value; an identity shortcut adds the residual's input."""
+    spec = normspec.load(PROJECTED)
+    weights = init_weights(spec, seed=0)
+    x = init_batch(spec, 2, seed=0)
+    outputs, _ = forward(spec, weights, x, train=False)
+    assert list(outputs) == ["stem", "block", "identity", "flat", "output"]
+    ctx = Context({k: np.asarray(v, np.float64) for k, v in weights.items()}, train=False)
+    values = node_values(spec, x, ctx)
+    projection = weights["projection.kernel"][0, 0]
+    shortcut = outputs["stem"][:, ::2, ::2, :] @ projection + weights["projection.bias"]
+    np.testing.assert_allclose(outputs["block"], values["inner"] + shortcut, rtol=1e-12)
+    block = outputs["block"]
+    np.testing.assert_allclose(outputs["identity"], np.maximum(block, 0) + block, rtol=1e-12)
+    np.testing.assert_array_equal(outputs["output"], outputs["flat"])
