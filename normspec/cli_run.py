@@ -363,10 +363,11 @@ def ablate_command(
         own = settings[label]
         bar.start(run_label(label, k), steps_per_epoch(datasets[label], own), own.epochs)
 
+    events = events_writer(tensorboard)
     with run_output(out) as folder, bar:
         results = ablate(specs, backend, datasets, settings, seeds, folder, progress=progress,
                          on_start=start, on_batch_end=bar.advance, same=same,
-                         diagnostics=diagnostics)  # fmt: skip
+                         diagnostics=diagnostics, on_run_end=events)  # fmt: skip
     click.echo(table(results), nl=False)
     for line in seeds_section(results)[1:]:
         if line.startswith("- ") and " vs " in line:
@@ -374,13 +375,22 @@ def ablate_command(
     if diagnostics is not None:
         click.echo(f"diagnostics of every run written to {out}/diagnostics/", err=True)
     if tensorboard is not None:
-        from normspec.run.tensorboard import write_run
-
-        for r in (r for r in results if r.same_as is None):
-            for k, history in enumerate(r.runs):
-                write_run(tensorboard / f"{r.label}-seed{settings[r.label].seed + k}", history)
-        click.echo(f"TensorBoard events (epoch metrics) written to {tensorboard}/", err=True)
+        what = "epoch metrics and diagnostics" if diagnostics is not None else "epoch metrics"
+        click.echo(f"TensorBoard events ({what}) written to {tensorboard}/", err=True)
     click.echo(f"report and curves written to {out}/")
+
+
+def events_writer(tensorboard: Path | None) -> Any:
+    """``ablate``'s ``on_run_end`` for ``--tensorboard``: each run's events, as ``train``
+    writes them, in ``<variant>-seed<seed>/`` as soon as the run ends; None without it."""
+    if tensorboard is None:
+        return None
+    from normspec.run.tensorboard import write_run
+
+    def write(label: str, seed: int, history: Any, diagnostics: Any) -> None:
+        write_run(tensorboard / f"{label}-seed{seed}", history, diagnostics)
+
+    return write
 
 
 COMMANDS = [train_command, ablate_command]

@@ -13,7 +13,7 @@ from normspec.run import metrics
 from normspec.run.ablate_seeds import seeds_section, write_over_seeds
 from normspec.run.data import Dataset
 from normspec.run.diagnostic_plots import save_diagnostics
-from normspec.run.diagnostics import for_run
+from normspec.run.diagnostics import Diagnostics, for_run
 from normspec.run.diagnostics_report import VariantDiagnostics, ablation_lines
 from normspec.run.environment import environment_lines, run_environment
 from normspec.run.epoch_tables import measured, spread_table
@@ -34,6 +34,10 @@ __all__ = [
     "variants",
     "write_report",
 ]  # fmt: skip
+
+
+RunEnd = Callable[[str, int, History, Diagnostics | None], None]
+"""Called after each run: its variant's label, seed, history and diagnostics (if any)."""
 
 
 @dataclass
@@ -80,12 +84,14 @@ def ablate(
     on_batch_end: Callable[[int], None] | None = None,
     same: Mapping[str, str] | None = None,
     diagnostics: int | str | None = None,
+    on_run_end: RunEnd | None = None,
 ) -> list[VariantResult]:
     """Train every variant ``seeds`` times (seeds ``settings[label].seed + k``), each with its
     own ``settings`` and ``data`` (a variant may vary ``train.*``), and write the report.
     A variant in ``same`` (label -> earlier label, see :func:`distinct`) is not trained again:
     it shares the earlier variant's runs. With a ``diagnostics`` interval (steps or
-    ``"epoch"``) every run records them into ``out/diagnostics/v<variant>_seed<seed>``."""
+    ``"epoch"``) every run records them into ``out/diagnostics/v<variant>_seed<seed>``.
+    ``on_run_end(label, seed, history, diagnostics)`` is called after each run."""
     results: list[VariantResult] = []
     same = dict(same or {})
     watched: list[VariantDiagnostics] = []
@@ -115,6 +121,8 @@ def ablate(
                 folder.mkdir(parents=True, exist_ok=True)
                 plots = save_diagnostics(folder, diag, f"{label}, seed {seeded.seed}")
                 seen.add(seeded.seed, diag, folder.relative_to(out), plots)
+            if on_run_end:
+                on_run_end(label, seeded.seed, history, diag)
         chance = metrics.chance_accuracy(spec, split.y_val)
         results.append(VariantResult(label, spec, runs, chance, base,
                                      validation=len(split.x_val) > 0))  # fmt: skip
