@@ -184,11 +184,9 @@ def check_finished(history: Any, validation: bool, out: Path) -> None:
 def outcome_line(spec: Any, history: Any, dataset: Any, diagnostics: Any = None) -> str:
     """``outcome: <label> (<measurements>)``, as the README's *Outcomes* define it, and with
     diagnostics what they show (saturated activations, mostly dead units)."""
-    from normspec.run import metrics
-    from normspec.run.outcomes import diagnostic_findings, outcome
+    from normspec.run.outcomes import diagnostic_findings, run_outcome
 
-    labels = dataset.y_val if len(dataset.x_val) else dataset.y_train
-    result = outcome(history, metrics.chance_accuracy(spec, labels))
+    result = run_outcome(spec, history, dataset)
     found = diagnostic_findings(diagnostics.rows) if diagnostics is not None else []
     return f"outcome: {result.label} ({result.detail})" + "".join(f"; {f}" for f in found)
 
@@ -220,7 +218,7 @@ def train_command(
     diagnostics: int | str | None,
     tensorboard: Path | None,
 ) -> None:
-    """Train SPEC in one framework; save metrics (JSON, CSV) and canonical weights.
+    """Train SPEC in one framework; save metrics (JSON, CSV), canonical weights and a report.
 
     \b
     Example:
@@ -231,6 +229,7 @@ def train_command(
     from normspec.run.diagnostics import for_run
     from normspec.run.progress import BatchProgress
     from normspec.run.train import save_run, starting_weights, train
+    from normspec.run.train_report import write_train_report
 
     set_device(device)
     canon = normspec.load(spec)
@@ -259,6 +258,7 @@ def train_command(
             )
         save_run(folder, canon, history, final, settings, dataset)
         plots = save_diagnostics(folder, diag, f"{canon.name} ({backend})") if diag else []
+        write_train_report(folder, canon, history, dataset, settings, diag, plots)
     if tensorboard is not None:
         from normspec.run.tensorboard import write_run
 
@@ -273,7 +273,7 @@ def train_command(
             f"{backend} test ({len(dataset.x_test)} samples): loss "
             f"{history.test['test_loss']:.4f}  acc {history.test['test_accuracy']:.4f}"
         )
-    click.echo(f"metrics and weights written to {out}/")
+    click.echo(f"metrics, weights and report written to {out}/")
 
 
 @click.command(name="ablate")
@@ -363,10 +363,11 @@ def ablate_command(
         own = settings[label]
         bar.start(run_label(label, k), steps_per_epoch(datasets[label], own), own.epochs)
 
+    events = events_writer(tensorboard)
     with run_output(out) as folder, bar:
         results = ablate(specs, backend, datasets, settings, seeds, folder, progress=progress,
                          on_start=start, on_batch_end=bar.advance, same=same,
-                         diagnostics=diagnostics)  # fmt: skip
+                         diagnostics=diagnostics, on_run_end=events)  # fmt: skip
     click.echo(table(results), nl=False)
     for line in seeds_section(results)[1:]:
         if line.startswith("- ") and " vs " in line:
@@ -374,13 +375,22 @@ def ablate_command(
     if diagnostics is not None:
         click.echo(f"diagnostics of every run written to {out}/diagnostics/", err=True)
     if tensorboard is not None:
-        from normspec.run.tensorboard import write_run
-
-        for r in (r for r in results if r.same_as is None):
-            for k, history in enumerate(r.runs):
-                write_run(tensorboard / f"{r.label}-seed{settings[r.label].seed + k}", history)
-        click.echo(f"TensorBoard events (epoch metrics) written to {tensorboard}/", err=True)
+        what = "epoch metrics and diagnostics" if diagnostics is not None else "epoch metrics"
+        click.echo(f"TensorBoard events ({what}) written to {tensorboard}/", err=True)
     click.echo(f"report and curves written to {out}/")
+
+
+def events_writer(tensorboard: Path | None) -> Any:
+    """``ablate``'s ``on_run_end`` for ``--tensorboard``: each run's events, as ``train``
+    writes them, in ``<variant>-seed<seed>/`` as soon as the run ends; None without it."""
+    if tensorboard is None:
+        return None
+    from normspec.run.tensorboard import write_run
+
+    def write(label: str, seed: int, history: Any, diagnostics: Any) -> None:
+        write_run(tensorboard / f"{label}-seed{seed}", history, diagnostics)
+
+    return write
 
 
 COMMANDS = [train_command, ablate_command]

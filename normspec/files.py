@@ -25,7 +25,8 @@ class OutputError(NormspecError):
 
 
 RUN_FILES = frozenset(
-    {"metrics.json", "metrics.csv", "weights.safetensors", "report.md", "curves.png",
+    {"metrics.json", "metrics.csv", "weights.safetensors", "report.md", "report.html",
+     "curves.png",
      "over_seeds.csv",
      "diagnostics.csv", "diagnostics_histograms.png",
      *(f"diagnostics_{stat}.png" for stat in ("dead_fraction", "saturated_fraction", "std",

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from test_reports import epochs_after, table_after
 
 import normspec
 from normspec.cli import main
@@ -184,6 +185,13 @@ def test_train_writes_metrics_and_canonical_weights(
     assert 0 < float(fitted[0]) < 16
     start = normspec.init_weights(spec, seed=spec.train.seed)
     assert not np.allclose(trained["dense_1.kernel"], start["dense_1.kernel"])
+    report = (out / "report.md").read_text()
+    assert epochs_after(report, "## Every epoch") == [1, 2]
+    header, *rows = table_after(report, "## Every epoch")
+    assert header[-1] == "val accuracy, batch statistics"
+    assert rows[1][1] == f"{metrics['epochs'][1]['loss']:.4f}"
+    assert "Test split (40 samples), final model: loss " in report
+    assert (out / "report.html").read_text().count("data:image/png;base64,") == 1
 
 
 def test_train_with_missing_data_is_a_clear_error(spec_file: Path, tmp_path: Path) -> None:
@@ -222,6 +230,8 @@ def test_compare_train_agrees_across_backends(
     assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     report = (out / "report.md").read_text()
     assert "![curves](curves.png)" in report and all(f"| {b} |" in report for b in ALL)
+    for b in ALL:
+        assert epochs_after(report, f"### {b}\n\nOutcome: ") == [1, 2, 3]
 
 
 def test_compare_train_needs_data(spec_file: Path) -> None:
@@ -256,6 +266,10 @@ def test_ablate_runs_every_variant_and_seed(spec_file: Path, digits_npz: Path, t
     report = (out / "report.md").read_text()
     assert all(label in report for label in labels)
     assert (out / "curves.png").stat().st_size > 10_000
+    for label in labels[:3]:
+        assert epochs_after(report, f"### {label}\n\nMean ± std over 2 seeds:") == [1]
+    assert "### norm.position=none, norm.kind=layer\n\nThe same model and training" in report
+    assert "## Diagnostics" not in report
 
 
 def test_ablate_reports_a_variant_that_fails_to_train(tmp_path: Path) -> None:

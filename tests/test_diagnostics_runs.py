@@ -5,11 +5,13 @@ a run with diagnostics trains exactly as one without; ``normspec train --diagnos
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 from test_commands import run
+from test_reports import epochs_after, table_after
 
 import normspec
 from normspec import reference
@@ -167,11 +169,29 @@ def test_train_with_diagnostics_writes_the_csv_and_plots(
     for png in ("diagnostics_dead_fraction.png", "diagnostics_saturated_fraction.png",
                 "diagnostics_std.png", "diagnostics_histograms.png"):  # fmt: skip
         assert (out / png).stat().st_size > 1000
+    assert_train_report(out, names)
     # the same folder again: normspec's own diagnostics files are replaced, not refused
     code, _, err = run("train", str(spec_file), "--data", str(data), "--epochs", "1",
                        "--out", str(out))  # fmt: skip
     assert code == 0 and "replaced the earlier results" in err
     assert not (out / "diagnostics.csv").exists()
+    assert epochs_after((out / "report.md").read_text(), "## Every epoch") == [1]
+    assert "## Diagnostics" not in (out / "report.md").read_text()
+
+
+def assert_train_report(out: Path, ops: list[str]) -> None:
+    """The report shows every epoch (validation in both modes: the spec has batch norms), the
+    diagnostics' findings and a row per op; the HTML page embeds the curves and every plot."""
+    report = (out / "report.md").read_text()
+    assert epochs_after(report, "## Every epoch") == [1, 2]
+    assert len(table_after(report, "## Every epoch")[0]) == 7
+    section = report[report.index("## Diagnostics") :]
+    assert "Diagnostics at steps 0 to 8, every " in section and "Findings: " in section
+    assert [row[0] for row in table_after(section, "Per op")[1:]] == ops
+    plots = [line for line in section.splitlines() if line.startswith("![diagnostics_")]
+    assert len(plots) == 7
+    page = (out / "report.html").read_text()
+    assert page.count('src="data:image/png;base64,') == 1 + len(plots)
 
 
 def test_a_bad_interval_is_refused(tmp_path: Path) -> None:
@@ -209,10 +229,15 @@ def test_compare_train_records_diagnostics_per_backend_that_agree_in_float64(
     assert {step for step, *_ in torch_rows} == {0, 4, 8}
     assert_rows_agree(flax_rows, torch_rows)
     report = (out / "report.md").read_text()
+    section = report[report.index("## Diagnostics") :]
     for name in names:
+        assert epochs_after(report, f"### {name}\n\nOutcome: ") == [1, 2]
         assert f"![diagnostics_dead_fraction]({name}/diagnostics_dead_fraction.png)" in report
+        assert f"[diagnostics.csv]({name}/diagnostics.csv). Findings: " in section
+        assert table_after(section, f"### {name}")[0][:2] == ["op", "std"]
         assert f"{name} diagnostics at 3 steps" in err
         assert (out / name / "diagnostics_histograms.png").exists()
+    assert "data:image/png;base64," in (out / "report.html").read_text()
 
 
 def test_ablate_records_diagnostics_for_every_run(tmp_path: Path) -> None:
@@ -230,5 +255,16 @@ def test_ablate_records_diagnostics_for_every_run(tmp_path: Path) -> None:
     without = {r["op"] for r in read_rows(out / "diagnostics" / "v2_seed0" / "diagnostics.csv")}
     assert "conv2d_1_bn" in with_bn and "conv2d_1_bn" not in without
     report = (out / "report.md").read_text()
-    assert "- norm.position=none, seed 0: [diagnostics.csv](diagnostics/v2_seed0/" in report
-    assert "[dead_fraction](diagnostics/v1_seed0/diagnostics_dead_fraction.png)" in report
+    for label in ("norm.position=before_activation", "norm.position=none"):
+        assert epochs_after(report, f"### {label}\n\n1 seed, no spread:") == [1]
+    section = report[report.index("## Diagnostics") :]
+    none = section[section.index("### norm.position=none") :]
+    assert "#### seed 0" in none
+    assert "[diagnostics.csv](diagnostics/v2_seed0/diagnostics.csv)" in none
+    assert "Findings: " in none and "| conv2d_1_relu |" in none and "conv2d_1_bn" not in none
+    assert "![diagnostics_dead_fraction](diagnostics/v1_seed0/diagnostics_dead_fraction.png)" in (
+        section
+    )
+    images = len(re.findall(r"^!\[diagnostics_", section, re.M))
+    page = (out / "report.html").read_text()
+    assert images >= 10 and page.count('src="data:image/png;base64,') == 1 + images

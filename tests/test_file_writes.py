@@ -202,19 +202,16 @@ def test_a_run_replaces_earlier_results_whole_and_says_so(tmp_path: Path) -> Non
     out = tmp_path / "run"
     assert run(*train_args(data, out, "--seed", "1"))[0] == 0
     first = json.loads((out / "metrics.json").read_text())
-    (out / "curves.png").write_bytes(b"from an earlier ablation")
+    (out / "over_seeds.csv").write_text("from an earlier ablation")
     code, text = run(*train_args(data, out, "--seed", "2"))
     assert code == 0, text
     assert f"replaced the earlier results in {out}/" in text
     second = json.loads((out / "metrics.json").read_text())
     assert (first["settings"]["seed"], second["settings"]["seed"]) == (1, 2)
-    assert sorted(p.name for p in out.iterdir()) == [
-        "metrics.csv",
-        "metrics.json",
-        "weights.safetensors",
-    ]
-    assert files_in(tmp_path) == ["d.npz", "run", *(f"run/{n}" for n in sorted(
-        ["metrics.csv", "metrics.json", "weights.safetensors"]))]  # fmt: skip
+    written = ["curves.png", "metrics.csv", "metrics.json", "report.html", "report.md",
+               "weights.safetensors"]  # fmt: skip
+    assert sorted(p.name for p in out.iterdir()) == written
+    assert files_in(tmp_path) == ["d.npz", "run", *(f"run/{n}" for n in written)]
 
 
 @needs_torch

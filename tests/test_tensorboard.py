@@ -75,3 +75,36 @@ def test_train_writes_epoch_metrics_and_diagnostics_for_tensorboard(tmp_path: Pa
     assert any(tag == "conv2d_1_bn/variance_shift" for _, tag in values)
     assert any(tag == "dense_1/grad_norm" for _, tag in values)
     assert any(tag.endswith("/output") for _, tag in values)  # histograms
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not (available("torch") and available("keras")), reason="needs torch, and TensorFlow to read"
+)
+def test_ablate_writes_every_runs_diagnostics_for_tensorboard(tmp_path: Path) -> None:
+    """Per variant and seed, in the layout train uses: the epoch metrics, every statistic at
+    every diagnostic step, and the output histograms at the first and the last step."""
+    spec = tmp_path / "cmd_cnn.yaml"
+    spec.write_text(CNN)
+    tb = tmp_path / "tb"
+    code, _, err = run("ablate", str(spec), "--data", "digits", "--epochs", "2", "--seeds", "2",
+                       "--batch-size", "64", "--vary", "norm.position=before_activation,none",
+                       "--diagnostics", "epoch", "--out", str(tmp_path / "abl"),
+                       "--tensorboard", str(tb))  # fmt: skip
+    assert code == 0, err
+    assert f"TensorBoard events (epoch metrics and diagnostics) written to {tb}/" in err
+    folders = [f"norm.position={p}-seed{s}" for p in ("before_activation", "none") for s in (0, 1)]
+    assert sorted(p.name for p in tb.iterdir()) == folders
+    for folder in folders:
+        (events,) = (tb / folder).glob("events.out.tfevents.*")
+        values = {(e.step, v.tag, v.HasField("histo")) for e in tf_events(events)
+                  for v in e.summary.value}  # fmt: skip
+        assert {(1, "epoch/loss", False), (2, "epoch/val_accuracy", False)} <= values
+        steps = sorted({step for step, tag, _ in values if tag == "conv2d_1/std"})
+        assert steps == [0, 23, 46]  # step 0 and after each epoch (1438 samples, batch 64)
+        for step in (0, 46):
+            assert (step, "dense_1/grad_norm", False) in values
+            assert (step, "conv2d_2_gelu/output", True) in values
+        assert (46, "dense_1/update_ratio", False) in values
+        with_bn = (0, "conv2d_1_bn/variance_shift", False) in values
+        assert with_bn == ("before_activation" in folder)

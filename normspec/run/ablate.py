@@ -8,17 +8,20 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from normspec.files import write_text
 from normspec.ir.graph import CanonicalSpec
 from normspec.run import metrics
 from normspec.run.ablate_seeds import seeds_section, write_over_seeds
 from normspec.run.data import Dataset
 from normspec.run.diagnostic_plots import save_diagnostics
-from normspec.run.diagnostics import for_run
+from normspec.run.diagnostics import Diagnostics, for_run
+from normspec.run.diagnostics_report import VariantDiagnostics, ablation_lines
 from normspec.run.environment import environment_lines, run_environment
+from normspec.run.epoch_tables import measured, spread_table
 from normspec.run.outcomes import Outcome, outcome, summary
 from normspec.run.report import describe, fmt, markdown_table, plot_curves, plural
+from normspec.run.report_html import write_reports
 from normspec.run.train import History, RunSettings, starting_weights, train
+from normspec.run.validation import uses_batch_statistics
 from normspec.run.variations import AblationError, Variation, distinct, variants
 
 __all__ = [
@@ -33,6 +36,10 @@ __all__ = [
 ]  # fmt: skip
 
 
+RunEnd = Callable[[str, int, History, Diagnostics | None], None]
+"""Called after each run: its variant's label, seed, history and diagnostics (if any)."""
+
+
 @dataclass
 class VariantResult:
     label: str
@@ -43,6 +50,8 @@ class VariantResult:
     """The variant's own settings, where they may differ from the others'."""
     same_as: str | None = None
     """The label of an earlier variant that is the same model and training (trained once)."""
+    validation: bool | None = None
+    """Whether its data has a validation split (None: as the report's data)."""
 
     def outcomes(self) -> list[Outcome]:
         """What happened in each run (:mod:`normspec.run.outcomes`)."""
@@ -75,21 +84,24 @@ def ablate(
     on_batch_end: Callable[[int], None] | None = None,
     same: Mapping[str, str] | None = None,
     diagnostics: int | str | None = None,
+    on_run_end: RunEnd | None = None,
 ) -> list[VariantResult]:
     """Train every variant ``seeds`` times (seeds ``settings[label].seed + k``), each with its
     own ``settings`` and ``data`` (a variant may vary ``train.*``), and write the report.
     A variant in ``same`` (label -> earlier label, see :func:`distinct`) is not trained again:
     it shares the earlier variant's runs. With a ``diagnostics`` interval (steps or
-    ``"epoch"``) every run records them into ``out/diagnostics/v<variant>_seed<seed>``."""
+    ``"epoch"``) every run records them into ``out/diagnostics/v<variant>_seed<seed>``.
+    ``on_run_end(label, seed, history, diagnostics)`` is called after each run."""
     results: list[VariantResult] = []
     same = dict(same or {})
-    watched: list[tuple[str, int, Path, list[Path]]] = []
+    watched: list[VariantDiagnostics] = []
     for label, spec in specs.items():
         if label in same:
             earlier = next(r for r in results if r.label == same[label])
             results.append(replace(earlier, label=label, same_as=earlier.label))
             continue
         runs, base, split = [], settings[label], data[label]
+        seen = VariantDiagnostics(label)
         for k in range(seeds):
             if on_start:
                 on_start(label, k)
@@ -108,26 +120,17 @@ def ablate(
                 folder = out / "diagnostics" / f"v{len(results) + 1}_seed{seeded.seed}"
                 folder.mkdir(parents=True, exist_ok=True)
                 plots = save_diagnostics(folder, diag, f"{label}, seed {seeded.seed}")
-                watched.append((label, seeded.seed, folder.relative_to(out), plots))
+                seen.add(seeded.seed, diag, folder.relative_to(out), plots)
+            if on_run_end:
+                on_run_end(label, seeded.seed, history, diag)
         chance = metrics.chance_accuracy(spec, split.y_val)
-        results.append(VariantResult(label, spec, runs, chance, base))
+        results.append(VariantResult(label, spec, runs, chance, base,
+                                     validation=len(split.x_val) > 0))  # fmt: skip
+        watched += [seen] if seen.seeds else []
     first = next(iter(specs))
     write_report(results, backend, data[first], settings[first], seeds, out,
-                 diagnostics=diagnostics_lines(watched))  # fmt: skip
+                 diagnostics=ablation_lines(watched))  # fmt: skip
     return results
-
-
-def diagnostics_lines(watched: Sequence[tuple[str, int, Path, list[Path]]]) -> list[str]:
-    """The report's diagnostics section: per run its folder, csv and heatmaps."""
-    if not watched:
-        return []
-    lines = ["## Diagnostics\n"]
-    for label, seed, folder, plots in watched:
-        links = [f"[{p.stem.removeprefix('diagnostics_')}]({folder.as_posix()}/{p.name})"
-                 for p in plots]  # fmt: skip
-        csv_link = f"[diagnostics.csv]({folder.as_posix()}/diagnostics.csv)"
-        lines.append(f"- {label}, seed {seed}: " + ", ".join([csv_link, *links]))
-    return [*lines, ""]
 
 
 NO_VALIDATION = (
@@ -142,9 +145,10 @@ def table(results: Sequence[VariantResult]) -> str:
         status = summary(r.outcomes())
         if r.same_as is not None:
             status += f" (same model as {r.same_as}: trained once)"
+        batch = r.summary("val_train_mode_accuracy") if uses_batch_statistics(r.spec) else (
+            "no batch norm")  # fmt: skip
         rows.append([r.label, r.summary("loss"), r.summary("val_loss"),
-                     r.summary("val_accuracy"), r.summary("val_train_mode_accuracy"),
-                     status])  # fmt: skip
+                     r.summary("val_accuracy"), batch, status])  # fmt: skip
     header = ["variant", "train loss", "val loss", "val accuracy",
               "val accuracy, batch statistics", "status"]  # fmt: skip
     return markdown_table(header, rows)
@@ -185,6 +189,7 @@ def write_report(
         table(results),
         *([] if shared else ["", *(f"- {label}: {describe(s)}" for label, s in own.items())]),
         f"\n![curves]({png.name})\n",
+        *epochs_section(results, len(data.x_val) > 0),
         *seeds_section(results),
         "Every epoch's mean, std and 95 % interval per variant and metric: "
         "[over_seeds.csv](over_seeds.csv).\n",
@@ -193,4 +198,19 @@ def write_report(
         *environment_lines(run_environment([backend])),
     ]
     write_over_seeds(results, out / "over_seeds.csv")
-    write_text(out / "report.md", "\n".join(lines))
+    write_reports(out, "\n".join(lines))
+
+
+def epochs_section(results: Sequence[VariantResult], validation: bool) -> list[str]:
+    """Per variant every epoch's measured metrics, mean ± std over its seeds."""
+    lines = ["## Every epoch\n"]
+    for r in results:
+        lines.append(f"### {r.label}\n")
+        if r.same_as is not None:
+            lines.append(f"The same model and training as {r.same_as} (trained once).\n")
+            continue
+        keys = measured(r.spec, validation if r.validation is None else r.validation)
+        runs = plural(len(r.runs), "seed")
+        lines += [f"Mean ± std over {runs}:\n" if len(r.runs) > 1 else f"{runs}, no spread:\n",
+                  spread_table(r.runs, keys)]  # fmt: skip
+    return lines

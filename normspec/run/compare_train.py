@@ -7,15 +7,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from normspec.files import write_text
 from normspec.ir.graph import CanonicalSpec
 from normspec.run.data import Dataset
-from normspec.run.diagnostic_plots import report_lines, save_diagnostics
+from normspec.run.diagnostic_plots import save_diagnostics
 from normspec.run.diagnostics import Diagnostics, for_run
+from normspec.run.diagnostics_report import run_lines
 from normspec.run.drift import OpGap, drift_paragraph, first_step_gaps
 from normspec.run.environment import environment_lines, run_environment
+from normspec.run.epoch_tables import epoch_table, measured
+from normspec.run.outcomes import run_outcome
 from normspec.run.report import describe, fmt, markdown_table, plot_curves
+from normspec.run.report_html import write_reports
 from normspec.run.train import History, RunSettings, save_run, starting_weights, train
+from normspec.run.train_report import BATCH_STATISTICS
 
 METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")
 
@@ -121,26 +125,34 @@ def write_report(result: TrainComparison, data: Dataset, settings: RunSettings, 
         f"validation loss {val_gap:.3g} (epoch {val_epoch}).\n",
         "\n" + drift_paragraph(result.first_step, result.histories),
         f"\n![curves]({png.name})\n",
+        *epochs_section(result, data),
         *diagnostics_section(result),
         "## Environment\n",
         *environment_lines(run_environment(result.histories)),
         f"\nSpec hash `{result.spec.hash}`.\n",
     ]
-    write_text(out / "report.md", "\n".join(text))
+    write_reports(out, "\n".join(text))
+
+
+def epochs_section(result: TrainComparison, data: Dataset) -> list[str]:
+    """Per backend its outcome and every epoch's measured metrics."""
+    keys = measured(result.spec, len(data.x_val) > 0)
+    lines = ["## Every epoch\n"]
+    if "val_train_mode_loss" in keys:
+        lines.append(BATCH_STATISTICS)
+    for name, history in result.histories.items():
+        found = run_outcome(result.spec, history, data)
+        lines += [f"### {name}\n", f"Outcome: {found.label} ({found.detail}).\n",
+                  epoch_table(history, keys)]  # fmt: skip
+    return lines
 
 
 def diagnostics_section(result: TrainComparison) -> list[str]:
-    """The report's diagnostics: per backend its csv and plots; nothing without them."""
+    """The report's diagnostics: per backend what was captured, the findings, the first and
+    last step's statistics, the csv and plots; nothing without them."""
     if not result.diagnostics:
         return []
     lines = ["## Diagnostics\n"]
     for name, diag in result.diagnostics.items():
-        steps = diag.steps
-        lines += [
-            f"### {name}\n",
-            f"Steps {steps[0]} to {steps[-1]}, every {diag.every}, on {len(diag.probe)} probe "
-            f"samples: [`{name}/diagnostics.csv`]({name}/diagnostics.csv).\n",
-            *report_lines(result.plots.get(name, []), f"{name}/"),
-            "",
-        ]
+        lines += [f"### {name}\n", *run_lines(diag, f"{name}/", result.plots.get(name, []))]
     return lines

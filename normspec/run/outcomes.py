@@ -20,6 +20,9 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from normspec.ir.graph import CanonicalSpec
+from normspec.run import metrics
+from normspec.run.data import Dataset
 from normspec.run.train import History
 
 CHANCE_BAND = 0.02
@@ -83,6 +86,13 @@ def outcome(history: History, chance: float) -> Outcome:
     loss = last.get("val_loss", math.nan)
     loss, which = (loss, "validation") if math.isfinite(loss) else (last["loss"], "training")
     return Outcome("trained", f"{which} loss {loss:.4g}")
+
+
+def run_outcome(spec: CanonicalSpec, history: History, data: Dataset) -> Outcome:
+    """The outcome of a run of ``spec`` on ``data``: chance is the majority class of the
+    validation split (of the training split without one)."""
+    labels = data.y_val if len(data.x_val) else data.y_train
+    return outcome(history, metrics.chance_accuracy(spec, labels))
 
 
 def summary(outcomes: Sequence[Outcome]) -> str:
