@@ -239,7 +239,7 @@ def validate(specs: tuple[Path, ...]) -> None:
         except SpecError as exc:
             problems.extend(exc.problems)
             continue
-        click.echo(f"{path}: ok ({spec.name}, {len(list(spec.walk()))} ops, {spec.hash[:19]})")
+        click.echo(f"{path}: ok ({spec.name}, {len(spec.nodes)} ops, {spec.hash[:19]})")
         click.echo(f"  memory: {memory_line(estimate_memory(spec))}")
         if head is not None:
             click.echo(f"  {head.line()}")

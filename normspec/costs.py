@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from normspec.ir import ops as ir
 from normspec.ir.graph import CanonicalSpec, walk_ops
+from normspec.ir.nodes import Add, GraphNode
 from normspec.ir.ops import Cost, Shape, size
 
 __all__ = ["FLOPS_RULE", "Cost", "op_cost", "own_cost", "size", "spec_cost"]
@@ -49,6 +50,13 @@ def op_cost(op: ir.Op, input_shape: Shape) -> Cost:
 def spec_cost(spec: CanonicalSpec) -> Cost:
     """Total cost of ``spec``: every op once."""
     total = Cost()
-    for site in spec.walk():
-        total += own_cost(site.op, site.input_shape)
+    for node in spec.nodes:
+        total += node_cost(node)
     return total
+
+
+def node_cost(node: GraphNode) -> Cost:
+    """The cost of one node of the graph view: an ``add`` is one FLOP per output element."""
+    if isinstance(node.op, Add):
+        return Cost(flops=size(node.shape))
+    return own_cost(node.op, node.input_shape)

@@ -14,7 +14,7 @@ __all__ = ["LOGIT_HEADS", "logits_head", "output_kind", "targets"]
 
 def output_kind(spec: CanonicalSpec) -> str:
     """``probabilities`` (softmax), ``probability`` (sigmoid) or ``raw`` (logits/regression)."""
-    last = spec.layers[-1]
+    last = spec.nodes[-1].op
     if isinstance(last, ir.Activation) and last.function == "softmax":
         return "probabilities"
     if isinstance(last, ir.Activation) and last.function == "sigmoid":

@@ -50,7 +50,7 @@ def activation_bytes(spec: CanonicalSpec, batch_size: int | None = None) -> int:
     """Bytes of every op's output for one forward pass of ``batch_size`` samples (default: the
     spec's ``train.batch_size``)."""
     batch = spec.train.batch_size if batch_size is None else batch_size
-    elements = sum(size(site.op.shape) for site in spec.walk())
+    elements = sum(size(node.shape) for node in spec.nodes)
     return elements * DTYPE_BYTES[spec.input.dtype] * batch
 
 

@@ -91,6 +91,12 @@ class CanonicalSpec(Node):
         return graph_nodes(self.layers, self.input.shape)
 
     @property
+    def top_nodes(self) -> tuple[GraphNode, ...]:
+        """The nodes at nesting depth 0: those whose outputs a model's layer outputs hold
+        (a residual's ``add`` for the residual)."""
+        return tuple(node for node in self.nodes if node.depth == 0)
+
+    @property
     def output_name(self) -> str:
         """The name of the node whose value the network returns (``input`` for no layers)."""
         return output_name(self.layers)

@@ -34,6 +34,7 @@ from normspec.batching import batch_count
 from normspec.files import write_text
 from normspec.ir import ops as ir
 from normspec.ir.graph import CanonicalSpec
+from normspec.ir.nodes import INPUT
 
 Row = tuple[int, str, str, float]
 COLUMNS = ("step", "op", "stat", "value")
@@ -116,9 +117,9 @@ def op_stats(
     as :func:`normspec.layer_outputs` returns them) for the input batch ``x``; ``weights``
     (canonical) give the batch norms' running statistics."""
     rows: list[tuple[str, str, float]] = []
-    previous = x
-    for op in spec.layers:
-        y = outputs[op.name]
+    for node in spec.top_nodes:
+        op, y = node.op, outputs[node.name]
+        previous = x if node.inputs[0] == INPUT else outputs[node.inputs[0]]
         rows += [(op.name, stat, value) for stat, value in output_stats(y).items()]
         if isinstance(op, ir.Activation):
             saturated = saturated_fraction(op.function, y)
@@ -128,7 +129,6 @@ def op_stats(
             mean, var = weights[f"{op.name}.mean"], weights[f"{op.name}.var"]
             rows.append((op.name, "variance_shift", variance_shift(previous, var)))
             rows.append((op.name, "mean_shift", mean_shift(previous, mean, var, op.epsilon)))
-        previous = y
     return rows
 
 
@@ -136,9 +136,9 @@ def kernels(spec: CanonicalSpec, weights: dict[str, Any]) -> dict[str, np.ndarra
     """Every dense and conv kernel (residual children included), by op name, copied."""
     weighted = (ir.Dense, ir.Conv1D, ir.Conv2D)
     return {
-        site.op.name: np.array(weights[f"{site.op.name}.kernel"], copy=True)
-        for site in spec.walk()
-        if isinstance(site.op, weighted)
+        node.name: np.array(weights[f"{node.name}.kernel"], copy=True)
+        for node in spec.nodes
+        if isinstance(node.op, weighted)
     }
 
 
@@ -154,7 +154,7 @@ def histogram_ops(spec: CanonicalSpec, limit: int = 12) -> list[str]:
     """The ops whose outputs the histograms show by default: every top-level normalization
     and activation (the first ``limit``)."""
     shown = (*ir.NORM_OPS, ir.Activation)
-    return [op.name for op in spec.layers if isinstance(op, shown)][:limit]
+    return [n.name for n in spec.top_nodes if isinstance(n.op, shown)][:limit]
 
 
 @dataclass

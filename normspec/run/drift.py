@@ -47,11 +47,11 @@ def first_step_gaps(
         backend.set_weights(model, spec, weights)
         outputs[name] = backend.forward(model, spec, x, train=True)
     gaps = []
-    for op in spec.layers:
-        have = [outputs[name][op.name] for name in backends if op.name in outputs[name]]
+    for node in spec.top_nodes:
+        have = [outputs[name][node.name] for name in backends if node.name in outputs[name]]
         worst = max((error(a, b)[1] for i, a in enumerate(have) for b in have[i + 1 :]),
                     default=0.0)  # fmt: skip
-        gaps.append(OpGap(op.name, op.op, worst))
+        gaps.append(OpGap(node.name, node.op.op, worst))
     return gaps
 
 

@@ -95,7 +95,8 @@ class History:
 def starting_weights(spec: CanonicalSpec, data: Dataset, seed: int) -> Weights:
     """Initial weights, with input standardization fitted on the training split only."""
     weights = init_weights(spec, seed)
-    for op in spec.layers:
+    for node in spec.nodes:
+        op = node.op
         if isinstance(op, ir.Standardize) and op.adapt:
             mean, std = channel_stats(data.x_train, op.epsilon)
             dtype = np.dtype(spec.input.dtype)

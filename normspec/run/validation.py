@@ -20,7 +20,7 @@ from normspec.run.data import Dataset
 def uses_batch_statistics(spec: CanonicalSpec) -> bool:
     """Whether train and eval mode compute differently (a batch norm; dropout is off in both
     when validating)."""
-    return any(isinstance(site.op, ir.BatchNorm) for site in spec.walk())
+    return any(isinstance(node.op, ir.BatchNorm) for node in spec.nodes)
 
 
 def chunks(n: int, size: int) -> list[slice]:

@@ -28,7 +28,7 @@ def loss_head(model: keras.Model, spec: CanonicalSpec) -> keras.Model:
     """``model``, or a model over the same layers ending before its final softmax/sigmoid."""
     if not logits_head(spec) is not None:
         return model
-    logits = model.get_layer(spec.layers[-1].name).input
+    logits = model.get_layer(spec.output_name).input
     return keras.Model(inputs=model.inputs, outputs=logits, name=f"{model.name}_logits")
 
 
