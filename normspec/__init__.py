@@ -168,12 +168,15 @@ _FRAMEWORK_OF_PACKAGE = {"torch": "torch", "keras": "keras", "flax": "flax"}
 def layer_outputs(
     model: Any, spec: str | Path | CanonicalSpec, x: np.ndarray, *, train: bool = False
 ) -> dict[str, np.ndarray]:
-    """Every top-level layer's output for the batch ``x`` (numpy, channels-last, as the spec's
-    input), keyed by the spec's layer name, plus ``"output"``: for a model of ``spec`` in any
-    framework, built by :func:`build` or from the emitted file.
+    """Every op's output for the batch ``x`` (numpy, channels-last, as the spec's input), keyed
+    by the op's name, plus ``"output"``: for a model of ``spec`` in any framework, built by
+    :func:`build` or from the emitted file. The ops of residual blocks are included, and each
+    residual's own output (its add); the order is the spec's graph order (children before the
+    residual they belong to: :attr:`CanonicalSpec.nodes`).
 
-    Each framework's own mechanism records them: PyTorch forward hooks, a Keras functional
-    model over the same layers, Flax's ``nnx.capture`` of what the model sows. Dropout is off;
+    Each framework's own mechanism records them: PyTorch forward hooks (a residual's add, which
+    is no module, is the sum of the two recorded values it reads), a Keras functional model over
+    the same layers, Flax's ``nnx.capture`` of what the model sows. Dropout is off;
     ``train=True`` normalizes with batch statistics and updates the running ones, as a
     training step does.
     """

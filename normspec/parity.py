@@ -15,7 +15,8 @@ import numpy as np
 
 from normspec import reference
 from normspec.ir import ops as ir
-from normspec.ir.graph import CanonicalSpec, InputSpec, weight_specs
+from normspec.ir.graph import CanonicalSpec, InputSpec
+from normspec.ir.nodes import Add
 from normspec.weights import Weights, init_weights
 
 TOLERANCE = {"float32": 1e-5, "float64": 1e-10}
@@ -114,9 +115,13 @@ def error(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
 def _first_divergence(
     spec: CanonicalSpec, a: dict[str, np.ndarray], b: dict[str, np.ndarray], tol: float
 ) -> str | None:
-    for op in spec.layers:
-        if op.name in a and op.name in b and error(a[op.name], b[op.name])[1] > tol:
-            return op.name
+    """Where the outputs first differ: the path of the first node (in dependency order) whose
+    outputs differ beyond ``tol``, e.g. ``block_1 > body > block_1_conv2``, or ``block_1 (its
+    add)`` when only the join differs."""
+    for node in spec.nodes:
+        name = node.name
+        if name in a and name in b and error(a[name], b[name])[1] > tol:
+            return f"{node.path} (its add)" if isinstance(node.op, Add) else node.path
     return None
 
 
@@ -179,8 +184,6 @@ def compare(
                 state_abs, state_rel = error(_state(spec, w_a), _state(spec, w_b))
                 max_abs, max_rel = max(max_abs, state_abs), max(max_rel, state_rel)
             where = _first_divergence(spec, out_a, out_b, tol) if max_rel > tol else None
-            if where is not None:
-                where = _inside(spec, where, (left, right), weights, x, mode == "train", tol)
             report.comparisons.append(Comparison(left, right, mode, max_abs, max_rel, tol, where))
     return report
 
@@ -189,52 +192,6 @@ def _runner(name: str, spec: CanonicalSpec, weights: Weights, x: np.ndarray) -> 
     if name == REFERENCE:
         return lambda train: reference.forward(spec, weights, x, train=train)
     return _backend_runner(name, spec, weights, x)
-
-
-def _inside(
-    spec: CanonicalSpec,
-    where: str,
-    pair: tuple[str, str],
-    weights: Weights,
-    x: np.ndarray,
-    train: bool,
-    tol: float,
-) -> str:
-    """``where``, or, when it is a residual, the op inside it that diverges first: its body
-    and shortcut are run alone, as specs of their own, on the input that entered the residual
-    (computed by the reference), so both sides of ``pair`` see the same input."""
-    index = next(i for i, op in enumerate(spec.layers) if op.name == where)
-    op = spec.layers[index]
-    if not isinstance(op, ir.Residual):
-        return where
-    entering = x
-    if index:
-        head = spec.model_copy(update={"layers": spec.layers[:index]})
-        outputs, _ = reference.forward(head, _own(head, weights), x, train=train)
-        entering = outputs["output"].astype(spec.input.dtype)
-    shape = spec.layers[index - 1].shape if index else spec.input.shape
-    for part, ops in (("body", op.body), ("shortcut", op.shortcut)):
-        if not ops:
-            continue
-        sub = spec.model_copy(
-            update={
-                "name": f"{spec.name}_{op.name}_{part}",
-                "input": InputSpec(shape=shape, dtype=spec.input.dtype),
-                "layers": ops,
-            }
-        )
-        own = _own(sub, weights)
-        results = [_runner(name, sub, own, entering)(train)[0] for name in pair]
-        inner = _first_divergence(sub, results[0], results[1], tol)
-        if inner is not None:
-            return f"{where} > {part} > {_inside(sub, inner, pair, own, entering, train, tol)}"
-    return f"{where} (its add)"
-
-
-def _own(spec: CanonicalSpec, weights: Weights) -> Weights:
-    """The entries of ``weights`` that belong to the ops of ``spec``."""
-    keys = {w.key for w in weight_specs(spec)}
-    return {k: v for k, v in weights.items() if k in keys}
 
 
 def _pairs(names: list[str]) -> list[tuple[str, str]]:

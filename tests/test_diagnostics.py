@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import normspec
+from normspec import reference
 from normspec.files import RUN_FILES
 from normspec.run import diagnostics as d
 from normspec.run.diagnostic_plots import DIAGNOSTICS_FILES, save_diagnostics, stat_grid
@@ -92,6 +93,34 @@ def test_op_stats_names_every_op_and_the_stats_it_has() -> None:
     value = next(v for op, s, v in rows if op == bn and s == "variance_shift")
     # the norm's input is the previous op's output (dense_1), against its running variance 1
     assert value == pytest.approx(float(np.mean(outputs["dense_1"].var(axis=0))))
+
+
+RESIDUAL = """\
+normspec: 1
+name: diag_residual
+input: {shape: [4, 4, 2]}
+layers:
+  - conv2d: {filters: 2, padding: same}
+  - residual:
+      name: block
+      body: [{conv2d: {filters: 2, padding: same, norm: batch, activation: relu}}]
+  - flatten
+"""
+
+
+def test_op_stats_cover_the_ops_inside_residual_blocks() -> None:
+    """Each op of a block and the block's add get their own rows; a batch norm inside a block
+    is compared with the output of the conv before it."""
+    spec = normspec.load(RESIDUAL)
+    weights = normspec.init_weights(spec, seed=0)
+    x = np.random.default_rng(0).standard_normal((3, 4, 4, 2))
+    outputs, _ = reference.forward(spec, weights, x, train=False)
+    rows = d.op_stats(spec, x, outputs, weights)
+    ops = list(dict.fromkeys(op for op, _, _ in rows))
+    assert ops == [node.name for node in spec.nodes]
+    assert {"block_conv2d_1", "block_conv2d_1_bn", "block_conv2d_1_relu", "block"} <= set(ops)
+    shift = next(v for op, s, v in rows if op == "block_conv2d_1_bn" and s == "variance_shift")
+    assert shift == pytest.approx(float(np.mean(outputs["block_conv2d_1"].var(axis=(0, 1, 2)))))
 
 
 def test_the_collector_records_steps_update_ratios_and_histogram_samples(tmp_path: Path) -> None:

@@ -55,6 +55,41 @@ def test_every_layer_output_matches_the_reference(backend: str, train: bool, tmp
     assert np.array_equal(outputs["output"], outputs[SPEC.layers[-1].name])
 
 
+NESTED = normspec.load("""
+normspec: 1
+name: nested
+input: {shape: [6, 6, 2]}
+layers:
+  - conv2d: {filters: 3, padding: same, name: stem}
+  - residual:
+      name: outer
+      body:
+        - conv2d: {filters: 4, padding: same, strides: 2, norm: batch, activation: relu}
+        - residual: {name: inner, body: [{conv2d: {filters: 4, padding: same}}]}
+      shortcut: [{conv2d: {filters: 4, kernel: 1, strides: 2, name: projection}}]
+  - flatten
+  - dense: 3
+""")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("train", [False, True], ids=["eval", "train"])
+def test_ops_inside_residual_blocks_and_their_joins_are_captured(backend: str, train: bool) -> None:
+    """Every node, two residuals deep too, and each residual's add, in graph order."""
+    if not available(backend):
+        pytest.skip(f"{backend} is not installed")
+    model = normspec.build(NESTED, backend)
+    weights = parity_weights(NESTED, seed=3)
+    get_backend(backend).set_weights(model, NESTED, weights)
+    x = reference.init_batch(NESTED, 4, seed=4)
+    expected, _ = reference.forward(NESTED, weights, x, train=train)
+    outputs = normspec.layer_outputs(model, NESTED, x, train=train)
+    assert list(outputs) == [*(node.name for node in NESTED.nodes), "output"]
+    assert {"inner_conv2d_1", "inner", "outer_conv2d_1_bn", "projection", "outer"} <= set(outputs)
+    for name, value in expected.items():
+        assert error(outputs[name], value)[1] <= TOLERANCE["float32"], name
+
+
 def paths(state: Any) -> set[tuple[Any, ...]]:
     from flax import nnx
 
@@ -100,3 +135,41 @@ def test_the_readme_flax_capture_snippet_runs_verbatim() -> None:
     expected = normspec.layer_outputs(model, SPEC, x)["conv2d_1_relu"]
     # eager here, compiled with nnx.jit in layer_outputs: equal up to float32 rounding
     assert error(np.asarray(namespace["relu_1"]), expected)[1] <= TOLERANCE["float32"]
+
+
+SMALL_RESNET = normspec.load("""
+normspec: 1
+name: small_resnet
+input: {shape: [8, 8, 3]}
+defaults: {activation: relu, norm: {kind: batch, position: before_activation}}
+layers:
+  - conv2d: {filters: 4, padding: 1}
+  - residual_block: {filters: 4}
+  - residual_block: {filters: 8, strides: 2}
+  - global_avg_pool
+  - dense: {units: 3, activation: linear, norm: none}
+""")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_compare_names_a_wrong_weight_inside_a_residual_block(
+    backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One kernel inside the second block is off in the built model: compare names that conv,
+    inside its block, not the block or the output."""
+    if not available(backend):
+        pytest.skip(f"{backend} is not installed")
+    from normspec.parity import compare
+
+    runtime = importlib.import_module(f"normspec.backends.{backend}.runtime")
+    original = runtime.set_weights
+    wrong = "residual_block_2_conv2"
+
+    def set_one_wrong(model: Any, spec: normspec.CanonicalSpec, weights: dict) -> None:
+        weights = {**weights, f"{wrong}.kernel": weights[f"{wrong}.kernel"] * 1.01}
+        original(model, spec, weights)
+
+    monkeypatch.setattr(runtime, "set_weights", set_one_wrong)
+    report = compare(SMALL_RESNET, [backend], modes=["eval"], batch=2)
+    assert not report.ok
+    assert report.comparisons[0].first_divergence == f"residual_block_2 > body > {wrong}"

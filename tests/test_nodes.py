@@ -72,9 +72,11 @@ def test_the_reference_runs_the_view() -> None:
     weights = init_weights(spec, seed=0)
     x = init_batch(spec, 2, seed=0)
     outputs, _ = forward(spec, weights, x, train=False)
-    assert list(outputs) == ["stem", "block", "identity", "flat", "output"]
+    assert list(outputs) == [*(node.name for node in spec.nodes), "output"]
     ctx = Context({k: np.asarray(v, np.float64) for k, v in weights.items()}, train=False)
     values = node_values(spec, x, ctx)
+    for name, value in outputs.items():
+        np.testing.assert_array_equal(value, values[spec.output_name if name == "output" else name])
     projection = weights["projection.kernel"][0, 0]
     shortcut = outputs["stem"][:, ::2, ::2, :] @ projection + weights["projection.bias"]
     np.testing.assert_allclose(outputs["block"], values["inner"] + shortcut, rtol=1e-12)

@@ -86,6 +86,8 @@ class Builder:
     """Conventions the module docstring should explain (``padding``, ``batch_norm``, ...)."""
     last_layer: str = ""
     """The name of the layer written last."""
+    layer_of: dict[str, str] = field(default_factory=dict)
+    """Op name -> the layer written last for it, which holds its output (Keras)."""
 
     @property
     def float64(self) -> bool:
@@ -113,8 +115,8 @@ class Builder:
 class Site:
     """Where one op is printed: it reads the variable ``src`` and assigns its result to ``dst``;
     ``input_shape`` is the shape that enters it, ``depth`` its residual nesting (0 at the top
-    level, which picks the names of branch variables). A top-level op's output is recorded
-    under ``capture`` when the dialect captures outputs."""
+    level, which picks the names of branch variables). The op's output is recorded under
+    ``capture`` when the dialect captures outputs."""
 
     builder: Builder
     src: str
@@ -159,32 +161,19 @@ class Site:
         return Site(self.builder, self.src, dst, self.input_shape, self.depth + 1)
 
 
-def top_level(parent: Site, src: str, shape: Shape, op: ir.Op) -> Site:
-    """The site of a top-level op, whose output is captured under its attribute name."""
-    short = parent.builder.names.short[op.name]
-    return Site(parent.builder, src, parent.dst, shape, parent.depth, short)
-
-
 def emit_sequence(
     site: Site,
     ops: tuple[ir.Op, ...],
     emitters: Mapping[type[ir.Op], Emitter],
-    *,
-    child: Callable[[Site, str, Shape, ir.Op], Site] | None = None,
-    after: Callable[[ir.Op], None] | None = None,
 ) -> str:
     """Print ``ops`` in order, from ``site.src`` into ``site.dst``; returns the variable holding
-    the result (``site.src`` itself when ``ops`` is empty). Each op gets ``child(site, src,
-    shape, op)`` (by default ``site`` reading ``src`` of ``shape``); ``after`` sees each op once
-    it is printed."""
-    src, shape = site.src, site.input_shape
+    the result (``site.src`` itself when ``ops`` is empty). Each op's output is captured under
+    its attribute name (where the dialect captures), and the layer holding it is recorded in
+    ``builder.layer_of``."""
+    src, shape, b = site.src, site.input_shape, site.builder
     for op in ops:
-        if child is None:
-            sub = dataclasses.replace(site, src=src, input_shape=shape)
-        else:
-            sub = child(site, src, shape, op)
+        sub = dataclasses.replace(site, src=src, input_shape=shape, capture=b.names.short[op.name])
         emitters[type(op)](op, sub)
-        if after is not None:
-            after(op)
+        b.layer_of[op.name] = b.last_layer
         src, shape = sub.src, op.shape
     return src

@@ -33,13 +33,24 @@ class Add:
 @dataclass(frozen=True)
 class GraphNode:
     """One node: its op (or join), the names of the values it reads, the shape of each, and
-    its nesting depth (0 at the top level; a residual's branches are one level deeper than its
-    ``add``)."""
+    where it sits: ``scope`` is the path of residuals and branches around it (``("block_1",
+    "body")`` for an op of that residual's body; empty at the top level, and for a residual's
+    own ``add``)."""
 
     op: ir.Op | Add
     inputs: tuple[str, ...]
     input_shapes: tuple[Shape, ...]
-    depth: int
+    scope: tuple[str, ...] = ()
+
+    @property
+    def depth(self) -> int:
+        """Nesting depth: 0 at the top level, one more inside each residual's branch."""
+        return len(self.scope) // 2
+
+    @property
+    def path(self) -> str:
+        """``block_1 > body > block_1_conv1``: the node's name after its scope."""
+        return " > ".join((*self.scope, self.name))
 
     @property
     def name(self) -> str:
@@ -58,7 +69,7 @@ class GraphNode:
 def graph_nodes(layers: tuple[ir.Op, ...], input_shape: Shape) -> tuple[GraphNode, ...]:
     """The nodes of the chain ``layers`` reading :data:`INPUT` of ``input_shape``."""
     nodes: list[GraphNode] = []
-    _chain(layers, INPUT, input_shape, 0, nodes)
+    _chain(layers, INPUT, input_shape, (), nodes)
     return tuple(nodes)
 
 
@@ -67,15 +78,16 @@ def output_name(layers: tuple[ir.Op, ...]) -> str:
     return layers[-1].name if layers else INPUT
 
 
-def _chain(ops: tuple[ir.Op, ...], src: str, shape: Shape, depth: int, out: list[GraphNode]) -> str:
+def _chain(
+    ops: tuple[ir.Op, ...], src: str, shape: Shape, scope: tuple[str, ...], out: list[GraphNode]
+) -> str:
     for op in ops:
         if isinstance(op, ir.Residual):
-            body = _chain(op.body, src, shape, depth + 1, out)
-            shortcut = _chain(op.shortcut, src, shape, depth + 1, out)
-            out.append(
-                GraphNode(Add(op.name, op.shape), (body, shortcut), (op.shape, op.shape), depth)
-            )
+            body = _chain(op.body, src, shape, (*scope, op.name, "body"), out)
+            shortcut = _chain(op.shortcut, src, shape, (*scope, op.name, "shortcut"), out)
+            join = Add(op.name, op.shape)
+            out.append(GraphNode(join, (body, shortcut), (op.shape, op.shape), scope))
         else:
-            out.append(GraphNode(op, (src,), (shape,), depth))
+            out.append(GraphNode(op, (src,), (shape,), scope))
         src, shape = op.name, op.shape
     return src

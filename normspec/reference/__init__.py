@@ -27,8 +27,9 @@ def forward(
 ) -> tuple[dict[str, Array], dict[str, Array]]:
     """Run the batch ``x`` ``(N, *spec.input.shape)`` through ``spec`` in float64.
 
-    Returns ``(outputs, new_weights)``. ``outputs`` holds every top-level op's output keyed by
-    op name, in ``spec.layers`` order, plus ``"output"``, the final value. ``new_weights`` is a
+    Returns ``(outputs, new_weights)``. ``outputs`` holds every node's output keyed by its name,
+    in node order (:attr:`CanonicalSpec.nodes`: a residual's children and its join too), plus
+    ``"output"``, the final value. ``new_weights`` is a
     float64 copy of ``weights``; with ``train=True`` every batch norm normalizes with the batch
     statistics and its ``<op>.mean`` / ``<op>.var`` running statistics in it are updated
     (``running = (1 - momentum) * running + momentum * batch``, the variance per the op's
@@ -43,7 +44,7 @@ def forward(
         )
     ctx = Context({k: np.array(v, dtype=np.float64) for k, v in weights.items()}, train)
     values = node_values(spec, batch, ctx)
-    outputs = {op.name: values[op.name] for op in spec.layers}
+    outputs = {node.name: values[node.name] for node in spec.nodes}
     outputs["output"] = values[spec.output_name]
     return outputs, ctx.weights
 

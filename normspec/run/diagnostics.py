@@ -1,9 +1,9 @@
 """Per-op training diagnostics from one probe batch, in numpy only (no framework).
 
-From every top-level op's output on a fixed probe batch (channels-last, the last axis is the
-channel or unit) :func:`op_stats` computes the statistics below; :class:`Diagnostics` collects
-them at the diagnostic steps of a run, with the update/weight ratio of every kernel between two
-steps, as rows ``(step, op, stat, value)``:
+From every op's output (inside residual blocks too) on a fixed probe batch (channels-last, the
+last axis is the channel or unit) :func:`op_stats` computes the statistics below;
+:class:`Diagnostics` collects them at the diagnostic steps of a run, with the update/weight
+ratio of every kernel between two steps, as rows ``(step, op, stat, value)``:
 
 * ``mean``, ``std``, ``min``, ``max`` of the output;
 * ``zero_fraction``: the fraction of exact zeros; ``dead_fraction``: the fraction of channels
@@ -113,11 +113,12 @@ def update_ratio(previous: np.ndarray, current: np.ndarray) -> float:
 def op_stats(
     spec: CanonicalSpec, x: np.ndarray, outputs: dict[str, np.ndarray], weights: dict[str, Any]
 ) -> list[tuple[str, str, float]]:
-    """``(op, stat, value)`` for every top-level op of ``spec``, from ``outputs`` (by op name,
-    as :func:`normspec.layer_outputs` returns them) for the input batch ``x``; ``weights``
-    (canonical) give the batch norms' running statistics."""
+    """``(op, stat, value)`` for every node of ``spec`` (the ops inside residual blocks and
+    each residual's add too), from ``outputs`` (by name, as :func:`normspec.layer_outputs`
+    returns them) for the input batch ``x``; ``weights`` (canonical) give the batch norms'
+    running statistics."""
     rows: list[tuple[str, str, float]] = []
-    for node in spec.top_nodes:
+    for node in spec.nodes:
         op, y = node.op, outputs[node.name]
         previous = x if node.inputs[0] == INPUT else outputs[node.inputs[0]]
         rows += [(op.name, stat, value) for stat, value in output_stats(y).items()]

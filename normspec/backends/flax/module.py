@@ -10,7 +10,7 @@ from normspec.backends.codegen import INDENT, LINE_LENGTH
 from normspec.backends.flax import helpers
 from normspec.backends.flax.dialect import DIALECT, MAX_NAME, MODULE_ATTRIBUTES
 from normspec.backends.flax.emitter import EMITTERS
-from normspec.backends.printing import Builder, Site, emit_sequence, top_level
+from normspec.backends.printing import Builder, Site, emit_sequence
 from normspec.ir.graph import CanonicalSpec
 from normspec.ir.ops import Shape
 from normspec.ir.output_checks import logits_head
@@ -41,11 +41,11 @@ def generate(spec: CanonicalSpec) -> FlaxModule:
     short = names.Names(spec, reserved=MODULE_ATTRIBUTES, max_length=MAX_NAME)
     builder = Builder(spec, DIALECT, short)
     body = spec.layers[:-1] if logits_head(spec) is not None else spec.layers
-    emit_sequence(Site(builder, "x", "x", spec.input.shape, 0), body, EMITTERS, child=top_level)
+    emit_sequence(Site(builder, "x", "x", spec.input.shape, 0), body, EMITTERS)
     split = len(builder.forward_lines)
     if body != spec.layers:  # the head goes in __call__, after logits()
         head_site = Site(builder, "x", "x", spec.layers[-1].shape, depth=0)
-        emit_sequence(head_site, spec.layers[-1:], EMITTERS, child=top_level)
+        emit_sequence(head_site, spec.layers[-1:], EMITTERS)
     float64 = builder.float64
     definitions = [
         *(helpers.helper_source(h) for h in helpers.closure(builder.helpers)),

@@ -111,13 +111,13 @@ def _captured(model: nnx.Module, x: jax.Array) -> tuple[jax.Array, dict[str, jax
 def forward(
     model: nnx.Module, spec: CanonicalSpec, x: np.ndarray, *, train: bool
 ) -> dict[str, np.ndarray]:
-    """Every top-level op's output (and ``"output"``), captured with ``nnx.capture`` and
+    """Every node's output (and ``"output"``), captured with ``nnx.capture`` and
     compiled with ``nnx.jit``. In train mode batch statistics are used and running statistics
     updated; dropout is off in both."""
     inputs = jnp.asarray(np.asarray(x, dtype=spec.input.dtype))
     with mode(model, train=train, dropout=False):
         output, sown = _captured(model, inputs)
     names = module_of(spec).names
-    result = {op.name: np.asarray(sown[names[op.name]]) for op in spec.layers}
+    result = {node.name: np.asarray(sown[names[node.name]]) for node in spec.nodes}
     result["output"] = np.asarray(output)
     return result

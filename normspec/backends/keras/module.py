@@ -25,19 +25,15 @@ class KerasModule:
     builder: str
     """Name of the function that returns the ``keras.Model``."""
     output_layers: dict[str, str]
-    """Top-level op name -> name of the Keras layer whose output is that op's output."""
+    """Op name (every op, residual children too) -> name of the Keras layer whose output is that
+    op's output."""
 
 
 def generate(spec: CanonicalSpec) -> KerasModule:
     names.check_names(spec, "keras")
     builder = Builder(spec, DIALECT, names.Names(spec, taken=RESERVED))
-    outputs: dict[str, str] = {}
-
-    def record(op: ir.Op) -> None:
-        outputs[op.name] = builder.last_layer
-
     site = Site(builder, "inputs", "x", spec.input.shape, depth=0)
-    result = emit_sequence(site, spec.layers, EMITTERS, after=record)
+    result = emit_sequence(site, spec.layers, EMITTERS)
     name = builder_name(spec)
     parts = [
         _header(spec, builder, name),
@@ -46,7 +42,7 @@ def generate(spec: CanonicalSpec) -> KerasModule:
         *(helper_source(h) for h in HELPERS if h in builder.helpers),
         _builder(spec, name, builder.forward_lines, result),
     ]
-    return KerasModule(names.parsed("\n\n".join(parts), "keras"), name, outputs)
+    return KerasModule(names.parsed("\n\n".join(parts), "keras"), name, builder.layer_of)
 
 
 def builder_name(spec: CanonicalSpec) -> str:

@@ -98,7 +98,7 @@ _PROBES: weakref.WeakKeyDictionary[keras.Model, keras.Model] = weakref.WeakKeyDi
 
 
 def _probe(model: keras.Model, spec: CanonicalSpec) -> keras.Model:
-    """A model over the same layers whose outputs are every top-level op's output."""
+    """A model over the same layers whose outputs are every op's output."""
     if model not in _PROBES:
         names = module_of(spec).output_layers
         outputs = {op: model.get_layer(layer).output for op, layer in names.items()}
@@ -126,6 +126,6 @@ def forward(
     inputs = keras.ops.convert_to_tensor(np.asarray(x, dtype=spec.input.dtype))
     with dropout_disabled(model), full_precision():
         outputs = _probe(model, spec)(inputs, training=train)
-    result = {name: keras.ops.convert_to_numpy(t) for name, t in outputs.items()}
-    result["output"] = result[spec.layers[-1].name]
+    result = {n.name: keras.ops.convert_to_numpy(outputs[n.name]) for n in spec.nodes}
+    result["output"] = result[spec.output_name]
     return result

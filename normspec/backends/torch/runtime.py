@@ -22,10 +22,8 @@ from normspec.backends.torch.module import class_name, emit_module
 from normspec.backends.weight_maps import Slot, slot
 from normspec.ir import ops as ir
 from normspec.ir.graph import CanonicalSpec, WeightSpec
+from normspec.ir.nodes import INPUT, Add
 from normspec.weights import Weights, check_weights
-
-Call = tuple[int, torch.Tensor, torch.Tensor]
-"""(index of the top-level op, module input, module output) of one module call."""
 
 
 def build(spec: CanonicalSpec) -> nn.Module:
@@ -158,48 +156,37 @@ def full_precision() -> Iterator[None]:
 def forward(
     model: nn.Module, spec: CanonicalSpec, x: np.ndarray, *, train: bool
 ) -> dict[str, np.ndarray]:
-    """Every top-level op's output (channels-last numpy) and ``"output"``.
+    """Every node's output (channels-last numpy, in node order) and ``"output"``.
 
-    Forward hooks record, in execution order, each op module's input and output. A residual is
-    no module (its branches are written out in ``forward``), so its output is the input of the
-    first module that runs after its branches, or the model's output when it comes last.
+    Forward hooks record each op module's output. A residual's join is no module (``forward``
+    adds its branches): its value is the sum of the two recorded values it reads, the same
+    addition ``forward`` does.
     """
-    owner = {name: i for i, op in enumerate(spec.layers) for name in _names(op)}
-    calls: list[Call] = []
+    recorded: dict[str, torch.Tensor] = {}
     handles = []
-    for name, index in owner.items():
-        module = getattr(model, name, None)
-        if isinstance(module, nn.Module):
-            handles.append(module.register_forward_hook(_recorder(calls, index)))
+    for node in spec.nodes:
+        module = getattr(model, node.name, None)
+        if not isinstance(node.op, Add) and isinstance(module, nn.Module):
+            handles.append(module.register_forward_hook(_recorder(recorded, node.name)))
     try:
         with torch.no_grad(), mode(model, train=train, dropout=False), full_precision():
             device = next(model.parameters(), torch.empty(0)).device
-            output = model(to_torch(x, model_dtype(spec)).to(device))
+            inputs = to_torch(x, model_dtype(spec)).to(device)
+            output = model(inputs)
+            values = {INPUT: inputs, **recorded}
+            for node in spec.nodes:
+                if isinstance(node.op, Add):
+                    values[node.name] = values[node.inputs[0]] + values[node.inputs[1]]
     finally:
         for handle in handles:
             handle.remove()
-    own_output = {index: out for index, _, out in calls}  # one module per non-residual op
-    outputs: dict[str, np.ndarray] = {}
-    for i, op in enumerate(spec.layers):
-        if isinstance(op, ir.Residual):
-            after = next((inp for index, inp, _ in calls if index > i), output)
-            outputs[op.name] = to_numpy(after)
-        else:
-            outputs[op.name] = to_numpy(own_output[i])
+    outputs = {node.name: to_numpy(values[node.name]) for node in spec.nodes}
     outputs["output"] = to_numpy(output)
     return outputs
 
 
-def _names(op: ir.Op) -> Iterator[str]:
-    """``op``'s name and those of its residual children, at any depth."""
-    yield op.name
-    if isinstance(op, ir.Residual):
-        for child in (*op.body, *op.shortcut):
-            yield from _names(child)
-
-
-def _recorder(calls: list[Call], index: int) -> Callable[..., None]:
+def _recorder(recorded: dict[str, torch.Tensor], name: str) -> Callable[..., None]:
     def hook(module: nn.Module, args: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
-        calls.append((index, args[0], out))
+        recorded[name] = out
 
     return hook
