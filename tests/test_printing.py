@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 
 import normspec
-from normspec.backends.codegen import call
+from normspec.backends.codegen import Raw, call
 from normspec.backends.flax.dialect import DIALECT as FLAX
 from normspec.backends.keras.dialect import DIALECT as KERAS
 from normspec.backends.names import Names
-from normspec.backends.printing import Builder, Printers, Site
+from normspec.backends.printing import Builder, Printers, Site, emit_nodes
 from normspec.backends.torch.dialect import DIALECT as TORCH
 from normspec.ir import ops as ir
 from normspec.ir.registry import DuplicateRegistration
@@ -47,11 +47,46 @@ def test_flax_sows_top_level_outputs_only() -> None:
     assert inner.builder.forward_lines == ["        x = self.fc(x)"]
 
 
-def test_branches_read_the_op_input_one_level_deeper() -> None:
-    s = site(TORCH)
-    s.result(call("f", s.x))
-    branch = s.branch("out")
-    assert (branch.src, branch.dst, branch.depth) == ("x", "out", 1)
+NESTED = """
+normspec: 1
+name: nested
+input: {shape: [4]}
+layers:
+  - dense: {units: 4, name: fc}
+  - residual:
+      name: outer
+      body:
+        - dense: {units: 4, name: a}
+        - residual: {name: inner, body: [{dense: {units: 4, name: b}}]}
+      shortcut: [{dense: {units: 4, name: s}}]
+"""
+
+
+def test_nodes_write_their_scope_variable_and_joins_read_both_branches() -> None:
+    """Top-level values go to ``x``; a branch's nodes to its variable, numbered with the
+    depth; each residual's opening is written once, before its first node."""
+    spec = normspec.load(NESTED)
+    builder = Builder(spec, TORCH, Names(spec))
+    printers = Printers("Test")
+
+    def show(op, site: Site) -> None:  # type: ignore[no-untyped-def]
+        joined = Raw(" + ".join(site.inputs))
+        site.result(joined if len(site.inputs) > 1 else call(op.name, site.x))
+
+    printers.register(*{type(node.op) for node in spec.nodes})(show)
+    opened: list[tuple[str, bool]] = []
+    printers.opens(lambda b, residual, has_shortcut: opened.append((residual, has_shortcut)))
+    values = emit_nodes(builder, spec.nodes, printers)
+    assert [line.strip() for line in builder.forward_lines] == [
+        "x = fc(x)",
+        "out = a(x)",
+        "out2 = b(out)",
+        "out = out2 + out",
+        "shortcut = s(x)",
+        "x = out + shortcut",
+    ]
+    assert opened == [("outer", True), ("inner", False)]
+    assert values[spec.output_name] == "x"
 
 
 def test_long_comments_are_wrapped_to_the_line_length() -> None:

@@ -1,6 +1,6 @@
 """What every backend's printer shares: the table of printers keyed by IR op class
 (:class:`Printers`), the model being written (:class:`Builder`), where one op is printed
-(:class:`Site`) and the walk that prints a sequence of ops (:func:`emit_sequence`).
+(:class:`Site`) and the walk that prints the nodes of the graph view (:func:`emit_nodes`).
 
 A backend differs only in its :class:`Dialect`: how deep its forward pass is indented, how
 statements are laid out, whether layers are attributes built in ``__init__`` (PyTorch, Flax) or
@@ -11,7 +11,6 @@ capture (Flax: ``self.sow``).
 
 from __future__ import annotations
 
-import dataclasses
 import textwrap
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from normspec.backends.names import Names
 from normspec.backends.weight_maps import WeightMap, WeightMaps
 from normspec.ir import ops as ir
 from normspec.ir.graph import CanonicalSpec
+from normspec.ir.nodes import INPUT, Add, GraphNode
 from normspec.ir.ops import Shape
 from normspec.ir.registry import Registry
 
@@ -32,20 +32,40 @@ Emitter = Callable[[Any, "Site"], None]
 E = TypeVar("E", bound=Emitter)
 
 
+Printed = type[ir.Op] | type[Add]
+"""What a printer is registered for: an op class of the IR, or a join of the graph view."""
+
+Opening = Callable[["Builder", str, bool], None]
+"""``(builder, residual, has_shortcut) -> None``: what a backend writes where a residual's
+nodes begin (a comment saying what it adds)."""
+
+
+def _nothing(builder: Builder, residual: str, has_shortcut: bool) -> None:
+    return None
+
+
 class Printers:
-    """A backend's printer of every IR op class and, for ops with weights, where the layers it
-    writes hold them (see :mod:`normspec.backends.weight_maps`); a duplicate raises."""
+    """A backend's printer of every node kind (IR op class or join) and, for ops with weights,
+    where the layers it writes hold them (see :mod:`normspec.backends.weight_maps`); a
+    duplicate raises. ``opening`` is what the backend writes where a residual begins."""
 
     def __init__(self, backend: str) -> None:
-        self.emitters: Registry[type[ir.Op], Emitter] = Registry(f"{backend} emitter")
+        self.emitters: Registry[Printed, Emitter] = Registry(f"{backend} emitter")
         self.weight_maps: WeightMaps = Registry(f"{backend} weight map")
+        self.opening: Opening = _nothing
 
-    def register(self, *classes: type[ir.Op], weights: WeightMap | None = None) -> Callable[[E], E]:
+    def register(self, *classes: Printed, weights: WeightMap | None = None) -> Callable[[E], E]:
         """Register the decorated function as the printer of ``classes`` (and its weight map)."""
         if weights is not None:
             for cls in classes:
+                assert issubclass(cls, ir.Op), cls
                 self.weight_maps.add(cls, weights)
         return self.emitters.decorator(*classes)
+
+    def opens(self, opening: Opening) -> Opening:
+        """Register what the backend writes where a residual's nodes begin."""
+        self.opening = opening
+        return opening
 
 
 def _itself(name: str) -> Iterable[str]:
@@ -60,6 +80,9 @@ class Dialect:
     """Indentation of the forward pass's statements (2 in a method, 1 in a function)."""
     pack: bool
     """Statement layout (see :func:`normspec.backends.codegen.statement`)."""
+    branches: Mapping[str, str]
+    """The variable of each residual branch (``body``, ``shortcut``) at depth 1; deeper ones
+    are numbered with their depth (``out2``)."""
     attributes: bool
     """Layers are attributes set in ``__init__`` and called in the forward pass."""
     requirements: Callable[[str], Iterable[str]] = _itself
@@ -124,6 +147,8 @@ class Site:
     input_shape: Shape
     depth: int
     capture: str | None = None
+    inputs: tuple[str, ...] = ()
+    """The variables of every value the node reads (a join reads two; ``src`` is the first)."""
 
     @property
     def x(self) -> Raw:
@@ -156,24 +181,45 @@ class Site:
             b.forward_lines += b.statement("", b.dialect.capture(self.capture, self.dst))
         self.src = self.dst
 
-    def branch(self, dst: str) -> Site:
-        """A residual branch: it reads this op's input and writes ``dst``, one level deeper."""
-        return Site(self.builder, self.src, dst, self.input_shape, self.depth + 1)
+
+def emit_nodes(
+    builder: Builder,
+    nodes: tuple[GraphNode, ...],
+    printers: Printers,
+    *,
+    src: str = "x",
+    dst: str = "x",
+    variables: dict[str, str] | None = None,
+) -> dict[str, str]:
+    """Print ``nodes`` (see :mod:`normspec.ir.nodes`) in order. The spec's input is in the
+    variable ``src`` and top-level values go to ``dst`` (``x = f(x)``); the nodes of a
+    residual's branch write that branch's variable, and its ``add`` the variable of the scope
+    around it. ``printers.opening`` is written where a residual's nodes begin. Every node's
+    output is captured under its attribute name (where the dialect captures), and the layer
+    holding it is recorded in ``builder.layer_of``. Returns the variable of every value by
+    name (``variables``, if given, is updated: a second call goes on from the first)."""
+    values = {INPUT: src} if variables is None else variables
+    shortcuts = {node.scope[-2] for node in nodes if node.scope[-1:] == ("shortcut",)}
+    opened = set(values)
+    for node in nodes:
+        residuals = [*node.scope[::2], *([node.name] if isinstance(node.op, Add) else [])]
+        for residual in residuals:
+            if residual not in opened:
+                opened.add(residual)
+                printers.opening(builder, residual, residual in shortcuts)
+        inputs = tuple(values[name] for name in node.inputs)
+        variable = _variable(node.scope, dst, builder.dialect.branches)
+        capture = builder.names.short[node.name]
+        site = Site(builder, inputs[0], variable, node.input_shape, node.depth, capture, inputs)
+        printers.emitters[type(node.op)](node.op, site)
+        builder.layer_of[node.name] = builder.last_layer
+        values[node.name] = site.src
+    return values
 
 
-def emit_sequence(
-    site: Site,
-    ops: tuple[ir.Op, ...],
-    emitters: Mapping[type[ir.Op], Emitter],
-) -> str:
-    """Print ``ops`` in order, from ``site.src`` into ``site.dst``; returns the variable holding
-    the result (``site.src`` itself when ``ops`` is empty). Each op's output is captured under
-    its attribute name (where the dialect captures), and the layer holding it is recorded in
-    ``builder.layer_of``."""
-    src, shape, b = site.src, site.input_shape, site.builder
-    for op in ops:
-        sub = dataclasses.replace(site, src=src, input_shape=shape, capture=b.names.short[op.name])
-        emitters[type(op)](op, sub)
-        b.layer_of[op.name] = b.last_layer
-        src, shape = sub.src, op.shape
-    return src
+def _variable(scope: tuple[str, ...], top: str, branches: Mapping[str, str]) -> str:
+    """The variable a node of ``scope`` writes: ``top`` at the top level, else its branch's."""
+    if not scope:
+        return top
+    depth = len(scope) // 2
+    return branches[scope[-1]] + ("" if depth == 1 else str(depth))

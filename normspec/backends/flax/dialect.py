@@ -25,4 +25,10 @@ def _sow(name: str, variable: str) -> Call:
     return call("self.sow", Raw("nnx.Intermediate"), name, Raw(variable))
 
 
-DIALECT = Dialect(depth=2, pack=False, attributes=True, capture=_sow)
+DIALECT = Dialect(
+    depth=2,
+    pack=False,
+    branches={"body": "body", "shortcut": "shortcut"},
+    attributes=True,
+    capture=_sow,
+)

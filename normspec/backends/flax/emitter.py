@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from normspec.backends import printing
 from normspec.backends.codegen import OMIT, Call, Raw, call, float_literal
 from normspec.backends.flax.dialect import DTYPE
-from normspec.backends.printing import Printers, Site
+from normspec.backends.printing import Builder, Emitter, Printers, Site
 from normspec.backends.weight_maps import weight_map
 from normspec.ir import ops as ir
+from normspec.ir.nodes import Add
 from normspec.ir.ops import Pair
 
 PRINTERS = Printers("Flax")
@@ -147,7 +147,7 @@ def _avg_pool(op: ir.AvgPool1D | ir.AvgPool2D, site: Site) -> None:
     site.result(value, ".astype(DTYPE)")
 
 
-def _global_pool(func: str) -> printing.Emitter:
+def _global_pool(func: str) -> Emitter:
     def emit(op: ir.Op, site: Site) -> None:
         axes = tuple(range(1, len(site.input_shape)))
         site.result(call(func, site.x, axis=axes[0] if len(axes) == 1 else axes))
@@ -262,11 +262,11 @@ def _rms_norm(op: ir.RMSNorm, site: Site) -> None:
     site.layer(op.name, layer)
 
 
-@register(ir.Residual)
-def _residual(op: ir.Residual, site: Site) -> None:
-    level = "" if site.depth == 0 else str(site.depth + 1)
-    names = site.builder.names.short
-    site.builder.comment(f"{names[op.name]}: body + {'shortcut' if op.shortcut else 'identity'}")
-    body = printing.emit_sequence(site.branch(f"body{level}"), op.body, EMITTERS)
-    shortcut = printing.emit_sequence(site.branch(f"shortcut{level}"), op.shortcut, EMITTERS)
-    site.result(Raw(f"{body} + {shortcut}"))
+@PRINTERS.opens
+def _opening(b: Builder, residual: str, has_shortcut: bool) -> None:
+    b.comment(f"{b.names.short[residual]}: body + {'shortcut' if has_shortcut else 'identity'}")
+
+
+@register(Add)
+def _add(op: Add, site: Site) -> None:
+    site.result(Raw(" + ".join(site.inputs)))

@@ -9,8 +9,8 @@ from normspec.backends import names
 from normspec.backends.codegen import INDENT, LINE_LENGTH
 from normspec.backends.flax import helpers
 from normspec.backends.flax.dialect import DIALECT, MAX_NAME, MODULE_ATTRIBUTES
-from normspec.backends.flax.emitter import EMITTERS
-from normspec.backends.printing import Builder, Site, emit_sequence
+from normspec.backends.flax.emitter import PRINTERS
+from normspec.backends.printing import Builder, emit_nodes
 from normspec.ir.graph import CanonicalSpec
 from normspec.ir.ops import Shape
 from normspec.ir.output_checks import logits_head
@@ -40,12 +40,11 @@ def generate(spec: CanonicalSpec) -> FlaxModule:
     names.check_names(spec, "flax")
     short = names.Names(spec, reserved=MODULE_ATTRIBUTES, max_length=MAX_NAME)
     builder = Builder(spec, DIALECT, short)
-    body = spec.layers[:-1] if logits_head(spec) is not None else spec.layers
-    emit_sequence(Site(builder, "x", "x", spec.input.shape, 0), body, EMITTERS)
+    body = spec.nodes[:-1] if logits_head(spec) is not None else spec.nodes
+    values = emit_nodes(builder, body, PRINTERS)
     split = len(builder.forward_lines)
-    if body != spec.layers:  # the head goes in __call__, after logits()
-        head_site = Site(builder, "x", "x", spec.layers[-1].shape, depth=0)
-        emit_sequence(head_site, spec.layers[-1:], EMITTERS)
+    if body != spec.nodes:  # the head goes in __call__, after logits()
+        emit_nodes(builder, spec.nodes[-1:], PRINTERS, variables=values)
     float64 = builder.float64
     definitions = [
         *(helpers.helper_source(h) for h in helpers.closure(builder.helpers)),

@@ -22,7 +22,12 @@ def _named(builder: Builder, name: str, layer: Call) -> Call:
 
 
 DIALECT = Dialect(
-    depth=1, pack=False, attributes=False, requirements=with_requirements, constructor=_named
+    depth=1,
+    pack=False,
+    branches={"body": "body", "shortcut": "shortcut"},
+    attributes=False,
+    requirements=with_requirements,
+    constructor=_named,
 )
 
 RESERVED = frozenset({"input"})

@@ -9,12 +9,12 @@ The module around the builder is assembled by :mod:`normspec.backends.keras.modu
 
 from __future__ import annotations
 
-from normspec.backends import printing
 from normspec.backends.codegen import OMIT, call
 from normspec.backends.keras.options import initializer, padding_mode, zero_pad
-from normspec.backends.printing import Printers, Site
+from normspec.backends.printing import Builder, Emitter, Printers, Site
 from normspec.backends.weight_maps import weight_map
 from normspec.ir import ops as ir
+from normspec.ir.nodes import Add
 
 PRINTERS = Printers("Keras")
 EMITTERS = PRINTERS.emitters
@@ -124,7 +124,7 @@ def _avg_pool(op: ir.AvgPool1D | ir.AvgPool2D, site: Site) -> None:
         site.layer(op.name, call(cls, **options))
 
 
-def _global_pool(kind: str) -> printing.Emitter:
+def _global_pool(kind: str) -> Emitter:
     def emit(op: ir.Op, site: Site) -> None:
         rank = len(site.input_shape) - 1
         options = {"data_format": "channels_last", "keepdims": False}
@@ -235,12 +235,13 @@ def _rms_norm(op: ir.RMSNorm, site: Site) -> None:
     site.layer(op.name, layer)
 
 
-@register(ir.Residual)
-def _residual(op: ir.Residual, site: Site) -> None:
-    level = "" if site.depth == 0 else str(site.depth + 1)
-    kind = "its shortcut branch" if op.shortcut else "the identity"
-    site.builder.comment(f"{op.name}: the body's output plus {kind}.")
-    body = printing.emit_sequence(site.branch(f"body{level}"), op.body, EMITTERS)
-    shortcut = printing.emit_sequence(site.branch(f"shortcut{level}"), op.shortcut, EMITTERS)
+@PRINTERS.opens
+def _opening(b: Builder, residual: str, has_shortcut: bool) -> None:
+    kind = "its shortcut branch" if has_shortcut else "the identity"
+    b.comment(f"{residual}: the body's output plus {kind}.")
+
+
+@register(Add)
+def _add(op: Add, site: Site) -> None:
     add = site.builder.names.derived(op.name, "add")
-    site.layer(add, call("layers.Add"), f"[{body}, {shortcut}]")
+    site.layer(add, call("layers.Add"), f"[{', '.join(site.inputs)}]")

@@ -9,9 +9,9 @@ from normspec.backends import names
 from normspec.backends.codegen import LINE_LENGTH, Raw, call, string_literal
 from normspec.backends.keras.codegen import statement
 from normspec.backends.keras.dialect import DIALECT, DTYPE, RESERVED
-from normspec.backends.keras.emitter import EMITTERS
+from normspec.backends.keras.emitter import PRINTERS
 from normspec.backends.keras.helpers import HELPERS, helper_source
-from normspec.backends.printing import Builder, Site, emit_sequence
+from normspec.backends.printing import Builder, emit_nodes
 from normspec.ir import ops as ir
 from normspec.ir.graph import CanonicalSpec
 from normspec.ir.output_checks import logits_head
@@ -32,8 +32,8 @@ class KerasModule:
 def generate(spec: CanonicalSpec) -> KerasModule:
     names.check_names(spec, "keras")
     builder = Builder(spec, DIALECT, names.Names(spec, taken=RESERVED))
-    site = Site(builder, "inputs", "x", spec.input.shape, depth=0)
-    result = emit_sequence(site, spec.layers, EMITTERS)
+    values = emit_nodes(builder, spec.nodes, PRINTERS, src="inputs")
+    result = values[spec.output_name]
     name = builder_name(spec)
     parts = [
         _header(spec, builder, name),

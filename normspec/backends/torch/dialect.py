@@ -9,4 +9,6 @@ from normspec.backends.printing import Dialect
 DTYPE = Raw("dtype")
 """Layers with parameters or state get ``dtype=dtype``, the model constructor's argument."""
 
-DIALECT = Dialect(depth=2, pack=True, attributes=True)
+DIALECT = Dialect(
+    depth=2, pack=True, branches={"body": "out", "shortcut": "shortcut"}, attributes=True
+)

@@ -15,15 +15,16 @@ from __future__ import annotations
 from typing import Any
 
 from normspec.backends.codegen import Call, Raw, call
-from normspec.backends.printing import Site, emit_sequence
+from normspec.backends.printing import Builder, Site
 
 # Importing normalization registers its emitters, so EMITTERS is complete once this is imported.
 from normspec.backends.torch import normalization  # noqa: F401
 from normspec.backends.torch.dialect import DTYPE
-from normspec.backends.torch.registry import EMITTERS, WEIGHT_MAPS, register
+from normspec.backends.torch.registry import EMITTERS, PRINTERS, WEIGHT_MAPS, register
 from normspec.backends.weight_maps import Slot, weight_map
 from normspec.errors import BackendError
 from normspec.ir import ops as ir
+from normspec.ir.nodes import Add
 from normspec.ir.ops import Pair
 
 __all__ = ["EMITTERS", "WEIGHT_MAPS", "register"]
@@ -204,18 +205,18 @@ def _activation(op: ir.Activation, site: Site) -> None:
 # --- residual ----------------------------------------------------------------------------------
 
 
-@register(ir.Residual)
-def _residual(op: ir.Residual, site: Site) -> None:
-    """``body(x) + shortcut(x)`` written out in ``forward``: the branches run in their own
-    variables (``out`` and ``shortcut``, numbered when nested) and are added."""
-    depth = site.depth + 1
-    number = "" if depth == 1 else str(depth)
-    body_var, shortcut_var = f"out{number}", f"shortcut{number}"
-    b = site.builder
-    if op.shortcut:
-        b.comment(f"{op.name}: body(x) + shortcut(x)", init=f"{op.name}: body, then shortcut")
+@PRINTERS.opens
+def _opening(b: Builder, residual: str, has_shortcut: bool) -> None:
+    if has_shortcut:
+        b.comment(f"{residual}: body(x) + shortcut(x)", init=f"{residual}: body, then shortcut")
     else:
-        b.comment(f"{op.name}: body(x) + x", init=f"{op.name}: body (the shortcut is the identity)")
-    body = emit_sequence(site.branch(body_var), op.body, EMITTERS)
-    right = emit_sequence(site.branch(shortcut_var), op.shortcut, EMITTERS)
-    site.result(Raw(f"{body} + {right}"))
+        b.comment(
+            f"{residual}: body(x) + x", init=f"{residual}: body (the shortcut is the identity)"
+        )
+
+
+@register(Add)
+def _add(op: Add, site: Site) -> None:
+    """A residual's join: its branches ran in their own variables (``out`` and ``shortcut``,
+    numbered when nested)."""
+    site.result(Raw(" + ".join(site.inputs)))

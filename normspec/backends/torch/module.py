@@ -7,10 +7,10 @@ import textwrap
 from normspec import __version__
 from normspec.backends import names
 from normspec.backends.codegen import INDENT, LINE_LENGTH
-from normspec.backends.printing import Builder, Site, emit_sequence
+from normspec.backends.printing import Builder, emit_nodes
 from normspec.backends.torch import helpers
 from normspec.backends.torch.dialect import DIALECT
-from normspec.backends.torch.emitter import EMITTERS
+from normspec.backends.torch.emitter import PRINTERS
 from normspec.errors import BackendError
 from normspec.ir.graph import CanonicalSpec
 from normspec.ir.ops import Shape
@@ -58,11 +58,11 @@ def emit_module(spec: CanonicalSpec) -> str:
     names.check_names(spec, "torch")
     _check_names(spec)
     builder = Builder(spec, DIALECT, names.Names(spec))
-    body = spec.layers[:-1] if logits_head(spec) is not None else spec.layers
-    emit_sequence(Site(builder, "x", "x", spec.input.shape, 0), body, EMITTERS)
+    body = spec.nodes[:-1] if logits_head(spec) is not None else spec.nodes
+    values = emit_nodes(builder, body, PRINTERS)
     split = len(builder.forward_lines)
-    if body != spec.layers:  # the head goes in forward, after logits()
-        emit_sequence(Site(builder, "x", "x", spec.layers[-1].shape, 0), spec.layers[-1:], EMITTERS)
+    if body != spec.nodes:  # the head goes in forward, after logits()
+        emit_nodes(builder, spec.nodes[-1:], PRINTERS, variables=values)
     used = helpers.closure(builder.helpers)
     needs = {n for h in used for n in helpers.HELPERS[h].needs if n in helpers.IMPORTS}
     parts = [
