@@ -17,12 +17,11 @@ Conventions (inference, batch of one, bias additions not counted):
 
 from __future__ import annotations
 
-from normspec.ir import ops as ir
-from normspec.ir.graph import CanonicalSpec, walk_ops
-from normspec.ir.nodes import Add, GraphNode
-from normspec.ir.ops import Cost, Shape, size
+from normspec.ir.graph import CanonicalSpec
+from normspec.ir.nodes import GraphNode
+from normspec.ir.ops import Cost, size
 
-__all__ = ["FLOPS_RULE", "Cost", "op_cost", "own_cost", "size", "spec_cost"]
+__all__ = ["FLOPS_RULE", "Cost", "node_cost", "size", "spec_cost"]
 
 FLOPS_RULE = (
     "FLOPs = 2 x MACs for dense and conv; 1 per input element for activations, "
@@ -30,21 +29,6 @@ FLOPS_RULE = (
     "0 for flatten, reshape and dropout"
 )
 """The convention above in one line, for table footers."""
-
-
-def own_cost(op: ir.Op, input_shape: Shape) -> Cost:
-    """The cost of ``op`` alone: for a residual, only its add (not its children)."""
-    return op.cost(input_shape)
-
-
-def op_cost(op: ir.Op, input_shape: Shape) -> Cost:
-    """The cost of ``op`` with, for a residual, every op of its body and shortcut."""
-    total = own_cost(op, input_shape)
-    if isinstance(op, ir.Residual):
-        for branch in (op.body, op.shortcut):  # both start from the residual's input
-            for site in walk_ops(branch, input_shape):
-                total += own_cost(site.op, site.input_shape)
-    return total
 
 
 def spec_cost(spec: CanonicalSpec) -> Cost:
@@ -56,7 +40,5 @@ def spec_cost(spec: CanonicalSpec) -> Cost:
 
 
 def node_cost(node: GraphNode) -> Cost:
-    """The cost of one node of the graph view: an ``add`` is one FLOP per output element."""
-    if isinstance(node.op, Add):
-        return Cost(flops=size(node.shape))
-    return own_cost(node.op, node.input_shape)
+    """The cost of one node of the graph view (an ``add``: one FLOP per output element)."""
+    return node.op.cost(node.input_shape)

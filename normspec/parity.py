@@ -84,8 +84,8 @@ def parity_weights(spec: CanonicalSpec, seed: int) -> Weights:
     weights = init_weights(spec, seed)
     rng = np.random.default_rng(seed + 1)
     dtype = np.dtype(spec.input.dtype)
-    for site in spec.walk():
-        op = site.op
+    for node in spec.nodes:
+        op = node.op
         if isinstance(op, ir.NORM_OPS):
             c = op.shape[-1]
             for role, base in (("scale", 1.0), ("shift", 0.0)):
@@ -127,7 +127,7 @@ def _first_divergence(
 
 def _state(spec: CanonicalSpec, weights: Weights) -> np.ndarray:
     """The running statistics of every batch norm, concatenated (what a train step updates)."""
-    keys = [f"{s.op.name}.{r}" for s in spec.walk() if isinstance(s.op, ir.BatchNorm)
+    keys = [f"{n.op.name}.{r}" for n in spec.nodes if isinstance(n.op, ir.BatchNorm)
             for r in ("mean", "var")]  # fmt: skip
     return np.concatenate([weights[k].ravel() for k in keys]) if keys else np.zeros(0)
 

@@ -23,9 +23,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from normspec import resources
-from normspec.costs import FLOPS_RULE, op_cost, size, spec_cost
-from normspec.ir import ops as ir
-from normspec.ir.graph import CanonicalSpec, count_params, op_weights
+from normspec.costs import FLOPS_RULE, node_cost, size, spec_cost
+from normspec.ir.graph import CanonicalSpec, count_params
+from normspec.ir.nodes import Add, GraphNode, inside, with_openings
 from normspec.resources import MemoryEstimate, estimate_memory, format_bytes
 
 
@@ -42,17 +42,28 @@ class Row:
 
 
 def rows(spec: CanonicalSpec) -> list[Row]:
-    """The input, then every op (residual children after their residual)."""
+    """The input, then every op in graph order, each residual as one row (its params and cost
+    the total of its branches and its add) before the ops of its branches."""
     out = [Row("input", "input", 0, spec.input.shape, 0, 0, 0, spec.input.dtype)]
-    for site in spec.walk():
-        op = site.op
-        own = sum(size(w.shape) for w in op_weights(op, site.input_shape))
-        params = op.params if isinstance(op, ir.Residual) else own
-        cost = op_cost(op, site.input_shape)
-        out.append(
-            Row(op.name, op.op, site.depth, op.shape, params, cost.macs, cost.flops, op.detail())
-        )
+    joins = {node.name: node for node in spec.nodes if isinstance(node.op, Add)}
+    for residuals, node in with_openings(spec.nodes):
+        out += [_residual_row(spec, joins[name]) for name in residuals]
+        if not isinstance(node.op, Add):
+            own = sum(size(w.shape) for w in node.op.weights(node.input_shape))
+            cost = node_cost(node)
+            detail = node.op.detail()
+            row = (node.name, node.op.op, node.depth, node.shape, own, cost.macs, cost.flops)
+            out.append(Row(*row, detail))
     return out
+
+
+def _residual_row(spec: CanonicalSpec, join: GraphNode) -> Row:
+    members = inside(spec.nodes, join.name)
+    params = sum(size(w.shape) for n in members for w in n.op.weights(n.input_shape))
+    cost = sum((node_cost(n) for n in members), start=node_cost(join))
+    projection = any(n.scope[-2:] == (join.name, "shortcut") for n in members)
+    detail = "projection shortcut" if projection else "identity shortcut"
+    return Row(join.name, "residual", join.depth, join.shape, params, cost.macs, cost.flops, detail)
 
 
 def summary_data(spec: CanonicalSpec, batch_size: int | None = None) -> dict[str, Any]:

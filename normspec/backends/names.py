@@ -21,8 +21,8 @@ def check_names(spec: CanonicalSpec, backend: str) -> None:
     """Refuse a spec whose name or op names are not safe identifiers, whatever built it."""
     if not is_identifier(spec.name):
         raise BackendError(f"{backend} backend cannot emit spec name {spec.name!r}: {_WHY}")
-    for site in spec.walk():
-        name = site.op.name
+    for node in spec.nodes:
+        name = node.op.name
         if not is_identifier(name) or name in RESERVED_NAMES:
             raise BackendError(f"{backend} backend cannot emit op name {name!r}: {_WHY}")
 
@@ -70,7 +70,7 @@ class Names:
         taken: frozenset[str] = frozenset(),
         max_length: int | None = None,
     ) -> None:
-        ops = [site.op.name for site in spec.walk()]
+        ops = [node.op.name for node in spec.nodes]
         self._reserved, self._max_length = reserved, max_length
         self._taken = set(ops) | reserved | taken
         self.short = {name: self._choose(name) for name in ops}

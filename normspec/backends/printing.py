@@ -22,7 +22,7 @@ from normspec.backends.names import Names
 from normspec.backends.weight_maps import WeightMap, WeightMaps
 from normspec.ir import ops as ir
 from normspec.ir.graph import CanonicalSpec
-from normspec.ir.nodes import INPUT, Add, GraphNode
+from normspec.ir.nodes import INPUT, Add, GraphNode, with_openings
 from normspec.ir.ops import Shape
 from normspec.ir.registry import Registry
 
@@ -200,13 +200,9 @@ def emit_nodes(
     name (``variables``, if given, is updated: a second call goes on from the first)."""
     values = {INPUT: src} if variables is None else variables
     shortcuts = {node.scope[-2] for node in nodes if node.scope[-1:] == ("shortcut",)}
-    opened = set(values)
-    for node in nodes:
-        residuals = [*node.scope[::2], *([node.name] if isinstance(node.op, Add) else [])]
+    for residuals, node in with_openings(nodes, set(values)):
         for residual in residuals:
-            if residual not in opened:
-                opened.add(residual)
-                printers.opening(builder, residual, residual in shortcuts)
+            printers.opening(builder, residual, residual in shortcuts)
         inputs = tuple(values[name] for name in node.inputs)
         variable = _variable(node.scope, dst, builder.dialect.branches)
         capture = builder.names.short[node.name]

@@ -11,11 +11,12 @@ change: they are the ops' own.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
 from normspec.ir import ops as ir
-from normspec.ir.ops import Shape
+from normspec.ir.ops import Cost, Shape, WeightSpec, size
 
 INPUT = "input"
 """The name of the spec's input value (reserved: no op is named so)."""
@@ -23,11 +24,26 @@ INPUT = "input"
 
 @dataclass(frozen=True)
 class Add:
-    """The sum of two values of the same shape: the join of the residual ``name``."""
+    """The sum of two values of the same shape: the join of the residual ``name``. It answers
+    what an op answers (no weights; one FLOP per output element)."""
 
     name: str
     shape: Shape
     op: Literal["add"] = "add"
+    params: int = 0
+
+    def weights(self, input_shape: Shape) -> list[WeightSpec]:
+        return []
+
+    def cost(self, input_shape: Shape) -> Cost:
+        return Cost(0, size(self.shape))
+
+    def detail(self) -> str:
+        return ""
+
+
+NodeOp = ir.Op | Add
+"""What a node computes: an op of the IR, or a join."""
 
 
 @dataclass(frozen=True)
@@ -37,7 +53,7 @@ class GraphNode:
     "body")`` for an op of that residual's body; empty at the top level, and for a residual's
     own ``add``)."""
 
-    op: ir.Op | Add
+    op: NodeOp
     inputs: tuple[str, ...]
     input_shapes: tuple[Shape, ...]
     scope: tuple[str, ...] = ()
@@ -71,6 +87,25 @@ def graph_nodes(layers: tuple[ir.Op, ...], input_shape: Shape) -> tuple[GraphNod
     nodes: list[GraphNode] = []
     _chain(layers, INPUT, input_shape, (), nodes)
     return tuple(nodes)
+
+
+def with_openings(
+    nodes: tuple[GraphNode, ...], opened: set[str] | None = None
+) -> Iterator[tuple[tuple[str, ...], GraphNode]]:
+    """Each node with the residuals that begin at it (outermost first): those of its scope,
+    and an ``add``'s own, not yet seen (``opened``, if given, holds those seen before and is
+    updated)."""
+    seen = set() if opened is None else opened
+    for node in nodes:
+        names = [*node.scope[::2], *([node.name] if isinstance(node.op, Add) else [])]
+        new = tuple(name for name in names if name not in seen)
+        seen.update(new)
+        yield new, node
+
+
+def inside(nodes: tuple[GraphNode, ...], residual: str) -> list[GraphNode]:
+    """The nodes of ``residual``'s body and shortcut, nested ones included (not its add)."""
+    return [node for node in nodes if residual in node.scope[::2]]
 
 
 def output_name(layers: tuple[ir.Op, ...]) -> str:

@@ -51,21 +51,21 @@ def build(spec: CanonicalSpec, seed: int = 0) -> nnx.Module:
 def _variables(model: nnx.Module, spec: CanonicalSpec) -> Iterator[tuple[str, nnx.Variable]]:
     """Every canonical weight key with the nnx variable holding it, in canonical order."""
     names = module_of(spec).names
-    for site in spec.walk():
-        layer = getattr(model, names[site.op.name], None)
-        for w in site.op.weights(site.input_shape):
-            yield w.key, getattr(layer, slot(WEIGHT_MAPS, site.op, w.role.name).attribute)
+    for node in spec.nodes:
+        layer = getattr(model, names[node.op.name], None)
+        for w in node.op.weights(node.input_shape):
+            yield w.key, getattr(layer, slot(WEIGHT_MAPS, node.op, w.role.name).attribute)
 
 
 def trainable_paths(spec: CanonicalSpec) -> Iterator[tuple[str, tuple[str, str]]]:
     """The canonical key of every trainable weight and its path in the model's state (the
     layer's attribute, then the variable's)."""
     names = module_of(spec).names
-    for site in spec.walk():
-        for w in site.op.weights(site.input_shape):
+    for node in spec.nodes:
+        for w in node.op.weights(node.input_shape):
             if w.trainable:
-                attribute = slot(WEIGHT_MAPS, site.op, w.role.name).attribute
-                yield w.key, (names[site.op.name], attribute)
+                attribute = slot(WEIGHT_MAPS, node.op, w.role.name).attribute
+                yield w.key, (names[node.op.name], attribute)
 
 
 def set_weights(model: nnx.Module, spec: CanonicalSpec, weights: Weights) -> None:
@@ -73,9 +73,9 @@ def set_weights(model: nnx.Module, spec: CanonicalSpec, weights: Weights) -> Non
     for key, variable in _variables(model, spec):
         variable.set_value(jnp.asarray(weights[key], dtype=variable[...].dtype))
     names = module_of(spec).names
-    for site in spec.walk():
-        if isinstance(site.op, ir.Standardize):
-            getattr(model, names[site.op.name]).fitted = True  # its statistics are set now
+    for node in spec.nodes:
+        if isinstance(node.op, ir.Standardize):
+            getattr(model, names[node.op.name]).fitted = True  # its statistics are set now
 
 
 def get_weights(model: nnx.Module, spec: CanonicalSpec) -> Weights:

@@ -120,7 +120,7 @@ def _dtype_note(spec: CanonicalSpec) -> str:
 
 def _convention_notes(spec: CanonicalSpec, builder: Builder) -> list[str]:
     notes = []
-    if any(isinstance(site.op, ir.BatchNorm) for site in spec.walk()):
+    if any(isinstance(node.op, ir.BatchNorm) for node in spec.nodes):
         notes += [
             "- BatchNormalization ``momentum`` is Keras' weight of the old moving value:",
             "  1 - the spec's momentum (the weight of the new batch statistic).",
@@ -130,7 +130,7 @@ def _convention_notes(spec: CanonicalSpec, builder: Builder) -> list[str]:
             '- ``padding="same"`` is TensorFlow\'s rule (an odd total puts the extra cell at',
             "  the end); any other padding is written out as a layer of its own.",
         ]
-    if any(isinstance(site.op, ir.Flatten) for site in spec.walk()):
+    if any(isinstance(node.op, ir.Flatten) for node in spec.nodes):
         notes += ["- Flatten keeps the channels-last order, the one the dense kernels expect."]
     return ["", "Conventions:", "", *notes] if notes else []
 

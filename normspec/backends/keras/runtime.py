@@ -49,17 +49,17 @@ def build(spec: CanonicalSpec) -> keras.Model:
 
 def _variables(model: keras.Model, spec: CanonicalSpec) -> Iterator[tuple[str, keras.Variable]]:
     """Every canonical weight key with the Keras variable holding it, in canonical order."""
-    for site in spec.walk():
-        for w in site.op.weights(site.input_shape):
-            where = slot(WEIGHT_MAPS, site.op, w.role.name)
-            yield w.key, getattr(model.get_layer(site.op.name), where.attribute)
+    for node in spec.nodes:
+        for w in node.op.weights(node.input_shape):
+            where = slot(WEIGHT_MAPS, node.op, w.role.name)
+            yield w.key, getattr(model.get_layer(node.op.name), where.attribute)
 
 
 def trainable_variables(
     model: keras.Model, spec: CanonicalSpec
 ) -> list[tuple[str, keras.Variable]]:
     """The canonical key and Keras variable of every weight the optimizer updates."""
-    trainable = {w.key for s in spec.walk() for w in s.op.weights(s.input_shape) if w.trainable}
+    trainable = {w.key for n in spec.nodes for w in n.op.weights(n.input_shape) if w.trainable}
     return [(key, variable) for key, variable in _variables(model, spec) if key in trainable]
 
 
@@ -67,9 +67,9 @@ def set_weights(model: keras.Model, spec: CanonicalSpec, weights: Weights) -> No
     check_weights(spec, weights)
     for key, variable in _variables(model, spec):
         variable.assign(np.asarray(weights[key], dtype=variable.dtype))
-    for site in spec.walk():
-        if isinstance(site.op, ir.Standardize):
-            model.get_layer(site.op.name).fitted = True  # its statistics are set now
+    for node in spec.nodes:
+        if isinstance(node.op, ir.Standardize):
+            model.get_layer(node.op.name).fitted = True  # its statistics are set now
 
 
 def get_weights(model: keras.Model, spec: CanonicalSpec) -> Weights:

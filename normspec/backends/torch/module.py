@@ -74,10 +74,10 @@ def emit_module(spec: CanonicalSpec) -> str:
 
 
 def _check_names(spec: CanonicalSpec) -> None:
-    for site in spec.walk():
-        if site.op.name in MODULE_ATTRIBUTES:
+    for node in spec.nodes:
+        if node.op.name in MODULE_ATTRIBUTES:
             raise BackendError(
-                f"torch backend cannot name op '{site.op.name}' ({site.op.op}): the name is an "
+                f"torch backend cannot name op '{node.op.name}' ({node.op.op}): the name is an "
                 "attribute of torch.nn.Module; rename the layer"
             )
 

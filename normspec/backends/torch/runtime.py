@@ -22,7 +22,7 @@ from normspec.backends.torch.module import class_name, emit_module
 from normspec.backends.weight_maps import Slot, slot
 from normspec.ir import ops as ir
 from normspec.ir.graph import CanonicalSpec, WeightSpec
-from normspec.ir.nodes import INPUT, Add
+from normspec.ir.nodes import INPUT, Add, NodeOp
 from normspec.weights import Weights, check_weights
 
 
@@ -37,7 +37,7 @@ def build(spec: CanonicalSpec) -> nn.Module:
     return namespace[class_name(spec)]()  # type: ignore[operator]
 
 
-def _slot(model: nn.Module, op: ir.Op, w: WeightSpec) -> tuple[torch.Tensor, Slot]:
+def _slot(model: nn.Module, op: NodeOp, w: WeightSpec) -> tuple[torch.Tensor, Slot]:
     """The tensor of ``model`` holding weight ``w`` of ``op``, and its slot (layout)."""
     where = slot(WEIGHT_MAPS, op, w.role.name)
     return getattr(model.get_submodule(op.name), where.attribute), where
@@ -54,11 +54,11 @@ def _kernel_from_torch(weight: np.ndarray) -> np.ndarray:
     return np.transpose(weight, (*range(2, spatial + 2), 1, 0))
 
 
-def _weights(spec: CanonicalSpec) -> Iterator[tuple[ir.Op, WeightSpec]]:
+def _weights(spec: CanonicalSpec) -> Iterator[tuple[NodeOp, WeightSpec]]:
     """Every canonical weight with its op, in canonical order."""
-    for site in spec.walk():
-        for w in site.op.weights(site.input_shape):
-            yield site.op, w
+    for node in spec.nodes:
+        for w in node.op.weights(node.input_shape):
+            yield node.op, w
 
 
 def set_weights(model: nn.Module, spec: CanonicalSpec, weights: Weights) -> None:
@@ -71,9 +71,9 @@ def set_weights(model: nn.Module, spec: CanonicalSpec, weights: Weights) -> None
             if where.layout == "channels_first":
                 value = _kernel_to_torch(value)
             target.copy_(torch.from_numpy(np.ascontiguousarray(value)).to(target.dtype))
-    for site in spec.walk():
-        if isinstance(site.op, ir.Standardize):
-            standardize: Any = model.get_submodule(site.op.name)
+    for node in spec.nodes:
+        if isinstance(node.op, ir.Standardize):
+            standardize: Any = model.get_submodule(node.op.name)
             standardize.fitted = True  # its statistics are set now
 
 
