@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import statistics
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -79,6 +80,52 @@ def test_dropout_before_batch_norm_shows_a_variance_shift(tmp_path: Path) -> Non
     assert all(0.9 < v < 1.1 for v in shift["dropout_after_bn"])
     assert lines[-1].startswith("With dropout before it, dense_1_bn sees at test time")
     assert "dropout_before_bn vs no_bn" in (tmp_path / "report.md").read_text()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not available("torch"), reason="needs torch")
+def test_bn_placement_on_the_questions_cnn(tmp_path: Path) -> None:
+    """ "Where to apply batch normalization on standard CNNs": the question's CNN with batch
+    norm before the ReLU, after it, and none, over seeds. The layer orders (and their Keras
+    layers) put batch norm where each variant says and none on the output layer; every
+    variant learns the digits; after the first epoch both placements of batch norm are ahead
+    of none on average; every pair gets Welch's verdict after epoch 1 and at the end."""
+    module = example("bn_placement_cnn")
+    orders = module.layer_orders(module.placements())
+    assert orders[0].startswith(
+        "before_activation: input_norm -> conv1 -> conv1_bn -> conv1_relu -> pool1"
+    )
+    assert (
+        'Conv2D without bias -> BatchNormUnbiased (a BatchNormalization) -> Activation("relu") -> MaxPooling2D'
+        in orders[1]
+    )
+    assert "fc1 -> fc1_relu -> fc1_bn -> fc2 -> fc2_softmax" in orders[2]
+    assert (
+        'Dense -> Activation("relu") -> BatchNormUnbiased (a BatchNormalization) -> Dense -> Softmax'
+        in orders[3]
+    )
+    assert orders[4].startswith("none:") and "_bn" not in orders[4] and "BatchNorm" not in orders[5]
+    results, lines = module.run("torch", 4, 2, tmp_path)
+    assert [r.label for r in results] == ["before_activation", "after_activation", "none"]
+    assert all(o.label == "trained" for r in results for o in r.outcomes())
+    first = {r.label: statistics.mean(module.accuracy_after(r, 1)) for r in results}
+    final = {r.label: statistics.mean(module.accuracy_after(r, None)) for r in results}
+    assert all(a > 0.9 for a in final.values()), final
+    assert (
+        first["before_activation"] > first["none"] and first["after_activation"] > first["none"]
+    ), first
+    pairs = [
+        "before_activation vs after_activation",
+        "before_activation vs none",
+        "after_activation vs none",
+    ]
+    for when in ("after epoch 1", "at the end"):
+        for pair in pairs:
+            assert sum(line.startswith(f"{when}: {pair}: ") and "Welch's t-test, p = " in line
+                       for line in lines) == 1, (when, pair)  # fmt: skip
+    assert lines[-2].startswith("Mean validation accuracy over 4 seeds, after epoch 1: ")
+    assert lines[-1].startswith("At the end: ")
+    assert "before_activation vs none" in (tmp_path / "report.md").read_text()
 
 
 @pytest.mark.slow
