@@ -129,6 +129,37 @@ def test_bn_placement_on_the_questions_cnn(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(not available("torch"), reason="needs torch")
+def test_elu_network_without_batch_norm_on_raw_pixels(tmp_path: Path) -> None:
+    """The ELU CNN that "does not train" without the batch norm of its dense layer, on pixels
+    0..255: at the first step the dense layer's outputs are far larger than on scaled inputs,
+    the softmax is saturated on most of the probe and the dense kernel's gradient is much
+    larger than with the batch norm; after two epochs that network is still at chance, its
+    dense layer pushed into ELU's negative, flat side, while the batch norm or scaled inputs
+    let it learn."""
+    module = example("elu_without_bn")
+    results, dense, lines = module.run("torch", 1, 2, tmp_path)
+    first = {d.variant: d for d in dense if d.step == 0}
+    last = {d.variant: d for d in dense if d.step > 0}
+    bare, bn, scaled = first["elu_no_bn"], first["elu_bn_dense"], first["elu_no_bn_scaled"]
+    assert bare.std > 20 * scaled.std
+    assert bare.saturated > 0.5 and bn.saturated < 0.05 and scaled.saturated < 0.05
+    assert bare.grad_norm > 20 * bn.grad_norm and bare.grad_norm > 20 * scaled.grad_norm
+    assert 0.9 < bn.entering_std < 1.1 and bn.std == pytest.approx(bare.std, rel=1e-3)
+    assert last["elu_no_bn"].negative > 0.75 and last["elu_no_bn"].entering_mean < -1
+    chance = results["elu_no_bn"].chance
+    accuracy = {label: r.runs[0].final["val_accuracy"] for label, r in results.items()}
+    assert accuracy["elu_no_bn"] < chance + 0.05, accuracy
+    for label in ("bn_relu", "elu_bn_dense", "elu_no_bn_scaled"):
+        assert accuracy[label] > chance + 0.4, accuracy
+    assert module.epochs_at_chance(results["elu_no_bn"]) == [2]
+    assert module.epochs_at_chance(results["bn_relu"]) == [0]
+    assert any(line.startswith("elu_no_bn: 1/1 stuck") for line in lines)
+    assert any(line.startswith("Without fc1's batch norm the ELU network ends") for line in lines)
+    assert (tmp_path / "diagnostics" / "v3_seed0" / "diagnostics.csv").exists()
+
+
+@pytest.mark.slow
 @pytest.mark.skipif(
     not all(map(available, ("torch", "keras", "flax"))), reason="needs every backend"
 )
