@@ -35,10 +35,15 @@ def cifar_batch(n: int, seed: int = 0) -> dict[bytes, Any]:
     }
 
 
-def plant_cifar(home: Path, batches: dict[str, Any] | None = None, protocol: int = 2) -> Path:
-    """CIFAR-10 batches in ``home``'s Keras cache: well-formed ones unless ``batches`` says
-    otherwise (an object to pickle, or raw bytes to write as they are)."""
-    root = home / "datasets" / "cifar-10-batches-py"
+def plant_cifar(
+    home: Path,
+    batches: dict[str, Any] | None = None,
+    protocol: int = 2,
+    folder: str = "cifar-10-batches-py",
+) -> Path:
+    """CIFAR-10 batches in ``home``'s Keras cache (in ``folder``): well-formed ones unless
+    ``batches`` says otherwise (an object to pickle, or raw bytes to write as they are)."""
+    root = home / "datasets" / folder
     root.mkdir(parents=True, exist_ok=True)
     for i, name in enumerate(CIFAR_FILES):
         content = (batches or {}).get(name, cifar_batch(4, seed=i))
@@ -83,6 +88,16 @@ def test_a_well_formed_cifar_cache_loads(tmp_path: Path, monkeypatch, protocol: 
     expected = test[b"data"].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
     assert np.array_equal(data.x_test, expected.astype(np.float32))
     assert data.y_test is not None and data.y_test.tolist() == test[b"labels"]
+
+
+def test_cifar_where_keras_3_extracts_it_loads(tmp_path: Path, monkeypatch) -> None:
+    """Recent Keras versions extract CIFAR-10's batches one folder deeper than older ones;
+    normspec reads either."""
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    plant_cifar(tmp_path, folder="cifar-10-batches-py-target/cifar-10-batches-py")
+    data = load_dataset("cifar10", validation_split=0.25)
+    assert data.x_train.shape == (15, 32, 32, 3) and data.y_test is not None
+    assert data.y_test.tolist() == cifar_batch(4, seed=5)[b"labels"]
 
 
 def poisoned_labels(action: Callable[..., Any], *args: Any) -> dict[bytes, Any]:

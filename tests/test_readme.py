@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
+import pickle
 import re
 import shlex
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -149,3 +152,69 @@ def test_adapt_snippet_runs_verbatim(tmp_path: Path, monkeypatch: pytest.MonkeyP
     model = namespace["model"]  # the Flax one, last
     assert float(model.input_norm.mean[...][0]) == pytest.approx(x_train.mean())
     assert model(x_train[:4]).shape == (4, 1)
+
+
+def real_data_commands() -> list[list[str]]:
+    """The commands of "Real MNIST and CIFAR-10", continued lines joined."""
+    start = README.index("### Real MNIST and CIFAR-10")
+    block = re.search(r"```sh\n(.*?)```", README[start:], re.S)
+    assert block is not None
+    text = block.group(1).replace("\\\n", " ")
+    return [shlex.split(line) for line in text.splitlines() if line.strip()]
+
+
+def plant_keras_cache(home: Path) -> None:
+    """A small MNIST and CIFAR-10 (their real shapes and dtypes) where Keras leaves them."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    cache = home / "datasets"
+    cache.mkdir(parents=True)
+    np.savez(
+        cache / "mnist.npz",
+        x_train=rng.integers(0, 256, (40, 28, 28), dtype=np.uint8),
+        y_train=(np.arange(40) % 10).astype(np.uint8),
+        x_test=rng.integers(0, 256, (10, 28, 28), dtype=np.uint8),
+        y_test=(np.arange(10) % 10).astype(np.uint8),
+    )
+    cifar = cache / "cifar-10-batches-py-target" / "cifar-10-batches-py"
+    cifar.mkdir(parents=True)
+    for name in [*(f"data_batch_{i}" for i in range(1, 6)), "test_batch"]:
+        batch = {
+            b"labels": [int(v) for v in rng.integers(0, 10, 8)],
+            b"data": rng.integers(0, 256, (8, 3072), dtype=np.uint8),
+        }
+        (cifar / name).write_bytes(pickle.dumps(batch, protocol=2))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not available("torch"), reason="needs torch")
+def test_real_data_commands_run_on_a_keras_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The block's commands, run as written on a small MNIST and CIFAR-10 planted where Keras
+    leaves them (all but the first, which downloads the real ones): each reads its data set
+    and trains."""
+    commands = real_data_commands()
+    assert commands[0][:2] == ["python", "-c"] and "keras.datasets.cifar10" in commands[0][2]
+    plant_keras_cache(tmp_path / "keras")
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    shutil.copytree(ROOT / "specs", tmp_path / "specs")
+    monkeypatch.chdir(tmp_path)
+    for command in commands[1:]:
+        if command[0] == "normspec":
+            result = CliRunner().invoke(main, command[1:])
+            assert result.exit_code == 0, (command, result.output)
+            continue
+        assert command[:2] == ["python", "examples/elu_without_bn.py"], command
+        path = ROOT / command[1]
+        module_spec = importlib.util.spec_from_file_location("readme_elu_without_bn", path)
+        assert module_spec is not None and module_spec.loader is not None
+        module = importlib.util.module_from_spec(module_spec)
+        monkeypatch.setitem(sys.modules, module_spec.name, module)
+        module_spec.loader.exec_module(module)
+        monkeypatch.setattr(module, "ROOT", tmp_path)
+        monkeypatch.setattr(sys, "argv", command[1:])
+        module.main()
+    assert '"test_accuracy"' in (tmp_path / "runs" / "cifar10" / "metrics.json").read_text()
+    assert (tmp_path / "runs" / "elu_without_bn" / "report.md").exists()

@@ -17,6 +17,9 @@ from normspec.run.data_files import NUMERIC, DataError, MiB, read_npz, reading, 
 from normspec.weight_checks import printable
 
 KERAS_CACHED = ("mnist", "fashion_mnist", "cifar10")
+CIFAR_FOLDERS = ("cifar-10-batches-py", "cifar-10-batches-py-target/cifar-10-batches-py")
+"""Where in the cache CIFAR-10's batches are: older Keras versions extract them into the first
+folder, recent ones (``keras.datasets.cifar10.load_data()`` in Keras 3.15) into the second."""
 CACHE_FILE_LIMIT = 256 * MiB
 """The most normspec reads from one Keras-cache file, decompressed (the real ones hold under
 60 MiB each)."""
@@ -36,7 +39,8 @@ def from_keras_cache(name: str) -> tuple[np.ndarray, ...]:
             return _mnist(root / "mnist.npz")
         if name == "fashion_mnist":
             return _fashion(root / "fashion-mnist")
-        return _cifar10(root / "cifar-10-batches-py")
+        folders = [root / folder for folder in CIFAR_FOLDERS]
+        return _cifar10(next((f for f in folders if f.is_dir()), folders[0]))
     except FileNotFoundError as exc:
         raise DataError(
             f"data set '{name}' is not in the Keras cache ({exc.filename}) and normspec does not "
