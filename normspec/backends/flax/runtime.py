@@ -74,8 +74,9 @@ def set_weights(model: nnx.Module, spec: CanonicalSpec, weights: Weights) -> Non
         variable.set_value(jnp.asarray(weights[key], dtype=variable[...].dtype))
     names = module_of(spec).names
     for site in spec.walk():
-        if isinstance(site.op, ir.Standardize):
-            getattr(model, names[site.op.name]).fitted = True  # its statistics are set now
+        if isinstance(site.op, ir.Standardize):  # checked now, not in every compiled function
+            layer = getattr(model, names[site.op.name])
+            layer.checked = layer.fitted
 
 
 def get_weights(model: nnx.Module, spec: CanonicalSpec) -> Weights:
