@@ -15,7 +15,7 @@ import numpy as np
 
 from normspec import reference
 from normspec.ir import ops as ir
-from normspec.ir.graph import CanonicalSpec, InputSpec, weight_specs
+from normspec.ir.graph import CanonicalSpec, InputSpec, OutputSpec, weight_specs
 from normspec.weights import Weights, init_weights
 
 TOLERANCE = {"float32": 1e-5, "float64": 1e-10}
@@ -209,7 +209,7 @@ def _inside(
         return where
     entering = x
     if index:
-        head = spec.model_copy(update={"layers": spec.layers[:index]})
+        head = spec.model_copy(update={"layers": spec.layers[:index], "output": OutputSpec()})
         outputs, _ = reference.forward(head, _own(head, weights), x, train=train)
         entering = outputs["output"].astype(spec.input.dtype)
     shape = spec.layers[index - 1].shape if index else spec.input.shape
@@ -221,6 +221,7 @@ def _inside(
                 "name": f"{spec.name}_{op.name}_{part}",
                 "input": InputSpec(shape=shape, dtype=spec.input.dtype),
                 "layers": ops,
+                "output": OutputSpec(),
             }
         )
         own = _own(sub, weights)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from normspec.ir.graph import CanonicalSpec
+from normspec.ir.output_checks import returns_logits
 
 # Importing the kernel modules registers their kernels.
 from normspec.reference import activations, layers, norms, spatial  # noqa: F401
@@ -26,8 +27,10 @@ def forward(
     """Run the batch ``x`` ``(N, *spec.input.shape)`` through ``spec`` in float64.
 
     Returns ``(outputs, new_weights)``. ``outputs`` holds every top-level op's output keyed by
-    op name, in ``spec.layers`` order, plus ``"output"``, the final value. ``new_weights`` is a
-    float64 copy of ``weights``; with ``train=True`` every batch norm normalizes with the batch
+    op name, in ``spec.layers`` order, plus ``"output"``, the model's output: the final value,
+    or what enters the final softmax or sigmoid when the model returns logits (``output:
+    {logits: true}``). ``new_weights`` is a float64 copy of ``weights``; with ``train=True``
+    every batch norm normalizes with the batch
     statistics and its ``<op>.mean`` / ``<op>.var`` running statistics in it are updated
     (``running = (1 - momentum) * running + momentum * batch``, the variance per the op's
     ``running_var`` estimator). Dropout is the identity in both modes.
@@ -41,10 +44,11 @@ def forward(
         )
     ctx = Context({k: np.array(v, dtype=np.float64) for k, v in weights.items()}, train)
     outputs: dict[str, Array] = {}
+    entering = batch
     for op in spec.layers:
-        batch = run_op(op, batch, ctx)
+        entering, batch = batch, run_op(op, batch, ctx)
         outputs[op.name] = batch
-    outputs["output"] = batch
+    outputs["output"] = entering if returns_logits(spec) else batch
     return outputs, ctx.weights
 
 

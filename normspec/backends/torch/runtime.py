@@ -22,6 +22,7 @@ from normspec.backends.torch.module import class_name, emit_module
 from normspec.backends.weight_maps import Slot, slot
 from normspec.ir import ops as ir
 from normspec.ir.graph import CanonicalSpec, WeightSpec
+from normspec.ir.output_checks import returns_logits
 from normspec.weights import Weights, check_weights
 
 Call = tuple[int, torch.Tensor, torch.Tensor]
@@ -158,7 +159,8 @@ def full_precision() -> Iterator[None]:
 def forward(
     model: nn.Module, spec: CanonicalSpec, x: np.ndarray, *, train: bool
 ) -> dict[str, np.ndarray]:
-    """Every top-level op's output (channels-last numpy) and ``"output"``.
+    """Every top-level op's output (channels-last numpy) and ``"output"``, the model's (a
+    model that returns logits does not apply its final activation: its module is run on them).
 
     Forward hooks record, in execution order, each op module's input and output. A residual is
     no module (its branches are written out in ``forward``), so its output is the input of the
@@ -175,6 +177,8 @@ def forward(
         with torch.no_grad(), mode(model, train=train, dropout=False), full_precision():
             device = next(model.parameters(), torch.empty(0)).device
             output = model(to_torch(x, model_dtype(spec)).to(device))
+            if returns_logits(spec):  # the final activation, as ``probabilities`` applies it
+                model.get_submodule(spec.layers[-1].name)(output)
     finally:
         for handle in handles:
             handle.remove()
