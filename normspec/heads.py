@@ -7,13 +7,16 @@ import numpy as np
 
 from normspec.ir import ops as ir
 from normspec.ir.graph import CanonicalSpec
-from normspec.ir.output_checks import LOGIT_HEADS, logits_head
+from normspec.ir.output_checks import LOGIT_HEADS, applied_head, logits_head, returns_logits
 
-__all__ = ["LOGIT_HEADS", "logits_head", "output_kind", "targets"]
+__all__ = ["LOGIT_HEADS", "applied_head", "logits_head", "output_kind", "returns_logits", "targets"]
 
 
 def output_kind(spec: CanonicalSpec) -> str:
-    """``probabilities`` (softmax), ``probability`` (sigmoid) or ``raw`` (logits/regression)."""
+    """What the model returns: ``probabilities`` (after a final softmax), ``probability``
+    (sigmoid) or ``raw`` (logits, as with ``output: {logits: true}``, or a regression)."""
+    if returns_logits(spec):
+        return "raw"
     last = spec.nodes[-1].op
     if isinstance(last, ir.Activation) and last.function == "softmax":
         return "probabilities"

@@ -42,11 +42,12 @@ class Case:
     emits: Mapping[str, str] = field(default_factory=dict)  # backend -> snippet of its source
     xfail: Mapping[str, str] = field(default_factory=dict)  # backend -> why it fails today
     tolerance: Mapping[str, float] = field(default_factory=dict)  # dtype -> largest error
+    extra: str = ""  # more top-level YAML: an output section
 
     @cached_property
     def spec(self) -> CanonicalSpec:
         """The canonical spec, in float32."""
-        return make_spec(self.shape, self.layers, self.normalize)
+        return make_spec(self.shape, self.layers, self.normalize, extra=self.extra)
 
     def tol(self, dtype: str) -> float:
         return self.tolerance.get(dtype, TOLERANCE[dtype])
@@ -124,6 +125,8 @@ CASES: list[Case] = [
     Case("softmax", ODD, "- activation: softmax", (7, 7, 3), emits={"torch": "nn.Softmax(dim=1)", "keras": "axis=-1", "flax": "axis=-1"}),
     Case("softmax_flat", FLAT, "- activation: softmax", (6,), emits={"torch": "nn.Softmax(dim=1)"}),
     Case("softmax_seq", SEQ, "- activation: softmax", (9, 4), emits={"torch": "nn.Softmax(dim=1)"}),
+    Case("logits_softmax", FLAT, "- dense: {units: 4, norm: batch}\n- dense: {units: 3, activation: softmax}", (3,), extra="output: {logits: true}", emits={"torch": "def probabilities(", "keras": "def probability_model(", "flax": "def probabilities("}),
+    Case("logits_sigmoid", SEQ, "- conv1d: 2\n- activation: sigmoid", (7, 2), extra="output: {logits: true}", emits={"torch": "x = self.activation_1(x)", "keras": '"sigmoid", name="activation_1"', "flax": "x = self(x)"}),
     Case("batch_norm_unbiased_default_eps", EVEN, "- batch_norm: {momentum: 0.2}", (8, 8, 3), emits={"keras": "BatchNormUnbiased(", "flax": "UnbiasedBatchNorm("}),
     Case("batch_norm_unbiased", EVEN, "- batch_norm: {momentum: 0.2, epsilon: 0.01}", (8, 8, 3), emits={"torch": "nn.BatchNorm2d("}),
     Case("batch_norm_biased", ODD, "- batch_norm: {running_var: biased, epsilon: 0.001}", (7, 7, 3), emits={"torch": "unbiased=False", "keras": "layers.BatchNormalization(", "flax": "use_fast_variance=False"}),

@@ -15,13 +15,19 @@ from normspec.parity import TOLERANCE, error, parity_weights
 
 
 def make_spec(
-    shape: str, layers: str, normalize: str = "none", dtype: str = "float32", name: str = "case"
+    shape: str,
+    layers: str,
+    normalize: str = "none",
+    dtype: str = "float32",
+    name: str = "case",
+    extra: str = "",
 ) -> CanonicalSpec:
-    """A one-input spec: ``layers`` is the YAML of the layer list, one item per line."""
+    """A one-input spec: ``layers`` is the YAML of the layer list, one item per line; ``extra``
+    more top-level YAML (an ``output`` section)."""
     body = "\n".join("  " + line for line in layers.splitlines())
     return normspec.load(
         f"normspec: 1\nname: {name}\ninput: {{shape: {shape}, dtype: {dtype}, "
-        f"normalize: {normalize}}}\nlayers:\n{body}\n"
+        f"normalize: {normalize}}}\nlayers:\n{body}\n{extra}"
     )
 
 

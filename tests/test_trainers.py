@@ -212,13 +212,20 @@ def loss_case(case: str) -> tuple[CanonicalSpec, Dataset, dict[str, np.ndarray]]
         "logits_bce": (1, "linear", "binary_cross_entropy"),
         "logits_cross_entropy": (2, "linear", "cross_entropy"),
         "mse": (1, "linear", "mean_squared_error"),
+        "returns_logits_sigmoid": (1, "sigmoid", "binary_cross_entropy"),
+        "returns_logits_softmax": (2, "softmax", "cross_entropy"),
     }[case]
     text = MOONS.replace("UNITS", str(units)).replace("ACTIVATION", activation)
+    if case.startswith("returns_logits"):  # the model returns what enters its activation
+        text += "output: {logits: true}\n"
     spec = normspec.load(text.replace("LOSS", loss))
     return spec, moons(), starting_weights(spec, moons(), seed=1)
 
 
-LOSS_CASES = ["saturated_softmax", "sigmoid_bce", "logits_bce", "logits_cross_entropy", "mse"]
+LOSS_CASES = [
+    "saturated_softmax", "sigmoid_bce", "logits_bce", "logits_cross_entropy", "mse",
+    "returns_logits_sigmoid", "returns_logits_softmax",
+]  # fmt: skip
 
 
 @pytest.mark.parametrize("case", LOSS_CASES)

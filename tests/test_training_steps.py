@@ -64,12 +64,14 @@ def built(backend_name: str, spec: CanonicalSpec, weights):  # type: ignore[no-u
     return backend, model
 
 
+@pytest.mark.parametrize("output", ["", "output: {logits: true}\n"], ids=["", "logits"])
 @pytest.mark.parametrize("optimizer", OPTIMIZERS, ids=["nesterov", "sgd", "adam"])
 @pytest.mark.parametrize("backend", BACKEND_PARAMS)
-def test_train_steps_match_closed_form_gradients(backend: str, optimizer: str) -> None:
+def test_train_steps_match_closed_form_gradients(backend: str, optimizer: str, output: str):
+    """Also when the model returns the logits (``output``): the same loss, the same steps."""
     spec = normspec.load(
         "normspec: 1\nname: lin\ninput: {shape: [5], dtype: float64}\n"
-        "layers:\n  - dense: {units: 3, activation: softmax}\n"
+        f"layers:\n  - dense: {{units: 3, activation: softmax}}\n{output}"
         f"train: {{loss: cross_entropy, optimizer: {optimizer}}}\n"
     )
     rng = np.random.default_rng(5)

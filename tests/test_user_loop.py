@@ -8,6 +8,7 @@ import importlib.util
 import os
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 import pytest
@@ -159,3 +160,80 @@ def test_loading_saved_statistics_makes_the_model_ready(backend: str, tmp_path: 
         pytest.skip(f"needs {backend}")
     fitted, loaded = RELOADS[backend](built(backend, tmp_path), tmp_path)
     np.testing.assert_array_equal(fitted, loaded)
+
+
+# --- Flax: the state restored with Flax's own functions is enough -------------------------------
+
+
+def _flax_saved(module: ModuleType) -> tuple[Any, bytes, np.ndarray]:
+    """An adapted model in eval mode, its state as msgpack bytes (``nnx.state``,
+    ``to_state_dict``, ``msgpack_serialize``) and inputs."""
+    from flax import nnx, serialization
+
+    x = threshold()[0][:64]
+    fitted = module.ThresholdInputNorm(rngs=nnx.Rngs(0))
+    fitted.input_norm.adapt(x)
+    fitted.eval()
+    state = serialization.to_state_dict(nnx.to_pure_dict(nnx.state(fitted)))
+    return fitted, serialization.msgpack_serialize(state), x
+
+
+def _flax_restore(module: ModuleType, data: bytes, how: str, tmp_path: Path) -> Any:
+    """A fresh model (other seed) whose state is restored by ``how``, nothing else."""
+    from flax import nnx, serialization
+
+    model = module.ThresholdInputNorm(rngs=nnx.Rngs(1))
+    stored = serialization.msgpack_restore(data)
+    if how == "update":
+        nnx.update(model, stored)
+    elif how == "replace_by_pure_dict":
+        state = nnx.state(model)
+        nnx.replace_by_pure_dict(state, stored)
+        nnx.update(model, state)
+    else:  # an Orbax checkpoint of the restored state, restored in turn
+        ocp = pytest.importorskip("orbax.checkpoint")
+        source = module.ThresholdInputNorm(rngs=nnx.Rngs(2))
+        nnx.update(source, stored)
+        checkpointer = ocp.StandardCheckpointer()
+        checkpointer.save(tmp_path / "checkpoint", nnx.state(source))
+        checkpointer.wait_until_finished()
+        nnx.update(model, checkpointer.restore(tmp_path / "checkpoint", nnx.state(model)))
+    model.eval()
+    return model
+
+
+@pytest.mark.parametrize("how", ["update", "replace_by_pure_dict", "orbax"])
+@pytest.mark.parametrize("jit", [False, True], ids=["eager", "jit"])
+def test_a_flax_state_restored_with_flax_functions_makes_the_model_ready(
+    how: str, jit: bool, tmp_path: Path
+) -> None:
+    """No ``fitted = True`` by hand: the restored statistics are what counts, also when the
+    first call is compiled (``nnx.jit``), where the check runs inside the compiled function."""
+    if not available("flax"):
+        pytest.skip("needs flax")
+    from flax import nnx
+
+    if how == "replace_by_pure_dict" and not hasattr(nnx, "replace_by_pure_dict"):
+        pytest.skip("this Flax has no nnx.replace_by_pure_dict")
+    module = built("flax", tmp_path)
+    fitted, data, x = _flax_saved(module)
+    loaded = _flax_restore(module, data, how, tmp_path)
+    assert loaded.input_norm.fitted
+    run = nnx.jit(lambda model, x: model(x)) if jit else (lambda model, x: model(x))
+    np.testing.assert_array_equal(np.asarray(run(loaded, x)), np.asarray(fitted(x)))
+    np.testing.assert_array_equal(np.asarray(loaded(x)), np.asarray(fitted(x)))
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["eager", "jit"])
+def test_an_unfitted_flax_model_refuses_eagerly_and_compiled(jit: bool, tmp_path: Path) -> None:
+    """Eagerly the layer raises at once; under ``nnx.jit`` the compiled function raises the
+    same message as it runs (NaN statistics would not reliably give a NaN output)."""
+    if not available("flax"):
+        pytest.skip("needs flax")
+    from flax import nnx
+
+    model = built("flax", tmp_path).ThresholdInputNorm(rngs=nnx.Rngs(0))
+    assert not model.input_norm.fitted
+    run = nnx.jit(lambda model, x: model(x)) if jit else (lambda model, x: model(x))
+    with pytest.raises(RuntimeError, match=r"mean and std are not set; call its adapt\(x_train\)"):
+        np.asarray(run(model, threshold()[0][:8]))

@@ -28,7 +28,8 @@ RESERVED_NAMES = frozenset(
         "self", "x", "inputs", "outputs", "model", "forward", "call", "build", "train", "eval",
         "training", "modules", "parameters", "buffers", "state", "layers", "weights", "variables",
         "name", "dtype", "input", "output", "rngs", "config", "normspec", "torch", "keras", "jax",
-        "jnp", "nn", "nnx", "np", "ops", "tf", "F", "math", "logits",
+        "jnp", "nn", "nnx", "np", "ops", "tf", "F", "math", "logits", "probabilities",
+        "probability_model",
         # attributes of torch.nn.Module, which the generated PyTorch class inherits
         "T_destination", "add_module", "apply", "bfloat16", "call_super_init", "children",
         "compile", "cpu", "cuda", "double", "dump_patches", "extra_repr", "float",

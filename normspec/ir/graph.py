@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from normspec.ir import ops as ir
 from normspec.ir.constraints import (
@@ -26,6 +26,8 @@ from normspec.ir.nodes import GraphNode, graph_nodes, output_name
 from normspec.ir.ops import AnyOp, Node, Shape, WeightSpec, size
 
 FORMAT_VERSION = 1
+LOGIT_HEADS = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}
+"""The activation whose input a loss reads as logits, when a spec ends in it."""
 
 
 class InputSpec(Node):
@@ -64,6 +66,14 @@ class TrainSpec(Node):
     validation_split: ValidationSplit
 
 
+class OutputSpec(Node):
+    """What the model returns: ``logits`` is what enters the final softmax or sigmoid (its
+    loss's head, :func:`normspec.ir.output_checks.logits_head`), which the loss and the
+    probabilities functions then apply; otherwise the last op's output."""
+
+    logits: bool = False
+
+
 class CanonicalSpec(Node):
     """The fully explicit, framework-free form of a spec. Frozen; compare by :attr:`hash`."""
 
@@ -71,7 +81,21 @@ class CanonicalSpec(Node):
     name: Identifier
     input: InputSpec
     layers: tuple[AnyOp, ...]
+    output: OutputSpec = OutputSpec()
+    """Written in the canonical form when it is not the default, so that specs without it keep
+    their canonical text and hash."""
     train: TrainSpec
+
+    @model_validator(mode="after")
+    def _logits_fit(self) -> CanonicalSpec:
+        """``output.logits`` needs the final activation the loss reads logits through."""
+        last, wanted = self.layers[-1] if self.layers else None, LOGIT_HEADS.get(self.train.loss)
+        if self.output.logits and not (isinstance(last, ir.Activation) and last.function == wanted):
+            raise ValueError(
+                "output.logits: the model returns what enters its final softmax (under loss "
+                "cross_entropy) or sigmoid (binary_cross_entropy); this network ends otherwise"
+            )
+        return self
 
     @cached_property
     def hash(self) -> str:

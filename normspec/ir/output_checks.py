@@ -1,13 +1,11 @@
-"""How a network's output meets its loss: the head a loss reads as logits, and the likely
-mistakes there, which ``validate`` and ``train`` report as warnings."""
+"""How a network's output meets its loss: the head a loss reads as logits, whether the model
+returns those logits itself (``output: {logits: true}``), and the likely mistakes there, which
+``validate`` and ``train`` report as warnings."""
 
 from __future__ import annotations
 
 from normspec.ir import ops as ir
-from normspec.ir.graph import CanonicalSpec
-
-LOGIT_HEADS = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}
-"""The activation whose input a loss reads as logits, when a spec ends in it."""
+from normspec.ir.graph import LOGIT_HEADS, CanonicalSpec
 
 
 def logits_head(spec: CanonicalSpec) -> ir.Activation | None:
@@ -19,6 +17,39 @@ def logits_head(spec: CanonicalSpec) -> ir.Activation | None:
     if isinstance(last, ir.Activation) and last.function == wanted:
         return last
     return None
+
+
+def returns_logits(spec: CanonicalSpec) -> bool:
+    """Whether the model returns logits, the input of its :func:`logits_head` (the spec says
+    ``output: {logits: true}``), and leaves that activation to the loss and to its
+    probabilities function."""
+    return spec.output.logits and logits_head(spec) is not None
+
+
+def applied_head(spec: CanonicalSpec) -> ir.Activation | None:
+    """The final softmax or sigmoid the model's output has been through, whose input the loss
+    reads as logits; None when that output is what the loss reads (logits or not)."""
+    return None if spec.output.logits else logits_head(spec)
+
+
+def logits_problem(spec: CanonicalSpec) -> str | None:
+    """Why ``output: {logits: true}`` does not fit ``spec``, or None."""
+    if not spec.output.logits or logits_head(spec) is not None:
+        return None
+    last = spec.layers[-1] if spec.layers else None
+    ends = (
+        f"{last.function} ({last.name})"
+        if isinstance(last, ir.Activation)
+        else f"{last.op} ({last.name})"
+        if last is not None
+        else "its input"
+    )
+    return (
+        "logits: true makes the model return what enters its final softmax (under loss "
+        "cross_entropy) or sigmoid (binary_cross_entropy), but this network ends in "
+        f"{ends} and its loss is {spec.train.loss}: its output is what the loss reads "
+        "already; remove logits: true, or end the last layer in that activation"
+    )
 
 
 def output_warnings(spec: CanonicalSpec) -> list[str]:

@@ -59,7 +59,7 @@ def to_data(spec: CanonicalSpec) -> dict[str, Any]:
     normalize: dict[str, Any] = {"kind": "none"}
     if layers and isinstance(layers[0], INPUT_NORM_OPS):
         normalize = input_norm_to_data(layers.pop(0))
-    return {
+    data: dict[str, Any] = {
         "normspec": spec.normspec,
         "name": spec.name,
         "input": {
@@ -68,8 +68,11 @@ def to_data(spec: CanonicalSpec) -> dict[str, Any]:
             "normalize": normalize,
         },
         "layers": [op_to_data(op) for op in layers],
-        "train": _plain(spec.train),
     }
+    if spec.output != type(spec.output)():  # the default is left out: hashes stay as they were
+        data["output"] = _plain(spec.output)
+    data["train"] = _plain(spec.train)
+    return data
 
 
 def to_yaml(spec: CanonicalSpec, dumper: type[Any] = DUMPER) -> str:

@@ -13,6 +13,7 @@ import numpy as np
 
 from normspec.ir.graph import CanonicalSpec
 from normspec.ir.nodes import INPUT
+from normspec.ir.output_checks import returns_logits
 
 # Importing the kernel modules registers their kernels.
 from normspec.reference import activations, layers, norms, spatial  # noqa: F401
@@ -29,7 +30,8 @@ def forward(
 
     Returns ``(outputs, new_weights)``. ``outputs`` holds every node's output keyed by its name,
     in node order (:attr:`CanonicalSpec.nodes`: a residual's children and its join too), plus
-    ``"output"``, the final value. ``new_weights`` is a
+    ``"output"``, the model's output: the final value, or what enters the final softmax or
+    sigmoid when the model returns logits (``output: {logits: true}``). ``new_weights`` is a
     float64 copy of ``weights``; with ``train=True`` every batch norm normalizes with the batch
     statistics and its ``<op>.mean`` / ``<op>.var`` running statistics in it are updated
     (``running = (1 - momentum) * running + momentum * batch``, the variance per the op's
@@ -45,7 +47,9 @@ def forward(
     ctx = Context({k: np.array(v, dtype=np.float64) for k, v in weights.items()}, train)
     values = node_values(spec, batch, ctx)
     outputs = {node.name: values[node.name] for node in spec.nodes}
-    outputs["output"] = values[spec.output_name]
+    last = spec.nodes[-1] if spec.nodes else None
+    logits = last is not None and returns_logits(spec)
+    outputs["output"] = values[last.inputs[0] if logits and last else spec.output_name]
     return outputs, ctx.weights
 
 

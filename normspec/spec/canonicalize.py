@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path as FilePath
 from typing import Any
 
 from normspec.errors import Path, Problem, SpecError, shown
 from normspec.ir import ops as ir
-from normspec.ir.graph import CanonicalSpec, InputSpec, walk_ops
+from normspec.ir.graph import CanonicalSpec, InputSpec, OutputSpec, walk_ops
+from normspec.ir.output_checks import logits_head, logits_problem
 from normspec.loader import Document, load_yaml, read_source
 from normspec.spec import hints
 from normspec.spec import models as m
@@ -74,12 +76,23 @@ class Canonicalizer:
         self.check_total_params(ops)
         if self.problems or self.doc.problems or header is None:
             raise SpecError(self.doc.problems + self.unrelated_to_reading())
-        return CanonicalSpec(
+        spec = CanonicalSpec(
             name=header.name,
             input=InputSpec(shape=tuple(header.input.shape), dtype=header.input.dtype),
             layers=tuple(ops),
             train=train_spec(header.train, ops),
         )
+        if not header.output.logits:
+            return spec
+        output = OutputSpec(logits=True)
+        problem = logits_problem(spec.model_copy(update={"output": output}))
+        if problem is not None:
+            raise SpecError([self.doc.problem(("output", "logits"), problem)])
+        spec = spec.model_copy(update={"output": output})
+        head = logits_head(spec)
+        if self.head_note is not None and head is not None:
+            self.head_note = dataclasses.replace(self.head_note, logits=head.function)
+        return spec
 
     def check_input_size(self, shape: Shape) -> Shape | None:
         try:

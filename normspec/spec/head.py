@@ -60,10 +60,18 @@ class HeadNote:
     said: bool
     """The layer itself sets ``norm``."""
     default_norm: str
+    logits: str | None = None
+    """The final activation whose input the model returns (``output: {logits: true}``)."""
 
     def line(self) -> str:
         """``head: layers[4].dense (dense_2): dense, softmax; no norm (defaults.norm 'batch'
-        does not reach the output layer; write norm: batch on it to have one)``"""
+        does not reach the output layer; write norm: batch on it to have one)``, and whether
+        the model returns its logits."""
+        if self.logits is None:
+            return self._norm_line()
+        return self._norm_line() + f"; the model returns what enters its final {self.logits}"
+
+    def _norm_line(self) -> str:
         where = f"head: {format_path(self.path)} ({self.name}): {', '.join(self.steps)}; "
         if self.said:
             norm = "no norm" if self.norm == "none" else f"{self.norm} norm"

@@ -111,6 +111,11 @@ def misplaced_key(path: Path, key: str, value: Any) -> str | None:
             "the learning rate is the optimizer's: write train: {optimizer: {kind: adam, "
             f"learning_rate: {flow(value)}}}}}, or give it to a run with --lr"
         )
+    if word in ("fromlogits", "logits") and path != ("output",):
+        return (
+            "the top-level output section says that the model returns logits: write output: "
+            "{logits: true} (its final softmax or sigmoid is then left to the loss)"
+        )
     if path == () and is_input_shape(key):
         return f"the shape goes inside input: write input: {{shape: {flow(value)}}}"
     if path == () and key in m.TrainSection.model_fields:

@@ -200,6 +200,14 @@ class TrainSection(Model):
     0 trains on every sample and reports no validation metrics."""
 
 
+class OutputSection(Model):
+    """What the model returns. ``logits: true``: what enters its final softmax (under
+    ``cross_entropy``) or sigmoid (``binary_cross_entropy``), for the stock losses that read
+    logits; the loss and each framework's probabilities function apply that activation."""
+
+    logits: bool = False
+
+
 class SpecHeader(Model):
     """The top-level sections. ``layers`` is only checked to be a list here; its items are
     parsed one by one against :data:`LAYER_KINDS`."""
@@ -212,6 +220,7 @@ class SpecHeader(Model):
     input: InputSection
     defaults: Defaults = Defaults()
     layers: Annotated[list[Any], Field(min_length=1)]
+    output: OutputSection = OutputSection()
     train: TrainSection = TrainSection()
 
 

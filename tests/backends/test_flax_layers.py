@@ -527,8 +527,10 @@ def test_input_statistics_are_state_but_not_parameters() -> None:
     assert jax.tree.leaves(nnx.state(layer, nnx.Param)) == []
 
 
-def test_loaded_statistics_run_once_marked_fitted() -> None:
-    """As the README loads weights: restore (read-only arrays), ``nnx.update``, ``fitted = True``."""
+def test_restored_statistics_are_enough_eager_and_compiled() -> None:
+    """As the README loads weights: restore (read-only arrays), ``nnx.update``; nothing else.
+    A compiled first call checks the statistics as it runs; once an eager call has checked
+    them, later traces leave the check out (``checked`` is static under ``nnx.jit``)."""
     source = Standardize(3, MEAN, STD, epsilon=1e-3, dtype=jnp.float32)
     layer = Standardize(3, epsilon=1e-3, dtype=jnp.float32)
     data = serialization.msgpack_restore(
@@ -537,8 +539,20 @@ def test_loaded_statistics_run_once_marked_fitted() -> None:
     state = nnx.state(layer)
     nnx.replace_by_pure_dict(state, data)
     nnx.update(layer, state)
-    with pytest.raises(RuntimeError, match="fitted = True"):
-        layer(batch((2, 3)))
-    layer.fitted = True
+    assert layer.fitted and not layer.checked
     x = batch((4, 3))
+    compiled = nnx.jit(lambda layer, x: layer(x))
+    np.testing.assert_allclose(np.array(compiled(layer, x)), np.array(source(x)), rtol=1e-6)
+    assert not layer.checked  # nothing is learnt from traced values
     np.testing.assert_allclose(np.array(layer(x)), np.array(source(x)), rtol=1e-6)
+    assert layer.checked
+    assert "callback" not in str(jax.make_jaxpr(lambda x: nnx.merge(*nnx.split(layer))(x))(x))
+
+
+def test_unset_statistics_refuse_under_jit_as_the_compiled_function_runs() -> None:
+    layer = Standardize(3, epsilon=1e-3, dtype=jnp.float32)
+    compiled = nnx.jit(lambda layer, x: layer(x))
+    with pytest.raises(RuntimeError, match=r"not set; call its adapt\(x_train\)"):
+        np.array(compiled(layer, batch((2, 3))))
+    layer.adapt(batch((2, 3)))
+    assert np.isfinite(np.array(compiled(layer, batch((2, 3))))).all()

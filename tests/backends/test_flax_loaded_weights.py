@@ -50,15 +50,12 @@ def spec_named(name: str) -> CanonicalSpec:
 
 def restore_msgpack(model: nnx.Module, path: Path) -> None:
     """Load a normspec ``.msgpack`` as the README shows: restore, drop normspec's metadata
-    entry, put the arrays into the model's state and mark fitted input statistics."""
+    entry, put the arrays into the model's state (input statistics included: nothing else)."""
     state = serialization.msgpack_restore(path.read_bytes())
     state.pop("__normspec__")
     graph_state = nnx.state(model, nnx.Not(nnx.RngState))
     nnx.replace_by_pure_dict(graph_state, state)
     nnx.update(model, graph_state)
-    for _, module in nnx.iter_modules(model):
-        if hasattr(module, "fitted"):
-            module.fitted = True
 
 
 def statistics(model: nnx.Module) -> list[np.ndarray]:

@@ -13,7 +13,7 @@ from normspec.backends.flax.emitter import PRINTERS
 from normspec.backends.printing import Builder, emit_nodes
 from normspec.ir.graph import CanonicalSpec
 from normspec.ir.ops import Shape
-from normspec.ir.output_checks import logits_head
+from normspec.ir.output_checks import logits_head, returns_logits
 
 
 @dataclass(frozen=True)
@@ -167,6 +167,12 @@ _LOSS_OF_HEAD = {
 }
 
 
+_PROBABILITIES = {
+    "softmax": "The class probabilities: the final softmax",
+    "sigmoid": "The probabilities: the final sigmoid",
+}
+
+
 def _model_class(spec: CanonicalSpec, builder: Builder, split: int) -> str:
     pad = INDENT * 2
     name = class_name(spec)
@@ -193,6 +199,30 @@ def _model_class(spec: CanonicalSpec, builder: Builder, split: int) -> str:
     head = logits_head(spec)
     if head is None:
         lines += [*builder.forward_lines, f"{pad}return x", "", *_sow_method()]
+        return "\n".join(lines)
+    if returns_logits(spec):
+        lines[-2:] = [
+            "",
+            *_wrap(
+                f"``__call__`` returns logits, what enters the final {head.function} (the "
+                f"spec says ``output: {{logits: true}}``), which "
+                f"``{_LOSS_OF_HEAD[head.function]}`` expects; ``probabilities`` applies "
+                f"that {head.function}.",
+                pad,
+            ),
+            f'{pad}"""',
+            f"{pad}x = jnp.asarray(x, DTYPE)",
+            *builder.forward_lines[:split],
+            f"{pad}return x",
+            "",
+            f"{INDENT}def probabilities(self, x: jax.Array) -> jax.Array:",
+            f'{pad}"""{_PROBABILITIES[head.function]} of ``__call__``\'s logits."""',
+            f"{pad}x = self(x)",
+            *builder.forward_lines[split:],
+            f"{pad}return x",
+            "",
+            *_sow_method(),
+        ]
         return "\n".join(lines)
     lines[-2:] = [
         "",

@@ -7,7 +7,7 @@ a float64 spec turns it on when it is executed, as it does in users' code.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
@@ -22,6 +22,7 @@ from normspec.backends.flax.module import FlaxModule, generate
 from normspec.backends.weight_maps import slot
 from normspec.ir import ops as ir
 from normspec.ir.graph import CanonicalSpec
+from normspec.ir.output_checks import returns_logits
 from normspec.weights import Weights, check_weights
 
 
@@ -74,8 +75,9 @@ def set_weights(model: nnx.Module, spec: CanonicalSpec, weights: Weights) -> Non
         variable.set_value(jnp.asarray(weights[key], dtype=variable[...].dtype))
     names = module_of(spec).names
     for node in spec.nodes:
-        if isinstance(node.op, ir.Standardize):
-            getattr(model, names[node.op.name]).fitted = True  # its statistics are set now
+        if isinstance(node.op, ir.Standardize):  # checked now, not in every compiled function
+            layer = getattr(model, names[node.op.name])
+            layer.checked = layer.fitted
 
 
 def get_weights(model: nnx.Module, spec: CanonicalSpec) -> Weights:
@@ -101,6 +103,14 @@ def mode(model: nnx.Module, *, train: bool, dropout: bool) -> Iterator[None]:
             setattr(module, attr, value)
 
 
+HEADS: dict[str, Callable[[jax.Array], jax.Array]] = {
+    "softmax": lambda z: nnx.softmax(z, axis=-1),
+    "sigmoid": nnx.sigmoid,
+}
+"""The final activations as the emitted model applies them (in ``__call__``, or in
+``probabilities`` when it returns logits)."""
+
+
 @nnx.jit
 def _captured(model: nnx.Module, x: jax.Array) -> tuple[jax.Array, dict[str, jax.Array]]:
     """The output and every sown layer output (the last one sown under each name)."""
@@ -111,13 +121,18 @@ def _captured(model: nnx.Module, x: jax.Array) -> tuple[jax.Array, dict[str, jax
 def forward(
     model: nnx.Module, spec: CanonicalSpec, x: np.ndarray, *, train: bool
 ) -> dict[str, np.ndarray]:
-    """Every node's output (and ``"output"``), captured with ``nnx.capture`` and
-    compiled with ``nnx.jit``. In train mode batch statistics are used and running statistics
-    updated; dropout is off in both."""
+    """Every node's output (and ``"output"``, the model's), captured with ``nnx.capture`` and
+    compiled with ``nnx.jit`` (a model that returns logits leaves its final activation to
+    ``probabilities``: it is applied to them here). In train mode batch statistics are used and
+    running statistics updated; dropout is off in both."""
     inputs = jnp.asarray(np.asarray(x, dtype=spec.input.dtype))
     with mode(model, train=train, dropout=False):
         output, sown = _captured(model, inputs)
     names = module_of(spec).names
-    result = {node.name: np.asarray(sown[names[node.name]]) for node in spec.nodes}
+    nodes = spec.nodes[:-1] if returns_logits(spec) else spec.nodes
+    result = {node.name: np.asarray(sown[names[node.name]]) for node in nodes}
+    head = spec.nodes[-1].op if spec.nodes else None
+    if returns_logits(spec) and isinstance(head, ir.Activation):  # as ``probabilities`` does
+        result[head.name] = np.asarray(HEADS[head.function](output))
     result["output"] = np.asarray(output)
     return result

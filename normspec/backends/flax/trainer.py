@@ -7,9 +7,9 @@ throughout, as in the model.
 
 The loss reads logits where the spec's output is a probability: the emitted model then has a
 ``logits`` method, the network before its final softmax/sigmoid, and the step applies that
-activation itself for the accuracy (the function ``__call__`` applies). Cross-entropy is
-``log_softmax`` of the logits and binary cross-entropy the stable log-sigmoid form, as in the
-other backends.
+activation itself for the accuracy (the function ``__call__`` applies); a model that returns
+logits (``output: {logits: true}``) is read as it is. Cross-entropy is ``log_softmax`` of the
+logits and binary cross-entropy the stable log-sigmoid form, as in the other backends.
 """
 
 from __future__ import annotations
@@ -32,9 +32,9 @@ from normspec.backends.common import (
     prediction_batches,
     requested_device,
 )
-from normspec.backends.flax.runtime import mode
+from normspec.backends.flax.runtime import HEADS, mode
 from normspec.batching import batches
-from normspec.heads import logits_head
+from normspec.heads import applied_head
 from normspec.ir.graph import SGD, Adam, CanonicalSpec
 
 
@@ -75,15 +75,8 @@ class LossForm:
 
 
 def loss_form(spec: CanonicalSpec) -> LossForm:
-    last = logits_head(spec)
+    last = applied_head(spec)
     return LossForm(spec.train.loss, None if last is None else last.function)
-
-
-_HEADS: dict[str, Callable[[jax.Array], jax.Array]] = {
-    "softmax": lambda z: nnx.softmax(z, axis=-1),
-    "sigmoid": nnx.sigmoid,
-}
-"""The final activations as the emitted ``__call__`` applies them."""
 
 
 def loss_value(form: LossForm, z: jax.Array, t: jax.Array) -> jax.Array:
@@ -118,7 +111,7 @@ def _train_step(
             out = z = model(x)
         else:
             z = model.logits(x)  # type: ignore[attr-defined]
-            out = _HEADS[form.head](z)
+            out = HEADS[form.head](z)
         return loss_value(form, z, t), out
 
     (loss, out), grads = nnx.value_and_grad(loss_fn, has_aux=True)(model)

@@ -14,7 +14,7 @@ from normspec.backends.keras.helpers import HELPERS, helper_source
 from normspec.backends.printing import Builder, emit_nodes
 from normspec.ir import ops as ir
 from normspec.ir.graph import CanonicalSpec
-from normspec.ir.output_checks import logits_head
+from normspec.ir.output_checks import logits_head, returns_logits
 
 
 @dataclass(frozen=True)
@@ -26,23 +26,33 @@ class KerasModule:
     """Name of the function that returns the ``keras.Model``."""
     output_layers: dict[str, str]
     """Op name (every op, residual children too) -> name of the Keras layer whose output is that
-    op's output."""
+    op's output (for a model that returns logits, the final activation's layer is in its
+    probability model)."""
+    probability_model: str | None = None
+    """Name of the function that adds the final softmax/sigmoid to a model returning logits."""
 
 
 def generate(spec: CanonicalSpec) -> KerasModule:
     names.check_names(spec, "keras")
     builder = Builder(spec, DIALECT, names.Names(spec, taken=RESERVED))
-    values = emit_nodes(builder, spec.nodes, PRINTERS, src="inputs")
-    result = values[spec.output_name]
+    logits = returns_logits(spec)
+    body = spec.nodes[:-1] if logits else spec.nodes
+    values = emit_nodes(builder, body, PRINTERS, src="inputs")
+    result = values[body[-1].name] if body else "inputs"
+    lines, builder.forward_lines = builder.forward_lines, []
+    if logits:  # the final activation goes in probability_model()
+        emit_nodes(builder, spec.nodes[-1:], PRINTERS, variables=values)
     name = builder_name(spec)
     parts = [
         _header(spec, builder, name),
         _imports(builder.helpers),
         _constants(spec, builder.helpers),
         *(helper_source(h) for h in HELPERS if h in builder.helpers),
-        _builder(spec, name, builder.forward_lines, result),
+        _builder(spec, name, lines, result),
+        *([_probability_model(spec, builder.forward_lines)] if logits else []),
     ]
-    return KerasModule(names.parsed("\n\n".join(parts), "keras"), name, builder.layer_of)
+    source = names.parsed("\n\n".join(parts), "keras")
+    return KerasModule(source, name, builder.layer_of, PROBABILITY_MODEL if logits else None)
 
 
 def builder_name(spec: CanonicalSpec) -> str:
@@ -56,12 +66,21 @@ def _paragraph(text: str) -> list[str]:
 
 
 _STOCK_LOSS = {"softmax": "SparseCategoricalCrossentropy", "sigmoid": "BinaryCrossentropy"}
+PROBABILITY_MODEL = "probability_model"
 
 
 def _loss_note(spec: CanonicalSpec) -> list[str]:
     head = logits_head(spec)
     if head is None:
         return []
+    if returns_logits(spec):
+        return ["", *_paragraph(
+            f"The model returns logits, what enters its final {head.function} (the spec "
+            "says ``output: {logits: true}``): compile it with "
+            f"``keras.losses.{_STOCK_LOSS[head.function]}(from_logits=True)``. "
+            f"``{PROBABILITY_MODEL}(model)`` is the model followed by that {head.function}, "
+            "over the same layers and weights: its ``predict`` gives the probabilities."
+        )]  # fmt: skip
     return ["", *_paragraph(
         f"The model's output is the spec's, after its final {head.function}: "
         f"``keras.losses.{_STOCK_LOSS[head.function]}()`` reads it as it is "
@@ -182,6 +201,22 @@ def _builder(spec: CanonicalSpec, name: str, body: list[str], result: str) -> st
         f"def {name}() -> keras.Model:",
         doc,
         *statement("inputs = ", inputs),
+        *body,
+        *statement("return ", model),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _probability_model(spec: CanonicalSpec, body: list[str]) -> str:
+    """``probability_model(model)``: ``model`` (returning logits) and the final activation."""
+    head = spec.layers[-1]
+    assert isinstance(head, ir.Activation)
+    name = f"{spec.name}_probabilities"
+    model = call("keras.Model", inputs=Raw("model.inputs"), outputs=Raw("x"), name=name)
+    lines = [
+        f"def {PROBABILITY_MODEL}(model: keras.Model) -> keras.Model:",
+        f'    """``model``, which returns logits, followed by its final {head.function}."""',
+        "    x = model.outputs[0]",
         *body,
         *statement("return ", model),
     ]

@@ -22,6 +22,7 @@ from normspec.backends.weight_maps import slot
 from normspec.errors import BackendError
 from normspec.ir import ops as ir
 from normspec.ir.graph import CanonicalSpec
+from normspec.ir.output_checks import returns_logits
 from normspec.weights import Weights, check_weights
 
 if keras.backend.backend() != "tensorflow":
@@ -36,15 +37,26 @@ def module_of(spec: CanonicalSpec) -> KerasModule:
     return generate(spec)
 
 
+def _executed(spec: CanonicalSpec) -> dict[str, Any]:
+    """The namespace of the emitted module, executed."""
+    namespace: dict[str, Any] = {"__name__": f"normspec_keras_{spec.name}"}
+    exec(compile(module_of(spec).source, f"<normspec:{spec.name}>", "exec"), namespace)
+    return namespace
+
+
 def build(spec: CanonicalSpec) -> keras.Model:
     """Execute the emitted module and call its builder."""
-    module = module_of(spec)
-    namespace: dict[str, object] = {"__name__": f"normspec_keras_{spec.name}"}
-    exec(compile(module.source, f"<normspec:{spec.name}>", "exec"), namespace)
-    builder: Any = namespace[module.builder]
-    model = builder()
+    model = _executed(spec)[module_of(spec).builder]()
     assert isinstance(model, keras.Model)
     return model
+
+
+@lru_cache(maxsize=128)
+def _probability_model(spec: CanonicalSpec) -> Any:
+    """The emitted ``probability_model`` of a spec whose model returns logits."""
+    name = module_of(spec).probability_model
+    assert name is not None
+    return _executed(spec)[name]
 
 
 def _variables(model: keras.Model, spec: CanonicalSpec) -> Iterator[tuple[str, keras.Variable]]:
@@ -98,10 +110,13 @@ _PROBES: weakref.WeakKeyDictionary[keras.Model, keras.Model] = weakref.WeakKeyDi
 
 
 def _probe(model: keras.Model, spec: CanonicalSpec) -> keras.Model:
-    """A model over the same layers whose outputs are every op's output."""
+    """A model over the same layers whose outputs are every op's output and the model's
+    (``output``); for a model that returns logits, over its probability model."""
     if model not in _PROBES:
         names = module_of(spec).output_layers
-        outputs = {op: model.get_layer(layer).output for op, layer in names.items()}
+        whole = _probability_model(spec)(model) if returns_logits(spec) else model
+        outputs = {op: whole.get_layer(layer).output for op, layer in names.items()}
+        outputs["output"] = model.outputs[0]
         _PROBES[model] = keras.Model(inputs=model.inputs, outputs=outputs)
     return _PROBES[model]
 
@@ -127,5 +142,5 @@ def forward(
     with dropout_disabled(model), full_precision():
         outputs = _probe(model, spec)(inputs, training=train)
     result = {n.name: keras.ops.convert_to_numpy(outputs[n.name]) for n in spec.nodes}
-    result["output"] = result[spec.output_name]
+    result["output"] = keras.ops.convert_to_numpy(outputs["output"])
     return result

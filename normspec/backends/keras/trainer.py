@@ -7,7 +7,8 @@ epoch through a ``keras.callbacks.Callback``. Dropout is active during training.
 The loss is compiled on the model itself. After a final softmax (sigmoid) the loss is
 ``SparseCategoricalCrossentropy`` (``BinaryCrossentropy``) with ``from_logits=False``: on
 TensorFlow, Keras then finds the activation's input and computes the loss from the logits,
-stably, as the other backends do explicitly. Any other output is taken as logits.
+stably, as the other backends do explicitly. Any other output, such as that of a model that
+returns logits (``output: {logits: true}``), is taken as logits (``from_logits=True``).
 
 Imported through :func:`normspec.backends.keras.load`, which sets the TensorFlow environment
 defaults before Keras is imported.
@@ -29,7 +30,7 @@ from normspec.backends import common
 from normspec.backends.common import loss_targets, missing_device, requested_device
 from normspec.backends.keras.optimizers import make_optimizer
 from normspec.batching import batches
-from normspec.heads import logits_head
+from normspec.heads import applied_head
 from normspec.ir.graph import SGD, Adam, CanonicalSpec
 
 __all__ = ["fit", "make_optimizer", "predict"]
@@ -49,7 +50,7 @@ def device_scope() -> Iterator[None]:
 
 def _final_activation(spec: CanonicalSpec) -> str | None:
     """``softmax``/``sigmoid`` when the loss reads the logits entering it, else None."""
-    head = logits_head(spec)
+    head = applied_head(spec)
     return head.function if head is not None else None
 
 

@@ -20,13 +20,13 @@ from normspec.backends.common import loss_targets
 from normspec.backends.keras import runtime
 from normspec.backends.keras.optimizers import make_optimizer
 from normspec.backends.keras.runtime import dropout_disabled
-from normspec.heads import logits_head
+from normspec.heads import applied_head
 from normspec.ir.graph import CanonicalSpec
 
 
 def loss_head(model: keras.Model, spec: CanonicalSpec) -> keras.Model:
     """``model``, or a model over the same layers ending before its final softmax/sigmoid."""
-    if not logits_head(spec) is not None:
+    if applied_head(spec) is None:
         return model
     logits = model.get_layer(spec.output_name).input
     return keras.Model(inputs=model.inputs, outputs=logits, name=f"{model.name}_logits")

@@ -14,7 +14,7 @@ from normspec.backends.torch.emitter import PRINTERS
 from normspec.errors import BackendError
 from normspec.ir.graph import CanonicalSpec
 from normspec.ir.ops import Shape
-from normspec.ir.output_checks import logits_head
+from normspec.ir.output_checks import logits_head, returns_logits
 
 MODULE_ATTRIBUTES = frozenset(
     {
@@ -127,6 +127,10 @@ def _imports(needs: set[str]) -> str:
 
 
 _LOSS_OF_HEAD = {"softmax": "nn.CrossEntropyLoss", "sigmoid": "nn.BCEWithLogitsLoss"}
+_PROBABILITIES = {
+    "softmax": "The class probabilities: the final softmax",
+    "sigmoid": "The probabilities: the final sigmoid",
+}
 
 
 def _model_class(spec: CanonicalSpec, b: Builder, split: int) -> str:
@@ -136,7 +140,14 @@ def _model_class(spec: CanonicalSpec, b: Builder, split: int) -> str:
         f"The network of the spec {spec.name!r}: {torch_shape(spec.input.shape)} -> "
         f"{torch_shape(spec.output_shape)}."
     )
-    if head is not None:
+    if head is not None and returns_logits(spec):
+        doc += (
+            f" ``forward`` returns logits, what enters the final {head.function} (the spec "
+            f"says ``output: {{logits: true}}``), which ``{_LOSS_OF_HEAD[head.function]}`` "
+            f"expects; ``probabilities`` applies that {head.function}. "
+            "``torch.compile(model)`` compiles ``forward``, the logits."
+        )
+    elif head is not None:
         doc += (
             f" ``forward`` returns the spec's output, after its final {head.function}; "
             f"``logits`` returns what enters that {head.function}, which "
@@ -156,6 +167,13 @@ def _model_class(spec: CanonicalSpec, b: Builder, split: int) -> str:
     if head is None:
         lines += ["", f"{INDENT}def forward(self, x: torch.Tensor) -> torch.Tensor:"]
         lines += [*b.forward_lines, f"{pad}return x"]
+        return "\n".join(lines)
+    if returns_logits(spec):
+        lines += ["", f"{INDENT}def forward(self, x: torch.Tensor) -> torch.Tensor:"]
+        lines += [*b.forward_lines[:split], f"{pad}return x"]
+        lines += ["", f"{INDENT}def probabilities(self, x: torch.Tensor) -> torch.Tensor:"]
+        lines += [f'{pad}"""{_PROBABILITIES[head.function]} of ``forward``\'s logits."""']
+        lines += [f"{pad}x = self.forward(x)", *b.forward_lines[split:], f"{pad}return x"]
         return "\n".join(lines)
     lines += ["", f"{INDENT}def forward(self, x: torch.Tensor) -> torch.Tensor:"]
     lines += [f"{pad}x = self.logits(x)", *b.forward_lines[split:], f"{pad}return x"]

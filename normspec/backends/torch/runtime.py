@@ -23,6 +23,7 @@ from normspec.backends.weight_maps import Slot, slot
 from normspec.ir import ops as ir
 from normspec.ir.graph import CanonicalSpec, WeightSpec
 from normspec.ir.nodes import INPUT, Add, NodeOp
+from normspec.ir.output_checks import returns_logits
 from normspec.weights import Weights, check_weights
 
 
@@ -156,7 +157,8 @@ def full_precision() -> Iterator[None]:
 def forward(
     model: nn.Module, spec: CanonicalSpec, x: np.ndarray, *, train: bool
 ) -> dict[str, np.ndarray]:
-    """Every node's output (channels-last numpy, in node order) and ``"output"``.
+    """Every node's output (channels-last numpy, in node order) and ``"output"``, the model's (a
+    model that returns logits does not apply its final activation: its module is run on them).
 
     Forward hooks record each op module's output. A residual's join is no module (``forward``
     adds its branches): its value is the sum of the two recorded values it reads, the same
@@ -173,6 +175,8 @@ def forward(
             device = next(model.parameters(), torch.empty(0)).device
             inputs = to_torch(x, model_dtype(spec)).to(device)
             output = model(inputs)
+            if returns_logits(spec):  # the final activation, as ``probabilities`` applies it
+                model.get_submodule(spec.nodes[-1].name)(output)
             values = {INPUT: inputs, **recorded}
             for node in spec.nodes:
                 if isinstance(node.op, Add):

@@ -6,7 +6,8 @@ mode. Arrays come in and go out channels-last; the model itself is channels-firs
 
 The loss is :func:`normspec.backends.torch.training.loss_function`, the one of the parity steps:
 after a final softmax (sigmoid) it reads the logits entering the activation, stably, as Keras
-does with ``from_logits=False`` on a softmax output and the Flax trainer does explicitly.
+does with ``from_logits=False`` on a softmax output and the Flax trainer does explicitly; the
+output of a model that returns logits (``output: {logits: true}``) is read as it is.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from normspec.backends.torch.runtime import model_dtype, to_numpy, to_torch
 from normspec.backends.torch.training import loss_function, make_optimizer, targets
 from normspec.batching import batches
 from normspec.errors import BackendError
-from normspec.heads import logits_head
+from normspec.heads import applied_head
 from normspec.ir.graph import SGD, Adam, CanonicalSpec
 
 
@@ -47,7 +48,7 @@ def _accuracy(spec: CanonicalSpec, out: torch.Tensor, t: torch.Tensor) -> float:
     if spec.train.loss == "cross_entropy":
         return float((out.argmax(dim=1) == t).double().mean())
     if spec.train.loss == "binary_cross_entropy":
-        threshold = 0.5 if logits_head(spec) is not None else 0.0
+        threshold = 0.5 if applied_head(spec) is not None else 0.0
         return float(((out > threshold) == (t > 0.5)).double().mean())
     return math.nan
 

@@ -61,7 +61,7 @@ def loss_function(model: nn.Module, spec: CanonicalSpec) -> Iterator[LossFn]:
     forward hook, is the loss's logits, so it is computed in the stable log-sum-exp form; the
     model's own output (probabilities) is left as it is, for accuracy and for ``predict``."""
     captured: dict[str, torch.Tensor] = {}
-    head = heads.logits_head(spec)
+    head = heads.applied_head(spec)
     handle = None
     if head is not None:
         handle = model.get_submodule(head.name).register_forward_hook(
