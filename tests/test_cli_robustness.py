@@ -142,6 +142,9 @@ def test_train_writes_files_with_the_normal_mode(tmp_path: Path, umask_022) -> N
         "metrics.json": 0o644,
         "metrics.csv": 0o644,
         "weights.safetensors": 0o644,
+        "curves.png": 0o644,
+        "report.md": 0o644,
+        "report.html": 0o644,
     }
 
 

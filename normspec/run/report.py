@@ -30,6 +30,7 @@ def plot_curves(groups: Mapping[str, Sequence[History]], path: Path, title: str)
     fig, axes = plt.subplots(1, len(PANELS), figsize=(5 * len(PANELS), 3.9))
     longest, banded = 1, False
     for ax, (key, label) in zip(axes, PANELS, strict=True):
+        plotted: list[float] = []
         for i, (name, runs) in enumerate(groups.items()):
             curves = [[e[key] for e in h.epochs] for h in runs if h.epochs]
             if not curves:
@@ -39,8 +40,10 @@ def plot_curves(groups: Mapping[str, Sequence[History]], path: Path, title: str)
             xs = list(range(1, n + 1))
             cols = [[c[j] for c in curves] for j in range(n)]
             style, marker = STYLES[i % len(STYLES)]
-            (line,) = ax.plot(xs, [_mean(col) for col in cols], linestyle=style, marker=marker,
-                              ms=4, label=name, alpha=0.9)  # fmt: skip
+            means = [_mean(col) for col in cols]
+            plotted += means
+            (line,) = ax.plot(xs, means, linestyle=style, marker=marker, ms=4, label=name,
+                              alpha=0.9)  # fmt: skip
             if len(curves) > 1:
                 banded = True
                 intervals = [spread(col) for col in cols]
@@ -54,8 +57,8 @@ def plot_curves(groups: Mapping[str, Sequence[History]], path: Path, title: str)
         else:
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
-        if key.endswith("loss"):
-            ax.set_yscale("log")
+        if key.endswith("loss") and any(math.isfinite(v) and v > 0 for v in plotted):
+            ax.set_yscale("log")  # not for a diverged run or an unmeasured loss: nothing to scale
     fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", fontsize=8,
                ncol=min(len(groups), 4), frameon=False)  # fmt: skip
     note = "  (bands: 95 % confidence interval of the mean over seeds)" if banded else ""
