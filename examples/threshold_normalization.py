@@ -16,7 +16,6 @@ import argparse
 from pathlib import Path
 
 import normspec
-from normspec.files import write_text
 from normspec.ir import ops as ir
 from normspec.ir.graph import CanonicalSpec
 from normspec.run.ablate import VariantResult, table, write_report
@@ -87,11 +86,9 @@ def run(backend: str, epochs: int, out: Path) -> tuple[list[VariantResult], list
         folder = out / "diagnostics" / variant
         folder.mkdir(parents=True, exist_ok=True)
         save_diagnostics(folder, diagnostics, f"{variant} ({backend})")
-    write_report(results, backend, data, settings, 1, out, title="threshold (x >= 12500)")
-    report = out / "report.md"
-    text = report.read_text().replace("## Environment", "## Why\n\n" + "\n".join(
-        f"- {line}" for line in lines) + "\n\n## Environment", 1)  # fmt: skip
-    write_text(report, text)
+    why_section = ["## Why\n", *(f"- {line}" for line in lines), ""]
+    write_report(results, backend, data, settings, 1, out, title="threshold (x >= 12500)",
+                 diagnostics=why_section)  # fmt: skip
     return results, lines
 
 

@@ -38,6 +38,8 @@ def test_threshold_needs_input_normalization(tmp_path: Path) -> None:
         assert "gradient norm of dense_1's kernel" in why[variant]
     assert "dense_1_tanh 0% saturated at the first step" in why["input_norm"]
     assert "## Why" in (tmp_path / "report.md").read_text()
+    html = (tmp_path / "report.html").read_text()
+    assert ">Why<" in html and "dense_1_tanh 100% saturated at the first step" in html
     assert accuracy["plain"] < 0.6 and [o.label for o in results["plain"].outcomes()] == ["stuck"]
     assert accuracy["batch_norm"] < 0.6
     assert accuracy["input_norm"] >= 0.99
