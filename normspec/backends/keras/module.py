@@ -209,7 +209,7 @@ def _builder(spec: CanonicalSpec, name: str, body: list[str], result: str) -> st
 
 def _probability_model(spec: CanonicalSpec, body: list[str]) -> str:
     """``probability_model(model)``: ``model`` (returning logits) and the final activation."""
-    head = spec.layers[-1]
+    head = spec.nodes[-1].op
     assert isinstance(head, ir.Activation)
     name = f"{spec.name}_probabilities"
     model = call("keras.Model", inputs=Raw("model.inputs"), outputs=Raw("x"), name=name)
