@@ -1,10 +1,12 @@
 """Each backend's explicit training steps (what training-step parity and ``compare --train``
 rest on), against numpy: closed-form gradients with the IR's update rules, and the first
-loss and running statistics of a batch-norm network against the reference interpreter."""
+loss and running statistics of a batch-norm network against the reference interpreter; and a
+ReLU, batch norm, max pool network, whose pool windows hold tied maxima, against PyTorch."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -14,7 +16,8 @@ import normspec
 from normspec import reference
 from normspec.ir.graph import CanonicalSpec
 from normspec.parity import parity_weights
-from test_backends_shared import BACKEND_PARAMS
+from normspec.reference.spatial import windows
+from test_backends_shared import BACKEND_PARAMS, available
 
 OPTIMIZERS = [
     "{kind: sgd, learning_rate: 0.3, momentum: 0.9, nesterov: true}",
@@ -116,3 +119,48 @@ def test_train_steps_losses_and_running_statistics(backend: str, loss: str) -> N
     for key in ("conv2d_1_bn.mean", "conv2d_1_bn.var", "dense_1_bn.mean", "dense_1_bn.var"):
         np.testing.assert_allclose(after[key], new_weights[key], rtol=0, atol=1e-12, err_msg=key)
     assert DROPOUT_RESTORED[backend](model)
+
+
+RELU_BN_POOL = """
+normspec: 1
+name: relu_bn_pool
+input: {shape: [6, 6, 2], dtype: float64}
+layers:
+  - conv2d: {filters: 4, padding: same, activation: relu,
+              norm: {kind: batch, position: after_activation}}
+  - max_pool2d: {pool: 2, strides: 1}
+  - flatten
+  - dense: {units: 3, activation: softmax}
+train: {optimizer: {kind: sgd, learning_rate: 0.1}, loss: cross_entropy}
+"""
+
+
+@cache
+def relu_bn_pool_steps(backend: str):  # type: ignore[no-untyped-def]
+    """Three SGD steps of conv, ReLU, batch norm, max pool: the ReLU's zeros, shifted by the
+    batch norm, tie in many windows. The losses and the weights after."""
+    spec = normspec.load(RELU_BN_POOL)
+    weights = parity_weights(spec, seed=4)
+    rng = np.random.default_rng(9)
+    batches = [(rng.normal(size=(6, 6, 6, 2)), rng.integers(0, 3, 6)) for _ in range(3)]
+    outputs, _ = reference.forward(spec, weights, batches[0][0], train=True)
+    pooled = windows(outputs["conv2d_1_bn"], (2, 2), (1, 1), ((0, 0), (0, 0)))
+    tied = (pooled == pooled.max(axis=(-2, -1), keepdims=True)).sum(axis=(-2, -1)) > 1
+    assert tied.sum() > 20  # many windows hold tied maxima
+    b, model = built(backend, spec, weights)
+    return np.array(b.train_steps(model, spec, batches)), b.get_weights(model, spec)
+
+
+@pytest.mark.parametrize("backend", [p for p in BACKEND_PARAMS if p.values != ("torch",)])
+def test_relu_batch_norm_max_pool_steps_match_torch(backend: str) -> None:
+    """Tied maxima after a ReLU and a batch norm do not part the frameworks: float64 SGD steps
+    leave the same weights as PyTorch's to 1e-12. Those ties are ReLU zeros, so whichever of
+    them takes a window's gradient, the ReLU passes none of it on and the batch norm's sums
+    come out the same; the rule itself is tested in test_gradients.py."""
+    if not available("torch"):
+        pytest.skip("torch is not installed")
+    losses, after = relu_bn_pool_steps(backend)
+    torch_losses, torch_after = relu_bn_pool_steps("torch")
+    np.testing.assert_allclose(losses, torch_losses, rtol=0, atol=1e-12)
+    for key, value in torch_after.items():
+        np.testing.assert_allclose(after[key], value, rtol=0, atol=1e-12, err_msg=key)

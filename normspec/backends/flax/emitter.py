@@ -123,7 +123,10 @@ def _conv(op: ir.Conv1D | ir.Conv2D, site: Site) -> None:
 
 @register(ir.MaxPool1D, ir.MaxPool2D)
 def _max_pool(op: ir.MaxPool1D | ir.MaxPool2D, site: Site) -> None:
-    # Flax pads a max pool with -inf, so padded cells never win.
+    # Flax pads a max pool with -inf, so padded cells never win. Under jax.grad, XLA's
+    # select-and-scatter gives each window's gradient to its first largest cell in row-major
+    # order, as PyTorch does: normspec's convention, tested with exact ties.
+    site.builder.notes.add("max_pool")
     options = {"window_shape": op.pool, "strides": op.strides, "padding": _padding(op.padding)}
     site.result(call("nnx.max_pool", site.x, **options))
 
@@ -155,8 +158,14 @@ def _global_pool(func: str) -> Emitter:
     return emit
 
 
+@register(ir.GlobalMaxPool)
+def _global_max_pool(op: ir.GlobalMaxPool, site: Site) -> None:
+    # jnp.max splits the gradient evenly among tied maxima, as torch.amax does.
+    site.builder.notes.add("global_max_pool")
+    _global_pool("jnp.max")(op, site)
+
+
 register(ir.GlobalAvgPool)(_global_pool("jnp.mean"))
-register(ir.GlobalMaxPool)(_global_pool("jnp.max"))
 
 
 @register(ir.Flatten)

@@ -109,6 +109,13 @@ def _convention_notes(builder: Builder) -> list[str]:
             "- Average pools say whether padded cells count in the divisor",
             "  (``count_include_pad``).",
         ]
+    if "max_pool" in builder.notes:
+        notes += [
+            "- ``nnx.max_pool`` sends each window's gradient to the window's first largest cell",
+            "  in row-major order (overlapping windows add theirs up), as PyTorch does.",
+        ]
+    if "global_max_pool" in builder.notes:
+        notes += ["- ``jnp.max`` splits its gradient evenly among tied largest cells."]
     if "flatten" in builder.notes:
         notes += ["- Flatten keeps the channels-last order, the one the dense kernels expect."]
     return ["", "Conventions:", "", *notes] if notes else []

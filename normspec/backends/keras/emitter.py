@@ -99,6 +99,8 @@ def _pool(op: ir.Op, site: Site, kind: str, mode: str) -> None:
 
 @register(ir.MaxPool1D, ir.MaxPool2D)
 def _max_pool(op: ir.MaxPool1D | ir.MaxPool2D, site: Site) -> None:
+    # TensorFlow's MaxPoolGrad gives each window's gradient to its first largest cell in
+    # row-major order, as PyTorch does: normspec's convention, tested with exact ties.
     mode = padding_mode(site, op.pool, op.strides, op.padding, (1,) * len(op.pool))
     if mode is None:  # padded cells must act as -inf, which zero padding would not do
         cls = site.builder.helper("NegativeInfinityPadding")
@@ -134,7 +136,7 @@ def _global_pool(kind: str) -> Emitter:
 
 
 register(ir.GlobalAvgPool)(_global_pool("Average"))
-register(ir.GlobalMaxPool)(_global_pool("Max"))
+register(ir.GlobalMaxPool)(_global_pool("Max"))  # ties share the gradient, as with amax
 
 
 @register(ir.Flatten)

@@ -149,6 +149,13 @@ def _convention_notes(spec: CanonicalSpec, builder: Builder) -> list[str]:
             '- ``padding="same"`` is TensorFlow\'s rule (an odd total puts the extra cell at',
             "  the end); any other padding is written out as a layer of its own.",
         ]
+    if any(isinstance(node.op, ir.MaxPool1D | ir.MaxPool2D) for node in spec.nodes):
+        notes += [
+            "- MaxPooling sends each window's gradient to the window's first largest cell in",
+            "  row-major order (overlapping windows add theirs up), as PyTorch does.",
+        ]
+    if any(isinstance(node.op, ir.GlobalMaxPool) for node in spec.nodes):
+        notes += ["- GlobalMaxPooling splits its gradient evenly among tied largest cells."]
     if any(isinstance(node.op, ir.Flatten) for node in spec.nodes):
         notes += ["- Flatten keeps the channels-last order, the one the dense kernels expect."]
     return ["", "Conventions:", "", *notes] if notes else []

@@ -138,6 +138,8 @@ def _pool(op: Any, site: Site, kind: str, **options: Any) -> None:
 
 @register(ir.MaxPool1D, ir.MaxPool2D)
 def _max_pool(op: ir.MaxPool1D | ir.MaxPool2D, site: Site) -> None:
+    # Each window's gradient goes to its first largest cell in row-major order: PyTorch's
+    # rule, normspec's convention (the Keras and Flax models' stock pools follow it; tested).
     _pool(op, site, "MaxPool")
 
 

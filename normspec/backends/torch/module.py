@@ -12,6 +12,7 @@ from normspec.backends.torch import helpers
 from normspec.backends.torch.dialect import DIALECT
 from normspec.backends.torch.emitter import PRINTERS
 from normspec.errors import BackendError
+from normspec.ir import ops as ir
 from normspec.ir.graph import CanonicalSpec
 from normspec.ir.ops import Shape
 from normspec.ir.output_checks import logits_head, returns_logits
@@ -112,9 +113,25 @@ def _header(spec: CanonicalSpec) -> str:
         "PyTorch runs float32 convolutions in TF32 unless torch.backends.cudnn.allow_tf32 "
         "is False, as normspec's parity checks set it."
     )
+    notes += _max_pool_note(spec)
     doc = [*_docstring(summary)[:-1], _docstring(summary)[-1].removesuffix('"""'), ""]
     doc += [*textwrap.wrap(notes, LINE_LENGTH), '"""']
     return "\n".join([*comments, *doc])
+
+
+def _max_pool_note(spec: CanonicalSpec) -> str:
+    """normspec's rule for the gradient of tied maxima, when the model has a max pool."""
+    ops = {type(node.op) for node in spec.nodes}
+    note = ""
+    if ops & {ir.MaxPool1D, ir.MaxPool2D}:
+        note += (
+            " A max pool sends each window's gradient to the window's first largest cell in "
+            "row-major order (overlapping windows add theirs up), PyTorch's rule and "
+            "normspec's convention in every framework."
+        )
+    if ir.GlobalMaxPool in ops:
+        note += " A global max pool (amax) splits its gradient evenly among tied largest cells."
+    return note
 
 
 def _imports(needs: set[str]) -> str:

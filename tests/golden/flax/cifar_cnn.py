@@ -14,6 +14,8 @@ Conventions:
 
 - BatchNorm ``momentum`` is Flax's weight of the old running value: 1 - the spec's
   momentum (the weight of the new batch statistic).
+- ``nnx.max_pool`` sends each window's gradient to the window's first largest cell
+  in row-major order (overlapping windows add theirs up), as PyTorch does.
 - Flatten keeps the channels-last order, the one the dense kernels expect.
 """
 

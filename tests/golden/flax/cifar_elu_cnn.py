@@ -12,6 +12,8 @@ variance (``use_fast_variance=False``), initializers.
 
 Conventions:
 
+- ``nnx.max_pool`` sends each window's gradient to the window's first largest cell
+  in row-major order (overlapping windows add theirs up), as PyTorch does.
 - Flatten keeps the channels-last order, the one the dense kernels expect.
 """
 

@@ -19,6 +19,8 @@ Conventions:
 
 - ``padding="same"`` is TensorFlow's rule (an odd total puts the extra cell at
   the end); any other padding is written out as a layer of its own.
+- MaxPooling sends each window's gradient to the window's first largest cell in
+  row-major order (overlapping windows add theirs up), as PyTorch does.
 - Flatten keeps the channels-last order, the one the dense kernels expect.
 
 normspec checks this module on the TensorFlow backend (``KERAS_BACKEND=tensorflow``). On

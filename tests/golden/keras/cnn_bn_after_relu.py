@@ -21,6 +21,8 @@ Conventions:
   1 - the spec's momentum (the weight of the new batch statistic).
 - ``padding="same"`` is TensorFlow's rule (an odd total puts the extra cell at
   the end); any other padding is written out as a layer of its own.
+- MaxPooling sends each window's gradient to the window's first largest cell in
+  row-major order (overlapping windows add theirs up), as PyTorch does.
 - Flatten keeps the channels-last order, the one the dense kernels expect.
 
 Saving: importing this module registers its custom classes (BatchNormUnbiased) with

@@ -9,7 +9,9 @@ Linear weight is the transposed dense kernel (in, out), a convolution weight (ou
 *kernel) is the kernel (*kernel, in, out) with its axes moved, and flatten keeps the
 channels-last feature order of the canonical weights. On NVIDIA GPUs PyTorch runs
 float32 convolutions in TF32 unless torch.backends.cudnn.allow_tf32 is False, as
-normspec's parity checks set it.
+normspec's parity checks set it. A max pool sends each window's gradient to the window's
+first largest cell in row-major order (overlapping windows add theirs up), PyTorch's
+rule and normspec's convention in every framework.
 """
 
 import torch

@@ -46,7 +46,8 @@ class GlobalAvgPool(nn.Module):
 
 
 class GlobalMaxPool(nn.Module):
-    """Maximum over every spatial axis: (N, C, *spatial) -> (N, C)."""
+    """Maximum over every spatial axis: (N, C, *spatial) -> (N, C). ``amax`` splits the
+    gradient evenly among tied maxima (``max(dim)`` would give all of it to one)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x.flatten(2).amax(dim=2)
