@@ -18,11 +18,15 @@ def batches(
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Shuffled mini-batches; the order depends only on (seed, epoch), never on the backend.
     There are :func:`batch_count` of them."""
-    order = np.random.default_rng([seed, epoch]).permutation(len(x))
-    for start in range(0, len(x), batch_size):
-        idx = order[start : start + batch_size]
-        if len(idx) >= MIN_BATCH:
-            yield x[idx], y[idx]
+    for idx in batch_indices(len(x), batch_size, seed=seed, epoch=epoch):
+        yield x[idx], y[idx]
+
+
+def batch_indices(samples: int, batch_size: int, *, seed: int, epoch: int) -> list[np.ndarray]:
+    """The sample indices of each mini-batch of :func:`batches`, in order."""
+    order = np.random.default_rng([seed, epoch]).permutation(samples)
+    parts = (order[start : start + batch_size] for start in range(0, samples, batch_size))
+    return [idx for idx in parts if len(idx) >= MIN_BATCH]
 
 
 def batch_count(samples: int, batch_size: int) -> int:

@@ -196,7 +196,7 @@ def _compare_training(
             bar.epoch_done(epoch_line(name, row, settings.epochs, len(dataset.x_val) > 0))
 
         result = compare_training(canon, names, dataset, settings, folder, progress=progress,
-                                  on_start=bar.start, on_batch_end=bar.advance,
+                                  on_start=bar.start, on_batch_end=bar.on_batch_end,
                                   diagnostics=diagnostics)  # fmt: skip
     for name, diag in result.diagnostics.items():
         click.echo(f"{name} " + diagnostics_line(diag, out / name, result.plots[name]), err=True)

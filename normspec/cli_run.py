@@ -250,7 +250,7 @@ def train_command(
                 dataset,
                 weights,
                 settings,
-                on_batch_end=bar.advance,
+                on_batch_end=bar.on_batch_end,
                 on_epoch=lambda row: bar.epoch_done(
                     epoch_line(backend, row, settings.epochs, validation)
                 ),
@@ -366,7 +366,7 @@ def ablate_command(
     events = events_writer(tensorboard)
     with run_output(out) as folder, bar:
         results = ablate(specs, backend, datasets, settings, seeds, folder, progress=progress,
-                         on_start=start, on_batch_end=bar.advance, same=same,
+                         on_start=start, on_batch_end=bar.on_batch_end, same=same,
                          diagnostics=diagnostics, on_run_end=events)  # fmt: skip
     click.echo(table(results), nl=False)
     for line in seeds_section(results)[1:]:

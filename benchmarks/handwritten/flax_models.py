@@ -29,14 +29,19 @@ class CifarCnn(nnx.Module):
         self.bn = BatchNorm(128, rngs=rngs)
         self.fc2 = nnx.Linear(128, 10, rngs=rngs)
 
-    def __call__(self, x: jax.Array) -> jax.Array:
+    def logits(self, x: jax.Array) -> jax.Array:
+        """What enters the final softmax; the loss is
+        ``optax.softmax_cross_entropy_with_integer_labels`` of it."""
         x = x * (1 / 255)
         for i, conv in enumerate(self.convs):
             x = conv(x)
             if i % 2:
                 x = nnx.max_pool(x, (2, 2), strides=(2, 2))
         x = nnx.relu(self.bn(self.fc1(x.reshape(x.shape[0], -1))))
-        return nnx.softmax(self.fc2(x), axis=-1)
+        return self.fc2(x)
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        return nnx.softmax(self.logits(x), axis=-1)
 
 
 class BasicBlock(nnx.Module):

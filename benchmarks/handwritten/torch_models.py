@@ -21,11 +21,15 @@ class CifarCnn(nn.Module):
         )  # fmt: skip
         self.classifier = nn.Sequential(
             nn.Flatten(), nn.Linear(128 * 4 * 4, 128, bias=False), nn.BatchNorm1d(128), nn.ReLU(),
-            nn.Linear(128, 10), nn.Softmax(dim=1),
+            nn.Linear(128, 10),
         )  # fmt: skip
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """What enters the final softmax; the loss is ``F.cross_entropy`` of it."""
         return self.classifier(self.features(x * (1 / 255)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self.logits(x), dim=1)
 
 
 class BasicBlock(nn.Module):

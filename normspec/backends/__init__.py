@@ -41,12 +41,13 @@ class Backend(Protocol):
         """Canonical weights of ``model``."""
 
     def forward(
-        self, model: Any, spec: CanonicalSpec, x: np.ndarray, *, train: bool
+        self, model: Any, spec: CanonicalSpec, x: np.ndarray, *, train: bool, nodes: bool = True
     ) -> dict[str, np.ndarray]:
         """Run ``x`` (channels-last) through the model in train or eval mode and return every
         top-level op's output keyed by op name, plus ``"output"``. In train mode dropout is
         disabled (rate treated as 0) so outputs are comparable; batch statistics are used and
-        running statistics are updated as in training."""
+        running statistics are updated as in training. ``nodes=False`` returns ``"output"``
+        alone, without keeping the other outputs (what validation in train mode needs)."""
 
     def train_steps(
         self,

@@ -86,9 +86,10 @@ class LazyBackend:
         return weights
 
     def forward(
-        self, model: Any, spec: CanonicalSpec, x: np.ndarray, *, train: bool
+        self, model: Any, spec: CanonicalSpec, x: np.ndarray, *, train: bool, nodes: bool = True
     ) -> dict[str, np.ndarray]:
-        outputs: dict[str, np.ndarray] = self.part("runtime").forward(model, spec, x, train=train)
+        runtime = self.part("runtime")
+        outputs: dict[str, np.ndarray] = runtime.forward(model, spec, x, train=train, nodes=nodes)
         return outputs
 
     def train_steps(

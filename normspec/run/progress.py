@@ -5,6 +5,7 @@ only."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
@@ -60,6 +61,12 @@ class BatchProgress:
         else:
             self._progress.update(self._task, total=self.total, completed=0,
                                   description=self._description())  # fmt: skip
+
+    @property
+    def on_batch_end(self) -> Callable[[int], None] | None:
+        """What a trainer calls after each batch: :meth:`advance` when the bar is shown, else
+        None (Keras calls a per-batch callback synchronously after every batch)."""
+        return self.advance if self.interactive else None
 
     def advance(self, _batch: int = 0) -> None:
         if self._progress is not None:

@@ -51,7 +51,7 @@ def train_mode_outputs(
     update are put back, so validating changes nothing."""
     with state_kept(backend, model, spec):
         parts = [
-            backend.forward(model, spec, x[part], train=True)["output"]
+            backend.forward(model, spec, x[part], train=True, nodes=False)["output"]
             for part in chunks(len(x), batch_size)
         ]
     return np.concatenate(parts) if parts else np.zeros((0, *spec.output_shape))

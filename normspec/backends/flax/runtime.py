@@ -119,18 +119,21 @@ def _captured(model: nnx.Module, x: jax.Array) -> tuple[jax.Array, dict[str, jax
 
 
 def forward(
-    model: nnx.Module, spec: CanonicalSpec, x: np.ndarray, *, train: bool
+    model: nnx.Module, spec: CanonicalSpec, x: np.ndarray, *, train: bool, nodes: bool = True
 ) -> dict[str, np.ndarray]:
     """Every node's output (and ``"output"``, the model's), captured with ``nnx.capture`` and
     compiled with ``nnx.jit`` (a model that returns logits leaves its final activation to
-    ``probabilities``: it is applied to them here). In train mode batch statistics are used and
-    running statistics updated; dropout is off in both."""
+    ``probabilities``: it is applied to them here); ``"output"`` alone with ``nodes=False``. In
+    train mode batch statistics are used and running statistics updated; dropout is off in
+    both."""
     inputs = jnp.asarray(np.asarray(x, dtype=spec.input.dtype))
     with mode(model, train=train, dropout=False):
         output, sown = _captured(model, inputs)
+    if not nodes:
+        return {"output": np.asarray(output)}
     names = module_of(spec).names
-    nodes = spec.nodes[:-1] if returns_logits(spec) else spec.nodes
-    result = {node.name: np.asarray(sown[names[node.name]]) for node in nodes}
+    sown_nodes = spec.nodes[:-1] if returns_logits(spec) else spec.nodes
+    result = {node.name: np.asarray(sown[names[node.name]]) for node in sown_nodes}
     head = spec.nodes[-1].op if spec.nodes else None
     if returns_logits(spec) and isinstance(head, ir.Activation):  # as ``probabilities`` does
         result[head.name] = np.asarray(HEADS[head.function](output))

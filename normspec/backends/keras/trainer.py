@@ -1,8 +1,8 @@
 """Idiomatic Keras training and inference for the emitted model: ``compile`` + ``fit``.
 
-``fit`` feeds Keras the mini-batches of :func:`normspec.batching.batches` through a
-``keras.utils.PyDataset`` (``shuffle=False``, so Keras keeps normspec's order) and reports each
-epoch through a ``keras.callbacks.Callback``. Dropout is active during training.
+``fit`` feeds one ``model.fit`` the mini-batches of every epoch, those of
+:func:`normspec.batching.batches` in their order, through a ``tf.data`` pipeline, and reports
+each epoch through a ``keras.callbacks.Callback``. Dropout is active during training.
 
 The loss is compiled on the model itself. After a final softmax (sigmoid) the loss is
 ``SparseCategoricalCrossentropy`` (``BinaryCrossentropy``) with ``from_logits=False``: on
@@ -26,10 +26,14 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from normspec.backends import common
-from normspec.backends.common import loss_targets, missing_device, requested_device
+from normspec.backends.common import (
+    loss_targets,
+    missing_device,
+    prediction_batches,
+    requested_device,
+)
 from normspec.backends.keras.optimizers import make_optimizer
-from normspec.batching import batches
+from normspec.batching import batch_indices
 from normspec.heads import applied_head
 from normspec.ir.graph import SGD, Adam, CanonicalSpec
 
@@ -100,16 +104,28 @@ class BatchMean(keras.metrics.Metric):
         return self.total / self.count
 
 
-def epoch_arrays(
-    spec: CanonicalSpec, data: Any, batch_size: int, seed: int, epoch: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """The training set in the order of :func:`normspec.batching.batches` for ``epoch`` (its
-    batches are then consecutive slices of ``batch_size``), labels in the form the loss wants.
-    Keras is fed numpy arrays: a ``PyDataset`` costs far more page faults and system time."""
-    items = list(batches(data.x_train, data.y_train, batch_size, seed=seed, epoch=epoch))
-    x = np.concatenate([x for x, _ in items]) if items else data.x_train[:0]
-    y = np.concatenate([y for _, y in items]) if items else data.y_train[:0]
-    return np.asarray(x, dtype=spec.input.dtype), loss_targets(spec, y)
+def training_batches(
+    spec: CanonicalSpec, data: Any, batch_size: int, seed: int, epochs: int
+) -> tuple[tf.data.Dataset, int]:
+    """The mini-batches of :func:`normspec.batching.batches` for every epoch, in order, as one
+    ``tf.data`` pipeline that gathers each batch from the training set (labels in the form the
+    loss wants), and the number of batches per epoch.
+
+    One ``fit`` then runs every epoch: a ``fit`` per epoch costs Keras a new data pipeline each
+    epoch, and a ``PyDataset`` far more page faults and system time."""
+    picks = [
+        idx
+        for epoch in range(epochs)
+        for idx in batch_indices(len(data.x_train), batch_size, seed=seed, epoch=epoch)
+    ]
+    order = tf.RaggedTensor.from_row_lengths(np.concatenate(picks), [len(idx) for idx in picks])
+    x = np.asarray(data.x_train, dtype=spec.input.dtype)
+    arrays = tf.data.Dataset.from_tensors((x, loss_targets(spec, data.y_train))).repeat()
+    pipeline = tf.data.Dataset.zip(tf.data.Dataset.from_tensor_slices(order), arrays).map(
+        lambda idx, xy: (tf.gather(xy[0], idx), tf.gather(xy[1], idx)),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
+    return pipeline.prefetch(tf.data.AUTOTUNE), len(picks) // epochs
 
 
 class EpochEnd(keras.callbacks.Callback):
@@ -177,23 +193,23 @@ def fit(
         report = (
             EpochEnd(on_epoch_end) if on_batch_end is None else BatchEnd(on_batch_end, on_epoch_end)
         )
-        for epoch in range(epochs):  # one fit per epoch: each epoch has its own order
-            x, y = epoch_arrays(spec, data, batch_size, seed, epoch)
-            model.fit(
-                x,
-                y,
-                batch_size=batch_size,
-                epochs=epoch + 1,
-                initial_epoch=epoch,
-                shuffle=False,
-                verbose=0,
-                callbacks=[report],
-            )
+        pipeline, steps = training_batches(spec, data, batch_size, seed, epochs)
+        model.fit(
+            pipeline,
+            epochs=epochs,
+            steps_per_epoch=steps,
+            shuffle=False,
+            verbose=0,
+            callbacks=[report],
+        )
 
 
 def predict(model: keras.Model, spec: CanonicalSpec, x: np.ndarray) -> np.ndarray:
     """Eval-mode outputs (channels-last numpy), in batches of
-    :data:`~normspec.backends.common.PREDICT_BATCH`."""
+    :data:`~normspec.backends.common.PREDICT_BATCH`: ``predict_on_batch`` runs Keras' compiled
+    predict step on each (``predict`` itself builds a data pipeline at every call, which costs
+    more than the forward passes of a validation split)."""
     inputs = np.asarray(x, dtype=spec.input.dtype)
     with device_scope():
-        return np.asarray(model.predict(inputs, batch_size=common.PREDICT_BATCH, verbose=0))
+        parts = [model.predict_on_batch(inputs[part]) for part in prediction_batches(len(inputs))]
+    return np.concatenate(parts) if parts else np.zeros((0, *spec.output_shape), inputs.dtype)

@@ -155,10 +155,11 @@ def full_precision() -> Iterator[None]:
 
 
 def forward(
-    model: nn.Module, spec: CanonicalSpec, x: np.ndarray, *, train: bool
+    model: nn.Module, spec: CanonicalSpec, x: np.ndarray, *, train: bool, nodes: bool = True
 ) -> dict[str, np.ndarray]:
     """Every node's output (channels-last numpy, in node order) and ``"output"``, the model's (a
-    model that returns logits does not apply its final activation: its module is run on them).
+    model that returns logits does not apply its final activation: its module is run on them);
+    ``"output"`` alone with ``nodes=False``.
 
     Forward hooks record each op module's output. A residual's join is no module (``forward``
     adds its branches): its value is the sum of the two recorded values it reads, the same
@@ -166,7 +167,7 @@ def forward(
     """
     recorded: dict[str, torch.Tensor] = {}
     handles = []
-    for node in spec.nodes:
+    for node in spec.nodes if nodes else []:
         module = getattr(model, node.name, None)
         if not isinstance(node.op, Add) and isinstance(module, nn.Module):
             handles.append(module.register_forward_hook(_recorder(recorded, node.name)))
@@ -175,6 +176,8 @@ def forward(
             device = next(model.parameters(), torch.empty(0)).device
             inputs = to_torch(x, model_dtype(spec)).to(device)
             output = model(inputs)
+            if not nodes:
+                return {"output": to_numpy(output)}
             if returns_logits(spec):  # the final activation, as ``probabilities`` applies it
                 model.get_submodule(spec.nodes[-1].name)(output)
             values = {INPUT: inputs, **recorded}
