@@ -16,7 +16,6 @@ import numpy as np
 from normspec import reference
 from normspec.ir import ops as ir
 from normspec.ir.graph import CanonicalSpec, InputSpec
-from normspec.ir.nodes import Add
 from normspec.weights import Weights, init_weights
 
 TOLERANCE = {"float32": 1e-5, "float64": 1e-10}
@@ -121,7 +120,7 @@ def _first_divergence(
     for node in spec.nodes:
         name = node.name
         if name in a and name in b and error(a[name], b[name])[1] > tol:
-            return f"{node.path} (its add)" if isinstance(node.op, Add) else node.path
+            return f"{node.path} (its add)" if isinstance(node.op, ir.Add) else node.path
     return None
 
 

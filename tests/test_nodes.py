@@ -10,8 +10,9 @@ import pytest
 
 import normspec
 from conftest import ROOT
+from normspec.ir import ops as ir
 from normspec.ir.graph import weight_specs
-from normspec.ir.nodes import INPUT, Add
+from normspec.ir.nodes import INPUT
 from normspec.reference import forward, init_batch, node_values
 from normspec.reference._core import Context
 from normspec.weights import init_weights
@@ -59,7 +60,7 @@ def test_a_residual_is_its_branches_and_an_add_with_its_name() -> None:
         ("flat", "flatten", ("identity",), 0),
     ]
     block = spec.nodes[3]
-    assert isinstance(block.op, Add) and block.input_shapes == ((3, 3, 4), (3, 3, 4))
+    assert isinstance(block.op, ir.Add) and block.input_shapes == ((3, 3, 4), (3, 3, 4))
     assert spec.nodes[1].input_shape == (6, 6, 3)
     # Weight keys stay the ops' own: no key names a join.
     assert {w.key.split(".")[0] for w in weight_specs(spec)} == {"stem", "inner", "projection"}

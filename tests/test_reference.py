@@ -17,7 +17,7 @@ import normspec
 from normspec import reference
 from normspec.ir import ops as ir
 from normspec.ir.graph import CanonicalSpec
-from normspec.reference import KERNELS
+from normspec.reference import JOINS, KERNELS
 from normspec.reference._core import register
 from normspec.weights import init_weights
 
@@ -111,8 +111,10 @@ def _naive_pool(x, op, kind: str) -> np.ndarray:
 
 
 def test_every_op_class_has_a_kernel():
-    """A residual has none: the interpreter runs it as its branches' nodes and an ``add``."""
-    assert set(KERNELS) == set(ir.OP_CLASSES) - {ir.Residual}
+    """One kernel per op class, a join's among the joins (a residual has none: the
+    interpreter runs it as its branches' nodes and an ``add``)."""
+    assert not set(KERNELS) & set(JOINS)
+    assert set(KERNELS) | set(JOINS) == set(ir.OP_CLASSES) - {ir.Residual}
 
 
 def test_registering_a_second_kernel_is_an_error():

@@ -22,7 +22,7 @@ from normspec.backends.names import Names
 from normspec.backends.weight_maps import WeightMap, WeightMaps
 from normspec.ir import ops as ir
 from normspec.ir.graph import CanonicalSpec
-from normspec.ir.nodes import INPUT, Add, GraphNode, with_openings
+from normspec.ir.nodes import INPUT, GraphNode, with_openings
 from normspec.ir.ops import Shape
 from normspec.ir.registry import Registry
 
@@ -32,7 +32,7 @@ Emitter = Callable[[Any, "Site"], None]
 E = TypeVar("E", bound=Emitter)
 
 
-Printed = type[ir.Op] | type[Add]
+Printed = type[ir.Op]
 """What a printer is registered for: an op class of the IR, or a join of the graph view."""
 
 Opening = Callable[["Builder", str, bool], None]

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 from normspec.ir import ops as ir
-from normspec.ir.nodes import NodeOp
 from normspec.ir.registry import Registry
 
 Layout = Literal["canonical", "channels_first"]
@@ -40,9 +39,9 @@ def weight_map(**roles: str | Slot) -> WeightMap:
     return {role: Slot(s) if isinstance(s, str) else s for role, s in roles.items()}
 
 
-def slot(maps: WeightMaps, op: NodeOp, role: str) -> Slot:
+def slot(maps: WeightMaps, op: ir.Op, role: str) -> Slot:
     """The slot of ``op``'s weight ``role``; a role the printer did not map is a bug."""
-    found = maps.get(type(op)) if isinstance(op, ir.Op) else None
+    found = maps.get(type(op))
     if found is None or role not in found:
         raise KeyError(f"{maps.what}: no slot for {type(op).__name__}.{role}")
     return found[role]

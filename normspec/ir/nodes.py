@@ -2,8 +2,9 @@
 
 Today's canonical form is a chain whose only join is a residual; this view flattens it. A
 residual becomes the nodes of its body and of its shortcut, each reading its predecessor (the
-first reading the residual's input), then an :class:`Add` node that carries the residual's
-name and reads the two branch results (the residual's input itself for an empty branch). Every
+first reading the residual's input), then an ``add`` node (:class:`~normspec.ir.ops.Add`) that
+carries the residual's name and reads the two branch results (the residual's input itself for an
+empty branch). Every
 other op is one node reading the value before it. A value is named after the node that
 computes it; the spec's input is :data:`INPUT`, a name no op can take. Weight keys do not
 change: they are the ops' own.
@@ -13,37 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Literal
 
 from normspec.ir import ops as ir
-from normspec.ir.ops import Cost, Shape, WeightSpec, size
+from normspec.ir.ops import Shape
 
 INPUT = "input"
 """The name of the spec's input value (reserved: no op is named so)."""
-
-
-@dataclass(frozen=True)
-class Add:
-    """The sum of two values of the same shape: the join of the residual ``name``. It answers
-    what an op answers (no weights; one FLOP per output element)."""
-
-    name: str
-    shape: Shape
-    op: Literal["add"] = "add"
-    params: int = 0
-
-    def weights(self, input_shape: Shape) -> list[WeightSpec]:
-        return []
-
-    def cost(self, input_shape: Shape) -> Cost:
-        return Cost(0, size(self.shape))
-
-    def detail(self) -> str:
-        return ""
-
-
-NodeOp = ir.Op | Add
-"""What a node computes: an op of the IR, or a join."""
 
 
 @dataclass(frozen=True)
@@ -53,7 +29,7 @@ class GraphNode:
     "body")`` for an op of that residual's body; empty at the top level, and for a residual's
     own ``add``)."""
 
-    op: NodeOp
+    op: ir.Op
     inputs: tuple[str, ...]
     input_shapes: tuple[Shape, ...]
     scope: tuple[str, ...] = ()
@@ -97,7 +73,7 @@ def with_openings(
     updated)."""
     seen = set() if opened is None else opened
     for node in nodes:
-        names = [*node.scope[::2], *([node.name] if isinstance(node.op, Add) else [])]
+        names = [*node.scope[::2], *([node.name] if isinstance(node.op, ir.Add) else [])]
         new = tuple(name for name in names if name not in seen)
         seen.update(new)
         yield new, node
@@ -120,7 +96,7 @@ def _chain(
         if isinstance(op, ir.Residual):
             body = _chain(op.body, src, shape, (*scope, op.name, "body"), out)
             shortcut = _chain(op.shortcut, src, shape, (*scope, op.name, "shortcut"), out)
-            join = Add(op.name, op.shape)
+            join = ir.Add(name=op.name, shape=op.shape)
             out.append(GraphNode(join, (body, shortcut), (op.shape, op.shape), scope))
         else:
             out.append(GraphNode(op, (src,), (shape,), scope))

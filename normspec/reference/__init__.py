@@ -2,9 +2,10 @@
 
 It is the oracle of every parity check: each backend's outputs are compared with it. Every op
 class of :mod:`normspec.ir.ops` has one small kernel, registered by op class in
-:data:`normspec.reference._core.KERNELS` (see the ``activations``, ``layers``, ``norms`` and
-``spatial`` modules). It runs the graph view of the spec (:mod:`normspec.ir.nodes`): each node
-on the values it names, a residual as its branches' nodes and an ``add``.
+:data:`normspec.reference._core.KERNELS` (the ``activations``, ``layers``, ``norms`` and
+``spatial`` modules), or in :data:`~normspec.reference._core.JOINS` for a join (``joins``). It
+runs the graph view of the spec (:mod:`normspec.ir.nodes`): each node on the values it names, a
+residual as its branches' nodes and an ``add``.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ from normspec.ir.nodes import INPUT
 from normspec.ir.output_checks import returns_logits
 
 # Importing the kernel modules registers their kernels.
-from normspec.reference import activations, layers, norms, spatial  # noqa: F401
-from normspec.reference._core import KERNELS, Array, Context, run_node
+from normspec.reference import activations, joins, layers, norms, spatial  # noqa: F401
+from normspec.reference._core import JOINS, KERNELS, Array, Context, run_node
 from normspec.weights import check_weights
 
-__all__ = ["KERNELS", "forward", "init_batch"]
+__all__ = ["JOINS", "KERNELS", "forward", "init_batch"]
 
 
 def forward(

@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from normspec.ir import ops as ir
-from normspec.ir.nodes import Add, GraphNode
+from normspec.ir.nodes import GraphNode
 from normspec.ir.registry import Registry
 
 Array = npt.NDArray[np.float64]
@@ -19,7 +19,11 @@ K = TypeVar("K", bound=Callable[..., Array])
 KERNELS: Registry[type[ir.Op], Callable[[Any, Array, Context], Array]] = Registry(
     "reference kernel"
 )
-"""One function per IR op class: ``(op, x, context) -> y`` on float64 batches."""
+"""One function per IR op class reading one value: ``(op, x, context) -> y`` on float64
+batches."""
+
+JOINS: Registry[type[ir.Op], Callable[[Any, list[Array]], Array]] = Registry("reference join")
+"""One function per IR op class reading several values (a join): ``(op, values) -> y``."""
 
 
 @dataclass
@@ -54,6 +58,12 @@ def register(*classes: type[ir.Op]) -> Callable[[K], K]:
     return KERNELS.decorator(*classes)
 
 
+def register_join(*classes: type[ir.Op]) -> Callable[[K], K]:
+    """Register a join kernel ``(op, values) -> y`` for each of ``classes``."""
+
+    return JOINS.decorator(*classes)
+
+
 def run_op(op: ir.Op, x: Array, ctx: Context) -> Array:
     """Apply one op and check its output against the shape the IR inferred for it."""
     kernel = KERNELS.get(type(op))
@@ -67,11 +77,12 @@ def run_op(op: ir.Op, x: Array, ctx: Context) -> Array:
 
 def run_node(node: GraphNode, inputs: list[Array], ctx: Context) -> Array:
     """Apply one node of the graph view to the values it reads."""
-    if isinstance(node.op, Add):
-        y = inputs[0] + inputs[1]
-        if y.shape[1:] != node.shape:
-            raise ValueError(
-                f"add '{node.name}' gave shape {y.shape[1:]}; the IR says {node.shape}"
-            )
-        return y
-    return run_op(node.op, inputs[0], ctx)
+    join = JOINS.get(type(node.op))
+    if join is None:
+        return run_op(node.op, inputs[0], ctx)
+    y = join(node.op, inputs)
+    if y.shape[1:] != node.shape:
+        raise ValueError(
+            f"{node.op.op} '{node.name}' gave shape {y.shape[1:]}; the IR says {node.shape}"
+        )
+    return y

@@ -18,7 +18,6 @@ from normspec.backends.flax.dialect import DTYPE
 from normspec.backends.printing import Builder, Emitter, Printers, Site
 from normspec.backends.weight_maps import weight_map
 from normspec.ir import ops as ir
-from normspec.ir.nodes import Add
 from normspec.ir.ops import Pair
 
 PRINTERS = Printers("Flax")
@@ -276,6 +275,6 @@ def _opening(b: Builder, residual: str, has_shortcut: bool) -> None:
     b.comment(f"{b.names.short[residual]}: body + {'shortcut' if has_shortcut else 'identity'}")
 
 
-@register(Add)
-def _add(op: Add, site: Site) -> None:
+@register(ir.Add)
+def _add(op: ir.Add, site: Site) -> None:
     site.result(Raw(" + ".join(site.inputs)))

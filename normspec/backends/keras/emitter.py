@@ -14,7 +14,6 @@ from normspec.backends.keras.options import initializer, padding_mode, zero_pad
 from normspec.backends.printing import Builder, Emitter, Printers, Site
 from normspec.backends.weight_maps import weight_map
 from normspec.ir import ops as ir
-from normspec.ir.nodes import Add
 
 PRINTERS = Printers("Keras")
 EMITTERS = PRINTERS.emitters
@@ -243,7 +242,7 @@ def _opening(b: Builder, residual: str, has_shortcut: bool) -> None:
     b.comment(f"{residual}: the body's output plus {kind}.")
 
 
-@register(Add)
-def _add(op: Add, site: Site) -> None:
+@register(ir.Add)
+def _add(op: ir.Add, site: Site) -> None:
     add = site.builder.names.derived(op.name, "add")
     site.layer(add, call("layers.Add"), f"[{', '.join(site.inputs)}]")

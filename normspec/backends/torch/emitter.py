@@ -24,7 +24,6 @@ from normspec.backends.torch.registry import EMITTERS, PRINTERS, WEIGHT_MAPS, re
 from normspec.backends.weight_maps import Slot, weight_map
 from normspec.errors import BackendError
 from normspec.ir import ops as ir
-from normspec.ir.nodes import Add
 from normspec.ir.ops import Pair
 
 __all__ = ["EMITTERS", "WEIGHT_MAPS", "register"]
@@ -217,8 +216,8 @@ def _opening(b: Builder, residual: str, has_shortcut: bool) -> None:
         )
 
 
-@register(Add)
-def _add(op: Add, site: Site) -> None:
+@register(ir.Add)
+def _add(op: ir.Add, site: Site) -> None:
     """A residual's join: its branches ran in their own variables (``out`` and ``shortcut``,
     numbered when nested)."""
     site.result(Raw(" + ".join(site.inputs)))

@@ -22,7 +22,7 @@ from normspec.backends.torch.module import class_name, emit_module
 from normspec.backends.weight_maps import Slot, slot
 from normspec.ir import ops as ir
 from normspec.ir.graph import CanonicalSpec, WeightSpec
-from normspec.ir.nodes import INPUT, Add, NodeOp
+from normspec.ir.nodes import INPUT
 from normspec.ir.output_checks import returns_logits
 from normspec.weights import Weights, check_weights
 
@@ -38,7 +38,7 @@ def build(spec: CanonicalSpec) -> nn.Module:
     return namespace[class_name(spec)]()  # type: ignore[operator]
 
 
-def _slot(model: nn.Module, op: NodeOp, w: WeightSpec) -> tuple[torch.Tensor, Slot]:
+def _slot(model: nn.Module, op: ir.Op, w: WeightSpec) -> tuple[torch.Tensor, Slot]:
     """The tensor of ``model`` holding weight ``w`` of ``op``, and its slot (layout)."""
     where = slot(WEIGHT_MAPS, op, w.role.name)
     return getattr(model.get_submodule(op.name), where.attribute), where
@@ -55,7 +55,7 @@ def _kernel_from_torch(weight: np.ndarray) -> np.ndarray:
     return np.transpose(weight, (*range(2, spatial + 2), 1, 0))
 
 
-def _weights(spec: CanonicalSpec) -> Iterator[tuple[NodeOp, WeightSpec]]:
+def _weights(spec: CanonicalSpec) -> Iterator[tuple[ir.Op, WeightSpec]]:
     """Every canonical weight with its op, in canonical order."""
     for node in spec.nodes:
         for w in node.op.weights(node.input_shape):
@@ -169,7 +169,7 @@ def forward(
     handles = []
     for node in spec.nodes if nodes else []:
         module = getattr(model, node.name, None)
-        if not isinstance(node.op, Add) and isinstance(module, nn.Module):
+        if not isinstance(node.op, ir.Add) and isinstance(module, nn.Module):
             handles.append(module.register_forward_hook(_recorder(recorded, node.name)))
     try:
         with torch.no_grad(), mode(model, train=train, dropout=False), full_precision():
@@ -182,7 +182,7 @@ def forward(
                 model.get_submodule(spec.nodes[-1].name)(output)
             values = {INPUT: inputs, **recorded}
             for node in spec.nodes:
-                if isinstance(node.op, Add):
+                if isinstance(node.op, ir.Add):
                     values[node.name] = values[node.inputs[0]] + values[node.inputs[1]]
     finally:
         for handle in handles:

@@ -46,6 +46,7 @@ from normspec.ir.ops.base import (
     size,
 )
 from normspec.ir.ops.inputs import Rescale, Standardize
+from normspec.ir.ops.joins import Add
 from normspec.ir.ops.layers import Conv1D, Conv2D, Dense
 from normspec.ir.ops.norms import (
     NORM_OPS,
@@ -74,6 +75,7 @@ __all__ = [
     "OP_CLASSES",
     "Activation",
     "ActivationFunction",
+    "Add",
     "AnyOp",
     "AvgPool1D",
     "AvgPool2D",
