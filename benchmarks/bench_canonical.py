@@ -72,7 +72,7 @@ def in_process(path: Path, repeats: int) -> None:
         for label, dump in dumps.items():
             seconds, texts[label] = paused_gc_time(dump)
             times[label].append(seconds)
-    n_ops = len(list(spec.walk()))
+    n_ops = len(list(spec.nodes))
     print(f"in process, yaml.dump of the {n_ops}-op canonical data, {repeats} runs each:")
     for label, runs in times.items():
         print(

@@ -46,7 +46,7 @@ def main() -> None:
 
     text = big_spec()
     spec = normspec.load(text)
-    n_ops = len(list(spec.walk()))
+    n_ops = len(list(spec.nodes))
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "big.yaml"
         path.write_text(text)

@@ -55,7 +55,7 @@ def variants() -> dict[str, CanonicalSpec]:
 def variance_shifts(result: VariantResult, index: int, out: Path) -> dict[str, list[float]]:
     """Each batch norm's variance shift at the last diagnostic step, one value per seed."""
     shifts: dict[str, list[float]] = {}
-    norms = {s.op.name for s in result.spec.walk() if isinstance(s.op, ir.BatchNorm)}
+    norms = {s.op.name for s in result.spec.nodes if isinstance(s.op, ir.BatchNorm)}
     for history_seed in range(len(result.runs)):
         seed = (result.settings.seed if result.settings else 0) + history_seed
         rows = read_csv(out / "diagnostics" / f"v{index}_seed{seed}" / "diagnostics.csv")

@@ -92,7 +92,7 @@ def layer_orders(specs: dict[str, CanonicalSpec]) -> list[str]:
     lines = []
     for label, spec in specs.items():
         keras = keras_layers(spec)
-        ops = [op.name for op in spec.layers]
+        ops = [op.name for op in spec.ops]
         lines.append(f"{label}: " + " -> ".join(ops))
         lines.append("  Keras: " + " -> ".join(keras.get(op, op) for op in ops))
     return lines

@@ -56,7 +56,7 @@ def norm_relu_pairs(spec: CanonicalSpec) -> list[tuple[str, str]]:
     """Every top-level batch norm directly followed by a ReLU."""
     return [
         (a.name, b.name)
-        for a, b in itertools.pairwise(spec.layers)
+        for a, b in itertools.pairwise(spec.ops)
         if isinstance(a, ir.BatchNorm) and isinstance(b, ir.Activation) and b.function == "relu"
     ]
 

@@ -127,7 +127,7 @@ class Dense:
 def dense_findings(label: str, spec: CanonicalSpec, rows: list[Row]) -> list[Dense]:
     """The dense layer at the first and the last diagnostic step of one run."""
     value = {(step, op, stat): v for step, op, stat, v in rows}
-    ops = spec.layers
+    ops = spec.ops
     start = next(i for i, op in enumerate(ops) if op.name == DENSE)
     act = next(op for op in ops[start:] if isinstance(op, ir.Activation))
     entering = ops[ops.index(act) - 1].name

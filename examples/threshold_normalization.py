@@ -39,7 +39,7 @@ def saturation(spec: CanonicalSpec, diagnostics: Diagnostics) -> dict[str, tuple
             value[first, op.name, "saturated_fraction"],
             value[last, op.name, "saturated_fraction"],
         )
-        for op in spec.layers
+        for op in spec.ops
         if isinstance(op, ir.Activation) and op.function == "tanh"
     }
 

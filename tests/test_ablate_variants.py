@@ -20,7 +20,7 @@ layers:
 
 
 def ops(spec, kind: str):
-    return [op for op in spec.layers if op.op == kind]
+    return [op for op in spec.ops if op.op == kind]
 
 
 def vary(*options: str):
@@ -43,7 +43,7 @@ def test_a_layer_by_name_and_without_its_kind() -> None:
 
 def test_the_norm_of_one_layer() -> None:
     specs = vary("layers.1.norm=none,layer")
-    kinds = [[op.op for op in s.layers] for s in specs.values()]
+    kinds = [[op.op for op in s.ops] for s in specs.values()]
     assert kinds[0].count("batch_norm") == 1 and "layer_norm" not in kinds[0]
     assert kinds[1].count("batch_norm") == 1 and kinds[1].count("layer_norm") == 1
 

@@ -19,7 +19,8 @@ def one(layers: str, shape: str = "[8, 8, 3]", extra: str = "") -> normspec.ir.C
 
 
 def ops_of(layers: str, **kw: str) -> list[ir.Op]:
-    return list(one(layers, **kw).layers)
+    """The ops at the top level (a residual's ``add`` for the residual)."""
+    return [node.op for node in one(layers, **kw).top_nodes]
 
 
 # (case, layers yaml, input shape, expected [(op kind, output shape)])
@@ -50,11 +51,11 @@ LAYER_TABLE = [
     ("dense block", "  - dense: {units: 3, activation: relu, norm: batch, dropout: 0.1}\n", "[4]", [("dense", (3,)), ("batch_norm", (3,)), ("activation", (3,)), ("dropout", (3,))]),
     ("after activation", "  - dense: {units: 3, activation: relu, norm: {kind: layer, position: after_activation}}\n", "[4]", [("dense", (3,)), ("activation", (3,)), ("layer_norm", (3,))]),
     ("explicit order", "  - dense: {units: 3, activation: relu, norm: batch, dropout: 0.5, order: [dense, dropout, norm, act]}\n", "[4]", [("dense", (3,)), ("dropout", (3,)), ("batch_norm", (3,)), ("activation", (3,))]),
-    ("residual auto identity", "  - residual: {body: [{conv2d: {filters: 3, padding: same}}]}\n", "[8, 8, 3]", [("residual", (8, 8, 3))]),
-    ("residual auto projection", "  - residual: {body: [{conv2d: {filters: 4, strides: 2, padding: 1}}]}\n", "[8, 8, 3]", [("residual", (4, 4, 4))]),
-    ("residual block post", "  - residual_block: {filters: 4, strides: 2}\n", "[8, 8, 3]", [("residual", (4, 4, 4)), ("activation", (4, 4, 4))]),
-    ("residual block pre projected", "  - residual_block: {filters: 4, strides: 2, style: pre}\n", "[8, 8, 3]", [("batch_norm", (8, 8, 3)), ("activation", (8, 8, 3)), ("residual", (4, 4, 4))]),
-    ("residual block pre identity", "  - residual_block: {filters: 3, style: pre}\n", "[8, 8, 3]", [("residual", (8, 8, 3))]),
+    ("residual auto identity", "  - residual: {body: [{conv2d: {filters: 3, padding: same}}]}\n", "[8, 8, 3]", [("add", (8, 8, 3))]),
+    ("residual auto projection", "  - residual: {body: [{conv2d: {filters: 4, strides: 2, padding: 1}}]}\n", "[8, 8, 3]", [("add", (4, 4, 4))]),
+    ("residual block post", "  - residual_block: {filters: 4, strides: 2}\n", "[8, 8, 3]", [("add", (4, 4, 4)), ("activation", (4, 4, 4))]),
+    ("residual block pre projected", "  - residual_block: {filters: 4, strides: 2, style: pre}\n", "[8, 8, 3]", [("batch_norm", (8, 8, 3)), ("activation", (8, 8, 3)), ("add", (4, 4, 4))]),
+    ("residual block pre identity", "  - residual_block: {filters: 3, style: pre}\n", "[8, 8, 3]", [("add", (8, 8, 3))]),
 ]  # fmt: skip
 
 
@@ -107,7 +108,7 @@ def test_defaults_apply_and_layers_override() -> None:
 
 def test_every_default_is_written_out() -> None:
     spec = one("  - activation: {function: leaky_relu}\n  - activation: gelu\n", shape="[4]")
-    leaky, gelu = spec.layers
+    leaky, gelu = spec.ops
     assert leaky.negative_slope == 0.01
     assert gelu.approximate == "none"
     assert spec.train.optimizer.kind == "adam" and spec.train.optimizer.epsilon == 1e-8
@@ -127,10 +128,10 @@ def test_initializers_are_explicit_numbers() -> None:
 
 def test_names_are_unique_stable_identifiers() -> None:
     spec = normspec.load(SPECS[0])
-    names = [site.op.name for site in spec.walk()]
+    names = [site.op.name for site in spec.nodes]
     assert len(names) == len(set(names))
     assert all(n.isidentifier() for n in names)
-    assert names == [site.op.name for site in normspec.load(SPECS[0]).walk()]
+    assert names == [site.op.name for site in normspec.load(SPECS[0]).nodes]
 
 
 def test_input_normalization_is_the_first_op() -> None:
@@ -138,7 +139,7 @@ def test_input_normalization_is_the_first_op() -> None:
         "normspec: 1\ninput: {shape: [2], normalize: {kind: fixed, mean: [1, 2], std: 3}}\n"
         "layers: [dense: 1]\n"
     )
-    norm = spec.layers[0]
+    norm = spec.ops[0]
     assert isinstance(norm, ir.Standardize)
     assert (norm.adapt, norm.mean, norm.std) == (False, (1.0, 2.0), (3.0, 3.0))
 

@@ -154,10 +154,10 @@ def test_ablation_variants_change_only_the_varied_default() -> None:
         "norm.position=after_activation",
         "norm.position=none",
     ]
-    orders = {label: [op.op for op in spec.layers[:3]] for label, spec in specs.items()}
+    orders = {label: [op.op for op in spec.ops[:3]] for label, spec in specs.items()}
     assert orders["norm.position=before_activation"] == ["rescale", "conv2d", "batch_norm"]
     assert orders["norm.position=after_activation"] == ["rescale", "conv2d", "activation"]
-    assert "batch_norm" not in [op.op for op in specs["norm.position=none"].layers]
+    assert "batch_norm" not in [op.op for op in specs["norm.position=none"].ops]
     grid = variants(
         path,
         [

@@ -73,7 +73,7 @@ def test_update_ratio() -> None:
 
 def fake_outputs(spec, x: np.ndarray, scale: float) -> dict[str, np.ndarray]:  # type: ignore[no-untyped-def]
     rng = np.random.default_rng(0)
-    return {op.name: scale * rng.normal(size=(len(x), *op.shape)) for op in spec.layers}
+    return {op.name: scale * rng.normal(size=(len(x), *op.shape)) for op in spec.ops}
 
 
 def test_op_stats_names_every_op_and_the_stats_it_has() -> None:
@@ -83,7 +83,7 @@ def test_op_stats_names_every_op_and_the_stats_it_has() -> None:
     outputs = fake_outputs(spec, x, 1.0)
     rows = d.op_stats(spec, x, outputs, weights)
     stats = {(op, stat) for op, stat, _ in rows}
-    names = [op.name for op in spec.layers]
+    names = [op.name for op in spec.ops]
     assert {op for op, _ in stats} == set(names)
     assert all((name, s) in stats for name in names for s in d.OUTPUT_STATS)
     tanh, bn = "dense_1_tanh", "dense_1_bn"

@@ -158,7 +158,7 @@ def test_train_with_diagnostics_writes_the_csv_and_plots(
                        "--diagnostics", interval, "--out", str(out))  # fmt: skip
     assert code == 0, err
     rows = read_rows(out / "diagnostics.csv")
-    names = [op.name for op in normspec.load(spec_file).layers]
+    names = [op.name for op in normspec.load(spec_file).ops]
     assert {r["op"] for r in rows} == set(names)
     assert {int(r["step"]) for r in rows} == steps
     assert {"dense_1_sigmoid", "dense_2_softmax", "conv2d_2_tanh"} == {

@@ -84,7 +84,7 @@ def test_first_step_gaps_measure_every_op_in_order() -> None:
     data = load_dataset("digits", seed=0, validation_split=0.2)
     settings = RunSettings.from_spec(spec)
     gaps = first_step_gaps(spec, ["torch", "keras"], normspec.init_weights(spec), data, settings)
-    assert [g.op for g in gaps] == [op.name for op in spec.layers]
+    assert [g.op for g in gaps] == [op.name for op in spec.ops]
     assert all(0 <= g.gap < 1e-4 for g in gaps)
     same = first_step_gaps(spec, ["torch", "torch"], normspec.init_weights(spec), data, settings)
     assert all(g.gap == 0 for g in same)

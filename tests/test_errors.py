@@ -136,7 +136,7 @@ def test_wrong_types_and_values_are_refused_not_converted(text: str, expected: s
 def test_numbers_with_an_exponent_are_numbers() -> None:
     """``1e-3`` is text in YAML 1.1 (PyYAML), a number in YAML 1.2 and to every user."""
     spec = normspec.load(FLAT_HEAD + "layers:\n  - batch_norm: {epsilon: 1e-3, momentum: 2E-1}\n")
-    assert (spec.layers[0].epsilon, spec.layers[0].momentum) == (0.001, 0.2)
+    assert (spec.ops[0].epsilon, spec.ops[0].momentum) == (0.001, 0.2)
 
 
 def test_shape_inference_goes_on_after_a_problem() -> None:
@@ -176,7 +176,7 @@ def test_generated_names_avoid_the_names_a_user_gave() -> None:
         HEAD + "defaults: {norm: batch}\nlayers:\n"
         "  - conv2d: {filters: 4, name: conv2d_1_bn}\n  - conv2d: 4\n"
     )
-    names = [site.op.name for site in spec.walk()]
+    names = [site.op.name for site in spec.nodes]
     assert len(names) == len(set(names))
     assert "conv2d_1_bn" in names and "conv2d_2" in names and "conv2d_1" not in names
 

@@ -57,7 +57,7 @@ def test_gradients_match_finite_differences_and_leave_the_model_alone(backend: s
     model = runner.build(SPEC)
     runner.set_weights(model, SPEC, WEIGHTS)
     grads = runner.gradients(model, SPEC, X, Y)
-    trainable = {w.key for s in SPEC.walk() for w in s.op.weights(s.input_shape) if w.trainable}
+    trainable = {w.key for s in SPEC.nodes for w in s.op.weights(s.input_shape) if w.trainable}
     assert set(grads) == trainable
     for key in ("dense_1.kernel", "dense_1_bn.scale", "dense_2.bias"):
         expected = finite_differences(key)
@@ -111,7 +111,7 @@ def routed(spec: CanonicalSpec, y: np.ndarray, grad: np.ndarray, rule: str) -> n
     """The gradient at the pool's input ``y`` for ``grad`` at its output, by ``rule``: each
     window's to its ``first`` or ``last`` largest cell in row-major order, or split ``even``ly
     among them. A global max pool is one window over the whole input."""
-    op = spec.layers[1]
+    op = spec.ops[1]
     if isinstance(op, ir.GlobalMaxPool):
         pool, strides, padding = y.shape[1:-1], (1,) * (y.ndim - 2), ((0, 0),) * (y.ndim - 2)
         grad = grad.reshape(len(y), *(1,) * (y.ndim - 2), -1)
@@ -138,7 +138,7 @@ def tie_gradients(spec: CanonicalSpec, weights, x, y, rule: str):  # type: ignor
     """The cross-entropy's gradients for the conv kernel and the dense layer, in numpy, with
     the pool's gradient :func:`routed` by ``rule``."""
     conv = x @ weights["conv.kernel"].reshape(2, 2)
-    pooled = reference.forward(spec, weights, x, train=True)[0][spec.layers[1].name]
+    pooled = reference.forward(spec, weights, x, train=True)[0][spec.ops[1].name]
     features = pooled.reshape(len(x), -1)
     z = features @ weights["out.kernel"] + weights["out.bias"]
     p = np.exp(z - z.max(axis=1, keepdims=True))

@@ -16,7 +16,7 @@ BN = "defaults: {activation: relu, norm: batch}\n"
 
 
 def ops_of(text: str) -> list[tuple[str, str]]:
-    return [(op.op, op.name) for op in normspec.load(text).layers]
+    return [(op.op, op.name) for op in normspec.load(text).ops]
 
 
 # (case, spec text, the ops expected)
@@ -47,7 +47,7 @@ def test_the_head_keeps_its_bias_and_the_other_defaults() -> None:
     spec = normspec.load(
         IMAGE + "defaults: {norm: batch, kernel_init: zeros}\nlayers:\n  - flatten\n  - dense: 3\n"
     )
-    dense = spec.layers[-1]
+    dense = spec.ops[-1]
     assert dense.op == "dense" and dense.use_bias
     assert dense.kernel_init.distribution == "constant" and dense.kernel_init.value == 0.0
 
@@ -57,7 +57,7 @@ def test_a_norm_the_head_says_merges_over_the_defaults_norm() -> None:
         IMAGE + "defaults: {norm: {kind: batch, epsilon: 0.001}}\n"
         "layers:\n  - flatten\n  - dense: {units: 3, norm: batch}\n"
     )
-    assert spec.layers[-1].op == "batch_norm" and spec.layers[-1].epsilon == 0.001
+    assert spec.ops[-1].op == "batch_norm" and spec.ops[-1].epsilon == 0.001
 
 
 @pytest.mark.parametrize(

@@ -39,14 +39,14 @@ def set_path(data: Any, path: tuple[Any, ...], value: Any) -> None:
     [
         (("name",), INJECTION),
         (("name",), "None"),
-        (("layers", 1, "name"), INJECTION),
-        (("layers", 1, "name"), "class"),
-        (("layers", 1, "name"), "_private"),
-        (("layers", 1, "name"), "forward"),
-        (("layers", 1, "name"), "dense\u00e9"),
-        (("layers", 2, "units"), 0),
-        (("layers", 2, "units"), 1 << 30),
-        (("layers", 2, "shape"), (-4,)),
+        (("nodes", 1, "op", "name"), INJECTION),
+        (("nodes", 1, "op", "name"), "class"),
+        (("nodes", 1, "op", "name"), "_private"),
+        (("nodes", 1, "op", "name"), "forward"),
+        (("nodes", 1, "op", "name"), "dense\u00e9"),
+        (("nodes", 2, "op", "units"), 0),
+        (("nodes", 2, "op", "units"), 1 << 30),
+        (("nodes", 2, "op", "shape"), (-4,)),
         (("input", "shape"), (8, 0, 1)),
         (("train", "batch_size"), 1),
         (("train", "epochs"), 0),
@@ -69,9 +69,10 @@ def unchecked(spec: CanonicalSpec, *, name: str | None = None, op: str | None = 
     """``spec`` with a name changed without validation (``model_copy`` does not validate)."""
     if name is not None:
         return spec.model_copy(update={"name": name})
-    layers = list(spec.layers)
-    layers[1] = layers[1].model_copy(update={"name": op})
-    return spec.model_copy(update={"layers": tuple(layers)})
+    nodes = list(spec.nodes)
+    renamed = nodes[1].op.model_copy(update={"name": op})
+    nodes[1] = nodes[1].model_copy(update={"op": renamed})
+    return spec.model_copy(update={"nodes": tuple(nodes)})
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -49,10 +49,10 @@ def test_every_layer_output_matches_the_reference(backend: str, train: bool, tmp
     x = reference.init_batch(SPEC, 4, seed=4)
     expected, _ = reference.forward(SPEC, weights, x, train=train)
     outputs = normspec.layer_outputs(model, SPEC, x, train=train)
-    assert set(outputs) == {op.name for op in SPEC.layers} | {"output"}
+    assert set(outputs) == {op.name for op in SPEC.ops} | {"output"}
     for name, value in expected.items():
         assert error(outputs[name], value)[1] <= TOLERANCE["float32"], name
-    assert np.array_equal(outputs["output"], outputs[SPEC.layers[-1].name])
+    assert np.array_equal(outputs["output"], outputs[SPEC.ops[-1].name])
 
 
 NESTED = normspec.load("""
@@ -111,7 +111,7 @@ def test_a_flax_model_called_outside_a_capture_keeps_no_intermediates() -> None:
         _, sown = nnx.capture(model, nnx.Intermediate)(x)
     assert not nnx.state(model, nnx.Intermediate)
     assert paths(nnx.state(model)) == paths(before)
-    assert {str(name) for name in sown} == {op.name for op in SPEC.layers}
+    assert {str(name) for name in sown} == {op.name for op in SPEC.ops}
 
 
 def test_a_model_of_no_framework_is_refused() -> None:

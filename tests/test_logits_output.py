@@ -30,7 +30,7 @@ def test_the_canonical_form_carries_it_and_only_when_set() -> None:
     assert "output:\n  logits: true\n" in to_yaml(logits)
     assert "output:" not in to_yaml(plain)
     assert normspec.load(to_yaml(logits)) == logits  # the canonical form is a spec
-    assert logits.layers == plain.layers  # the same model
+    assert logits.ops == plain.ops  # the same model
     note = load_with_head(SPEC)[1]
     assert note is not None and note.line().endswith(
         "; the model returns what enters its final softmax"

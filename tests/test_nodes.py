@@ -42,8 +42,8 @@ def test_nodes_are_in_dependency_order_with_unique_names(path: Path) -> None:
         assert node.name not in seen
         assert tuple(seen[name] for name in node.inputs) == node.input_shapes
         seen[node.name] = node.shape
-    assert spec.output_name == spec.layers[-1].name
-    assert {s.op.name for s in spec.walk()} == set(seen) - {INPUT}
+    assert spec.output_name == spec.ops[-1].name
+    assert {s.op.name for s in spec.nodes} == set(seen) - {INPUT}
 
 
 def test_a_residual_is_its_branches_and_an_add_with_its_name() -> None:
@@ -84,3 +84,39 @@ def test_the_reference_runs_the_view() -> None:
     block = outputs["block"]
     np.testing.assert_allclose(outputs["identity"], np.maximum(block, 0) + block, rtol=1e-12)
     np.testing.assert_array_equal(outputs["output"], outputs["flat"])
+
+
+def _rewired(spec: normspec.ir.CanonicalSpec, index: int, **changes: object) -> dict:
+    data = spec.model_dump()
+    data["nodes"][index].update(changes)
+    return data
+
+
+@pytest.mark.parametrize(
+    ("index", "changes", "message"),
+    [
+        (1, {"inputs": ("nowhere",)}, "reads 'nowhere', which no node before it computes"),
+        (1, {"inputs": ("flat",)}, "reads 'flat', which no node before it computes"),
+        (1, {"input_shapes": ((6, 6, 4),)}, r"reads 'stem' as \(6, 6, 4\)"),
+        (3, {"inputs": ("inner",), "input_shapes": ((3, 3, 4),)}, "an add reads two or more"),
+        (1, {"inputs": ("stem", "stem"), "input_shapes": ((6, 6, 3),) * 2}, "reads one value"),
+        (1, {"scope": ("stem", "body")}, "is not pairs of an add and a branch"),
+        (1, {"scope": ("block", "side")}, "scope"),
+    ],
+    ids=["unknown", "later", "shape", "add-one", "conv-two", "scope-not-add", "scope-branch"],
+)
+def test_a_canonical_graph_that_does_not_fit_together_is_refused(
+    index: int, changes: dict, message: str
+) -> None:
+    """The canonical spec checks its wiring itself, however it was made."""
+    spec = normspec.load(PROJECTED)
+    normspec.ir.CanonicalSpec.model_validate(spec.model_dump())  # the untouched data is valid
+    with pytest.raises(ValueError, match=message):
+        normspec.ir.CanonicalSpec.model_validate(_rewired(spec, index, **changes))
+
+
+def test_a_second_value_of_one_name_is_refused() -> None:
+    data = normspec.load(PROJECTED).model_dump()
+    data["nodes"][1]["op"]["name"] = "stem"
+    with pytest.raises(ValueError, match="node 'stem': a second value of that name"):
+        normspec.ir.CanonicalSpec.model_validate(data)

@@ -110,7 +110,7 @@ def test_random_specs_canonicalize_idempotently(text: str) -> None:
     again = normspec.load(canonical)
     assert to_yaml(again) == canonical
     assert again.hash == spec.hash
-    shapes = [site.op.shape for site in spec.walk()]
+    shapes = [site.op.shape for site in spec.nodes]
     assert all(all(d >= 1 for d in s) for s in shapes)
-    for site in spec.walk():
+    for site in spec.nodes:
         assert site.op.infer_shape(site.input_shape) == site.op.shape, site.op.name

@@ -122,7 +122,7 @@ def test_flax_loading_snippet_runs_verbatim(
     optimizer = nnx.Optimizer(model, optax.sgd(0.1), wrt=nnx.Param)
     optimizer.update(model, nnx.grad(loss)(model))  # train mode: batch statistics
     moved = BACKEND.get_weights(model, spec)
-    running = [f"{s.op.name}.mean" for s in spec.walk() if isinstance(s.op, ir.BatchNorm)]
+    running = [f"{s.op.name}.mean" for s in spec.nodes if isinstance(s.op, ir.BatchNorm)]
     assert running and all(not np.array_equal(moved[k], expected[k]) for k in running)
     model.eval()
     assert np.isfinite(np.asarray(model(x))).all()

@@ -130,8 +130,8 @@ def test_outputs_keys_dtype_and_weights_untouched():
     before = {k: v.copy() for k, v in w.items()}
     x = reference.init_batch(spec, 3, 0).astype(np.float32)
     out, new = reference.forward(spec, w, x, train=True)
-    assert list(out) == [op.name for op in spec.layers] + ["output"]
-    assert out["output"] is out[spec.layers[-1].name]
+    assert list(out) == [op.name for op in spec.ops] + ["output"]
+    assert out["output"] is out[spec.ops[-1].name]
     assert all(v.dtype == np.float64 for v in [*out.values(), *new.values()])
     assert set(new) == set(w)
     assert all(np.array_equal(w[k], before[k]) for k in w)
@@ -179,7 +179,7 @@ CONV_CASES = [
 @pytest.mark.parametrize(("shape", "layer"), CONV_CASES)
 def test_conv_matches_naive_loops(shape, layer):
     spec = _spec(shape, "- " + layer)
-    op = spec.layers[0]
+    op = spec.ops[0]
     w = _randomize(spec, init_weights(spec, 0))
     x, _, out, _ = _run(spec, weights=w)
     expected = _naive_conv(x, w[f"{op.name}.kernel"], w.get(f"{op.name}.bias"), op)
@@ -211,7 +211,7 @@ def test_pool_matches_naive_loops(shape, layer, kind, sign):
     x = reference.init_batch(spec, 2, 3).astype(np.float64)
     x = x if sign > 0 else -np.abs(x) - 1.0
     out, _ = reference.forward(spec, {}, x, train=False)
-    expected = _naive_pool(x, spec.layers[0], kind)
+    expected = _naive_pool(x, spec.ops[0], kind)
     assert out["output"].shape == expected.shape
     np.testing.assert_allclose(out["output"], expected, rtol=0, atol=1e-14)
 
@@ -253,7 +253,7 @@ def test_conv_is_fast():
 ])  # fmt: skip
 def test_batch_norm_train_statistics_and_running_update(shape, norm):
     spec = _spec(shape, f"- batch_norm: {norm}")
-    op = spec.layers[0]
+    op = spec.ops[0]
     w = _randomize(spec, init_weights(spec, 0))
     x, _, out, new = _run(spec, train=True, n=4, weights=w)
     scale = w.get(f"{op.name}.scale", np.ones(x.shape[-1]))
@@ -344,7 +344,7 @@ def _instance_slices(x, groups):
 @pytest.mark.parametrize("train", [False, True], ids=["eval", "train"])
 def test_norms_match_per_slice_formulas(shape, layer, slices, groups, train):
     spec = _spec(shape, "- " + layer)
-    op = spec.layers[0]
+    op = spec.ops[0]
     w = _randomize(spec, init_weights(spec, 0))
     # A large offset: an E[x^2] - E[x]^2 variance would lose about 8 of its 16 digits.
     x = reference.init_batch(spec, 3, 1).astype(np.float64) + 1e4
@@ -518,8 +518,7 @@ def test_residual_is_body_plus_shortcut(shortcut, projected):
     )
     w = _randomize(spec, init_weights(spec, 0))
     x, _, out, _ = _run(spec, weights=w)
-    residual = spec.layers[0]
-    convs = [*residual.body, *residual.shortcut]
+    convs = [op for op in spec.ops if isinstance(op, ir.Conv2D)]
 
     def conv(op):
         return _naive_conv(x, w[f"{op.name}.kernel"], w[f"{op.name}.bias"], op)

@@ -64,7 +64,7 @@ def test_each_weight_is_keyed_by_its_op_and_role_and_trains_as_its_role_says() -
     seen = set()
     for path in SPECS:
         spec = normspec.load(path)
-        for site in spec.walk():
+        for site in spec.nodes:
             for w in site.op.weights(site.input_shape):
                 assert w.key == f"{site.op.name}.{w.role.name}"
                 assert ROLES[w.role.name] is w.role
@@ -78,5 +78,5 @@ def test_each_op_infers_the_shape_canonicalization_gave_it() -> None:
     from conftest import SPECS
 
     for path in SPECS:
-        for site in normspec.load(path).walk():
+        for site in normspec.load(path).nodes:
             assert site.op.infer_shape(site.input_shape) == site.op.shape, (path, site.op.name)

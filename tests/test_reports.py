@@ -135,7 +135,7 @@ def test_the_first_last_table_has_every_op_and_marks_what_was_not_measured() -> 
     header, *rows = table_after(first_last_table(diag.rows), "|")
     assert header[:4] == ["op", "std", "dead fraction", "saturated fraction"]
     ops = [row[0] for row in rows]
-    assert ops == [op.name for op in diag.spec.layers]
+    assert ops == [op.name for op in diag.spec.ops]
     dense = rows[ops.index("dense_1")]
     assert dense[header.index("update ratio")].startswith("– → ")  # none at the first step
     assert re.fullmatch(r"[\d.e+-]+ → [\d.e+-]+", dense[header.index("std")])
@@ -181,7 +181,7 @@ def test_the_train_report_shows_every_epoch_and_the_diagnostics(tmp_path: Path) 
     assert "Diagnostics at steps 0 to 10, every 5, on 16 probe samples" in section
     assert "Findings: " in section and "| dense_1_bn |" in section
     page = (tmp_path / "report.html").read_text()
-    assert page.count("<tr><td>") >= 3 + len(diag.spec.layers)
+    assert page.count("<tr><td>") >= 3 + len(diag.spec.ops)
     assert page.count('src="data:image/png;base64,') == 1  # the curves
 
 

@@ -243,7 +243,7 @@ def test_loss_and_accuracy_follow_the_output(backend: str, case: str) -> None:
         model_for(backend, spec, weights), spec, data.x_train, train=True
     )
     reads_logits = case in ("saturated_softmax", "sigmoid_bce")
-    z = outputs[spec.layers[-2].name] if reads_logits else outputs["output"]
+    z = outputs[spec.ops[-2].name] if reads_logits else outputs["output"]
     want = expected_loss(spec, z.astype(np.float64), data.y_train)
     if case == "saturated_softmax":
         assert want > 30  # beyond any clipped-probability loss (-log 1e-7 = 16.1)

@@ -112,7 +112,7 @@ def test_train_steps_losses_and_running_statistics(backend: str, loss: str) -> N
     if loss == "mean_squared_error":
         expected = np.mean((outputs["output"] - y) ** 2)
     else:
-        z = outputs[spec.layers[-2].name]
+        z = outputs[spec.ops[-2].name]
         expected = np.mean(np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z))))
     assert abs(first - expected) < 1e-12
     after = b.get_weights(model, spec)

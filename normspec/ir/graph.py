@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
 from functools import cached_property
 from typing import Annotated, Literal
 
@@ -22,8 +20,8 @@ from normspec.ir.constraints import (
     Seed,
     ValidationSplit,
 )
-from normspec.ir.nodes import GraphNode, graph_nodes, output_name
-from normspec.ir.ops import AnyOp, Node, Shape, WeightSpec, size
+from normspec.ir.nodes import INPUT, GraphNode, check_graph
+from normspec.ir.ops import Node, Shape, WeightSpec, size
 
 FORMAT_VERSION = 1
 LOGIT_HEADS = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}
@@ -75,21 +73,28 @@ class OutputSpec(Node):
 
 
 class CanonicalSpec(Node):
-    """The fully explicit, framework-free form of a spec. Frozen; compare by :attr:`hash`."""
+    """The fully explicit, framework-free form of a spec: its ``nodes`` in dependency order
+    (:mod:`normspec.ir.nodes`), each naming the values it reads; the last one is the output.
+    Frozen; compare by :attr:`hash`."""
 
     normspec: Literal[1] = 1
     name: Identifier
     input: InputSpec
-    layers: tuple[AnyOp, ...]
+    nodes: tuple[GraphNode, ...]
     output: OutputSpec = OutputSpec()
     """Written in the canonical form when it is not the default, so that specs without it keep
     their canonical text and hash."""
     train: TrainSpec
 
     @model_validator(mode="after")
+    def _wired(self) -> CanonicalSpec:
+        check_graph(self.nodes, self.input.shape)
+        return self
+
+    @model_validator(mode="after")
     def _logits_fit(self) -> CanonicalSpec:
         """``output.logits`` needs the final activation the loss reads logits through."""
-        last, wanted = self.layers[-1] if self.layers else None, LOGIT_HEADS.get(self.train.loss)
+        last, wanted = self.nodes[-1].op if self.nodes else None, LOGIT_HEADS.get(self.train.loss)
         if self.output.logits and not (isinstance(last, ir.Activation) and last.function == wanted):
             raise ValueError(
                 "output.logits: the model returns what enters its final softmax (under loss "
@@ -106,13 +111,13 @@ class CanonicalSpec(Node):
         return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
     @property
-    def output_shape(self) -> Shape:
-        return self.layers[-1].shape if self.layers else self.input.shape
+    def ops(self) -> tuple[ir.Op, ...]:
+        """Every node's op, in node order."""
+        return tuple(node.op for node in self.nodes)
 
-    @cached_property
-    def nodes(self) -> tuple[GraphNode, ...]:
-        """The graph view (:mod:`normspec.ir.nodes`): every op and join in dependency order."""
-        return graph_nodes(self.layers, self.input.shape)
+    @property
+    def output_shape(self) -> Shape:
+        return self.nodes[-1].shape if self.nodes else self.input.shape
 
     @property
     def top_nodes(self) -> tuple[GraphNode, ...]:
@@ -122,33 +127,12 @@ class CanonicalSpec(Node):
 
     @property
     def output_name(self) -> str:
-        """The name of the node whose value the network returns (``input`` for no layers)."""
-        return output_name(self.layers)
-
-    def walk(self) -> Iterator[OpSite]:
-        """Every op, residual children included, with the shape that enters it."""
-        yield from walk_ops(self.layers, self.input.shape)
-
-
-@dataclass(frozen=True)
-class OpSite:
-    op: ir.Op
-    input_shape: Shape
-    depth: int
-
-
-def walk_ops(ops: tuple[ir.Op, ...], input_shape: Shape, depth: int = 0) -> Iterator[OpSite]:
-    shape = input_shape
-    for op in ops:
-        yield OpSite(op, shape, depth)
-        if isinstance(op, ir.Residual):
-            yield from walk_ops(op.body, shape, depth + 1)
-            yield from walk_ops(op.shortcut, shape, depth + 1)
-        shape = op.shape
+        """The name of the node whose value the network returns (``input`` for no nodes)."""
+        return self.nodes[-1].name if self.nodes else INPUT
 
 
 def op_weights(op: ir.Op, input_shape: Shape) -> list[WeightSpec]:
-    """Canonical weight tensors of one op (not of its residual children); see
+    """Canonical weight tensors of one op; see
     :meth:`normspec.ir.ops.Op.weights` and the roles in :mod:`normspec.ir.roles`.
 
     Layouts: dense kernel ``(in, out)``; conv kernel ``(*kernel, in / groups, out)``; every
@@ -158,8 +142,8 @@ def op_weights(op: ir.Op, input_shape: Shape) -> list[WeightSpec]:
 
 
 def weight_specs(spec: CanonicalSpec) -> list[WeightSpec]:
-    """Every canonical weight tensor of ``spec``, in op order."""
-    return [w for site in spec.walk() for w in op_weights(site.op, site.input_shape)]
+    """Every canonical weight tensor of ``spec``, in node order."""
+    return [w for node in spec.nodes for w in op_weights(node.op, node.input_shape)]
 
 
 def count_params(spec: CanonicalSpec) -> tuple[int, int]:

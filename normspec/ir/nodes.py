@@ -13,26 +13,26 @@ change: they are the ops' own.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from typing import Literal
 
 from normspec.ir import ops as ir
-from normspec.ir.ops import Shape
+from normspec.ir.constraints import LayerName
+from normspec.ir.ops import AnyOp, Node, Shape
 
 INPUT = "input"
 """The name of the spec's input value (reserved: no op is named so)."""
 
 
-@dataclass(frozen=True)
-class GraphNode:
+class GraphNode(Node):
     """One node: its op (or join), the names of the values it reads, the shape of each, and
     where it sits: ``scope`` is the path of residuals and branches around it (``("block_1",
     "body")`` for an op of that residual's body; empty at the top level, and for a residual's
-    own ``add``)."""
+    own ``add``). :func:`check_graph` checks the names and shapes against the other nodes."""
 
-    op: ir.Op
-    inputs: tuple[str, ...]
+    op: AnyOp
+    inputs: tuple[LayerName | Literal["input"], ...]
     input_shapes: tuple[Shape, ...]
-    scope: tuple[str, ...] = ()
+    scope: tuple[LayerName | Literal["body", "shortcut"], ...] = ()
 
     @property
     def depth(self) -> int:
@@ -56,6 +56,39 @@ class GraphNode:
     def input_shape(self) -> Shape:
         """The shape of the (first) value it reads."""
         return self.input_shapes[0]
+
+
+def check_graph(nodes: tuple[GraphNode, ...], input_shape: Shape) -> None:
+    """Raise ``ValueError`` unless every node reads values computed before it (or
+    :data:`INPUT`) with the shapes it records, names are unique, a join reads at least two values
+    of its own shape and any other op one, and each scope pairs an ``add`` of the graph with
+    ``body`` or ``shortcut``."""
+    shapes: dict[str, Shape] = {INPUT: input_shape}
+    joins = {node.name for node in nodes if isinstance(node.op, ir.Add)}
+    for node in nodes:
+        where = f"node '{node.name}'"
+        if node.name in shapes:
+            raise ValueError(f"{where}: a second value of that name")
+        if len(node.inputs) != len(node.input_shapes):
+            raise ValueError(f"{where}: {len(node.inputs)} inputs, {len(node.input_shapes)} shapes")
+        for name, shape in zip(node.inputs, node.input_shapes, strict=True):
+            if name not in shapes:
+                raise ValueError(f"{where} reads '{name}', which no node before it computes")
+            if shapes[name] != shape:
+                raise ValueError(f"{where} reads '{name}' as {shape}; it is {shapes[name]}")
+        _check_arity(node, where)
+        scope = node.scope
+        if len(scope) % 2 or set(scope[1::2]) - {"body", "shortcut"} or set(scope[::2]) - joins:
+            raise ValueError(f"{where}: scope {list(scope)} is not pairs of an add and a branch")
+        shapes[node.name] = node.shape
+
+
+def _check_arity(node: GraphNode, where: str) -> None:
+    if isinstance(node.op, ir.Add):
+        if len(node.inputs) < 2 or any(s != node.shape for s in node.input_shapes):
+            raise ValueError(f"{where}: an add reads two or more values of its own shape")
+    elif len(node.inputs) != 1:
+        raise ValueError(f"{where}: an {node.op.op} op reads one value")
 
 
 def graph_nodes(layers: tuple[ir.Op, ...], input_shape: Shape) -> tuple[GraphNode, ...]:
@@ -84,11 +117,6 @@ def inside(nodes: tuple[GraphNode, ...], residual: str) -> list[GraphNode]:
     return [node for node in nodes if residual in node.scope[::2]]
 
 
-def output_name(layers: tuple[ir.Op, ...]) -> str:
-    """The name of the value the chain returns."""
-    return layers[-1].name if layers else INPUT
-
-
 def _chain(
     ops: tuple[ir.Op, ...], src: str, shape: Shape, scope: tuple[str, ...], out: list[GraphNode]
 ) -> str:
@@ -97,8 +125,12 @@ def _chain(
             body = _chain(op.body, src, shape, (*scope, op.name, "body"), out)
             shortcut = _chain(op.shortcut, src, shape, (*scope, op.name, "shortcut"), out)
             join = ir.Add(name=op.name, shape=op.shape)
-            out.append(GraphNode(join, (body, shortcut), (op.shape, op.shape), scope))
+            out.append(
+                GraphNode(
+                    op=join, inputs=(body, shortcut), input_shapes=(op.shape, op.shape), scope=scope
+                )
+            )
         else:
-            out.append(GraphNode(op, (src,), (shape,), scope))
+            out.append(GraphNode(op=op, inputs=(src,), input_shapes=(shape,), scope=scope))
         src, shape = op.name, op.shape
     return src

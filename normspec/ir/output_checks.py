@@ -12,7 +12,7 @@ def logits_head(spec: CanonicalSpec) -> ir.Activation | None:
     """The final softmax (cross-entropy) or sigmoid (binary cross-entropy) of ``spec``, whose
     input every backend's loss reads, stably, as logits; None when the output itself is what
     the loss reads."""
-    last = spec.layers[-1] if spec.layers else None
+    last = spec.nodes[-1].op if spec.nodes else None
     wanted = LOGIT_HEADS.get(spec.train.loss)
     if isinstance(last, ir.Activation) and last.function == wanted:
         return last
@@ -36,7 +36,7 @@ def logits_problem(spec: CanonicalSpec) -> str | None:
     """Why ``output: {logits: true}`` does not fit ``spec``, or None."""
     if not spec.output.logits or logits_head(spec) is not None:
         return None
-    last = spec.layers[-1] if spec.layers else None
+    last = spec.nodes[-1].op if spec.nodes else None
     ends = (
         f"{last.function} ({last.name})"
         if isinstance(last, ir.Activation)
@@ -56,7 +56,7 @@ def output_warnings(spec: CanonicalSpec) -> list[str]:
     """Likely mistakes in how the output meets the loss: a softmax under a binary
     cross-entropy, or a last layer that inherited ``relu`` from ``defaults`` under a
     cross-entropy, which then reads rectified logits. A valid spec may still have them."""
-    last = spec.layers[-1] if spec.layers else None
+    last = spec.nodes[-1].op if spec.nodes else None
     loss = spec.train.loss
     wanted = LOGIT_HEADS.get(loss)
     if wanted is None or not isinstance(last, ir.Activation) or logits_head(spec) is not None:

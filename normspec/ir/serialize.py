@@ -12,25 +12,57 @@ from normspec.ir.yaml_dumpers import DUMPER
 
 if TYPE_CHECKING:
     from normspec.ir.graph import CanonicalSpec
+    from normspec.ir.nodes import GraphNode
 
 INPUT_NORM_OPS = (ir.Standardize, ir.Rescale)
 _TRAILING = ("shape", "params")
 
 
 def op_to_data(op: ir.Op) -> dict[str, Any]:
-    """``{op_key: {name, ...fields, shape, params}}`` with residual children nested."""
+    """``{op_key: {name, ...fields, shape, params}}``."""
     body: dict[str, Any] = {"name": op.name}
     for field in _body_fields(type(op)):
         value = getattr(op, field)
-        if value is None:
-            continue
-        if isinstance(op, ir.Residual) and field in ("body", "shortcut"):
-            body[field] = [op_to_data(child) for child in value]
-        else:
+        if value is not None:
             body[field] = _plain(value)
     body["shape"] = list(op.shape)
     body["params"] = op.params
     return {op.op: body}
+
+
+def nested_layers(nodes: tuple[GraphNode, ...]) -> list[Any]:
+    """The layers of format version 1 made of ``nodes``: each residual (the nodes scoped in it,
+    then its ``add``) nested where its first node is, as ``{residual: {name, body, shortcut,
+    shape, params}}``, its params the total of its branches'."""
+    top: list[Any] = []
+    lists: dict[tuple[str, ...], list[Any]] = {(): top}
+    residuals: dict[str, dict[str, Any]] = {}
+    for node in nodes:
+        for i in range(0, len(node.scope), 2):
+            _open(node.scope[i], node.scope[:i], lists, residuals)
+        for name in node.scope[::2]:
+            residuals[name]["params"] += node.op.params
+        if isinstance(node.op, ir.Add):
+            _open(node.name, node.scope, lists, residuals)["shape"] = list(node.shape)
+        else:
+            lists[node.scope].append(op_to_data(node.op))
+    return top
+
+
+def _open(
+    name: str,
+    parent: tuple[str, ...],
+    lists: dict[tuple[str, ...], list[Any]],
+    residuals: dict[str, dict[str, Any]],
+) -> dict[str, Any]:
+    """The version-1 residual ``name`` within ``parent``, added there when first seen."""
+    if name not in residuals:
+        body: dict[str, Any] = {"name": name, "body": [], "shortcut": [], "shape": [], "params": 0}
+        residuals[name] = body
+        lists[parent].append({"residual": body})
+        lists[(*parent, name, "body")] = body["body"]
+        lists[(*parent, name, "shortcut")] = body["shortcut"]
+    return residuals[name]
 
 
 @cache
@@ -55,10 +87,11 @@ def _plain(value: Any) -> Any:
 
 def to_data(spec: CanonicalSpec) -> dict[str, Any]:
     """The canonical spec as plain data, in a fixed key order."""
-    layers = list(spec.layers)
+    nodes = spec.nodes
     normalize: dict[str, Any] = {"kind": "none"}
-    if layers and isinstance(layers[0], INPUT_NORM_OPS):
-        normalize = input_norm_to_data(layers.pop(0))
+    if nodes and isinstance(nodes[0].op, INPUT_NORM_OPS):
+        normalize = input_norm_to_data(nodes[0].op)
+        nodes = nodes[1:]
     data: dict[str, Any] = {
         "normspec": spec.normspec,
         "name": spec.name,
@@ -67,7 +100,7 @@ def to_data(spec: CanonicalSpec) -> dict[str, Any]:
             "dtype": spec.input.dtype,
             "normalize": normalize,
         },
-        "layers": [op_to_data(op) for op in layers],
+        "layers": nested_layers(nodes),
     }
     if spec.output != type(spec.output)():  # the default is left out: hashes stay as they were
         data["output"] = _plain(spec.output)

@@ -8,7 +8,8 @@ from typing import Any
 
 from normspec.errors import Path, Problem, SpecError, shown
 from normspec.ir import ops as ir
-from normspec.ir.graph import CanonicalSpec, InputSpec, OutputSpec, walk_ops
+from normspec.ir.graph import CanonicalSpec, InputSpec, OutputSpec
+from normspec.ir.nodes import graph_nodes
 from normspec.ir.output_checks import logits_head, logits_problem
 from normspec.loader import Document, load_yaml, read_source
 from normspec.spec import hints
@@ -76,10 +77,11 @@ class Canonicalizer:
         self.check_total_params(ops)
         if self.problems or self.doc.problems or header is None:
             raise SpecError(self.doc.problems + self.unrelated_to_reading())
+        input_shape = tuple(header.input.shape)
         spec = CanonicalSpec(
             name=header.name,
-            input=InputSpec(shape=tuple(header.input.shape), dtype=header.input.dtype),
-            layers=tuple(ops),
+            input=InputSpec(shape=input_shape, dtype=header.input.dtype),
+            nodes=graph_nodes(tuple(ops), input_shape),
             train=train_spec(header.train, ops),
         )
         if not header.output.logits:
@@ -110,7 +112,7 @@ class Canonicalizer:
             self.input_shape = ()
 
     def check_total_params(self, ops: list[ir.Op]) -> None:
-        count = sum(1 for _ in walk_ops(tuple(ops), ()))
+        count = _node_count(ops)
         if count > MAX_OPS:
             self.fail(
                 ("layers",),
@@ -336,6 +338,16 @@ class Canonicalizer:
         if len(value) != channels:
             self.fail(path, f"expected {channels} values (one per channel), got {len(value)}")
         return tuple(float(v) for v in value)
+
+
+def _node_count(ops: list[ir.Op] | tuple[ir.Op, ...]) -> int:
+    """How many nodes ``ops`` lower to (a residual: its branches' and its add)."""
+    count = 0
+    for op in ops:
+        count += 1
+        if isinstance(op, ir.Residual):
+            count += _node_count(op.body) + _node_count(op.shortcut)
+    return count
 
 
 def _explicit_names(items: list[Any]) -> list[str]:

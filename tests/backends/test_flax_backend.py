@@ -87,7 +87,7 @@ def test_fresh_weights_follow_the_spec_initializers() -> None:
     assert -0.5 <= k1.min() < -0.45 and 0.2 < k1.max() <= 0.25
     np.testing.assert_array_equal(w["dense_1.bias"], np.full(400, 0.3, np.float32))
     assert 0.0 <= k2.min() < 0.01 and 0.49 < k2.max() <= 0.5
-    init = spec.layers[2].kernel_init
+    init = spec.ops[2].kernel_init
     assert init.low <= k3.min() and k3.max() <= init.high
     assert abs(k3.std() / init.std - 0.88) < 0.05  # a normal truncated at two std
     assert abs(w["dense_3.bias"].mean() - 2.0) < 0.15 and abs(w["dense_3.bias"].std() - 0.5) < 0.1

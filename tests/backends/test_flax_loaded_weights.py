@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[2]
 BN_SPECS = [
     path.stem
     for path in sorted((ROOT / "specs").glob("*.yaml"))
-    if any(isinstance(site.op, ir.BatchNorm) for site in normspec.load(path).walk())
+    if any(isinstance(site.op, ir.BatchNorm) for site in normspec.load(path).nodes)
 ]
 BIASED = "- conv2d: {filters: 3, norm: {kind: batch, running_var: biased}}\n- flatten\n- dense: 2"
 

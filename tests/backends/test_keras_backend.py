@@ -68,7 +68,7 @@ def test_fresh_weights_follow_the_spec_initializers() -> None:
     assert -0.5 <= k1.min() < -0.45 and 0.2 < k1.max() <= 0.25
     np.testing.assert_array_equal(w["dense_1.bias"], np.full(400, 0.3, np.float32))
     assert 0.0 <= k2.min() < 0.01 and 0.49 < k2.max() <= 0.5
-    std = spec.layers[2].kernel_init.std
+    std = spec.ops[2].kernel_init.std
     assert np.abs(k3).max() <= 2 * std * (1 + 1e-6) and abs(k3.std() / std - 0.88) < 0.05
     assert abs(w["dense_3.bias"].mean() - 2.0) < 0.15
 

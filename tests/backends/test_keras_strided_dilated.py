@@ -28,7 +28,7 @@ def strided_and_dilated(spec: CanonicalSpec) -> bool:
         isinstance(site.op, ir.Conv1D | ir.Conv2D)
         and max(site.op.strides) > 1
         and max(site.op.dilation) > 1
-        for site in spec.walk()
+        for site in spec.nodes
     )
 
 
@@ -52,7 +52,7 @@ def test_the_dilated_convolution_runs_at_stride_1_then_is_subsampled(case: str) 
 def test_each_op_output_has_the_ir_shape(case: str) -> None:
     spec = SPEC_OF[case]
     model = BACKEND.build(spec)
-    for op in spec.layers:
+    for op in spec.ops:
         layer = model.get_layer(f"{op.name}_subsample") if op.op.startswith("conv") else None
         if layer is not None:
             assert tuple(layer.output.shape) == (None, *op.shape), op.name
@@ -75,4 +75,4 @@ def test_normspec_build_writes_a_keras_module_for_it(tmp_path: Path) -> None:
     module_spec.loader.exec_module(module)
     model = module.build_wide()
     assert tuple(model.output.shape) == (None, 4)
-    assert normspec.load(spec_path).layers[0].shape == (8, 8, 4)
+    assert normspec.load(spec_path).ops[0].shape == (8, 8, 4)

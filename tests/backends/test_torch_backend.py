@@ -169,7 +169,7 @@ def test_every_spec_builds_and_matches_the_reference() -> None:
             expected, _ = reference.forward(spec, weights, x, train=train)
             got = BACKEND.forward(model, spec, x, train=train)
             assert max_error(got["output"], expected["output"]) <= 1e-10, (path.stem, train)
-            for op in spec.layers:  # the residuals' outputs come from the next module's input
+            for op in spec.ops:  # every node, inside residual blocks too
                 assert max_error(got[op.name], expected[op.name]) <= 1e-10, (path.stem, op.name)
 
 
@@ -234,7 +234,7 @@ def test_fresh_weights_follow_the_spec_initializers() -> None:
     assert -0.5 <= k1.min() < -0.45 and 0.2 < k1.max() <= 0.25
     np.testing.assert_array_equal(w["dense_1.bias"], np.full(400, 0.3, np.float32))
     assert 0.0 <= k2.min() < 0.01 and 0.49 < k2.max() <= 0.5
-    init = spec.layers[2].kernel_init
+    init = spec.ops[2].kernel_init
     assert init.low <= k3.min() and k3.max() <= init.high and abs(k3.mean() - init.mean) < 0.01
     assert abs(w["dense_3.bias"].mean() - 2.0) < 0.15 and abs(w["dense_3.bias"].std() - 0.5) < 0.1
 
