@@ -1,13 +1,11 @@
-"""The canonical spec as a graph: nodes in dependency order, each naming the values it reads.
+"""The nodes of the canonical spec: each op with the names of the values it reads, in
+dependency order.
 
-Today's canonical form is a chain whose only join is a residual; this view flattens it. A
-residual becomes the nodes of its body and of its shortcut, each reading its predecessor (the
-first reading the residual's input), then an ``add`` node (:class:`~normspec.ir.ops.Add`) that
-carries the residual's name and reads the two branch results (the residual's input itself for an
-empty branch). Every
-other op is one node reading the value before it. A value is named after the node that
-computes it; the spec's input is :data:`INPUT`, a name no op can take. Weight keys do not
-change: they are the ops' own.
+A value is named after the node that computes it; the spec's input is :data:`INPUT`, a name no
+op can take. A residual of the spec language is the nodes of its body and of its shortcut, then
+an ``add`` node (:class:`~normspec.ir.ops.Add`) that carries the residual's name and reads the two
+branch results; each node's ``scope`` records the residuals and branches it was lowered from
+(:mod:`normspec.spec.branches`). Weight keys are the ops' own.
 """
 
 from __future__ import annotations
@@ -91,13 +89,6 @@ def _check_arity(node: GraphNode, where: str) -> None:
         raise ValueError(f"{where}: an {node.op.op} op reads one value")
 
 
-def graph_nodes(layers: tuple[ir.Op, ...], input_shape: Shape) -> tuple[GraphNode, ...]:
-    """The nodes of the chain ``layers`` reading :data:`INPUT` of ``input_shape``."""
-    nodes: list[GraphNode] = []
-    _chain(layers, INPUT, input_shape, (), nodes)
-    return tuple(nodes)
-
-
 def with_openings(
     nodes: tuple[GraphNode, ...], opened: set[str] | None = None
 ) -> Iterator[tuple[tuple[str, ...], GraphNode]]:
@@ -115,22 +106,3 @@ def with_openings(
 def inside(nodes: tuple[GraphNode, ...], residual: str) -> list[GraphNode]:
     """The nodes of ``residual``'s body and shortcut, nested ones included (not its add)."""
     return [node for node in nodes if residual in node.scope[::2]]
-
-
-def _chain(
-    ops: tuple[ir.Op, ...], src: str, shape: Shape, scope: tuple[str, ...], out: list[GraphNode]
-) -> str:
-    for op in ops:
-        if isinstance(op, ir.Residual):
-            body = _chain(op.body, src, shape, (*scope, op.name, "body"), out)
-            shortcut = _chain(op.shortcut, src, shape, (*scope, op.name, "shortcut"), out)
-            join = ir.Add(name=op.name, shape=op.shape)
-            out.append(
-                GraphNode(
-                    op=join, inputs=(body, shortcut), input_shapes=(op.shape, op.shape), scope=scope
-                )
-            )
-        else:
-            out.append(GraphNode(op=op, inputs=(src,), input_shapes=(shape,), scope=scope))
-        src, shape = op.name, op.shape
-    return src

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from pathlib import Path as FilePath
 from typing import Any
 
 from normspec.errors import Path, Problem, SpecError, shown
 from normspec.ir import ops as ir
 from normspec.ir.graph import CanonicalSpec, InputSpec, OutputSpec
-from normspec.ir.nodes import graph_nodes
 from normspec.ir.output_checks import logits_head, logits_problem
 from normspec.loader import Document, load_yaml, read_source
 from normspec.spec import hints
 from normspec.spec import models as m
 from normspec.spec import ops_builder as build
+from normspec.spec.branches import Lowered, node_count, to_nodes
 from normspec.spec.head import HeadNote, head_index, steps
 from normspec.spec.layer_items import Entry, ItemReader, repaired
 from normspec.spec.lowering_table import LOWER
@@ -68,7 +69,7 @@ class Canonicalizer:
         self.input_shape = shape or ()
         if shape is not None:
             shape = self.check_input_size(shape)
-        ops: list[ir.Op] = []
+        ops: list[Lowered] = []
         if header is not None:
             ops.extend(self.input_norm(header.input))
         if layers_data:
@@ -81,7 +82,7 @@ class Canonicalizer:
         spec = CanonicalSpec(
             name=header.name,
             input=InputSpec(shape=input_shape, dtype=header.input.dtype),
-            nodes=graph_nodes(tuple(ops), input_shape),
+            nodes=to_nodes(ops, input_shape),
             train=train_spec(header.train, ops),
         )
         if not header.output.logits:
@@ -111,8 +112,8 @@ class Canonicalizer:
             self.fail(("input", "shape"), hint)
             self.input_shape = ()
 
-    def check_total_params(self, ops: list[ir.Op]) -> None:
-        count = _node_count(ops)
+    def check_total_params(self, ops: list[Lowered]) -> None:
+        count = node_count(ops)
         if count > MAX_OPS:
             self.fail(
                 ("layers",),
@@ -183,8 +184,8 @@ class Canonicalizer:
 
     def layers(
         self, items: list[Any], path: Path, shape: Shape | None, prefix: str
-    ) -> tuple[list[ir.Op], Shape | None]:
-        ops: list[ir.Op] = []
+    ) -> tuple[list[Lowered], Shape | None]:
+        ops: list[Lowered] = []
         for i, item in enumerate(items):
             entry = self.items.read(item, (*path, i))
             new, shape = self.layer(entry, shape, prefix) if entry else ([], None)
@@ -193,7 +194,7 @@ class Canonicalizer:
 
     def layer(
         self, entry: Entry, shape: Shape | None, prefix: str
-    ) -> tuple[list[ir.Op], Shape | None]:
+    ) -> tuple[list[Lowered], Shape | None]:
         """The ops of one layer item and the shape after it (None: unknown from here on). A
         layer read from a mistake, or valid once its unknown keys are renamed, carries the
         shape on but reports nothing more."""
@@ -223,7 +224,7 @@ class Canonicalizer:
 
     def lower(
         self, kind: str, layer: Any, shape: Shape, where: Path, prefix: str
-    ) -> tuple[list[ir.Op], Shape | None]:
+    ) -> tuple[list[Lowered], Shape | None]:
         name = self.claim(layer.name, (*where, "name")) if layer.name else None
         name = name or self.auto_name(prefix + kind)
         try:
@@ -247,7 +248,7 @@ class Canonicalizer:
                 self.layers(items, (*where, key), shape, prefix)
 
     def check_declared(
-        self, layer: m.LayerBase, kind: str, ops: list[ir.Op], shape: Shape, where: Path
+        self, layer: m.LayerBase, kind: str, ops: Sequence[Lowered], shape: Shape, where: Path
     ) -> Shape:
         out = ops[-1].shape if ops else shape
         if layer.shape is not None and kind != "reshape" and tuple(layer.shape) != out:
@@ -280,7 +281,7 @@ class Canonicalizer:
             self.fail((*where, "norm", field), message)
         return resolved
 
-    def note_head(self, layer: m.LayerBase, ops: list[ir.Op], where: Path) -> None:
+    def note_head(self, layer: m.LayerBase, ops: Sequence[Lowered], where: Path) -> None:
         said = getattr(layer, "norm", None)
         self.head_note = HeadNote(
             path=where,
@@ -338,16 +339,6 @@ class Canonicalizer:
         if len(value) != channels:
             self.fail(path, f"expected {channels} values (one per channel), got {len(value)}")
         return tuple(float(v) for v in value)
-
-
-def _node_count(ops: list[ir.Op] | tuple[ir.Op, ...]) -> int:
-    """How many nodes ``ops`` lower to (a residual: its branches' and its add)."""
-    count = 0
-    for op in ops:
-        count += 1
-        if isinstance(op, ir.Residual):
-            count += _node_count(op.body) + _node_count(op.shortcut)
-    return count
 
 
 def _explicit_names(items: list[Any]) -> list[str]:

@@ -9,11 +9,15 @@ itself. ``validate`` and ``show`` print what it got (:meth:`HeadNote.line`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from normspec.errors import Path, format_path
 from normspec.ir import ops as ir
+
+if TYPE_CHECKING:
+    from normspec.spec.branches import Lowered
 
 HEAD_KINDS = frozenset({"dense", "conv1d", "conv2d"})
 TRAILING = frozenset(
@@ -84,5 +88,5 @@ class HeadNote:
         )
 
 
-def steps(ops: list[ir.Op]) -> tuple[str, ...]:
+def steps(ops: Sequence[Lowered]) -> tuple[str, ...]:
     return tuple(op.function if isinstance(op, ir.Activation) else op.op for op in ops)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from normspec.errors import Path
 from normspec.ir import ops as ir
 from normspec.spec import models as m
 from normspec.spec import ops_builder as build
+from normspec.spec.branches import Branches, Lowered
 from normspec.spec.lowering_table import SHORT_NORM, lowers
 from normspec.spec.norms import ResolvedNorm, resolve_norm
 from normspec.spec.ops_builder import ShapeError
@@ -203,11 +205,12 @@ def _norm(c: Canonicalizer, layer: Any, name: str, shape: Shape, where: Path) ->
 
 @lowers("residual")
 def _residual(
-    c: Canonicalizer, layer: m.ResidualLayer, name: str, shape: Shape, where: Path
+    c: Canonicalizer, layer: m.ShortcutLayer, name: str, shape: Shape, where: Path
 ) -> list:
     body, out = c.layers(layer.body, (*where, "body"), shape, f"{name}_")
     if out is None:
         raise ShapeError("the residual body has errors")
+    shortcut: list[Lowered]
     if isinstance(layer.shortcut, list):
         shortcut, short_out = c.layers(layer.shortcut, (*where, "shortcut"), shape, f"{name}_")
         if short_out is None:
@@ -215,7 +218,7 @@ def _residual(
     elif layer.shortcut == "identity" or (layer.shortcut == "auto" and out == shape):
         shortcut, short_out = [], shape
     else:
-        shortcut = _projection(c, name, shape, out, c.defaults.norm, where)
+        shortcut = [*_projection(c, name, shape, out, c.defaults.norm, where)]
         short_out = shortcut[-1].shape
     if short_out != out:
         hint = "; use shortcut: projection" if not shortcut else ""
@@ -227,11 +230,10 @@ def _residual(
     return [residual(name, out, body, shortcut)]
 
 
-def residual(name: str, shape: Shape, body: list[ir.Op], shortcut: list[ir.Op]) -> ir.Residual:
-    params = sum(op.params for op in (*body, *shortcut))
-    return ir.Residual(
-        name=name, shape=shape, params=params, body=tuple(body), shortcut=tuple(shortcut)
-    )
+def residual(
+    name: str, shape: Shape, body: Sequence[Lowered], shortcut: Sequence[Lowered]
+) -> Branches:
+    return Branches(name=name, shape=shape, body=tuple(body), shortcut=tuple(shortcut))
 
 
 def _projection(
@@ -287,7 +289,7 @@ def _stride_for(size: int, out: int) -> int | None:
 
 @lowers("residual_block")
 def _residual_block(
-    c: Canonicalizer, layer: m.ResidualBlockLayer, name: str, shape: Shape, where: Path
+    c: Canonicalizer, layer: m.BasicBlockLayer, name: str, shape: Shape, where: Path
 ) -> list:
     if len(shape) not in (2, 3):
         raise ShapeError(f"residual_block needs a conv input, got {build.fmt(shape)}")

@@ -9,16 +9,16 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from normspec.errors import Path
-from normspec.ir import ops as ir
 
 if TYPE_CHECKING:
+    from normspec.spec.branches import Lowered
     from normspec.spec.canonicalize import Canonicalizer
 
 Shape = tuple[int, ...]
 SHORT_NORM = {"batch": "bn", "layer": "ln", "group": "gn", "instance": "in", "rms": "rms"}
 """Suffix of the name of a norm op derived from its layer's name (``conv_1_bn``)."""
 
-Lowering = Callable[["Canonicalizer", Any, str, Shape, Path], list[ir.Op]]
+Lowering = Callable[["Canonicalizer", Any, str, Shape, Path], "list[Lowered]"]
 LOWER: dict[str, Lowering] = {}
 
 

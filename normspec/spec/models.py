@@ -313,7 +313,7 @@ class RMSNormLayer(LayerBase):
     scale: bool | None = None
 
 
-class ResidualLayer(LayerBase):
+class ShortcutLayer(LayerBase):
     """``body(x) + shortcut(x)``. ``shortcut``: ``auto`` (identity when shapes match, else a
     1x1 conv projection with the default norm), ``identity``, ``projection`` or a layer list."""
 
@@ -321,7 +321,7 @@ class ResidualLayer(LayerBase):
     shortcut: Literal["auto", "identity", "projection"] | list[Any] = "auto"
 
 
-class ResidualBlockLayer(LayerBase):
+class BasicBlockLayer(LayerBase):
     """A ResNet basic block: two ``kernel`` convs, in ``post`` (v1: conv-norm-act ... add, act)
     or ``pre`` (v2: norm-act-conv ... add) activation style, projected when shapes change."""
 
@@ -352,8 +352,8 @@ LAYER_KINDS: dict[str, tuple[type[LayerBase], str | None]] = {
     "group_norm": (GroupNormLayer, "groups"),
     "instance_norm": (LayerNormLayer, None),
     "rms_norm": (RMSNormLayer, None),
-    "residual": (ResidualLayer, None),
-    "residual_block": (ResidualBlockLayer, "filters"),
+    "residual": (ShortcutLayer, None),
+    "residual_block": (BasicBlockLayer, "filters"),
 }
 """Layer kind -> (body model, field a scalar shorthand fills)."""
 

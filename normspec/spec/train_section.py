@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from normspec.ir import ops as ir
 from normspec.ir.graph import SGD, Adam, TrainSpec
 from normspec.spec import models as m
+
+if TYPE_CHECKING:
+    from normspec.spec.branches import Lowered
 
 DEFAULT_LEARNING_RATE = {"sgd": 0.01, "momentum": 0.01, "adam": 1e-3}
 """The learning rate of an optimizer that names none."""
@@ -30,7 +34,7 @@ def optimizer_of(
     return SGD(learning_rate=rate, momentum=momentum, nesterov=opt.nesterov)
 
 
-def train_spec(section: m.TrainSection, ops: list[ir.Op]) -> TrainSpec:
+def train_spec(section: m.TrainSection, ops: Sequence[Lowered]) -> TrainSpec:
     """The train section of a canonical spec whose ops are ``ops``."""
     optimizer = optimizer_of(section.optimizer)
     loss = section.loss if section.loss != "auto" else _auto_loss(ops)
@@ -44,7 +48,7 @@ def train_spec(section: m.TrainSection, ops: list[ir.Op]) -> TrainSpec:
     )
 
 
-def _auto_loss(ops: list[ir.Op]) -> Any:
+def _auto_loss(ops: Sequence[Lowered]) -> Any:
     last = ops[-1] if ops else None
     if isinstance(last, ir.Activation) and last.function == "sigmoid":
         return "binary_cross_entropy"

@@ -2,9 +2,8 @@
 
 Shapes are channels-last and omit the batch axis: ``(features,)`` for flat tensors, ``(length,
 channels)`` for 1-D signals and ``(height, width, channels)`` for images. Every op records its
-output ``shape`` and the count ``params`` of its own weights and state (a residual's count
-is the total of its children; :func:`normspec.ir.graph.count_params` splits trainable from
-non-trainable).
+output ``shape`` and the count ``params`` of its own weights and state
+(:func:`normspec.ir.graph.count_params` splits trainable from non-trainable).
 
 Conventions fixed here, so that no backend inherits a framework default:
 
@@ -22,7 +21,7 @@ Conventions fixed here, so that no backend inherits a framework default:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Literal, TypeAlias, Union
+from typing import TYPE_CHECKING, Annotated, TypeAlias, Union
 
 from pydantic import Field
 
@@ -102,7 +101,6 @@ __all__ = [
     "RMSNorm",
     "Rescale",
     "Reshape",
-    "Residual",
     "Shape",
     "Standardize",
     "TruncatedNormal",
@@ -111,24 +109,6 @@ __all__ = [
     "register_op",
     "size",
 ]
-
-
-@register_op
-class Residual(Op):
-    """``body(x) + shortcut(x)``; an empty shortcut is the identity."""
-
-    op: Literal["residual"] = "residual"
-    body: tuple[AnyOp, ...]
-    shortcut: tuple[AnyOp, ...]
-
-    def infer_shape(self, input_shape: Shape) -> Shape:
-        return self.body[-1].shape if self.body else input_shape
-
-    def cost(self, input_shape: Shape) -> Cost:
-        return Cost(0, size(self.shape))  # its add; the children count for themselves
-
-    def detail(self) -> str:
-        return "identity shortcut" if not self.shortcut else "projection shortcut"
 
 
 OP_CLASSES: tuple[type[Op], ...] = tuple(OPS.values())

@@ -21,7 +21,7 @@ class Node(BaseModel):
     """Base of every IR class: frozen, unknown fields and non-finite numbers rejected.
 
     Validators are built on first use (``defer_build``), so a command pays only for the classes
-    it meets; that is also when ``Residual`` resolves its forward reference to :data:`AnyOp`.
+    it meets.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, defer_build=True)
@@ -127,8 +127,8 @@ class Op(Node):
     params: Count = 0
 
     def weights(self, input_shape: Shape) -> list[WeightSpec]:
-        """The op's own canonical weight tensors (not its residual children's), in order, for
-        an input of ``input_shape``. Ops without weights have none."""
+        """The op's canonical weight tensors, in order, for an input of ``input_shape``. Ops
+        without weights have none."""
         return []
 
     def infer_shape(self, input_shape: Shape) -> Shape:
