@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from normspec.ir import ops as ir
+from normspec.ir.graph import TrainSpec
 from normspec.spec import models as m
+from normspec.spec.graph_form import GraphHeader
 
-SCHEMA_ID = "https://normspec.dev/schema/spec-v1.json"
+SCHEMA_ID = "https://normspec.dev/schema/spec.json"
 
 
 def _layer_schema(kind: str, defs: dict[str, Any]) -> dict[str, Any]:
@@ -36,25 +39,72 @@ def _required(model: type[m.LayerBase]) -> list[str]:
     return [n for n, f in model.model_fields.items() if f.is_required()]
 
 
-def spec_schema() -> dict[str, Any]:
-    """The whole schema: the header models plus a layer list with every kind and shorthand."""
+def language_schema(defs: dict[str, Any]) -> dict[str, Any]:
+    """A spec as people write it (format version 1): the header models plus a layer list with
+    every kind and shorthand."""
     schema = m.SpecHeader.model_json_schema(ref_template="#/$defs/{model}")
-    defs: dict[str, Any] = schema.pop("$defs", {})
+    _merge(defs, schema.pop("$defs", {}))
     schema["properties"]["layers"] = layer_list_schema(defs)
     schema["required"] = sorted({*schema.get("required", []), "layers"})
     schema["additionalProperties"] = False
     # The nested residual body/shortcut lists accept the same layer items.
-    for kind in ("residual",):
-        props = defs[f"{kind}_body"]["properties"]
-        props["body"] = {"$ref": "#/properties/layers"}
-        props["shortcut"]["anyOf"] = [
-            {"$ref": "#/properties/layers"} if s.get("type") == "array" else s
-            for s in props["shortcut"]["anyOf"]
-        ]
+    layers = {"$ref": "#/$defs/spec_v1/properties/layers"}
+    props = defs["residual_body"]["properties"]
+    props["body"] = layers
+    props["shortcut"]["anyOf"] = [
+        layers if s.get("type") == "array" else s for s in props["shortcut"]["anyOf"]
+    ]
+    return schema
+
+
+def canonical_schema(defs: dict[str, Any]) -> dict[str, Any]:
+    """The canonical form (format version 2): every node written out as
+    ``{op: {name, inputs, scope, ...fields, shape, params}}``."""
+    schema = GraphHeader.model_json_schema(ref_template="#/$defs/{model}")
+    _merge(defs, schema.pop("$defs", {}))
+    train = TrainSpec.model_json_schema(ref_template="#/$defs/{model}")
+    _merge(defs, train.pop("$defs", {}))
+    defs["canonical_train"] = train
+    schema["properties"]["train"] = {"$ref": "#/$defs/canonical_train"}
+    nodes = [_node_schema(key, cls, defs) for key, cls in ir.OPS.items()]
+    schema["properties"]["nodes"] = {"type": "array", "minItems": 1, "items": {"anyOf": nodes}}
+    schema["additionalProperties"] = False
+    return schema
+
+
+def _node_schema(key: str, cls: type[ir.Op], defs: dict[str, Any]) -> dict[str, Any]:
+    body = cls.model_json_schema(ref_template="#/$defs/{model}")
+    _merge(defs, body.pop("$defs", {}))
+    body["properties"].pop("op")
+    names = {"type": "array", "items": {"type": "string"}}
+    body["properties"] = {"inputs": {**names, "minItems": 1}, "scope": names, **body["properties"]}
+    body["required"] = ["inputs", *(r for r in body.get("required", []) if r != "op")]
+    defs[f"{key}_node"] = body
+    return {
+        "type": "object",
+        "properties": {key: {"$ref": f"#/$defs/{key}_node"}},
+        "required": [key],
+        "additionalProperties": False,
+    }
+
+
+def _merge(defs: dict[str, Any], new: dict[str, Any]) -> None:
+    for name, schema in new.items():
+        if defs.setdefault(name, schema) != schema:
+            raise ValueError(f"two schemas named {name}")  # a bug: models share a name
+
+
+def spec_schema() -> dict[str, Any]:
+    """The whole schema: a spec as people write it (``normspec: 1``) or a canonical form
+    (``normspec: 2``)."""
+    defs: dict[str, Any] = {}
+    defs["spec_v1"] = language_schema(defs)
+    defs["canonical_v2"] = canonical_schema(defs)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,
         "title": "normspec spec",
-        **schema,
+        "description": "A spec (normspec: 1, layers) or a canonical form (normspec: 2, nodes).",
+        "oneOf": [{"$ref": "#/$defs/spec_v1"}, {"$ref": "#/$defs/canonical_v2"}],
         "$defs": defs,
     }

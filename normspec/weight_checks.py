@@ -115,7 +115,7 @@ def check_origin(path: Path, spec: Any, metadata: Mapping[str, str], *, required
             unchecked = f"so it cannot be checked against spec '{spec.name}'"
             raise WeightsError(f"{path} carries no spec hash, {unchecked}")
         return
-    if made_for != spec.hash:
+    if made_for not in spec.hashes:  # a file saved before format version 2 has the old one
         name = printable(metadata.get("spec_name", "?"), 80)
         raise WeightsError(
             f"{path} was made for spec {name} ({printable(made_for, 80)}), "

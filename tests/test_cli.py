@@ -8,8 +8,10 @@ import json
 import pytest
 from click.testing import CliRunner
 
+import normspec
 from conftest import ROOT, SPECS
 from normspec.cli import main
+from normspec.ir.serialize import to_yaml
 
 BAD = "normspec: 1\ninput: {shape: [4]}\nlayers:\n  - dense: {units: 3, activaton: relu}\n"
 
@@ -54,7 +56,7 @@ def test_canonical_to_file_and_json(tmp_path) -> None:
     code, out, _ = run("canonical", str(target), "--json")
     assert code == 0
     data = json.loads(out)
-    assert data["hash"].startswith("sha256:") and data["layers"]
+    assert data["hash"].startswith("sha256:") and data["nodes"]
 
 
 def test_show_has_totals() -> None:
@@ -73,8 +75,13 @@ def test_schema_is_json_schema_and_accepts_every_spec() -> None:
 
     for path in SPECS:
         jsonschema.validate(yaml.safe_load(path.read_text()), schema)
+        canonical = yaml.safe_load(to_yaml(normspec.load(path)))
+        jsonschema.validate(canonical, schema)  # the canonical form, version 2
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(yaml.safe_load(BAD), schema)
+    canonical["nodes"][0] = {"conv2d": {"name": "c", "inputs": ["input"], "filters": 2.5}}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(canonical, schema)
 
 
 @pytest.mark.parametrize("command", ["validate", "canonical", "show", "schema", "build"])

@@ -243,8 +243,8 @@ def test_canonical_output_of_a_large_valid_spec_loads() -> None:
     doc = load_yaml(text)
     assert time.perf_counter() - start < 5
     assert doc.problems == []
-    assert len(doc.data["layers"]) == 8000
-    assert doc.data["layers"][-1]["dense"]["name"] == "dense_8000"
+    assert len(doc.data["nodes"]) == 8000
+    assert doc.data["nodes"][-1]["dense"]["name"] == "dense_8000"
 
 
 # the event-driven builder keeps what compose did -------------------------------------------------

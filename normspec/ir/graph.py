@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from functools import cached_property
 from typing import Annotated, Literal
 
@@ -23,7 +21,7 @@ from normspec.ir.constraints import (
 from normspec.ir.nodes import INPUT, GraphNode, check_graph
 from normspec.ir.ops import Node, Shape, WeightSpec, size
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 LOGIT_HEADS = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}
 """The activation whose input a loss reads as logits, when a spec ends in it."""
 
@@ -77,7 +75,7 @@ class CanonicalSpec(Node):
     (:mod:`normspec.ir.nodes`), each naming the values it reads; the last one is the output.
     Frozen; compare by :attr:`hash`."""
 
-    normspec: Literal[1] = 1
+    normspec: Literal[2] = 2
     name: Identifier
     input: InputSpec
     nodes: tuple[GraphNode, ...]
@@ -104,11 +102,24 @@ class CanonicalSpec(Node):
 
     @cached_property
     def hash(self) -> str:
-        """``sha256:<hex>`` of the canonical JSON form."""
-        from normspec.ir.serialize import to_data
+        """``sha256:<hex>`` of the canonical JSON form (format version 2)."""
+        from normspec.ir.serialize import data_hash, to_data
 
-        text = json.dumps(to_data(self), sort_keys=True, separators=(",", ":"))
-        return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+        return data_hash(to_data(self))
+
+    @cached_property
+    def version1_hash(self) -> str:
+        """The hash the same model had in format version 1, which weight files saved before
+        version 2 record (:func:`normspec.ir.serialize.to_data_v1`)."""
+        from normspec.ir.serialize import data_hash, to_data_v1
+
+        return data_hash(to_data_v1(self))
+
+    @property
+    def hashes(self) -> tuple[str, str]:
+        """Every hash a file made for this model may record: :attr:`hash`, then
+        :attr:`version1_hash`."""
+        return (self.hash, self.version1_hash)
 
     @property
     def ops(self) -> tuple[ir.Op, ...]:

@@ -74,19 +74,24 @@ def check_graph(nodes: tuple[GraphNode, ...], input_shape: Shape) -> None:
                 raise ValueError(f"{where} reads '{name}', which no node before it computes")
             if shapes[name] != shape:
                 raise ValueError(f"{where} reads '{name}' as {shape}; it is {shapes[name]}")
-        _check_arity(node, where)
+        try:
+            check_arity(node)
+        except ValueError as exc:
+            raise ValueError(f"{where}: {exc}") from None
         scope = node.scope
         if len(scope) % 2 or set(scope[1::2]) - {"body", "shortcut"} or set(scope[::2]) - joins:
             raise ValueError(f"{where}: scope {list(scope)} is not pairs of an add and a branch")
         shapes[node.name] = node.shape
 
 
-def _check_arity(node: GraphNode, where: str) -> None:
+def check_arity(node: GraphNode) -> None:
+    """Raise ``ValueError`` unless a join reads two or more values of its own shape and any
+    other op one value."""
     if isinstance(node.op, ir.Add):
         if len(node.inputs) < 2 or any(s != node.shape for s in node.input_shapes):
-            raise ValueError(f"{where}: an add reads two or more values of its own shape")
+            raise ValueError("an add reads two or more values of its own shape")
     elif len(node.inputs) != 1:
-        raise ValueError(f"{where}: an {node.op.op} op reads one value")
+        raise ValueError(f"a {node.op.op} node reads one value")
 
 
 def with_openings(

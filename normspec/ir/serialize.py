@@ -1,7 +1,10 @@
-"""Canonical spec <-> plain data (the canonical YAML/JSON form, itself a valid spec)."""
+"""Canonical spec -> plain data: the canonical YAML/JSON form (format version 2, read back by
+:mod:`normspec.spec.graph_form`), and the version-1 form whose hash older weight files record."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -86,14 +89,40 @@ def _plain(value: Any) -> Any:
 
 
 def to_data(spec: CanonicalSpec) -> dict[str, Any]:
-    """The canonical spec as plain data, in a fixed key order."""
+    """The canonical spec as plain data (format version 2), in a fixed key order: its nodes
+    in order, each ``{op_key: {name, inputs, scope (when inside a residual), ...fields, shape,
+    params}}``."""
+    data: dict[str, Any] = {
+        "normspec": spec.normspec,
+        "name": spec.name,
+        "input": {"shape": list(spec.input.shape), "dtype": spec.input.dtype},
+        "nodes": [node_to_data(node) for node in spec.nodes],
+    }
+    return _tail(spec, data)
+
+
+def node_to_data(node: GraphNode) -> dict[str, Any]:
+    """``{op_key: {name, inputs, scope, ...fields, shape, params}}`` (no scope at the top)."""
+    op = op_to_data(node.op)
+    body = op[node.op.op]
+    wiring: dict[str, Any] = {"inputs": list(node.inputs)}
+    if node.scope:
+        wiring["scope"] = list(node.scope)
+    return {node.op.op: {"name": body.pop("name"), **wiring, **body}}
+
+
+def to_data_v1(spec: CanonicalSpec) -> dict[str, Any]:
+    """The canonical spec as plain data in format version 1: input normalization under
+    ``input``, the other nodes as a chain of layers with each residual nested
+    (:func:`nested_layers`). Weight files record the hash of this form for models saved before
+    version 2."""
     nodes = spec.nodes
     normalize: dict[str, Any] = {"kind": "none"}
     if nodes and isinstance(nodes[0].op, INPUT_NORM_OPS):
         normalize = input_norm_to_data(nodes[0].op)
         nodes = nodes[1:]
     data: dict[str, Any] = {
-        "normspec": spec.normspec,
+        "normspec": 1,
         "name": spec.name,
         "input": {
             "shape": list(spec.input.shape),
@@ -102,10 +131,20 @@ def to_data(spec: CanonicalSpec) -> dict[str, Any]:
         },
         "layers": nested_layers(nodes),
     }
-    if spec.output != type(spec.output)():  # the default is left out: hashes stay as they were
+    return _tail(spec, data)
+
+
+def _tail(spec: CanonicalSpec, data: dict[str, Any]) -> dict[str, Any]:
+    if spec.output != type(spec.output)():  # the default is left out
         data["output"] = _plain(spec.output)
     data["train"] = _plain(spec.train)
     return data
+
+
+def data_hash(data: dict[str, Any]) -> str:
+    """``sha256:<hex>`` of ``data``'s compact JSON text with sorted keys."""
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
 def to_yaml(spec: CanonicalSpec, dumper: type[Any] = DUMPER) -> str:

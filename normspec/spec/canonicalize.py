@@ -9,13 +9,14 @@ from typing import Any
 
 from normspec.errors import Path, Problem, SpecError, shown
 from normspec.ir import ops as ir
-from normspec.ir.graph import CanonicalSpec, InputSpec, OutputSpec
+from normspec.ir.graph import FORMAT_VERSION, CanonicalSpec, InputSpec, OutputSpec
 from normspec.ir.output_checks import logits_head, logits_problem
 from normspec.loader import Document, load_yaml, read_source
 from normspec.spec import hints
 from normspec.spec import models as m
 from normspec.spec import ops_builder as build
 from normspec.spec.branches import Lowered, node_count, to_nodes
+from normspec.spec.graph_form import read_graph
 from normspec.spec.head import HeadNote, head_index, steps
 from normspec.spec.layer_items import Entry, ItemReader, repaired
 from normspec.spec.lowering_table import LOWER
@@ -364,6 +365,8 @@ def canonicalize_with_head(doc: Document) -> tuple[CanonicalSpec, HeadNote | Non
     """:func:`canonicalize`, with what the network's head got (None when it has none)."""
     from normspec.spec import lowering  # noqa: F401  (registers the LOWER table)
 
+    if isinstance(doc.data, dict) and doc.data.get("normspec") == FORMAT_VERSION:
+        return read_graph(doc, MAX_OPS), None
     canonicalizer = Canonicalizer(doc)
     spec = canonicalizer.run()
     return spec, canonicalizer.head_note

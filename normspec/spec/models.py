@@ -52,7 +52,10 @@ def _number(value: Any) -> Any:
 
 def _version(value: Any) -> Any:
     if type(value) is not int:  # not True, not 1.0
-        raise ValueError("the format version is the integer 1")
+        raise ValueError(
+            "the format version is the integer 1 (a spec with layers; 2 is the canonical form, "
+            "with its nodes written out)"
+        )
     return value
 
 
@@ -208,15 +211,19 @@ class OutputSection(Model):
     logits: bool = False
 
 
+SpecName = Annotated[
+    str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$", max_length=MAX_NAME),
+    AfterValidator(check_identifier),
+]  # fmt: skip
+"""The spec's name: the class name of the generated model is made of it."""
+
+
 class SpecHeader(Model):
     """The top-level sections. ``layers`` is only checked to be a list here; its items are
     parsed one by one against :data:`LAYER_KINDS`."""
 
     normspec: Annotated[Literal[1], BeforeValidator(_version)]
-    name: Annotated[
-        str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$", max_length=MAX_NAME),
-        AfterValidator(check_identifier),
-    ] = "model"  # fmt: skip
+    name: SpecName = "model"
     input: InputSection
     defaults: Defaults = Defaults()
     layers: Annotated[list[Any], Field(min_length=1)]

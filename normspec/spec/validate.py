@@ -66,11 +66,18 @@ def _tagged(model: type[BaseModel], tag: str) -> bool:
 
 
 def validate(
-    model: type[M], data: Any, doc: Document, base: Path, problems: list[Problem]
+    model: type[M],
+    data: Any,
+    doc: Document,
+    base: Path,
+    problems: list[Problem],
+    *,
+    strict: bool = False,
 ) -> M | None:
-    """Validate ``data`` (found at ``base`` in ``doc``) as ``model``; collect problems."""
+    """Validate ``data`` (found at ``base`` in ``doc``) as ``model``; collect problems.
+    ``strict`` for a model not strict by itself (the IR's)."""
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, strict=strict or None)
     except ValidationError as exc:
         problems.extend(_problems(model, exc, doc, base))
         return None
@@ -160,6 +167,7 @@ def _short(err: dict[str, Any]) -> str:
     msg = str(err["msg"])
     msg = msg.replace("Input should be", "should be").replace("Value error, ", "")
     msg = msg.replace("a valid dictionary or instance of ", "a mapping (")
+    msg = msg.replace("a valid tuple", "a list")
     if "mapping (" in msg:
         msg += ")"
     return msg[0].lower() + msg[1:]
