@@ -26,7 +26,7 @@ from normspec import resources
 from normspec.costs import FLOPS_RULE, node_cost, size, spec_cost
 from normspec.ir import ops as ir
 from normspec.ir.graph import CanonicalSpec, count_params
-from normspec.ir.nodes import GraphNode, inside, with_openings
+from normspec.ir.nodes import GraphNode, inside, residual_names, with_openings
 from normspec.resources import MemoryEstimate, estimate_memory, format_bytes
 
 
@@ -44,12 +44,14 @@ class Row:
 
 def rows(spec: CanonicalSpec) -> list[Row]:
     """The input, then every op in graph order, each residual as one row (its params and cost
-    the total of its branches and its add) before the ops of its branches."""
+    the total of its branches and its add) before the ops of its branches; a join of its own
+    (an add no residual lowered to) is a row like any op."""
     out = [Row("input", "input", 0, spec.input.shape, 0, 0, 0, spec.input.dtype)]
     joins = {node.name: node for node in spec.nodes if isinstance(node.op, ir.Add)}
+    residual = residual_names(spec.nodes)
     for residuals, node in with_openings(spec.nodes):
         out += [_residual_row(spec, joins[name]) for name in residuals]
-        if not isinstance(node.op, ir.Add):
+        if node.name not in residual:
             own = sum(size(w.shape) for w in node.op.weights(node.input_shape))
             cost = node_cost(node)
             detail = node.op.detail()

@@ -157,6 +157,7 @@ CASES: list[Case] = [
     Case("rescale_1_255", EVEN, "- conv2d: 2", (6, 6, 2), normalize="{kind: rescale, scale: 0.00392156862745098, offset: -0.1}", emits={"torch": "offset=-0.1", "keras": "offset=-0.1"}),
     Case("residual_post", EVEN, "- residual_block: {filters: 4, strides: 2}", (4, 4, 4), emits={"torch": "x = out + shortcut", "keras": "layers.Add(", "flax": "body + shortcut"}),
     Case("residual_pre", ODD, "- residual_block: {filters: 4, strides: 2, style: pre}", (4, 4, 4), emits={"torch": "x = out + shortcut", "keras": "layers.Add(", "flax": "body + shortcut"}),
+    Case("join_by_name", EVEN, "- conv2d: {filters: 3, padding: same, name: c1}\n- conv2d: {filters: 3, kernel: 1, name: c2, inputs: input}\n- add: [c1, c2, input]", (8, 8, 3), emits={"torch": "x = c1_out + x + inputs", "keras": "[c1_out, x, inputs]", "flax": "x = c1_out + x + inputs"}),
     Case("residual_empty_body", FLAT, "- residual: {body: [{activation: linear}]}\n- dense: 2", (2,)),
     Case("residual_identity", EVEN, "- residual: {body: [{conv2d: {filters: 3, padding: same, activation: relu}}]}", (8, 8, 3), emits={"torch": "x = out + x", "keras": "[body, inputs]", "flax": "body + x"}),
     Case("residual_nested", EVEN, "- residual: {body: [{residual_block: {filters: 3}}, {conv2d: {filters: 3, padding: 1}}]}", (8, 8, 3), emits={"keras": "[body2, inputs]", "flax": "body = body2 + x"}),

@@ -68,6 +68,7 @@ def test_the_canonical_form_reads_back_through_the_graph_reader(path) -> None:
     text = to_yaml(spec)
     assert text.splitlines()[1] == "normspec: 2"
     assert normspec.load(text) == spec
+    assert spec.version1_hash is not None  # every spec of the language has a version-1 form
 
 
 # (case, (old, new) replaced once in SMALL, expected "<line>:<col>: <path>: <fragment>")

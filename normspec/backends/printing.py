@@ -11,6 +11,7 @@ capture (Flax: ``self.sow``).
 
 from __future__ import annotations
 
+import itertools
 import textwrap
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -199,18 +200,43 @@ def emit_nodes(
     holding it is recorded in ``builder.layer_of``. Returns the variable of every value by
     name (``variables``, if given, is updated: a second call goes on from the first)."""
     values = {INPUT: src} if variables is None else variables
+    kept = kept_values(nodes)
+    if INPUT in kept and src == dst and variables is None:
+        builder.forward_lines += builder.statement(f"{KEPT_INPUT} = ", Raw(src))
+        values[INPUT] = KEPT_INPUT
     shortcuts = {node.scope[-2] for node in nodes if node.scope[-1:] == ("shortcut",)}
     for residuals, node in with_openings(nodes, set(values)):
         for residual in residuals:
             printers.opening(builder, residual, residual in shortcuts)
         inputs = tuple(values[name] for name in node.inputs)
         variable = _variable(node.scope, dst, builder.dialect.branches)
+        if node.name in kept:
+            variable = f"{builder.names.short[node.name]}_out"
         capture = builder.names.short[node.name]
         site = Site(builder, inputs[0], variable, node.input_shape, node.depth, capture, inputs)
         printers.emitters[type(node.op)](node.op, site)
         builder.layer_of[node.name] = builder.last_layer
         values[node.name] = site.src
     return values
+
+
+KEPT_INPUT = "inputs"
+"""The variable holding the spec's input when a node other than the first reads it."""
+
+
+def kept_values(nodes: tuple[GraphNode, ...]) -> set[str]:
+    """The top-level values (and the input) a later node reads besides the next top-level node
+    and the branches of that node (a residual reads its input in its branches and its add):
+    each is kept in its own variable (``<name>_out``), since the next one overwrites ``x``."""
+    top = [INPUT, *(node.name for node in nodes if not node.scope)]
+    following = dict(itertools.pairwise(top))
+    kept = set()
+    for node in nodes:
+        for name in node.inputs:
+            after = following.get(name)
+            if after is not None and node.name != after and node.scope[:1] != (after,):
+                kept.add(name)
+    return kept
 
 
 def _variable(scope: tuple[str, ...], top: str, branches: Mapping[str, str]) -> str:

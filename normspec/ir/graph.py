@@ -108,18 +108,20 @@ class CanonicalSpec(Node):
         return data_hash(to_data(self))
 
     @cached_property
-    def version1_hash(self) -> str:
+    def version1_hash(self) -> str | None:
         """The hash the same model had in format version 1, which weight files saved before
-        version 2 record (:func:`normspec.ir.serialize.to_data_v1`)."""
+        version 2 record (:func:`normspec.ir.serialize.to_data_v1`); None for a graph version 1
+        cannot write."""
         from normspec.ir.serialize import data_hash, to_data_v1
 
-        return data_hash(to_data_v1(self))
+        data = to_data_v1(self)
+        return None if data is None else data_hash(data)
 
     @property
-    def hashes(self) -> tuple[str, str]:
+    def hashes(self) -> tuple[str, ...]:
         """Every hash a file made for this model may record: :attr:`hash`, then
-        :attr:`version1_hash`."""
-        return (self.hash, self.version1_hash)
+        :attr:`version1_hash` where there is one."""
+        return (self.hash,) if self.version1_hash is None else (self.hash, self.version1_hash)
 
     @property
     def ops(self) -> tuple[ir.Op, ...]:

@@ -62,7 +62,9 @@ def check_graph(nodes: tuple[GraphNode, ...], input_shape: Shape) -> None:
     of its own shape and any other op one, and each scope pairs an ``add`` of the graph with
     ``body`` or ``shortcut``."""
     shapes: dict[str, Shape] = {INPUT: input_shape}
+    scopes: dict[str, tuple[str, ...]] = {INPUT: ()}
     joins = {node.name for node in nodes if isinstance(node.op, ir.Add)}
+    last: dict[tuple[str, ...], str] = {}
     for node in nodes:
         where = f"node '{node.name}'"
         if node.name in shapes:
@@ -81,7 +83,24 @@ def check_graph(nodes: tuple[GraphNode, ...], input_shape: Shape) -> None:
         scope = node.scope
         if len(scope) % 2 or set(scope[1::2]) - {"body", "shortcut"} or set(scope[::2]) - joins:
             raise ValueError(f"{where}: scope {list(scope)} is not pairs of an add and a branch")
-        shapes[node.name] = node.shape
+        for name in node.inputs:
+            if not _visible(node, scopes[name], last.get(scopes[name]) == name):
+                raise ValueError(f"{where} reads '{name}' inside a branch it is not part of")
+        shapes[node.name], scopes[node.name], last[scope] = node.shape, scope, node.name
+
+
+def _visible(node: GraphNode, scope: tuple[str, ...], last: bool) -> bool:
+    """A node reads values of its own scope or those around it; an add also reads the last
+    value of each of its own branches."""
+    if scope == node.scope[: len(scope)]:
+        return True
+    own = (*node.scope, node.name)
+    return (
+        isinstance(node.op, ir.Add)
+        and scope[: len(own)] == own
+        and len(scope) == len(own) + 1
+        and last
+    )
 
 
 def check_arity(node: GraphNode) -> None:
@@ -101,11 +120,24 @@ def with_openings(
     and an ``add``'s own, not yet seen (``opened``, if given, holds those seen before and is
     updated)."""
     seen = set() if opened is None else opened
+    residuals = residual_names(nodes)
     for node in nodes:
-        names = [*node.scope[::2], *([node.name] if isinstance(node.op, ir.Add) else [])]
+        names = [*node.scope[::2], *([node.name] if node.name in residuals else [])]
         new = tuple(name for name in names if name not in seen)
         seen.update(new)
         yield new, node
+
+
+def residual_names(nodes: tuple[GraphNode, ...]) -> set[str]:
+    """The adds that join a residual: those a scope names, and those whose branches are both
+    empty (they read one value twice). Any other add is a join of its own."""
+    named = {name for node in nodes for name in node.scope[::2]}
+    empty = {
+        node.name
+        for node in nodes
+        if isinstance(node.op, ir.Add) and len(node.inputs) == 2 and len(set(node.inputs)) == 1
+    }
+    return named | empty
 
 
 def inside(nodes: tuple[GraphNode, ...], residual: str) -> list[GraphNode]:

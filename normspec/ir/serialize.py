@@ -11,11 +11,14 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from normspec.ir import ops as ir
+from normspec.ir.nodes import INPUT, residual_names
 from normspec.ir.yaml_dumpers import DUMPER
 
 if TYPE_CHECKING:
     from normspec.ir.graph import CanonicalSpec
     from normspec.ir.nodes import GraphNode
+
+BRANCHES = ("body", "shortcut")
 
 INPUT_NORM_OPS = (ir.Standardize, ir.Rescale)
 _TRAILING = ("shape", "params")
@@ -31,6 +34,26 @@ def op_to_data(op: ir.Op) -> dict[str, Any]:
     body["shape"] = list(op.shape)
     body["params"] = op.params
     return {op.op: body}
+
+
+def is_chain(nodes: tuple[GraphNode, ...]) -> bool:
+    """Whether ``nodes`` are what lowering a chain of layers with residuals gives: each node
+    reads the value before it in its branch (the residual's input for a branch's first node),
+    and each add is a residual's, reading the ends of its body and shortcut."""
+    current: dict[tuple[str, ...], str] = {(): INPUT}
+    residuals = residual_names(nodes)
+    for node in nodes:
+        scope = node.scope
+        for i in range(2, len(scope) + 1, 2):
+            current.setdefault(scope[:i], current[scope[: i - 2]])
+        if isinstance(node.op, ir.Add):
+            ends = [current.get((*scope, node.name, b), current[scope]) for b in BRANCHES]
+            if node.name not in residuals or list(node.inputs) != ends:
+                return False
+        elif node.inputs != (current[scope],):
+            return False
+        current[scope] = node.name
+    return True
 
 
 def nested_layers(nodes: tuple[GraphNode, ...]) -> list[Any]:
@@ -111,12 +134,15 @@ def node_to_data(node: GraphNode) -> dict[str, Any]:
     return {node.op.op: {"name": body.pop("name"), **wiring, **body}}
 
 
-def to_data_v1(spec: CanonicalSpec) -> dict[str, Any]:
+def to_data_v1(spec: CanonicalSpec) -> dict[str, Any] | None:
     """The canonical spec as plain data in format version 1: input normalization under
     ``input``, the other nodes as a chain of layers with each residual nested
-    (:func:`nested_layers`). Weight files record the hash of this form for models saved before
+    (:func:`nested_layers`); None for a graph version 1 cannot write (a join of its own, a value
+    read out of turn). Weight files record the hash of this form for models saved before
     version 2."""
     nodes = spec.nodes
+    if not is_chain(nodes):
+        return None
     normalize: dict[str, Any] = {"kind": "none"}
     if nodes and isinstance(nodes[0].op, INPUT_NORM_OPS):
         normalize = input_norm_to_data(nodes[0].op)

@@ -43,7 +43,7 @@ Lowered = ir.Op | Branches
 def to_nodes(items: Sequence[Lowered], input_shape: Shape) -> tuple[GraphNode, ...]:
     """The canonical nodes of the lowered layer list ``items`` reading the spec's input."""
     nodes: list[GraphNode] = []
-    _chain(items, INPUT, input_shape, (), nodes)
+    chain_nodes(items, INPUT, input_shape, (), nodes)
     return tuple(nodes)
 
 
@@ -55,13 +55,15 @@ def node_count(items: Sequence[Lowered]) -> int:
     )
 
 
-def _chain(
+def chain_nodes(
     items: Sequence[Lowered], src: str, shape: Shape, scope: tuple[str, ...], out: list[GraphNode]
 ) -> str:
+    """Append to ``out`` the nodes of ``items`` reading ``src`` (of ``shape``) in ``scope``;
+    returns the name of the last value."""
     for item in items:
         if isinstance(item, Branches):
-            body = _chain(item.body, src, shape, (*scope, item.name, "body"), out)
-            shortcut = _chain(item.shortcut, src, shape, (*scope, item.name, "shortcut"), out)
+            body = chain_nodes(item.body, src, shape, (*scope, item.name, "body"), out)
+            shortcut = chain_nodes(item.shortcut, src, shape, (*scope, item.name, "shortcut"), out)
             join = ir.Add(name=item.name, shape=item.shape)
             shapes = (item.shape, item.shape)
             out.append(

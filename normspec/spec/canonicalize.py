@@ -10,12 +10,13 @@ from typing import Any
 from normspec.errors import Path, Problem, SpecError, shown
 from normspec.ir import ops as ir
 from normspec.ir.graph import FORMAT_VERSION, CanonicalSpec, InputSpec, OutputSpec
+from normspec.ir.nodes import GraphNode
 from normspec.ir.output_checks import logits_head, logits_problem
 from normspec.loader import Document, load_yaml, read_source
 from normspec.spec import hints
 from normspec.spec import models as m
 from normspec.spec import ops_builder as build
-from normspec.spec.branches import Lowered, node_count, to_nodes
+from normspec.spec.branches import Lowered
 from normspec.spec.graph_form import read_graph
 from normspec.spec.head import HeadNote, head_index, steps
 from normspec.spec.layer_items import Entry, ItemReader, repaired
@@ -24,6 +25,7 @@ from normspec.spec.norms import as_norm_spec, resolve_activation, resolve_norm
 from normspec.spec.ops_builder import ShapeError
 from normspec.spec.train_section import train_spec
 from normspec.spec.validate import validate
+from normspec.spec.wiring import Value, Wiring
 
 Shape = tuple[int, ...]
 MAX_OPS = 5_000
@@ -49,6 +51,9 @@ class Canonicalizer:
         self.head: Path | None = None
         self.head_note: HeadNote | None = None
         self.items = ItemReader(doc, self.problems)
+        self.wiring = Wiring(doc, self.problems, set())
+        self.lowered_name: str | None = None
+        """The name of the layer lowered last."""
 
     # --- entry point ---------------------------------------------------------------------------
 
@@ -64,26 +69,26 @@ class Canonicalizer:
         defaults = header.defaults if header else self.recover(m.Defaults, data.get("defaults"))
         self.defaults = defaults or m.Defaults()
         self.explicit = set(_explicit_names(layers_data or []))
+        self.wiring.later = set(self.explicit)
         index = head_index(layers_data or [])
         self.head = None if index is None else ("layers", index)
         shape: Shape | None = tuple(section.shape) if section else None
         self.input_shape = shape or ()
         if shape is not None:
             shape = self.check_input_size(shape)
-        ops: list[Lowered] = []
-        if header is not None:
-            ops.extend(self.input_norm(header.input))
+        wiring = self.wiring
+        wiring.start(self.input_norm(header.input) if header is not None else [], shape)
         if layers_data:
-            body, shape = self.layers(layers_data, ("layers",), shape, "")
-            ops.extend(body)
-        self.check_total_params(ops)
+            self.top_level(layers_data)
+            wiring.check_reached()
+        self.check_total_params(wiring.nodes)
         if self.problems or self.doc.problems or header is None:
             raise SpecError(self.doc.problems + self.unrelated_to_reading())
-        input_shape = tuple(header.input.shape)
+        ops = [node.op for node in wiring.nodes]
         spec = CanonicalSpec(
             name=header.name,
-            input=InputSpec(shape=input_shape, dtype=header.input.dtype),
-            nodes=to_nodes(ops, input_shape),
+            input=InputSpec(shape=tuple(header.input.shape), dtype=header.input.dtype),
+            nodes=tuple(wiring.nodes),
             train=train_spec(header.train, ops),
         )
         if not header.output.logits:
@@ -113,15 +118,15 @@ class Canonicalizer:
             self.fail(("input", "shape"), hint)
             self.input_shape = ()
 
-    def check_total_params(self, ops: list[Lowered]) -> None:
-        count = node_count(ops)
+    def check_total_params(self, nodes: list[GraphNode]) -> None:
+        count = len(nodes)
         if count > MAX_OPS:
             self.fail(
                 ("layers",),
                 f"the network has {count:,} ops after expansion; normspec handles at most "
                 f"{MAX_OPS:,} (so that its canonical form stays within the loader's limits)",
             )
-        total = sum(op.params for op in ops)
+        total = sum(node.op.params for node in nodes)
         if total > build.MAX_PARAMS:
             self.fail(
                 ("layers",),
@@ -183,6 +188,31 @@ class Canonicalizer:
 
     # --- layer lists ---------------------------------------------------------------------------
 
+    def top_level(self, items: list[Any]) -> None:
+        """The layers of the top-level list, each reading the values :mod:`wiring` gives."""
+        wiring = self.wiring
+        for i, item in enumerate(items):
+            entry = self.items.read(item, ("layers", i))
+            if entry is None:
+                wiring.done(None, None, None, ("layers", i))
+                continue
+            own = _given_name(entry.body)
+            sources = wiring.sources(entry.body, entry.kind, entry.at, own)
+            source = None
+            if sources is not None and entry.kind != "add":
+                source = wiring.check_one(sources, entry.kind, entry.at)
+            elif sources is not None:
+                shape = wiring.check_join(sources, entry.at)
+                source = Value(sources[0].node, shape, ()) if shape is not None else None
+            self.lowered_name = own
+            lowered, out = self.layer(entry, source.shape if source else None, "")
+            if source is None or out is None:
+                wiring.done(self.lowered_name, None, None, entry.where)
+            elif entry.kind == "add" and sources is not None and isinstance(lowered[0], ir.Add):
+                wiring.done(self.lowered_name, wiring.join(lowered[0], sources), out, entry.where)
+            else:
+                wiring.done(self.lowered_name, wiring.append(lowered, source), out, entry.where)
+
     def layers(
         self, items: list[Any], path: Path, shape: Shape | None, prefix: str
     ) -> tuple[list[Lowered], Shape | None]:
@@ -228,6 +258,14 @@ class Canonicalizer:
     ) -> tuple[list[Lowered], Shape | None]:
         name = self.claim(layer.name, (*where, "name")) if layer.name else None
         name = name or self.auto_name(prefix + kind)
+        self.lowered_name = name
+        if len(where) > 3 and (layer.inputs is not None or kind == "add"):
+            what = "inputs" if kind != "add" else "add"
+            self.fail(
+                (*where, "inputs") if kind != "add" else where,
+                f"{what}: only layers of the top-level list read other layers by name",
+            )
+            return [], None
         try:
             new = LOWER[kind](self, layer, name, shape, where)
         except ShapeError as exc:
@@ -340,6 +378,11 @@ class Canonicalizer:
         if len(value) != channels:
             self.fail(path, f"expected {channels} values (one per channel), got {len(value)}")
         return tuple(float(v) for v in value)
+
+
+def _given_name(body: Any) -> str | None:
+    name = body.get("name") if isinstance(body, dict) else None
+    return name if isinstance(name, str) else None
 
 
 def _explicit_names(items: list[Any]) -> list[str]:

@@ -194,13 +194,23 @@ def _activation(
 @lowers("batch_norm", "layer_norm", "group_norm", "instance_norm", "rms_norm")
 def _norm(c: Canonicalizer, layer: Any, name: str, shape: Shape, where: Path) -> list:
     kind = str(where[-1]).removesuffix("_norm")
-    fields = {k: v for k, v in layer.model_dump().items() if k not in ("name", "shape", "params")}
+    fields = {
+        k: v
+        for k, v in layer.model_dump().items()
+        if k not in ("name", "inputs", "shape", "params")
+    }
     resolved, problems = resolve_norm(
         m.NormSpec.model_validate({"kind": kind, **fields}), c.defaults.norm
     )
     for field, message in problems:
         c.fail((*where, field), message)
     return [build.norm(name, shape, resolved)]
+
+
+@lowers("add")
+def _add(c: Canonicalizer, layer: m.AddLayer, name: str, shape: Shape, where: Path) -> list:
+    """The join itself; the values it reads are wired by name (:mod:`normspec.spec.wiring`)."""
+    return [ir.Add(name=name, shape=shape)]
 
 
 @lowers("residual")

@@ -234,10 +234,16 @@ class SpecHeader(Model):
 # --- layers ------------------------------------------------------------------------------------
 
 
+Reference = Annotated[str, Field(min_length=1, max_length=MAX_NAME)]
+"""The name of a layer read by another (``input`` for the spec's input)."""
+
+
 class LayerBase(Model):
-    """Fields every layer accepts. ``shape``/``params``, when given, are checked."""
+    """Fields every layer accepts. ``shape``/``params``, when given, are checked. ``inputs``:
+    the layer it reads by name (by default the one before it; top-level list only)."""
 
     name: Name | None = None
+    inputs: Reference | Annotated[list[Reference], Field(min_length=1)] | None = None
     shape: list[int] | None = None
     params: Annotated[int, Field(ge=0)] | None = None
 
@@ -340,6 +346,12 @@ class BasicBlockLayer(LayerBase):
     norm: NormField | None = None
 
 
+class AddLayer(LayerBase):
+    """The sum of two or more layers of one shape, read by name: ``- add: [conv_a, conv_b]``."""
+
+    inputs: Annotated[list[Reference], Field(min_length=2)]
+
+
 LAYER_KINDS: dict[str, tuple[type[LayerBase], str | None]] = {
     "dense": (DenseLayer, "units"),
     "conv1d": (ConvLayer, "filters"),
@@ -361,6 +373,7 @@ LAYER_KINDS: dict[str, tuple[type[LayerBase], str | None]] = {
     "rms_norm": (RMSNormLayer, None),
     "residual": (ShortcutLayer, None),
     "residual_block": (BasicBlockLayer, "filters"),
+    "add": (AddLayer, "inputs"),
 }
 """Layer kind -> (body model, field a scalar shorthand fills)."""
 

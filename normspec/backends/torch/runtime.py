@@ -161,9 +161,9 @@ def forward(
     model that returns logits does not apply its final activation: its module is run on them);
     ``"output"`` alone with ``nodes=False``.
 
-    Forward hooks record each op module's output. A residual's join is no module (``forward``
-    adds its branches): its value is the sum of the two recorded values it reads, the same
-    addition ``forward`` does.
+    Forward hooks record each op module's output. A join is no module (``forward`` adds the
+    values it reads): its value is the sum of the recorded values it reads, in the order
+    ``forward`` adds them.
     """
     recorded: dict[str, torch.Tensor] = {}
     handles = []
@@ -183,7 +183,10 @@ def forward(
             values = {INPUT: inputs, **recorded}
             for node in spec.nodes:
                 if isinstance(node.op, ir.Add):
-                    values[node.name] = values[node.inputs[0]] + values[node.inputs[1]]
+                    total = values[node.inputs[0]]
+                    for name in node.inputs[1:]:
+                        total = total + values[name]
+                    values[node.name] = total
     finally:
         for handle in handles:
             handle.remove()
