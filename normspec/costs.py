@@ -9,8 +9,8 @@ Conventions (inference, batch of one, bias additions not counted):
 * every other op does no multiply-accumulate (``MACs = 0``). Its FLOPs follow one simple rule:
   one FLOP per input element for the ops that compute on their input (activations,
   normalizations, input standardization and rescaling, pools and global pools), one per output
-  element for a residual's add, and 0 for the ops that only move or keep data (flatten,
-  reshape, and dropout, the identity at inference);
+  element for an add or a multiply (a residual's add included), and 0 for the ops that only
+  move or keep data (flatten, reshape, concat, and dropout, the identity at inference);
 * a residual's row counts its add plus every op of its body and shortcut; totals count each op
   once (the children, plus the residual's own add).
 """
@@ -25,8 +25,8 @@ __all__ = ["FLOPS_RULE", "Cost", "node_cost", "size", "spec_cost"]
 
 FLOPS_RULE = (
     "FLOPs = 2 x MACs for dense and conv; 1 per input element for activations, "
-    "normalizations, input scaling and pools; 1 per output element for a residual's add; "
-    "0 for flatten, reshape and dropout"
+    "normalizations, input scaling and pools; 1 per output element for an add or a multiply; "
+    "0 for flatten, reshape, concat and dropout"
 )
 """The convention above in one line, for table footers."""
 

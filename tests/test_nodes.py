@@ -98,7 +98,7 @@ def _rewired(spec: normspec.ir.CanonicalSpec, index: int, **changes: object) -> 
         (1, {"inputs": ("nowhere",)}, "reads 'nowhere', which no node before it computes"),
         (1, {"inputs": ("flat",)}, "reads 'flat', which no node before it computes"),
         (1, {"input_shapes": ((6, 6, 4),)}, r"reads 'stem' as \(6, 6, 4\)"),
-        (3, {"inputs": ("inner",), "input_shapes": ((3, 3, 4),)}, "an add reads two or more"),
+        (3, {"inputs": ("inner",), "input_shapes": ((3, 3, 4),)}, "add reads two or more values"),
         (1, {"inputs": ("stem", "stem"), "input_shapes": ((6, 6, 3),) * 2}, "reads one value"),
         (1, {"scope": ("stem", "body")}, "is not pairs of an add and a branch"),
         (1, {"scope": ("block", "side")}, "scope"),

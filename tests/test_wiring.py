@@ -69,10 +69,12 @@ BAD = [
     ("unknown in add", ("[branch_a, branch_b, stem]", "[branch_a, branch_b, pool]"), "8:31: layers[3].add[2]: unknown layer 'pool'"),
     ("read of a later layer", ("inputs: stem", "inputs: head"), "layers[2].conv2d.inputs: 'head' is a later layer: a layer reads only layers before it"),
     ("itself", ("inputs: stem", "inputs: branch_b"), "layers[2].conv2d.inputs: the layer 'branch_b' cannot read itself"),
-    ("shapes", ("inputs: stem}", "inputs: stem, strides: 2}"), "8:10: layers[3].add: add of mismatched shapes: branch_a_bn gives (8, 8, 4), branch_b gives (4, 4, 4), stem_relu gives (8, 8, 4)"),
+    ("shapes", ("inputs: stem}", "inputs: stem, strides: 2}"), "8:10: layers[3].add: add of shapes that do not fit: branch_a_bn gives (8, 8, 4), branch_b gives (4, 4, 4), stem_relu gives (8, 8, 4)"),
     ("one input to add", ("[branch_a, branch_b, stem]", "[branch_a]"), "layers[3].add.inputs: list should have at least 2 items"),
     ("two into a conv", ("inputs: stem}", "inputs: [stem, branch_a]}"), "layers[2].conv2d.inputs: conv2d reads one input; join several with add first"),
     ("never read", ("[branch_a, branch_b, stem]", "[branch_b, stem]"), "6:13: layers[1].conv2d: the output of 'branch_a' is never read"),
+    ("multiply shapes", ("  - add: [branch_a, branch_b, stem]", "  - global_avg_pool: {name: g}\n  - dense: {units: 3, name: d}\n  - multiply: [branch_a, d]\n  - add: [branch_a, branch_b, stem, multiply_1]"), "layers[5].multiply: multiply of shapes that do not fit: branch_a_bn gives (8, 8, 4), d gives (3,) (a multiply reads values of one shape, and per-channel gates (C,))"),
+    ("concat shapes", ("add: [branch_a, branch_b, stem]", "concat: [branch_a, input]\n  - max_pool2d: {pool: 2, name: p}\n  - concat: [p, stem]\n  - add: [concat_1, branch_b, stem]"), "layers[5].concat: concat of shapes that do not fit: p gives (4, 4, 7), stem_relu gives (8, 8, 4)"),
     ("inside a residual", ("  - global_avg_pool\n", "  - residual: {body: [{activation: {function: relu, inputs: stem}}]}\n  - global_avg_pool\n"), "layers[4].residual.body[0].activation.inputs: inputs: only layers of the top-level list"),
 ]  # fmt: skip
 

@@ -149,7 +149,10 @@ class Site:
     depth: int
     capture: str | None = None
     inputs: tuple[str, ...] = ()
-    """The variables of every value the node reads (a join reads two; ``src`` is the first)."""
+    """The variables of every value the node reads (a join reads two or more; ``src`` is the
+    first)."""
+    input_shapes: tuple[Shape, ...] = ()
+    """The shape of each (canonical, channels-last)."""
 
     @property
     def x(self) -> Raw:
@@ -214,6 +217,7 @@ def emit_nodes(
             variable = f"{builder.names.short[node.name]}_out"
         capture = builder.names.short[node.name]
         site = Site(builder, inputs[0], variable, node.input_shape, node.depth, capture, inputs)
+        site.input_shapes = node.input_shapes
         printers.emitters[type(node.op)](node.op, site)
         builder.layer_of[node.name] = builder.last_layer
         values[node.name] = site.src

@@ -104,11 +104,14 @@ def _visible(node: GraphNode, scope: tuple[str, ...], last: bool) -> bool:
 
 
 def check_arity(node: GraphNode) -> None:
-    """Raise ``ValueError`` unless a join reads two or more values of its own shape and any
+    """Raise ``ValueError`` unless a join reads two or more values that give its shape and any
     other op one value."""
-    if isinstance(node.op, ir.Add):
-        if len(node.inputs) < 2 or any(s != node.shape for s in node.input_shapes):
-            raise ValueError("an add reads two or more values of its own shape")
+    if isinstance(node.op, ir.Join):
+        if len(node.inputs) < 2:
+            raise ValueError(f"{node.op.op} reads two or more values")
+        shape = node.op.combine(node.input_shapes)
+        if shape != node.shape:
+            raise ValueError(f"its inputs give {shape}, not {node.shape}")
     elif len(node.inputs) != 1:
         raise ValueError(f"a {node.op.op} node reads one value")
 

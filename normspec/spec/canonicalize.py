@@ -25,7 +25,7 @@ from normspec.spec.norms import as_norm_spec, resolve_activation, resolve_norm
 from normspec.spec.ops_builder import ShapeError
 from normspec.spec.train_section import train_spec
 from normspec.spec.validate import validate
-from normspec.spec.wiring import Value, Wiring
+from normspec.spec.wiring import JOINS, Value, Wiring
 
 Shape = tuple[int, ...]
 MAX_OPS = 5_000
@@ -199,16 +199,18 @@ class Canonicalizer:
             own = _given_name(entry.body)
             sources = wiring.sources(entry.body, entry.kind, entry.at, own)
             source = None
-            if sources is not None and entry.kind != "add":
+            if sources is not None and entry.kind not in JOINS:
                 source = wiring.check_one(sources, entry.kind, entry.at)
             elif sources is not None:
-                shape = wiring.check_join(sources, entry.at)
+                shape = wiring.check_join(sources, entry.kind, entry.at)
                 source = Value(sources[0].node, shape, ()) if shape is not None else None
             self.lowered_name = own
             lowered, out = self.layer(entry, source.shape if source else None, "")
-            if source is None or out is None:
-                wiring.done(self.lowered_name, None, None, entry.where)
-            elif entry.kind == "add" and sources is not None and isinstance(lowered[0], ir.Add):
+            if source is None or out is None:  # later reads of it are not reported again
+                wiring.done(
+                    self.lowered_name or self.auto_name(entry.kind), None, None, entry.where
+                )
+            elif sources is not None and lowered and isinstance(lowered[0], ir.Join):
                 wiring.done(self.lowered_name, wiring.join(lowered[0], sources), out, entry.where)
             else:
                 wiring.done(self.lowered_name, wiring.append(lowered, source), out, entry.where)
@@ -259,10 +261,10 @@ class Canonicalizer:
         name = self.claim(layer.name, (*where, "name")) if layer.name else None
         name = name or self.auto_name(prefix + kind)
         self.lowered_name = name
-        if len(where) > 3 and (layer.inputs is not None or kind == "add"):
-            what = "inputs" if kind != "add" else "add"
+        if len(where) > 3 and (layer.inputs is not None or kind in JOINS):
+            what = kind if kind in JOINS else "inputs"
             self.fail(
-                (*where, "inputs") if kind != "add" else where,
+                where if kind in JOINS else (*where, "inputs"),
                 f"{what}: only layers of the top-level list read other layers by name",
             )
             return [], None

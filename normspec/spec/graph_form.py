@@ -179,7 +179,7 @@ class NodeReader:
         if op.name in self.shapes:
             self.fail((*where, "name"), f"a second value named '{op.name}'")
             return False
-        expected = shapes[0] if isinstance(op, ir.Add) else op.infer_shape(shapes[0])
+        expected = op.shape if isinstance(op, ir.Join) else op.infer_shape(shapes[0])
         if op.shape != expected:
             given = build.fmt(op.shape)
             self.fail(

@@ -207,10 +207,12 @@ def _norm(c: Canonicalizer, layer: Any, name: str, shape: Shape, where: Path) ->
     return [build.norm(name, shape, resolved)]
 
 
-@lowers("add")
-def _add(c: Canonicalizer, layer: m.AddLayer, name: str, shape: Shape, where: Path) -> list:
-    """The join itself; the values it reads are wired by name (:mod:`normspec.spec.wiring`)."""
-    return [ir.Add(name=name, shape=shape)]
+@lowers("add", "multiply", "concat")
+def _join(c: Canonicalizer, layer: m.JoinLayer, name: str, shape: Shape, where: Path) -> list:
+    """The join itself; the values it reads are wired by name (:mod:`normspec.spec.wiring`),
+    which gives its shape."""
+    kind = str(where[-1])
+    return [ir.OPS[kind](op=kind, name=name, shape=shape)]
 
 
 @lowers("residual")

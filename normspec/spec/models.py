@@ -346,8 +346,10 @@ class BasicBlockLayer(LayerBase):
     norm: NormField | None = None
 
 
-class AddLayer(LayerBase):
-    """The sum of two or more layers of one shape, read by name: ``- add: [conv_a, conv_b]``."""
+class JoinLayer(LayerBase):
+    """Two or more layers joined, read by name: ``- add: [conv_a, conv_b]`` (their sum),
+    ``multiply`` (their product; a gate ``(C,)`` is broadcast over the spatial axes), ``concat``
+    (side by side along the channel axis)."""
 
     inputs: Annotated[list[Reference], Field(min_length=2)]
 
@@ -373,7 +375,9 @@ LAYER_KINDS: dict[str, tuple[type[LayerBase], str | None]] = {
     "rms_norm": (RMSNormLayer, None),
     "residual": (ShortcutLayer, None),
     "residual_block": (BasicBlockLayer, "filters"),
-    "add": (AddLayer, "inputs"),
+    "add": (JoinLayer, "inputs"),
+    "multiply": (JoinLayer, "inputs"),
+    "concat": (JoinLayer, "inputs"),
 }
 """Layer kind -> (body model, field a scalar shorthand fills)."""
 

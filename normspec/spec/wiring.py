@@ -23,6 +23,8 @@ from normspec.spec.ops_builder import fmt
 from normspec.spec.suggestions import suggest
 
 Shape = tuple[int, ...]
+JOINS = ("add", "multiply", "concat")
+"""The layer kinds that join the layers they name."""
 INPUT_NAME = "input"
 """What ``inputs:`` calls the spec's input (after its normalization, as the first layer reads
 it by default)."""
@@ -102,16 +104,18 @@ class Wiring:
             return None
         return sources[0]
 
-    def check_join(self, sources: list[Value], at: Path) -> Shape | None:
-        """The shape of an add of ``sources``, or None (reported) when they do not fit."""
-        if len(sources) < 2:
+    def check_join(self, sources: list[Value], kind: str, at: Path) -> Shape | None:
+        """The shape of the join ``kind`` of ``sources``, or None (reported) when they do not
+        fit."""
+        join = ir.OPS[kind]
+        if len(sources) < 2 or not issubclass(join, ir.Join):
             return None  # the model's validation says so
-        shapes = {value.shape for value in sources}
-        if len(shapes) == 1:
-            return sources[0].shape
-        listed = ", ".join(f"{v.node} gives {fmt(v.shape or ())}" for v in sources)
-        self.fail(at, f"add of mismatched shapes: {listed}")
-        return None
+        try:
+            return join.combine(tuple(v.shape or () for v in sources))
+        except ValueError:
+            listed = ", ".join(f"{v.node} gives {fmt(v.shape or ())}" for v in sources)
+            self.fail(at, f"{kind} of shapes that do not fit: {listed}{_JOIN_RULE[kind]}")
+            return None
 
     # --- writing nodes ----------------------------------------------------------------------
 
@@ -147,10 +151,17 @@ class Wiring:
                 )
 
 
+_JOIN_RULE = {
+    "add": " (an add reads values of one shape)",
+    "multiply": " (a multiply reads values of one shape, and per-channel gates (C,))",
+    "concat": " (a concat reads values whose shapes differ only in channels)",
+}
+
+
 def _written_inputs(body: Any, kind: str, at: Path) -> tuple[Any, Path]:
     """``inputs`` as written in a layer's options (an add's shorthand is its inputs)."""
     if isinstance(body, dict):
         return body.get("inputs"), (*at, "inputs")
-    if kind == "add" and body is not None:
+    if kind in JOINS and body is not None:
         return body, at
     return None, at

@@ -278,3 +278,19 @@ def _opening(b: Builder, residual: str, has_shortcut: bool) -> None:
 @register(ir.Add)
 def _add(op: ir.Add, site: Site) -> None:
     site.result(Raw(" + ".join(site.inputs)))
+
+
+@register(ir.Multiply)
+def _multiply(op: ir.Multiply, site: Site) -> None:
+    """A per-channel gate ``(N, C)`` is broadcast over the spatial axes: ``g[:, None, :]``."""
+    spatial = "None, " * (len(op.shape) - 1)
+    factors = [
+        v if len(shape) == len(op.shape) else f"{v}[:, {spatial}:]"
+        for v, shape in zip(site.inputs, site.input_shapes, strict=True)
+    ]
+    site.result(Raw(" * ".join(factors)))
+
+
+@register(ir.Concat)
+def _concat(op: ir.Concat, site: Site) -> None:
+    site.result(call("jnp.concatenate", Raw(f"[{', '.join(site.inputs)}]"), axis=-1))

@@ -246,3 +246,27 @@ def _opening(b: Builder, residual: str, has_shortcut: bool) -> None:
 def _add(op: ir.Add, site: Site) -> None:
     add = site.builder.names.derived(op.name, "add")
     site.layer(add, call("layers.Add"), f"[{', '.join(site.inputs)}]")
+
+
+@register(ir.Multiply)
+def _multiply(op: ir.Multiply, site: Site) -> None:
+    """A per-channel gate ``(C,)`` is reshaped to ``(1, ..., C)`` first, which ``Multiply``
+    broadcasts over the spatial axes."""
+    b = site.builder
+    factors = []
+    for variable, shape in zip(site.inputs, site.input_shapes, strict=True):
+        if len(shape) < len(op.shape):
+            name = b.names.derived(op.name, "gate")
+            target = (*(1,) * (len(op.shape) - 1), shape[-1])
+            layer = call("layers.Reshape", target)
+            if b.dialect.constructor is not None:
+                layer = b.dialect.constructor(b, name, layer)
+            b.forward_lines += b.statement(f"{name} = ", layer, f"({variable})")
+            variable = name
+        factors.append(variable)
+    site.layer(op.name, call("layers.Multiply"), f"[{', '.join(factors)}]")
+
+
+@register(ir.Concat)
+def _concat(op: ir.Concat, site: Site) -> None:
+    site.layer(op.name, call("layers.Concatenate", axis=-1), f"[{', '.join(site.inputs)}]")

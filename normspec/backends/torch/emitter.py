@@ -221,3 +221,21 @@ def _add(op: ir.Add, site: Site) -> None:
     """A residual's join: its branches ran in their own variables (``out`` and ``shortcut``,
     numbered when nested)."""
     site.result(Raw(" + ".join(site.inputs)))
+
+
+@register(ir.Multiply)
+def _multiply(op: ir.Multiply, site: Site) -> None:
+    """A per-channel gate ``(N, C)`` is broadcast over the spatial axes: ``g[:, :, None]``
+    per axis (the model is channels-first)."""
+    spatial = ", None" * (len(op.shape) - 1)
+    factors = [
+        v if len(shape) == len(op.shape) else f"{v}[:, :{spatial}]"
+        for v, shape in zip(site.inputs, site.input_shapes, strict=True)
+    ]
+    site.result(Raw(" * ".join(factors)))
+
+
+@register(ir.Concat)
+def _concat(op: ir.Concat, site: Site) -> None:
+    """Along the channel axis: 1, in PyTorch's channels-first layout."""
+    site.result(call("torch.cat", Raw(f"[{', '.join(site.inputs)}]"), dim=1))

@@ -169,7 +169,7 @@ def forward(
     handles = []
     for node in spec.nodes if nodes else []:
         module = getattr(model, node.name, None)
-        if not isinstance(node.op, ir.Add) and isinstance(module, nn.Module):
+        if not isinstance(node.op, ir.Join) and isinstance(module, nn.Module):
             handles.append(module.register_forward_hook(_recorder(recorded, node.name)))
     try:
         with torch.no_grad(), mode(model, train=train, dropout=False), full_precision():
@@ -182,17 +182,30 @@ def forward(
                 model.get_submodule(spec.nodes[-1].name)(output)
             values = {INPUT: inputs, **recorded}
             for node in spec.nodes:
-                if isinstance(node.op, ir.Add):
-                    total = values[node.inputs[0]]
-                    for name in node.inputs[1:]:
-                        total = total + values[name]
-                    values[node.name] = total
+                if isinstance(node.op, ir.Join):
+                    values[node.name] = _join(node.op, [values[n] for n in node.inputs])
     finally:
         for handle in handles:
             handle.remove()
     outputs = {node.name: to_numpy(values[node.name]) for node in spec.nodes}
     outputs["output"] = to_numpy(output)
     return outputs
+
+
+def _join(op: ir.Join, values: list[torch.Tensor]) -> torch.Tensor:
+    """What ``forward`` computes for a join, on the recorded (channels-first) values."""
+    if isinstance(op, ir.Concat):
+        return torch.cat(values, dim=1)
+    rank = len(op.shape) + 1
+    result = values[0]
+    for value in values[1:]:
+        if isinstance(op, ir.Multiply):
+            value = value.reshape(*value.shape, *(1,) * (rank - value.dim()))
+            result = result.reshape(*result.shape, *(1,) * (rank - result.dim()))
+            result = result * value
+        else:
+            result = result + value
+    return result
 
 
 def _recorder(recorded: dict[str, torch.Tensor], name: str) -> Callable[..., None]:

@@ -45,7 +45,7 @@ from normspec.ir.ops.base import (
     size,
 )
 from normspec.ir.ops.inputs import Rescale, Standardize
-from normspec.ir.ops.joins import Add
+from normspec.ir.ops.joins import Add, Concat, Join, Multiply
 from normspec.ir.ops.layers import Conv1D, Conv2D, Dense
 from normspec.ir.ops.norms import (
     NORM_OPS,
@@ -79,6 +79,7 @@ __all__ = [
     "AvgPool1D",
     "AvgPool2D",
     "BatchNorm",
+    "Concat",
     "Constant",
     "Conv1D",
     "Conv2D",
@@ -91,9 +92,11 @@ __all__ = [
     "GroupNorm",
     "Initializer",
     "InstanceNorm",
+    "Join",
     "LayerNorm",
     "MaxPool1D",
     "MaxPool2D",
+    "Multiply",
     "Node",
     "Normal",
     "Op",
