@@ -65,9 +65,16 @@ def _group_norm(site: Site, groups: int, op: ir.GroupNorm | ir.InstanceNorm) -> 
     return call(site.helper("GroupNorm"), groups, channels, eps=op.epsilon, **affine, dtype=DTYPE)
 
 
+def _contiguous(site: Site) -> str:
+    """``GroupNorm`` on a tensor in the channels-last memory layout (``channels_last``, or
+    ``permute(0, 3, 1, 2)`` of NHWC data) takes another CPU kernel, whose one-pass variance
+    loses digits on large means; a contiguous input keeps the two-pass one."""
+    return f"{site.src}.contiguous()"
+
+
 @register(ir.GroupNorm, weights=AFFINE)
 def _group_norm_op(op: ir.GroupNorm, site: Site) -> None:
-    site.layer(op.name, _group_norm(site, op.groups, op))
+    site.layer(op.name, _group_norm(site, op.groups, op), _contiguous(site))
 
 
 @register(ir.InstanceNorm, weights=AFFINE)
@@ -83,7 +90,8 @@ def _instance_norm(op: ir.InstanceNorm, site: Site) -> None:
             dtype=DTYPE,
         )
     else:  # instance norm is group norm with one channel per group
-        module = _group_norm(site, channels, op)
+        site.layer(op.name, _group_norm(site, channels, op), _contiguous(site))
+        return
     site.layer(op.name, module)
 
 
