@@ -66,6 +66,7 @@ def _gelu(x: Array, op: ir.Activation) -> Array:
 
 FUNCTIONS: dict[str, Callable[[Array, ir.Activation], Array]] = {
     "relu": lambda x, op: np.maximum(x, 0.0),
+    "relu6": lambda x, op: np.minimum(np.maximum(x, 0.0), 6.0),
     "elu": _elu,
     "selu": lambda x, op: SELU_SCALE * elu(x, SELU_ALPHA),
     "gelu": _gelu,

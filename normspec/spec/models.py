@@ -88,7 +88,17 @@ class Model(BaseModel):
 # --- building blocks ---------------------------------------------------------------------------
 
 ActivationName = Literal[
-    "linear", "relu", "elu", "selu", "gelu", "leaky_relu", "silu", "tanh", "sigmoid", "softmax"
+    "linear",
+    "relu",
+    "relu6",
+    "elu",
+    "selu",
+    "gelu",
+    "leaky_relu",
+    "silu",
+    "tanh",
+    "sigmoid",
+    "softmax",
 ]
 InitializerName = Literal[
     "glorot_uniform", "glorot_normal", "xavier_uniform", "xavier_normal",

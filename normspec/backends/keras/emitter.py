@@ -169,6 +169,8 @@ def _activation(op: ir.Activation, site: Site) -> None:
         layer = call(site.builder.helper("GELU"), approximate=approximate)
     elif fn == "softmax":
         layer = call("layers.Softmax", axis=-1)
+    elif fn == "relu6":
+        layer = call("layers.ReLU", max_value=6.0)
     else:  # relu, selu, silu, tanh, sigmoid: no parameters
         layer = call("layers.Activation", fn)
     site.layer(op.name, layer)

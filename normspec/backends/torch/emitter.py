@@ -177,6 +177,7 @@ def _dropout(op: ir.Dropout, site: Site) -> None:
 
 _SIMPLE_ACTIVATIONS = {
     "relu": "nn.ReLU",
+    "relu6": "nn.ReLU6",
     "selu": "nn.SELU",
     "silu": "nn.SiLU",
     "tanh": "nn.Tanh",

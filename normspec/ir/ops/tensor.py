@@ -49,8 +49,10 @@ class Dropout(Op):
 
 
 ActivationFunction = Literal[
-    "relu", "elu", "selu", "gelu", "leaky_relu", "silu", "tanh", "sigmoid", "softmax"
+    "relu", "relu6", "elu", "selu", "gelu", "leaky_relu", "silu", "tanh", "sigmoid", "softmax"
 ]
+"""``relu6`` is ``min(max(x, 0), 6)`` (PyTorch's ``nn.ReLU6``, Keras' ``ReLU(max_value=6)``,
+``jax.nn.relu6``)."""
 
 
 @register_op
