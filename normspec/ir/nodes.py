@@ -19,6 +19,8 @@ from normspec.ir.ops import AnyOp, Node, Shape
 
 INPUT = "input"
 """The name of the spec's input value (reserved: no op is named so)."""
+BRANCHES = ("body", "shortcut")
+"""The branches of a residual, as a node's ``scope`` names them."""
 
 
 class GraphNode(Node):
@@ -81,7 +83,7 @@ def check_graph(nodes: tuple[GraphNode, ...], input_shape: Shape) -> None:
         except ValueError as exc:
             raise ValueError(f"{where}: {exc}") from None
         scope = node.scope
-        if len(scope) % 2 or set(scope[1::2]) - {"body", "shortcut"} or set(scope[::2]) - joins:
+        if len(scope) % 2 or set(scope[1::2]) - set(BRANCHES) or set(scope[::2]) - joins:
             raise ValueError(f"{where}: scope {list(scope)} is not pairs of an add and a branch")
         for name in node.inputs:
             if not _visible(node, scopes[name], last.get(scopes[name]) == name):

@@ -11,14 +11,13 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from normspec.ir import ops as ir
-from normspec.ir.nodes import INPUT, residual_names
+from normspec.ir.nodes import BRANCHES, INPUT, residual_names
 from normspec.ir.yaml_dumpers import DUMPER
 
 if TYPE_CHECKING:
     from normspec.ir.graph import CanonicalSpec
     from normspec.ir.nodes import GraphNode
 
-BRANCHES = ("body", "shortcut")
 
 INPUT_NORM_OPS = (ir.Standardize, ir.Rescale)
 _TRAILING = ("shape", "params")

@@ -1,7 +1,7 @@
 """What the lowering of a layer list produces before it becomes the canonical nodes: ops, and
 residuals as :class:`Branches` (their body's and shortcut's lowered items, joined by an add).
 
-:func:`to_nodes` flattens them into the canonical graph (:mod:`normspec.ir.nodes`): a residual
+:func:`chain_nodes` flattens them into the canonical graph (:mod:`normspec.ir.nodes`): a residual
 becomes the nodes of its body and of its shortcut, each reading its predecessor (the first
 reading the residual's input), then an ``add`` that carries the residual's name and reads the
 two branch results (the residual's input itself for an empty branch), its nodes scoped
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from normspec.ir import ops as ir
-from normspec.ir.nodes import INPUT, GraphNode
+from normspec.ir.nodes import GraphNode
 
 Shape = tuple[int, ...]
 
@@ -38,21 +38,6 @@ class Branches:
 
 Lowered = ir.Op | Branches
 """One item of a lowered layer list."""
-
-
-def to_nodes(items: Sequence[Lowered], input_shape: Shape) -> tuple[GraphNode, ...]:
-    """The canonical nodes of the lowered layer list ``items`` reading the spec's input."""
-    nodes: list[GraphNode] = []
-    chain_nodes(items, INPUT, input_shape, (), nodes)
-    return tuple(nodes)
-
-
-def node_count(items: Sequence[Lowered]) -> int:
-    """How many nodes ``items`` become (a residual: its branches' and its add)."""
-    return sum(
-        1 + (node_count(item.body) + node_count(item.shortcut) if isinstance(item, Branches) else 0)
-        for item in items
-    )
 
 
 def chain_nodes(

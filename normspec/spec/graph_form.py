@@ -9,7 +9,6 @@ refused), as the spec language reads them.
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError
@@ -17,7 +16,7 @@ from pydantic import Field, ValidationError
 from normspec.errors import Path, Problem, SpecError, shown
 from normspec.ir import ops as ir
 from normspec.ir.graph import CanonicalSpec, InputSpec, OutputSpec, TrainSpec
-from normspec.ir.nodes import INPUT, GraphNode, check_arity
+from normspec.ir.nodes import BRANCHES, INPUT, GraphNode, check_arity
 from normspec.loader import Document
 from normspec.spec import models as m
 from normspec.spec import ops_builder as build
@@ -25,8 +24,6 @@ from normspec.spec.suggestions import suggest
 from normspec.spec.validate import validate
 
 Shape = tuple[int, ...]
-_EXPONENT_FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
-BRANCHES = ("body", "shortcut")
 
 
 class GraphInput(m.Model):
@@ -209,6 +206,4 @@ def _strict(value: Any) -> Any:
         return tuple(_strict(v) for v in value)
     if isinstance(value, dict):
         return {k: _strict(v) for k, v in value.items()}
-    if isinstance(value, str) and _EXPONENT_FLOAT.match(value):
-        return float(value)
-    return value
+    return m.number(value)

@@ -41,7 +41,7 @@ from normspec.loader.syntax import SHORTHAND_FIELDS
 _EXPONENT_FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
 
 
-def _number(value: Any) -> Any:
+def number(value: Any) -> Any:
     """Numbers with an exponent as YAML 1.2 reads them: ``1e-5`` is a float, which YAML 1.1
     (and so PyYAML) reads as text. Booleans and other text are left for strict validation to
     refuse."""
@@ -59,7 +59,7 @@ def _version(value: Any) -> Any:
     return value
 
 
-Float = Annotated[float, BeforeValidator(_number)]
+Float = Annotated[float, BeforeValidator(number)]
 """A finite float; an int is accepted, a bool or a string is not (``1e-5`` is a number)."""
 Name = Annotated[str, Field(max_length=MAX_NAME), AfterValidator(check_layer_name)]
 Size = Annotated[int, Field(ge=1, le=MAX_SIZE)]
