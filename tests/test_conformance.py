@@ -125,3 +125,32 @@ def test_every_op_has_a_printer_a_weight_map_a_case_and_a_readme_row() -> None:
             if extra:
                 missing.append(f"{backend} {table} entries for what is not an op: {extra}")
     assert not missing, "\n".join(missing)
+
+
+def test_every_activation_has_a_formula_a_case_and_a_readme_entry() -> None:
+    """Every function of the IR's activation op: its formula (the reference evaluates it), a
+    conformance case that applies it, its name in the README's list of activations, and the
+    spec language accepts it (its list of names is the IR's, plus ``linear``)."""
+    from typing import get_args
+
+    from normspec.ir.ops.tensor import FORMULAS
+    from normspec.spec.models import ActivationName
+
+    functions = set(get_args(ir.ActivationFunction))
+    assert set(FORMULAS) == functions
+    assert set(get_args(ActivationName)) == functions | {"linear"}
+    applied = {
+        node.op.function
+        for case in CASES
+        for node in case.spec.nodes
+        if isinstance(node.op, ir.Activation)
+    }
+    readme = (ROOT / "README.md").read_text()
+    listed = readme[readme.index("**Activations**") :].split("\n\n")[0]
+    missing = [f"{fn}: no conformance case" for fn in sorted(functions - applied)]
+    missing += [
+        f"{fn}: not in the README"
+        for fn in sorted(functions)
+        if not re.search(rf"\b{fn}\b", listed)
+    ]
+    assert not missing, "\n".join(missing)

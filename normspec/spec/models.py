@@ -87,19 +87,8 @@ class Model(BaseModel):
 
 # --- building blocks ---------------------------------------------------------------------------
 
-ActivationName = Literal[
-    "linear",
-    "relu",
-    "relu6",
-    "elu",
-    "selu",
-    "gelu",
-    "leaky_relu",
-    "silu",
-    "tanh",
-    "sigmoid",
-    "softmax",
-]
+ActivationName = Literal["linear", ir.ActivationFunction]
+"""``linear`` (no activation) and every function of the IR."""
 InitializerName = Literal[
     "glorot_uniform", "glorot_normal", "xavier_uniform", "xavier_normal",
     "he_uniform", "he_normal", "kaiming_uniform", "kaiming_normal",

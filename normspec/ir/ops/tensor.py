@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import math
+from collections.abc import Callable
+from typing import Any, Literal
 
 from normspec.ir.constraints import Rate
 from normspec.ir.ops.base import Cost, Op, Shape, register_op, size
@@ -49,10 +51,51 @@ class Dropout(Op):
 
 
 ActivationFunction = Literal[
-    "relu", "relu6", "elu", "selu", "gelu", "leaky_relu", "silu", "tanh", "sigmoid", "softmax"
+    "relu",
+    "relu6",
+    "elu",
+    "selu",
+    "gelu",
+    "leaky_relu",
+    "silu",
+    "tanh",
+    "sigmoid",
+    "softmax",
 ]
-"""``relu6`` is ``min(max(x, 0), 6)`` (PyTorch's ``nn.ReLU6``, Keras' ``ReLU(max_value=6)``,
-``jax.nn.relu6``)."""
+"""The element-wise functions; ``FORMULAS`` defines each one."""
+
+Formula = Callable[[Any, Any, "Activation"], Any]
+"""``formula(m, x, op)``: the function of ``x`` written with the array functions of ``m``
+(numpy's names, plus ``erf``, ``sigmoid`` and ``softmax`` over the last axis), so the reference
+evaluates it in float64 and the core imports no array library."""
+
+FORMULAS: dict[str, Formula] = {
+    "relu": lambda m, x, op: m.maximum(x, 0.0),
+    # PyTorch nn.ReLU6, Keras ReLU(max_value=6), jax.nn.relu6.
+    "relu6": lambda m, x, op: m.minimum(m.maximum(x, 0.0), 6.0),
+    # expm1 of the clipped value: accurate near 0, no overflow for large x.
+    "elu": lambda m, x, op: m.where(x > 0, x, op.alpha * m.expm1(m.minimum(x, 0.0))),
+    "selu": lambda m, x, op: (
+        SELU_SCALE * m.where(x > 0, x, SELU_ALPHA * m.expm1(m.minimum(x, 0.0)))
+    ),
+    "gelu": lambda m, x, op: (
+        0.5 * x * (1.0 + m.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x**3)))
+        if op.approximate == "tanh"
+        else 0.5 * x * (1.0 + m.erf(x / math.sqrt(2.0)))
+    ),
+    "leaky_relu": lambda m, x, op: m.where(x >= 0, x, op.negative_slope * x),
+    "silu": lambda m, x, op: x * m.sigmoid(x),
+    "tanh": lambda m, x, op: m.tanh(x),
+    "sigmoid": lambda m, x, op: m.sigmoid(x),
+    "softmax": lambda m, x, op: m.softmax(x),
+}
+
+PARAMETERS: dict[str, str] = {"elu": "alpha", "leaky_relu": "negative_slope", "gelu": "approximate"}
+"""The one field each parametrized function reads; the others read none."""
+
+# Constants of Klambauer et al. (2017), to the digits PyTorch, Keras and Flax use.
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
 
 
 @register_op
