@@ -194,7 +194,7 @@ def _activation(op: ir.Activation, site: Site) -> None:
         value = call("nnx.gelu", x, approximate=op.approximate == "tanh")
     elif fn == "softmax":
         value = call("nnx.softmax", x, axis=-1)
-    else:  # relu, relu6, selu, silu, tanh, sigmoid: no parameters
+    else:  # the functions without parameters, under their jax.nn names
         value = call(f"nnx.{fn}", x)
     site.result(value)
 

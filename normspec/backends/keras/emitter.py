@@ -171,7 +171,7 @@ def _activation(op: ir.Activation, site: Site) -> None:
         layer = call("layers.Softmax", axis=-1)
     elif fn == "relu6":
         layer = call("layers.ReLU", max_value=6.0)
-    else:  # relu, selu, silu, tanh, sigmoid: no parameters
+    else:  # the functions without parameters, under their Keras names
         layer = call("layers.Activation", fn)
     site.layer(op.name, layer)
 
