@@ -120,6 +120,7 @@ CASES: list[Case] = [
     Case("leaky_relu", FLAT, "- activation: {function: leaky_relu, negative_slope: 0.2}", (6,), emits={"keras": "negative_slope=0.2", "flax": "negative_slope=0.2"}),
     Case("leaky_relu_03", FLAT, "- activation: {function: leaky_relu, negative_slope: 0.3}", (6,), emits={"torch": "nn.LeakyReLU(negative_slope=0.3)"}),
     Case("relu6", FLAT, "- activation: relu6", (6,), normalize="{kind: rescale, scale: 10.0}", emits={"torch": "nn.ReLU6()", "keras": "layers.ReLU(max_value=6.0", "flax": "nnx.relu6(x)"}),
+    Case("hard_swish", FLAT, "- activation: hard_swish", (6,), normalize="{kind: rescale, scale: 3.0}", emits={"torch": "nn.Hardswish()", "keras": '"hard_swish"', "flax": "nnx.hard_swish(x)"}),
     Case("silu", FLAT, "- activation: silu", (6,), emits={"torch": "nn.SiLU()", "keras": '"silu"', "flax": "nnx.silu(x)"}),
     Case("tanh", FLAT, "- activation: tanh", (6,), emits={"torch": "nn.Tanh()", "keras": '"tanh"', "flax": "nnx.tanh(x)"}),
     Case("sigmoid", FLAT, "- activation: sigmoid", (6,), emits={"torch": "nn.Sigmoid()", "keras": '"sigmoid"', "flax": "nnx.sigmoid(x)"}),

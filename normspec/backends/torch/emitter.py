@@ -178,6 +178,7 @@ def _dropout(op: ir.Dropout, site: Site) -> None:
 _SIMPLE_ACTIVATIONS = {
     "relu": "nn.ReLU",
     "relu6": "nn.ReLU6",
+    "hard_swish": "nn.Hardswish",
     "selu": "nn.SELU",
     "silu": "nn.SiLU",
     "tanh": "nn.Tanh",

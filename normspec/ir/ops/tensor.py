@@ -53,6 +53,7 @@ class Dropout(Op):
 ActivationFunction = Literal[
     "relu",
     "relu6",
+    "hard_swish",
     "elu",
     "selu",
     "gelu",
@@ -73,6 +74,9 @@ FORMULAS: dict[str, Formula] = {
     "relu": lambda m, x, op: m.maximum(x, 0.0),
     # PyTorch nn.ReLU6, Keras ReLU(max_value=6), jax.nn.relu6.
     "relu6": lambda m, x, op: m.minimum(m.maximum(x, 0.0), 6.0),
+    # x * relu6(x + 3) / 6: PyTorch nn.Hardswish, Keras 3 "hard_swish" (whose hard_sigmoid is
+    # relu6(x + 3) / 6, where tf.keras 2's was 0.2 * x + 0.5), jax.nn.hard_swish.
+    "hard_swish": lambda m, x, op: x * m.minimum(m.maximum(x + 3.0, 0.0), 6.0) / 6.0,
     # expm1 of the clipped value: accurate near 0, no overflow for large x.
     "elu": lambda m, x, op: m.where(x > 0, x, op.alpha * m.expm1(m.minimum(x, 0.0))),
     "selu": lambda m, x, op: (
