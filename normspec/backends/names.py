@@ -75,6 +75,15 @@ class Names:
         self._taken = set(ops) | reserved | taken
         self.short = {name: self._choose(name) for name in ops}
 
+    @classmethod
+    def local(cls, ops: Iterable[str]) -> Names:
+        """The names of a block's class: every op keeps its (local) name."""
+        names = cls.__new__(cls)
+        names._reserved, names._max_length = frozenset(), None
+        names.short = {name: name for name in ops}
+        names._taken = set(names.short)
+        return names
+
     def _choose(self, name: str) -> str:
         limit = self._max_length
         if (limit is None or len(name) <= limit) and name not in self._reserved:

@@ -186,6 +186,16 @@ class Site:
         self.src = self.dst
 
 
+@dataclass(frozen=True)
+class BlockUse:
+    """Nodes printed as one call of a block's class (:mod:`normspec.backends.blocks`): its
+    ``members`` in order (the first reads the block's input, the last holds its output), and
+    ``write``, which prints the call at the site of the last."""
+
+    members: tuple[str, ...]
+    write: Callable[[Site], None]
+
+
 def emit_nodes(
     builder: Builder,
     nodes: tuple[GraphNode, ...],
@@ -194,23 +204,35 @@ def emit_nodes(
     src: str = "x",
     dst: str = "x",
     variables: dict[str, str] | None = None,
+    blocks: Iterable[BlockUse] = (),
+    quiet: frozenset[str] = frozenset(),
 ) -> dict[str, str]:
     """Print ``nodes`` (see :mod:`normspec.ir.nodes`) in order. The spec's input is in the
     variable ``src`` and top-level values go to ``dst`` (``x = f(x)``); the nodes of a
     residual's branch write that branch's variable, and its ``add`` the variable of the scope
     around it. ``printers.opening`` is written where a residual's nodes begin. Every node's
     output is captured under its attribute name (where the dialect captures), and the layer
-    holding it is recorded in ``builder.layer_of``. Returns the variable of every value by
-    name (``variables``, if given, is updated: a second call goes on from the first)."""
+    holding it is recorded in ``builder.layer_of``. The nodes of each of ``blocks`` are one
+    call of its class instead; no opening is written for the residuals in ``quiet``. Returns
+    the variable of every value by name (``variables``, if given, is updated: a second call
+    goes on from the first)."""
     values = {INPUT: src} if variables is None else variables
     kept = kept_values(nodes)
     if INPUT in kept and src == dst and variables is None:
         builder.forward_lines += builder.statement(f"{KEPT_INPUT} = ", Raw(src))
         values[INPUT] = KEPT_INPUT
     shortcuts = {node.scope[-2] for node in nodes if node.scope[-1:] == ("shortcut",)}
+    uses = {use.members[0]: use for use in blocks}
+    hidden = {name for use in uses.values() for name in use.members}
+    by_name = {node.name: node for node in nodes}
     for residuals, node in with_openings(nodes, set(values)):
+        if node.name in uses:
+            _emit_block(builder, uses[node.name], by_name, values, kept, dst)
+        if node.name in hidden:
+            continue
         for residual in residuals:
-            printers.opening(builder, residual, residual in shortcuts)
+            if residual not in quiet:
+                printers.opening(builder, residual, residual in shortcuts)
         inputs = tuple(values[name] for name in node.inputs)
         variable = _variable(node.scope, dst, builder.dialect.branches)
         if node.name in kept:
@@ -222,6 +244,26 @@ def emit_nodes(
         builder.layer_of[node.name] = builder.last_layer
         values[node.name] = site.src
     return values
+
+
+def _emit_block(
+    builder: Builder,
+    use: BlockUse,
+    nodes: Mapping[str, GraphNode],
+    values: dict[str, str],
+    kept: set[str],
+    dst: str,
+) -> None:
+    first, last = nodes[use.members[0]], use.members[-1]
+    variable = f"{builder.names.short[last]}_out" if last in kept else dst
+    source = values[first.inputs[0]]
+    capture = builder.names.short[last]
+    site = Site(builder, source, variable, first.input_shape, 0, capture, (source,))
+    site.input_shapes = first.input_shapes[:1]
+    use.write(site)
+    for name in use.members:
+        builder.layer_of[name] = builder.last_layer
+    values[last] = site.src
 
 
 KEPT_INPUT = "inputs"

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import keyword
 import textwrap
 
 from normspec import __version__
-from normspec.backends import names
+from normspec.backends import blocks, names
 from normspec.backends.codegen import INDENT, LINE_LENGTH
 from normspec.backends.printing import Builder, emit_nodes
 from normspec.backends.torch import helpers
+from normspec.backends.torch.blocks import block_classes, nested_paths
 from normspec.backends.torch.dialect import DIALECT
 from normspec.backends.torch.emitter import PRINTERS
 from normspec.errors import BackendError
 from normspec.ir import ops as ir
+from normspec.ir.constraints import RESERVED_NAMES, is_identifier
 from normspec.ir.graph import CanonicalSpec
 from normspec.ir.ops import Shape
 from normspec.ir.output_checks import logits_head, returns_logits
@@ -54,21 +57,50 @@ def torch_shape(shape: Shape) -> str:
     return "(" + f",{_KEEP}".join(["N", *map(str, dims)]) + ")"
 
 
+def block_instances(spec: CanonicalSpec) -> list[blocks.Instance]:
+    """The residuals written as blocks (:mod:`normspec.backends.torch.blocks`): all but one
+    holding the final activation that ``logits()`` leaves out."""
+    found = blocks.instances(spec.nodes, _attribute)
+    if logits_head(spec) is None:
+        return found
+    return [i for i in found if i.last != spec.nodes[-1].name]
+
+
+def _attribute(name: str) -> bool:
+    """Whether a layer of a block's class can be called ``name``."""
+    return (
+        is_identifier(name)
+        and not keyword.iskeyword(name)
+        and name not in MODULE_ATTRIBUTES
+        and name not in RESERVED_NAMES
+    )
+
+
+def module_paths(spec: CanonicalSpec) -> dict[str, str]:
+    """Node name -> the path of its module in the model (``residual_block_3.conv1`` inside a
+    block, the node's name elsewhere), as ``get_submodule`` takes it."""
+    paths = {node.name: node.name for node in spec.nodes}
+    return paths | nested_paths(block_instances(spec))
+
+
 def emit_module(spec: CanonicalSpec) -> str:
     """The whole generated module for ``spec``."""
     names.check_names(spec, "torch")
     _check_names(spec)
     builder = Builder(spec, DIALECT, names.Names(spec))
+    taken = {*_TAKEN_CLASS_NAMES, class_name(spec)}
+    classes = block_classes(spec, block_instances(spec), builder, taken)
     body = spec.nodes[:-1] if logits_head(spec) is not None else spec.nodes
-    values = emit_nodes(builder, body, PRINTERS)
+    values = emit_nodes(builder, body, PRINTERS, blocks=classes.uses)
     split = len(builder.forward_lines)
     if body != spec.nodes:  # the head goes in forward, after logits()
         emit_nodes(builder, spec.nodes[-1:], PRINTERS, variables=values)
-    used = helpers.closure(builder.helpers)
+    used = helpers.closure(builder.helpers | classes.helpers)
     needs = {n for h in used for n in helpers.HELPERS[h].needs if n in helpers.IMPORTS}
     parts = [
         _imports(needs),
         *(helpers.HELPERS[h].source.strip("\n") for h in used),
+        *classes.sources,
         _model_class(spec, builder, split),
     ]
     return names.parsed(_header(spec) + "\n\n" + "\n\n\n".join(parts) + "\n", "torch")

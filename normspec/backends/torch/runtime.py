@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from normspec.backends.torch.emitter import WEIGHT_MAPS
-from normspec.backends.torch.module import class_name, emit_module
+from normspec.backends.torch.module import class_name, emit_module, module_paths
 from normspec.backends.weight_maps import Slot, slot
 from normspec.ir import ops as ir
 from normspec.ir.graph import CanonicalSpec, WeightSpec
@@ -38,10 +38,11 @@ def build(spec: CanonicalSpec) -> nn.Module:
     return namespace[class_name(spec)]()  # type: ignore[operator]
 
 
-def _slot(model: nn.Module, op: ir.Op, w: WeightSpec) -> tuple[torch.Tensor, Slot]:
-    """The tensor of ``model`` holding weight ``w`` of ``op``, and its slot (layout)."""
+def _slot(model: nn.Module, path: str, op: ir.Op, w: WeightSpec) -> tuple[torch.Tensor, Slot]:
+    """The tensor of ``model`` holding weight ``w`` of ``op`` (whose module is at ``path``),
+    and its slot (layout)."""
     where = slot(WEIGHT_MAPS, op, w.role.name)
-    return getattr(model.get_submodule(op.name), where.attribute), where
+    return getattr(model.get_submodule(path), where.attribute), where
 
 
 def _kernel_to_torch(kernel: np.ndarray) -> np.ndarray:
@@ -55,19 +56,21 @@ def _kernel_from_torch(weight: np.ndarray) -> np.ndarray:
     return np.transpose(weight, (*range(2, spatial + 2), 1, 0))
 
 
-def _weights(spec: CanonicalSpec) -> Iterator[tuple[ir.Op, WeightSpec]]:
-    """Every canonical weight with its op, in canonical order."""
+def _weights(spec: CanonicalSpec) -> Iterator[tuple[str, ir.Op, WeightSpec]]:
+    """Every canonical weight with the path of its op's module and its op, in canonical
+    order."""
+    paths = module_paths(spec)
     for node in spec.nodes:
         for w in node.op.weights(node.input_shape):
-            yield node.op, w
+            yield paths[node.name], node.op, w
 
 
 def set_weights(model: nn.Module, spec: CanonicalSpec, weights: Weights) -> None:
     """Load canonical weights, running statistics included, into ``model``."""
     check_weights(spec, weights)
     with torch.no_grad():
-        for op, w in _weights(spec):
-            target, where = _slot(model, op, w)
+        for path, op, w in _weights(spec):
+            target, where = _slot(model, path, op, w)
             value = np.asarray(weights[w.key])
             if where.layout == "channels_first":
                 value = _kernel_to_torch(value)
@@ -81,8 +84,8 @@ def set_weights(model: nn.Module, spec: CanonicalSpec, weights: Weights) -> None
 def get_weights(model: nn.Module, spec: CanonicalSpec) -> Weights:
     """Canonical weights of ``model``, as numpy arrays in the model's dtype."""
     out: Weights = {}
-    for op, w in _weights(spec):
-        tensor, where = _slot(model, op, w)
+    for path, op, w in _weights(spec):
+        tensor, where = _slot(model, path, op, w)
         value = tensor.detach().cpu().numpy()
         if where.layout == "channels_first":
             value = _kernel_from_torch(value)
@@ -94,10 +97,10 @@ def weight_gradients(model: nn.Module, spec: CanonicalSpec) -> Weights:
     """The ``.grad`` of every trainable canonical weight (canonical layout; zeros where the
     loss did not reach it)."""
     out: Weights = {}
-    for op, w in _weights(spec):
+    for path, op, w in _weights(spec):
         if not w.trainable:
             continue
-        tensor, where = _slot(model, op, w)
+        tensor, where = _slot(model, path, op, w)
         grad = tensor.grad if tensor.grad is not None else torch.zeros_like(tensor)
         value = grad.detach().cpu().numpy()
         if where.layout == "channels_first":
@@ -165,16 +168,19 @@ def forward(
     model that returns logits does not apply its final activation: its module is run on them);
     ``"output"`` alone with ``nodes=False``.
 
-    Forward hooks record each op module's output. A join is no module (``forward`` adds the
+    Forward hooks record each op module's output (inside a block, the block's module:
+    ``residual_block_3.conv1``). A join is no module (``forward`` adds the
     values it reads): its value is the sum of the recorded values it reads, in the order
     ``forward`` adds them.
     """
     recorded: dict[str, torch.Tensor] = {}
     handles = []
+    paths = module_paths(spec)
     for node in spec.nodes if nodes else []:
-        module = getattr(model, node.name, None)
-        if not isinstance(node.op, ir.Join) and isinstance(module, nn.Module):
-            handles.append(module.register_forward_hook(_recorder(recorded, node.name)))
+        if isinstance(node.op, ir.Join):
+            continue
+        module = model.get_submodule(paths[node.name])
+        handles.append(module.register_forward_hook(_recorder(recorded, node.name)))
     try:
         with torch.no_grad(), mode(model, train=train, dropout=False), full_precision():
             device = next(model.parameters(), torch.empty(0)).device

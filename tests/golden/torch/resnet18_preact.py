@@ -87,6 +87,125 @@ class GlobalAvgPool(nn.Module):
         return x.flatten(2).mean(dim=2)
 
 
+class ResidualBlock(nn.Module):
+    """The block of residual_block_1, residual_block_2, residual_block_4,
+    residual_block_6, residual_block_8: body pre_norm > pre_act > conv1 > norm2 >
+    act2 > conv2 plus the input."""
+
+    def __init__(self, channels: int, dtype: torch.dtype) -> None:
+        super().__init__()
+        self.pre_norm = nn.BatchNorm2d(
+            channels,
+            eps=1e-05,
+            momentum=0.1,
+            affine=True,
+            track_running_stats=True,
+            dtype=dtype,
+        )
+        self.pre_act = nn.ReLU()
+        self.conv1 = nn.Conv2d(
+            channels,
+            channels,
+            kernel_size=3,
+            stride=1,
+            padding=1,
+            bias=False,
+            dtype=dtype,
+        )
+        self.norm2 = nn.BatchNorm2d(
+            channels,
+            eps=1e-05,
+            momentum=0.1,
+            affine=True,
+            track_running_stats=True,
+            dtype=dtype,
+        )
+        self.act2 = nn.ReLU()
+        self.conv2 = nn.Conv2d(
+            channels,
+            channels,
+            kernel_size=3,
+            stride=1,
+            padding=1,
+            bias=False,
+            dtype=dtype,
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.pre_norm(x)
+        out = self.pre_act(out)
+        out = self.conv1(out)
+        out = self.norm2(out)
+        out = self.act2(out)
+        out = self.conv2(out)
+        x = out + x
+        return x
+
+
+class ResidualBlockWithShortcut(nn.Module):
+    """The block of residual_block_3, residual_block_5, residual_block_7: pre_norm >
+    pre_act, then body conv1 > norm2 > act2 > conv2 plus shortcut proj."""
+
+    def __init__(self, in_channels: int, channels: int, dtype: torch.dtype) -> None:
+        super().__init__()
+        self.pre_norm = nn.BatchNorm2d(
+            in_channels,
+            eps=1e-05,
+            momentum=0.1,
+            affine=True,
+            track_running_stats=True,
+            dtype=dtype,
+        )
+        self.pre_act = nn.ReLU()
+        self.conv1 = nn.Conv2d(
+            in_channels,
+            channels,
+            kernel_size=3,
+            stride=2,
+            padding=1,
+            bias=False,
+            dtype=dtype,
+        )
+        self.norm2 = nn.BatchNorm2d(
+            channels,
+            eps=1e-05,
+            momentum=0.1,
+            affine=True,
+            track_running_stats=True,
+            dtype=dtype,
+        )
+        self.act2 = nn.ReLU()
+        self.conv2 = nn.Conv2d(
+            channels,
+            channels,
+            kernel_size=3,
+            stride=1,
+            padding=1,
+            bias=False,
+            dtype=dtype,
+        )
+        self.proj = nn.Conv2d(
+            in_channels,
+            channels,
+            kernel_size=1,
+            stride=2,
+            padding=0,
+            bias=False,
+            dtype=dtype,
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.pre_norm(x)
+        x = self.pre_act(x)
+        out = self.conv1(x)
+        out = self.norm2(out)
+        out = self.act2(out)
+        out = self.conv2(out)
+        shortcut = self.proj(x)
+        x = out + shortcut
+        return x
+
+
 class Resnet18Preact(nn.Module):
     """The network of the spec 'resnet18_preact': (N, 3, 32, 32) -> (N, 10)."""
 
@@ -96,215 +215,20 @@ class Resnet18Preact(nn.Module):
         self.conv2d_1 = nn.Conv2d(
             3, 64, kernel_size=3, stride=1, padding=1, bias=False, dtype=dtype
         )
-        # residual_block_1: body (the shortcut is the identity)
-        self.residual_block_1_pre_norm = nn.BatchNorm2d(
-            64,
-            eps=1e-05,
-            momentum=0.1,
-            affine=True,
-            track_running_stats=True,
-            dtype=dtype,
+        self.residual_block_1 = ResidualBlock(channels=64, dtype=dtype)
+        self.residual_block_2 = ResidualBlock(channels=64, dtype=dtype)
+        self.residual_block_3 = ResidualBlockWithShortcut(
+            in_channels=64, channels=128, dtype=dtype
         )
-        self.residual_block_1_pre_act = nn.ReLU()
-        self.residual_block_1_conv1 = nn.Conv2d(
-            64, 64, kernel_size=3, stride=1, padding=1, bias=False, dtype=dtype
+        self.residual_block_4 = ResidualBlock(channels=128, dtype=dtype)
+        self.residual_block_5 = ResidualBlockWithShortcut(
+            in_channels=128, channels=256, dtype=dtype
         )
-        self.residual_block_1_norm2 = nn.BatchNorm2d(
-            64,
-            eps=1e-05,
-            momentum=0.1,
-            affine=True,
-            track_running_stats=True,
-            dtype=dtype,
+        self.residual_block_6 = ResidualBlock(channels=256, dtype=dtype)
+        self.residual_block_7 = ResidualBlockWithShortcut(
+            in_channels=256, channels=512, dtype=dtype
         )
-        self.residual_block_1_act2 = nn.ReLU()
-        self.residual_block_1_conv2 = nn.Conv2d(
-            64, 64, kernel_size=3, stride=1, padding=1, bias=False, dtype=dtype
-        )
-        # residual_block_2: body (the shortcut is the identity)
-        self.residual_block_2_pre_norm = nn.BatchNorm2d(
-            64,
-            eps=1e-05,
-            momentum=0.1,
-            affine=True,
-            track_running_stats=True,
-            dtype=dtype,
-        )
-        self.residual_block_2_pre_act = nn.ReLU()
-        self.residual_block_2_conv1 = nn.Conv2d(
-            64, 64, kernel_size=3, stride=1, padding=1, bias=False, dtype=dtype
-        )
-        self.residual_block_2_norm2 = nn.BatchNorm2d(
-            64,
-            eps=1e-05,
-            momentum=0.1,
-            affine=True,
-            track_running_stats=True,
-            dtype=dtype,
-        )
-        self.residual_block_2_act2 = nn.ReLU()
-        self.residual_block_2_conv2 = nn.Conv2d(
-            64, 64, kernel_size=3, stride=1, padding=1, bias=False, dtype=dtype
-        )
-        self.residual_block_3_pre_norm = nn.BatchNorm2d(
-            64,
-            eps=1e-05,
-            momentum=0.1,
-            affine=True,
-            track_running_stats=True,
-            dtype=dtype,
-        )
-        self.residual_block_3_pre_act = nn.ReLU()
-        # residual_block_3: body, then shortcut
-        self.residual_block_3_conv1 = nn.Conv2d(
-            64, 128, kernel_size=3, stride=2, padding=1, bias=False, dtype=dtype
-        )
-        self.residual_block_3_norm2 = nn.BatchNorm2d(
-            128,
-            eps=1e-05,
-            momentum=0.1,
-            affine=True,
-            track_running_stats=True,
-            dtype=dtype,
-        )
-        self.residual_block_3_act2 = nn.ReLU()
-        self.residual_block_3_conv2 = nn.Conv2d(
-            128, 128, kernel_size=3, stride=1, padding=1, bias=False, dtype=dtype
-        )
-        self.residual_block_3_proj = nn.Conv2d(
-            64, 128, kernel_size=1, stride=2, padding=0, bias=False, dtype=dtype
-        )
-        # residual_block_4: body (the shortcut is the identity)
-        self.residual_block_4_pre_norm = nn.BatchNorm2d(
-            128,
-            eps=1e-05,
-            momentum=0.1,
-            affine=True,
-            track_running_stats=True,
-            dtype=dtype,
-        )
-        self.residual_block_4_pre_act = nn.ReLU()
-        self.residual_block_4_conv1 = nn.Conv2d(
-            128, 128, kernel_size=3, stride=1, padding=1, bias=False, dtype=dtype
-        )
-        self.residual_block_4_norm2 = nn.BatchNorm2d(
-            128,
-            eps=1e-05,
-            momentum=0.1,
-            affine=True,
-            track_running_stats=True,
-            dtype=dtype,
-        )
-        self.residual_block_4_act2 = nn.ReLU()
-        self.residual_block_4_conv2 = nn.Conv2d(
-            128, 128, kernel_size=3, stride=1, padding=1, bias=False, dtype=dtype
-        )
-        self.residual_block_5_pre_norm = nn.BatchNorm2d(
-            128,
-            eps=1e-05,
-            momentum=0.1,
-            affine=True,
-            track_running_stats=True,
-            dtype=dtype,
-        )
-        self.residual_block_5_pre_act = nn.ReLU()
-        # residual_block_5: body, then shortcut
-        self.residual_block_5_conv1 = nn.Conv2d(
-            128, 256, kernel_size=3, stride=2, padding=1, bias=False, dtype=dtype
-        )
-        self.residual_block_5_norm2 = nn.BatchNorm2d(
-            256,
-            eps=1e-05,
-            momentum=0.1,
-            affine=True,
-            track_running_stats=True,
-            dtype=dtype,
-        )
-        self.residual_block_5_act2 = nn.ReLU()
-        self.residual_block_5_conv2 = nn.Conv2d(
-            256, 256, kernel_size=3, stride=1, padding=1, bias=False, dtype=dtype
-        )
-        self.residual_block_5_proj = nn.Conv2d(
-            128, 256, kernel_size=1, stride=2, padding=0, bias=False, dtype=dtype
-        )
-        # residual_block_6: body (the shortcut is the identity)
-        self.residual_block_6_pre_norm = nn.BatchNorm2d(
-            256,
-            eps=1e-05,
-            momentum=0.1,
-            affine=True,
-            track_running_stats=True,
-            dtype=dtype,
-        )
-        self.residual_block_6_pre_act = nn.ReLU()
-        self.residual_block_6_conv1 = nn.Conv2d(
-            256, 256, kernel_size=3, stride=1, padding=1, bias=False, dtype=dtype
-        )
-        self.residual_block_6_norm2 = nn.BatchNorm2d(
-            256,
-            eps=1e-05,
-            momentum=0.1,
-            affine=True,
-            track_running_stats=True,
-            dtype=dtype,
-        )
-        self.residual_block_6_act2 = nn.ReLU()
-        self.residual_block_6_conv2 = nn.Conv2d(
-            256, 256, kernel_size=3, stride=1, padding=1, bias=False, dtype=dtype
-        )
-        self.residual_block_7_pre_norm = nn.BatchNorm2d(
-            256,
-            eps=1e-05,
-            momentum=0.1,
-            affine=True,
-            track_running_stats=True,
-            dtype=dtype,
-        )
-        self.residual_block_7_pre_act = nn.ReLU()
-        # residual_block_7: body, then shortcut
-        self.residual_block_7_conv1 = nn.Conv2d(
-            256, 512, kernel_size=3, stride=2, padding=1, bias=False, dtype=dtype
-        )
-        self.residual_block_7_norm2 = nn.BatchNorm2d(
-            512,
-            eps=1e-05,
-            momentum=0.1,
-            affine=True,
-            track_running_stats=True,
-            dtype=dtype,
-        )
-        self.residual_block_7_act2 = nn.ReLU()
-        self.residual_block_7_conv2 = nn.Conv2d(
-            512, 512, kernel_size=3, stride=1, padding=1, bias=False, dtype=dtype
-        )
-        self.residual_block_7_proj = nn.Conv2d(
-            256, 512, kernel_size=1, stride=2, padding=0, bias=False, dtype=dtype
-        )
-        # residual_block_8: body (the shortcut is the identity)
-        self.residual_block_8_pre_norm = nn.BatchNorm2d(
-            512,
-            eps=1e-05,
-            momentum=0.1,
-            affine=True,
-            track_running_stats=True,
-            dtype=dtype,
-        )
-        self.residual_block_8_pre_act = nn.ReLU()
-        self.residual_block_8_conv1 = nn.Conv2d(
-            512, 512, kernel_size=3, stride=1, padding=1, bias=False, dtype=dtype
-        )
-        self.residual_block_8_norm2 = nn.BatchNorm2d(
-            512,
-            eps=1e-05,
-            momentum=0.1,
-            affine=True,
-            track_running_stats=True,
-            dtype=dtype,
-        )
-        self.residual_block_8_act2 = nn.ReLU()
-        self.residual_block_8_conv2 = nn.Conv2d(
-            512, 512, kernel_size=3, stride=1, padding=1, bias=False, dtype=dtype
-        )
+        self.residual_block_8 = ResidualBlock(channels=512, dtype=dtype)
         self.batch_norm_1 = nn.BatchNorm2d(
             512,
             eps=1e-05,
@@ -328,133 +252,133 @@ class Resnet18Preact(nn.Module):
             b=0.6188212532497152,
         )
         nn.init.trunc_normal_(
-            self.residual_block_1_conv1.weight,
+            self.residual_block_1.conv1.weight,
             mean=0.0,
             std=0.06698936571449711,
             a=-0.13397873142899422,
             b=0.13397873142899422,
         )
         nn.init.trunc_normal_(
-            self.residual_block_1_conv2.weight,
+            self.residual_block_1.conv2.weight,
             mean=0.0,
             std=0.06698936571449711,
             a=-0.13397873142899422,
             b=0.13397873142899422,
         )
         nn.init.trunc_normal_(
-            self.residual_block_2_conv1.weight,
+            self.residual_block_2.conv1.weight,
             mean=0.0,
             std=0.06698936571449711,
             a=-0.13397873142899422,
             b=0.13397873142899422,
         )
         nn.init.trunc_normal_(
-            self.residual_block_2_conv2.weight,
+            self.residual_block_2.conv2.weight,
             mean=0.0,
             std=0.06698936571449711,
             a=-0.13397873142899422,
             b=0.13397873142899422,
         )
         nn.init.trunc_normal_(
-            self.residual_block_3_conv1.weight,
+            self.residual_block_3.conv1.weight,
             mean=0.0,
             std=0.06698936571449711,
             a=-0.13397873142899422,
             b=0.13397873142899422,
         )
         nn.init.trunc_normal_(
-            self.residual_block_3_conv2.weight,
+            self.residual_block_3.conv2.weight,
             mean=0.0,
             std=0.047368634764106514,
             a=-0.09473726952821303,
             b=0.09473726952821303,
         )
         nn.init.trunc_normal_(
-            self.residual_block_3_proj.weight,
+            self.residual_block_3.proj.weight,
             mean=0.0,
             std=0.20096809714349134,
             a=-0.4019361942869827,
             b=0.4019361942869827,
         )
         nn.init.trunc_normal_(
-            self.residual_block_4_conv1.weight,
+            self.residual_block_4.conv1.weight,
             mean=0.0,
             std=0.047368634764106514,
             a=-0.09473726952821303,
             b=0.09473726952821303,
         )
         nn.init.trunc_normal_(
-            self.residual_block_4_conv2.weight,
+            self.residual_block_4.conv2.weight,
             mean=0.0,
             std=0.047368634764106514,
             a=-0.09473726952821303,
             b=0.09473726952821303,
         )
         nn.init.trunc_normal_(
-            self.residual_block_5_conv1.weight,
+            self.residual_block_5.conv1.weight,
             mean=0.0,
             std=0.047368634764106514,
             a=-0.09473726952821303,
             b=0.09473726952821303,
         )
         nn.init.trunc_normal_(
-            self.residual_block_5_conv2.weight,
+            self.residual_block_5.conv2.weight,
             mean=0.0,
             std=0.033494682857248555,
             a=-0.06698936571449711,
             b=0.06698936571449711,
         )
         nn.init.trunc_normal_(
-            self.residual_block_5_proj.weight,
+            self.residual_block_5.proj.weight,
             mean=0.0,
             std=0.14210590429231956,
             a=-0.2842118085846391,
             b=0.2842118085846391,
         )
         nn.init.trunc_normal_(
-            self.residual_block_6_conv1.weight,
+            self.residual_block_6.conv1.weight,
             mean=0.0,
             std=0.033494682857248555,
             a=-0.06698936571449711,
             b=0.06698936571449711,
         )
         nn.init.trunc_normal_(
-            self.residual_block_6_conv2.weight,
+            self.residual_block_6.conv2.weight,
             mean=0.0,
             std=0.033494682857248555,
             a=-0.06698936571449711,
             b=0.06698936571449711,
         )
         nn.init.trunc_normal_(
-            self.residual_block_7_conv1.weight,
+            self.residual_block_7.conv1.weight,
             mean=0.0,
             std=0.033494682857248555,
             a=-0.06698936571449711,
             b=0.06698936571449711,
         )
         nn.init.trunc_normal_(
-            self.residual_block_7_conv2.weight,
+            self.residual_block_7.conv2.weight,
             mean=0.0,
             std=0.023684317382053257,
             a=-0.047368634764106514,
             b=0.047368634764106514,
         )
         nn.init.trunc_normal_(
-            self.residual_block_7_proj.weight,
+            self.residual_block_7.proj.weight,
             mean=0.0,
             std=0.10048404857174567,
             a=-0.20096809714349134,
             b=0.20096809714349134,
         )
         nn.init.trunc_normal_(
-            self.residual_block_8_conv1.weight,
+            self.residual_block_8.conv1.weight,
             mean=0.0,
             std=0.023684317382053257,
             a=-0.047368634764106514,
             b=0.047368634764106514,
         )
         nn.init.trunc_normal_(
-            self.residual_block_8_conv2.weight,
+            self.residual_block_8.conv2.weight,
             mean=0.0,
             std=0.023684317382053257,
             a=-0.047368634764106514,
@@ -468,73 +392,14 @@ class Resnet18Preact(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.input_norm(x)
         x = self.conv2d_1(x)
-        # residual_block_1: body(x) + x
-        out = self.residual_block_1_pre_norm(x)
-        out = self.residual_block_1_pre_act(out)
-        out = self.residual_block_1_conv1(out)
-        out = self.residual_block_1_norm2(out)
-        out = self.residual_block_1_act2(out)
-        out = self.residual_block_1_conv2(out)
-        x = out + x
-        # residual_block_2: body(x) + x
-        out = self.residual_block_2_pre_norm(x)
-        out = self.residual_block_2_pre_act(out)
-        out = self.residual_block_2_conv1(out)
-        out = self.residual_block_2_norm2(out)
-        out = self.residual_block_2_act2(out)
-        out = self.residual_block_2_conv2(out)
-        x = out + x
-        x = self.residual_block_3_pre_norm(x)
-        x = self.residual_block_3_pre_act(x)
-        # residual_block_3: body(x) + shortcut(x)
-        out = self.residual_block_3_conv1(x)
-        out = self.residual_block_3_norm2(out)
-        out = self.residual_block_3_act2(out)
-        out = self.residual_block_3_conv2(out)
-        shortcut = self.residual_block_3_proj(x)
-        x = out + shortcut
-        # residual_block_4: body(x) + x
-        out = self.residual_block_4_pre_norm(x)
-        out = self.residual_block_4_pre_act(out)
-        out = self.residual_block_4_conv1(out)
-        out = self.residual_block_4_norm2(out)
-        out = self.residual_block_4_act2(out)
-        out = self.residual_block_4_conv2(out)
-        x = out + x
-        x = self.residual_block_5_pre_norm(x)
-        x = self.residual_block_5_pre_act(x)
-        # residual_block_5: body(x) + shortcut(x)
-        out = self.residual_block_5_conv1(x)
-        out = self.residual_block_5_norm2(out)
-        out = self.residual_block_5_act2(out)
-        out = self.residual_block_5_conv2(out)
-        shortcut = self.residual_block_5_proj(x)
-        x = out + shortcut
-        # residual_block_6: body(x) + x
-        out = self.residual_block_6_pre_norm(x)
-        out = self.residual_block_6_pre_act(out)
-        out = self.residual_block_6_conv1(out)
-        out = self.residual_block_6_norm2(out)
-        out = self.residual_block_6_act2(out)
-        out = self.residual_block_6_conv2(out)
-        x = out + x
-        x = self.residual_block_7_pre_norm(x)
-        x = self.residual_block_7_pre_act(x)
-        # residual_block_7: body(x) + shortcut(x)
-        out = self.residual_block_7_conv1(x)
-        out = self.residual_block_7_norm2(out)
-        out = self.residual_block_7_act2(out)
-        out = self.residual_block_7_conv2(out)
-        shortcut = self.residual_block_7_proj(x)
-        x = out + shortcut
-        # residual_block_8: body(x) + x
-        out = self.residual_block_8_pre_norm(x)
-        out = self.residual_block_8_pre_act(out)
-        out = self.residual_block_8_conv1(out)
-        out = self.residual_block_8_norm2(out)
-        out = self.residual_block_8_act2(out)
-        out = self.residual_block_8_conv2(out)
-        x = out + x
+        x = self.residual_block_1(x)
+        x = self.residual_block_2(x)
+        x = self.residual_block_3(x)
+        x = self.residual_block_4(x)
+        x = self.residual_block_5(x)
+        x = self.residual_block_6(x)
+        x = self.residual_block_7(x)
+        x = self.residual_block_8(x)
         x = self.batch_norm_1(x)
         x = self.activation_1(x)
         x = self.global_avg_pool_1(x)
