@@ -111,7 +111,8 @@ def test_emitted_source_is_deterministic_and_ruff_clean() -> None:
         for name, source in sources.items():
             imports = [line for line in source.splitlines() if line.startswith(("import", "from"))]
             assert imports and all(
-                line.startswith(("import torch", "from torch ", "from typing ")) for line in imports
+                line.startswith(("import torch", "from torch ", "from typing ", "import math"))
+                for line in imports
             ), imports
             (Path(tmp) / f"{name}.py").write_text(source)
         # Standalone files follow ruff's defaults (line length 88); the project's lint rules

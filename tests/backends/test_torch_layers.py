@@ -13,7 +13,7 @@ import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
 from normspec.backends.torch import helpers  # noqa: E402
-from normspec.backends.torch.layers import inputs, norms, padded, tensors  # noqa: E402
+from normspec.backends.torch.layers import init, inputs, norms, padded, tensors  # noqa: E402
 
 D = torch.float64
 GEN = torch.Generator().manual_seed(0)
@@ -26,7 +26,7 @@ def rand(*shape: int) -> torch.Tensor:
 def test_the_emitted_text_is_the_package_code() -> None:
     import inspect
 
-    for module in (inputs, norms, padded, tensors):
+    for module in (init, inputs, norms, padded, tensors):
         for name, obj in vars(module).items():
             if getattr(obj, "__module__", None) == module.__name__:
                 assert helpers.HELPERS[name].source == inspect.getsource(obj).rstrip("\n")
@@ -125,3 +125,52 @@ def test_group_norm_with_a_shift_and_no_scale() -> None:
     expected = F.group_norm(x, 2, None, None, 1e-5) + torch.arange(4, dtype=D)[None, :, None]
     torch.testing.assert_close(layer(x), expected)
     assert layer.weight is None
+
+
+@pytest.mark.parametrize("name", helpers.INITIALIZERS)
+@pytest.mark.parametrize(
+    "shape", [(10, 512), (64, 3, 3, 3), (128, 64, 3, 3), (7, 5, 2), (1, 1)], ids=str
+)
+def test_an_initializer_helper_draws_from_the_distribution_the_spec_records(
+    name: str, shape: tuple[int, ...], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The helper passes ``nn.init`` exactly the numbers ``resolve`` writes into the canonical
+    spec for the weight's fans (a Linear ``(out, in)``, a convolution ``(out, in, *kernel)``)."""
+    from normspec.ir import initializers
+    from normspec.ir import ops as ir
+
+    drawn: dict[str, float] = {}
+    monkeypatch.setattr(nn.init, "trunc_normal_", lambda w, **kw: drawn.update(kw))
+    monkeypatch.setattr(nn.init, "uniform_", lambda w, **kw: drawn.update(kw))
+    getattr(init, f"{name}_")(torch.empty(shape))
+    size = int(np.prod(shape[2:]))
+    expected = initializers.resolve(name, shape[1] * size, shape[0] * size)
+    if isinstance(expected, ir.TruncatedNormal):
+        assert drawn == {"mean": 0.0, "std": expected.std, "a": expected.low, "b": expected.high}
+    else:
+        assert isinstance(expected, ir.Uniform)
+        assert drawn == {"a": expected.low, "b": expected.high}
+
+
+@pytest.mark.parametrize(
+    ("layer", "emitted"),
+    [
+        ("- dense: {units: 4, kernel_init: he_normal}", "he_normal_(self.dense_1.weight)"),
+        ("- dense: {units: 4, kernel_init: lecun_uniform}", "lecun_uniform_(self.dense_1.weight)"),
+        ("- dense: {units: 4, kernel_init: kaiming_normal}", "nn.init.normal_("),
+        ("- conv1d: {filters: 6, kernel_init: glorot_normal}", "glorot_normal_(self.conv1d_1"),
+        ("- conv1d: {filters: 6, groups: 2, kernel_init: glorot_uniform}", "nn.init.uniform_("),
+        ("- conv1d: {filters: 4, groups: 2, kernel_init: he_uniform}", "he_uniform_(self.conv"),
+    ],
+)
+def test_a_kernel_is_drawn_by_its_named_helper_only_where_the_helper_draws_it(
+    layer: str, emitted: str
+) -> None:
+    """Grouped convolutions keep explicit numbers for Glorot (the helper's fan-out counts one
+    group); an initializer without a helper (PyTorch's untruncated normals) keeps them too."""
+    from normspec.backends import get_backend
+    from parity_cases import make_spec
+
+    shape = "[6, 4]" if "conv" in layer else "[6]"
+    source = get_backend("torch").emit(make_spec(shape, layer))
+    assert emitted in source

@@ -24,7 +24,17 @@ LAYERS = Path(__file__).parent / "layers"
 """The package holding the helpers as real code (:mod:`normspec.backends.torch.layers`); it
 imports torch, so it is read here as text, never imported."""
 
-_MODULES = ("tensors", "inputs", "padded", "norms")
+INITIALIZERS = (
+    "he_normal",
+    "lecun_normal",
+    "glorot_normal",
+    "he_uniform",
+    "lecun_uniform",
+    "glorot_uniform",
+)
+"""The named initializers with a helper (``he_normal_``): those drawn from the fans alone."""
+
+_MODULES = ("tensors", "inputs", "padded", "norms", "init")
 
 _NEEDS: dict[str, tuple[str, ...]] = {
     "per_channel": (),
@@ -41,6 +51,7 @@ _NEEDS: dict[str, tuple[str, ...]] = {
     "ChannelLayerNorm": ("per_channel",),
     "GroupNorm": ("F",),
     "ChannelRMSNorm": ("per_channel",),
+    **{f"{name}_": ("math",) for name in INITIALIZERS},
 }
 """Every helper, in the order the generated module lists them, with what its code refers to."""
 
@@ -69,7 +80,7 @@ def _helpers() -> dict[str, Helper]:
 HELPERS: dict[str, Helper] = _helpers()
 """Helper name -> source; the generated module lists the helpers it uses in this order."""
 
-IMPORTS = ("Any", "F")
+IMPORTS = ("Any", "F", "math")
 """Names in ``needs`` that are imports rather than helpers."""
 
 

@@ -167,7 +167,9 @@ def _max_pool_note(spec: CanonicalSpec) -> str:
 
 
 def _imports(needs: set[str]) -> str:
-    lines = ["from typing import Any", ""] if "Any" in needs else []
+    lines = ["import math"] if "math" in needs else []
+    lines += ["from typing import Any"] if "Any" in needs else []
+    lines += [""] if lines else []
     lines.append("import torch")
     if "F" in needs:
         lines.append("import torch.nn.functional as F")

@@ -14,6 +14,8 @@ first largest cell in row-major order (overlapping windows add theirs up), PyTor
 rule and normspec's convention in every framework.
 """
 
+import math
+
 import torch
 from torch import nn
 
@@ -36,6 +38,21 @@ class Flatten(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.flatten(x.movedim(1, -1), 1)
+
+
+def he_uniform_(weight: torch.Tensor) -> None:
+    """He uniform: U(±sqrt(6 / fan_in)); fan_in = weight[0].numel() (in channels x
+    kernel size)."""
+    bound = math.sqrt(3 * (2 / weight[0].numel()))
+    nn.init.uniform_(weight, a=-bound, b=bound)
+
+
+def glorot_uniform_(weight: torch.Tensor) -> None:
+    """Glorot uniform: U(±sqrt(6 / (fan_in + fan_out))); fan-in is in channels x kernel
+    size, fan-out out channels x kernel size."""
+    fan_avg = (weight[0].numel() + weight.shape[0] * weight[0, 0].numel()) / 2
+    bound = math.sqrt(3 * (1 / fan_avg))
+    nn.init.uniform_(weight, a=-bound, b=bound)
 
 
 class CifarEluBnDense(nn.Module):
@@ -91,36 +108,20 @@ class CifarEluBnDense(nn.Module):
 
     def reset_parameters(self) -> None:
         """Draw the initial weights from the spec's initializers."""
-        nn.init.uniform_(
-            self.conv2d_1.weight, a=-0.4714045207910317, b=0.4714045207910317
-        )
+        he_uniform_(self.conv2d_1.weight)
         nn.init.constant_(self.conv2d_1.bias, val=0.0)
-        nn.init.uniform_(
-            self.conv2d_2.weight, a=-0.14433756729740643, b=0.14433756729740643
-        )
+        he_uniform_(self.conv2d_2.weight)
         nn.init.constant_(self.conv2d_2.bias, val=0.0)
-        nn.init.uniform_(
-            self.conv2d_3.weight, a=-0.14433756729740643, b=0.14433756729740643
-        )
+        he_uniform_(self.conv2d_3.weight)
         nn.init.constant_(self.conv2d_3.bias, val=0.0)
-        nn.init.uniform_(
-            self.conv2d_4.weight, a=-0.10206207261596575, b=0.10206207261596575
-        )
+        he_uniform_(self.conv2d_4.weight)
         nn.init.constant_(self.conv2d_4.bias, val=0.0)
-        nn.init.uniform_(
-            self.conv2d_5.weight, a=-0.10206207261596575, b=0.10206207261596575
-        )
+        he_uniform_(self.conv2d_5.weight)
         nn.init.constant_(self.conv2d_5.bias, val=0.0)
-        nn.init.uniform_(
-            self.conv2d_6.weight, a=-0.07216878364870322, b=0.07216878364870322
-        )
+        he_uniform_(self.conv2d_6.weight)
         nn.init.constant_(self.conv2d_6.bias, val=0.0)
-        nn.init.uniform_(
-            self.dense_1.weight, a=-0.05412658773652741, b=0.05412658773652741
-        )
-        nn.init.uniform_(
-            self.dense_2.weight, a=-0.20851441405707477, b=0.20851441405707477
-        )
+        he_uniform_(self.dense_1.weight)
+        glorot_uniform_(self.dense_2.weight)
         nn.init.constant_(self.dense_2.bias, val=0.0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -14,6 +14,8 @@ first largest cell in row-major order (overlapping windows add theirs up), PyTor
 rule and normspec's convention in every framework.
 """
 
+import math
+
 import torch
 from torch import nn
 
@@ -36,6 +38,14 @@ class Flatten(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.flatten(x.movedim(1, -1), 1)
+
+
+def glorot_uniform_(weight: torch.Tensor) -> None:
+    """Glorot uniform: U(±sqrt(6 / (fan_in + fan_out))); fan-in is in channels x kernel
+    size, fan-out out channels x kernel size."""
+    fan_avg = (weight[0].numel() + weight.shape[0] * weight[0, 0].numel()) / 2
+    bound = math.sqrt(3 * (1 / fan_avg))
+    nn.init.uniform_(weight, a=-bound, b=bound)
 
 
 class CnnBnAfterRelu(nn.Module):
@@ -90,19 +100,13 @@ class CnnBnAfterRelu(nn.Module):
 
     def reset_parameters(self) -> None:
         """Draw the initial weights from the spec's initializers."""
-        nn.init.uniform_(
-            self.conv2d_1.weight, a=-0.08528028654224418, b=0.08528028654224418
-        )
+        glorot_uniform_(self.conv2d_1.weight)
         nn.init.constant_(self.conv2d_1.bias, val=0.0)
-        nn.init.uniform_(self.conv2d_2.weight, a=-0.05, b=0.05)
+        glorot_uniform_(self.conv2d_2.weight)
         nn.init.constant_(self.conv2d_2.bias, val=0.0)
-        nn.init.uniform_(
-            self.dense_1.weight, a=-0.04205791155690332, b=0.04205791155690332
-        )
+        glorot_uniform_(self.dense_1.weight)
         nn.init.constant_(self.dense_1.bias, val=0.0)
-        nn.init.uniform_(
-            self.dense_2.weight, a=-0.15018785229652765, b=0.15018785229652765
-        )
+        glorot_uniform_(self.dense_2.weight)
         nn.init.constant_(self.dense_2.bias, val=0.0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

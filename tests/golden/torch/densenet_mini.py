@@ -12,6 +12,7 @@ float32 convolutions in TF32 unless torch.backends.cudnn.allow_tf32 is False, as
 normspec's parity checks set it.
 """
 
+import math
 from typing import Any
 
 import torch
@@ -85,6 +86,14 @@ class GlobalAvgPool(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x.flatten(2).mean(dim=2)
+
+
+def he_normal_(weight: torch.Tensor) -> None:
+    """He normal: N(0, s) cut at ±2s, s = sqrt(2 / fan_in) / 0.87962566103423978 (the
+    std of a unit normal cut at ±2); fan_in = weight[0].numel() (in channels x kernel
+    size)."""
+    std = math.sqrt(2 / weight[0].numel()) / 0.87962566103423978
+    nn.init.trunc_normal_(weight, mean=0.0, std=std, a=-2 * std, b=2 * std)
 
 
 class DensenetMini(nn.Module):
@@ -166,48 +175,12 @@ class DensenetMini(nn.Module):
 
     def reset_parameters(self) -> None:
         """Draw the initial weights from the spec's initializers."""
-        nn.init.trunc_normal_(
-            self.stem.weight,
-            mean=0.0,
-            std=0.3094106266248576,
-            a=-0.6188212532497152,
-            b=0.6188212532497152,
-        )
-        nn.init.trunc_normal_(
-            self.block1_conv1.weight,
-            mean=0.0,
-            std=0.13397873142899422,
-            a=-0.26795746285798844,
-            b=0.26795746285798844,
-        )
-        nn.init.trunc_normal_(
-            self.block1_conv2.weight,
-            mean=0.0,
-            std=0.10127840123800919,
-            a=-0.20255680247601837,
-            b=0.20255680247601837,
-        )
-        nn.init.trunc_normal_(
-            self.block1_conv3.weight,
-            mean=0.0,
-            std=0.08473558986712151,
-            a=-0.16947117973424303,
-            b=0.16947117973424303,
-        )
-        nn.init.trunc_normal_(
-            self.transition1.weight,
-            mean=0.0,
-            std=0.22295408584101112,
-            a=-0.44590817168202224,
-            b=0.44590817168202224,
-        )
-        nn.init.trunc_normal_(
-            self.dense_1.weight,
-            mean=0.0,
-            std=0.2842118085846391,
-            a=-0.5684236171692783,
-            b=0.5684236171692783,
-        )
+        he_normal_(self.stem.weight)
+        he_normal_(self.block1_conv1.weight)
+        he_normal_(self.block1_conv2.weight)
+        he_normal_(self.block1_conv3.weight)
+        he_normal_(self.transition1.weight)
+        he_normal_(self.dense_1.weight)
         nn.init.constant_(self.dense_1.bias, val=0.0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -12,6 +12,7 @@ float32 convolutions in TF32 unless torch.backends.cudnn.allow_tf32 is False, as
 normspec's parity checks set it.
 """
 
+import math
 from typing import Any
 
 import torch
@@ -51,6 +52,14 @@ class PaddedConv2d(nn.Conv2d):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self._conv_forward(F.pad(x, self.pad), self.weight, self.bias)
+
+
+def glorot_uniform_(weight: torch.Tensor) -> None:
+    """Glorot uniform: U(±sqrt(6 / (fan_in + fan_out))); fan-in is in channels x kernel
+    size, fan-out out channels x kernel size."""
+    fan_avg = (weight[0].numel() + weight.shape[0] * weight[0, 0].numel()) / 2
+    bound = math.sqrt(3 * (1 / fan_avg))
+    nn.init.uniform_(weight, a=-bound, b=bound)
 
 
 class DigitsBnDropout(nn.Module):
@@ -104,16 +113,10 @@ class DigitsBnDropout(nn.Module):
 
     def reset_parameters(self) -> None:
         """Draw the initial weights from the spec's initializers."""
-        nn.init.uniform_(
-            self.conv2d_1.weight, a=-0.14213381090374028, b=0.14213381090374028
-        )
-        nn.init.uniform_(
-            self.conv2d_2.weight, a=-0.08333333333333333, b=0.08333333333333333
-        )
-        nn.init.uniform_(self.dense_1.weight, a=-0.125, b=0.125)
-        nn.init.uniform_(
-            self.dense_2.weight, a=-0.20851441405707477, b=0.20851441405707477
-        )
+        glorot_uniform_(self.conv2d_1.weight)
+        glorot_uniform_(self.conv2d_2.weight)
+        glorot_uniform_(self.dense_1.weight)
+        glorot_uniform_(self.dense_2.weight)
         nn.init.constant_(self.dense_2.bias, val=0.0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

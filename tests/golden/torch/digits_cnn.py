@@ -14,6 +14,7 @@ first largest cell in row-major order (overlapping windows add theirs up), PyTor
 rule and normspec's convention in every framework.
 """
 
+import math
 from typing import Any
 
 import torch
@@ -90,6 +91,14 @@ class Flatten(nn.Module):
         return torch.flatten(x.movedim(1, -1), 1)
 
 
+def glorot_uniform_(weight: torch.Tensor) -> None:
+    """Glorot uniform: U(±sqrt(6 / (fan_in + fan_out))); fan-in is in channels x kernel
+    size, fan-out out channels x kernel size."""
+    fan_avg = (weight[0].numel() + weight.shape[0] * weight[0, 0].numel()) / 2
+    bound = math.sqrt(3 * (1 / fan_avg))
+    nn.init.uniform_(weight, a=-bound, b=bound)
+
+
 class DigitsCnn(nn.Module):
     """The network of the spec 'digits_cnn': (N, 1, 8, 8) -> (N, 10). ``forward``
     returns the spec's output, after its final softmax; ``logits`` returns what
@@ -141,18 +150,10 @@ class DigitsCnn(nn.Module):
 
     def reset_parameters(self) -> None:
         """Draw the initial weights from the spec's initializers."""
-        nn.init.uniform_(
-            self.conv2d_1.weight, a=-0.19802950859533486, b=0.19802950859533486
-        )
-        nn.init.uniform_(
-            self.conv2d_2.weight, a=-0.11785113019775792, b=0.11785113019775792
-        )
-        nn.init.uniform_(
-            self.dense_1.weight, a=-0.10206207261596575, b=0.10206207261596575
-        )
-        nn.init.uniform_(
-            self.dense_2.weight, a=-0.2847473987257497, b=0.2847473987257497
-        )
+        glorot_uniform_(self.conv2d_1.weight)
+        glorot_uniform_(self.conv2d_2.weight)
+        glorot_uniform_(self.dense_1.weight)
+        glorot_uniform_(self.dense_2.weight)
         nn.init.constant_(self.dense_2.bias, val=0.0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

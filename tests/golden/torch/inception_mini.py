@@ -14,6 +14,7 @@ first largest cell in row-major order (overlapping windows add theirs up), PyTor
 rule and normspec's convention in every framework.
 """
 
+import math
 from typing import Any
 
 import torch
@@ -87,6 +88,14 @@ class GlobalAvgPool(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x.flatten(2).mean(dim=2)
+
+
+def he_normal_(weight: torch.Tensor) -> None:
+    """He normal: N(0, s) cut at ±2s, s = sqrt(2 / fan_in) / 0.87962566103423978 (the
+    std of a unit normal cut at ±2); fan_in = weight[0].numel() (in channels x kernel
+    size)."""
+    std = math.sqrt(2 / weight[0].numel()) / 0.87962566103423978
+    nn.init.trunc_normal_(weight, mean=0.0, std=std, a=-2 * std, b=2 * std)
 
 
 class InceptionMini(nn.Module):
@@ -191,62 +200,14 @@ class InceptionMini(nn.Module):
 
     def reset_parameters(self) -> None:
         """Draw the initial weights from the spec's initializers."""
-        nn.init.trunc_normal_(
-            self.stem.weight,
-            mean=0.0,
-            std=0.3094106266248576,
-            a=-0.6188212532497152,
-            b=0.6188212532497152,
-        )
-        nn.init.trunc_normal_(
-            self.mixed1_1x1.weight,
-            mean=0.0,
-            std=0.2842118085846391,
-            a=-0.5684236171692783,
-            b=0.5684236171692783,
-        )
-        nn.init.trunc_normal_(
-            self.mixed1_3x3_reduce.weight,
-            mean=0.0,
-            std=0.2842118085846391,
-            a=-0.5684236171692783,
-            b=0.5684236171692783,
-        )
-        nn.init.trunc_normal_(
-            self.mixed1_3x3.weight,
-            mean=0.0,
-            std=0.13397873142899422,
-            a=-0.26795746285798844,
-            b=0.26795746285798844,
-        )
-        nn.init.trunc_normal_(
-            self.mixed2_1x1.weight,
-            mean=0.0,
-            std=0.2542067696013645,
-            a=-0.508413539202729,
-            b=0.508413539202729,
-        )
-        nn.init.trunc_normal_(
-            self.mixed2_3x3_reduce.weight,
-            mean=0.0,
-            std=0.2542067696013645,
-            a=-0.508413539202729,
-            b=0.508413539202729,
-        )
-        nn.init.trunc_normal_(
-            self.mixed2_3x3.weight,
-            mean=0.0,
-            std=0.13397873142899422,
-            a=-0.26795746285798844,
-            b=0.26795746285798844,
-        )
-        nn.init.trunc_normal_(
-            self.dense_1.weight,
-            mean=0.0,
-            std=0.20096809714349134,
-            a=-0.4019361942869827,
-            b=0.4019361942869827,
-        )
+        he_normal_(self.stem.weight)
+        he_normal_(self.mixed1_1x1.weight)
+        he_normal_(self.mixed1_3x3_reduce.weight)
+        he_normal_(self.mixed1_3x3.weight)
+        he_normal_(self.mixed2_1x1.weight)
+        he_normal_(self.mixed2_3x3_reduce.weight)
+        he_normal_(self.mixed2_3x3.weight)
+        he_normal_(self.dense_1.weight)
         nn.init.constant_(self.dense_1.bias, val=0.0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -12,6 +12,8 @@ float32 convolutions in TF32 unless torch.backends.cudnn.allow_tf32 is False, as
 normspec's parity checks set it.
 """
 
+import math
+
 import torch
 from torch import nn
 
@@ -22,6 +24,14 @@ class Flatten(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.flatten(x.movedim(1, -1), 1)
+
+
+def glorot_uniform_(weight: torch.Tensor) -> None:
+    """Glorot uniform: U(±sqrt(6 / (fan_in + fan_out))); fan-in is in channels x kernel
+    size, fan-out out channels x kernel size."""
+    fan_avg = (weight[0].numel() + weight.shape[0] * weight[0, 0].numel()) / 2
+    bound = math.sqrt(3 * (1 / fan_avg))
+    nn.init.uniform_(weight, a=-bound, b=bound)
 
 
 class Lenet5(nn.Module):
@@ -57,25 +67,15 @@ class Lenet5(nn.Module):
 
     def reset_parameters(self) -> None:
         """Draw the initial weights from the spec's initializers."""
-        nn.init.uniform_(
-            self.conv2d_1.weight, a=-0.1851640199545103, b=0.1851640199545103
-        )
+        glorot_uniform_(self.conv2d_1.weight)
         nn.init.constant_(self.conv2d_1.bias, val=0.0)
-        nn.init.uniform_(
-            self.conv2d_2.weight, a=-0.1044465935734187, b=0.1044465935734187
-        )
+        glorot_uniform_(self.conv2d_2.weight)
         nn.init.constant_(self.conv2d_2.bias, val=0.0)
-        nn.init.uniform_(
-            self.dense_1.weight, a=-0.10741723110591493, b=0.10741723110591493
-        )
+        glorot_uniform_(self.dense_1.weight)
         nn.init.constant_(self.dense_1.bias, val=0.0)
-        nn.init.uniform_(
-            self.dense_2.weight, a=-0.17149858514250885, b=0.17149858514250885
-        )
+        glorot_uniform_(self.dense_2.weight)
         nn.init.constant_(self.dense_2.bias, val=0.0)
-        nn.init.uniform_(
-            self.dense_3.weight, a=-0.25264557631995566, b=0.25264557631995566
-        )
+        glorot_uniform_(self.dense_3.weight)
         nn.init.constant_(self.dense_3.bias, val=0.0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

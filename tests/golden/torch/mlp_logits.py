@@ -12,6 +12,8 @@ float32 convolutions in TF32 unless torch.backends.cudnn.allow_tf32 is False, as
 normspec's parity checks set it.
 """
 
+import math
+
 import torch
 from torch import nn
 
@@ -36,6 +38,21 @@ class Flatten(nn.Module):
         return torch.flatten(x.movedim(1, -1), 1)
 
 
+def lecun_uniform_(weight: torch.Tensor) -> None:
+    """LeCun uniform: U(±sqrt(3 / fan_in)); fan_in = weight[0].numel() (in channels x
+    kernel size)."""
+    bound = math.sqrt(3 * (1 / weight[0].numel()))
+    nn.init.uniform_(weight, a=-bound, b=bound)
+
+
+def glorot_uniform_(weight: torch.Tensor) -> None:
+    """Glorot uniform: U(±sqrt(6 / (fan_in + fan_out))); fan-in is in channels x kernel
+    size, fan-out out channels x kernel size."""
+    fan_avg = (weight[0].numel() + weight.shape[0] * weight[0, 0].numel()) / 2
+    bound = math.sqrt(3 * (1 / fan_avg))
+    nn.init.uniform_(weight, a=-bound, b=bound)
+
+
 class MlpLogits(nn.Module):
     """The network of the spec 'mlp_logits': (N, 1, 8, 8) -> (N, 10). ``forward``
     returns logits, what enters the final softmax (the spec says ``output: {logits:
@@ -56,17 +73,11 @@ class MlpLogits(nn.Module):
 
     def reset_parameters(self) -> None:
         """Draw the initial weights from the spec's initializers."""
-        nn.init.uniform_(
-            self.dense_1.weight, a=-0.21650635094610965, b=0.21650635094610965
-        )
+        lecun_uniform_(self.dense_1.weight)
         nn.init.constant_(self.dense_1.bias, val=0.0)
-        nn.init.uniform_(
-            self.dense_2.weight, a=-0.21650635094610965, b=0.21650635094610965
-        )
+        lecun_uniform_(self.dense_2.weight)
         nn.init.constant_(self.dense_2.bias, val=0.0)
-        nn.init.uniform_(
-            self.dense_3.weight, a=-0.2847473987257497, b=0.2847473987257497
-        )
+        glorot_uniform_(self.dense_3.weight)
         nn.init.constant_(self.dense_3.bias, val=0.0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

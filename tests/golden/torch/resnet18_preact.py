@@ -12,6 +12,7 @@ float32 convolutions in TF32 unless torch.backends.cudnn.allow_tf32 is False, as
 normspec's parity checks set it.
 """
 
+import math
 from typing import Any
 
 import torch
@@ -85,6 +86,22 @@ class GlobalAvgPool(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x.flatten(2).mean(dim=2)
+
+
+def he_normal_(weight: torch.Tensor) -> None:
+    """He normal: N(0, s) cut at ±2s, s = sqrt(2 / fan_in) / 0.87962566103423978 (the
+    std of a unit normal cut at ±2); fan_in = weight[0].numel() (in channels x kernel
+    size)."""
+    std = math.sqrt(2 / weight[0].numel()) / 0.87962566103423978
+    nn.init.trunc_normal_(weight, mean=0.0, std=std, a=-2 * std, b=2 * std)
+
+
+def glorot_uniform_(weight: torch.Tensor) -> None:
+    """Glorot uniform: U(±sqrt(6 / (fan_in + fan_out))); fan-in is in channels x kernel
+    size, fan-out out channels x kernel size."""
+    fan_avg = (weight[0].numel() + weight.shape[0] * weight[0, 0].numel()) / 2
+    bound = math.sqrt(3 * (1 / fan_avg))
+    nn.init.uniform_(weight, a=-bound, b=bound)
 
 
 class ResidualBlock(nn.Module):
@@ -244,149 +261,27 @@ class Resnet18Preact(nn.Module):
 
     def reset_parameters(self) -> None:
         """Draw the initial weights from the spec's initializers."""
-        nn.init.trunc_normal_(
-            self.conv2d_1.weight,
-            mean=0.0,
-            std=0.3094106266248576,
-            a=-0.6188212532497152,
-            b=0.6188212532497152,
-        )
-        nn.init.trunc_normal_(
-            self.residual_block_1.conv1.weight,
-            mean=0.0,
-            std=0.06698936571449711,
-            a=-0.13397873142899422,
-            b=0.13397873142899422,
-        )
-        nn.init.trunc_normal_(
-            self.residual_block_1.conv2.weight,
-            mean=0.0,
-            std=0.06698936571449711,
-            a=-0.13397873142899422,
-            b=0.13397873142899422,
-        )
-        nn.init.trunc_normal_(
-            self.residual_block_2.conv1.weight,
-            mean=0.0,
-            std=0.06698936571449711,
-            a=-0.13397873142899422,
-            b=0.13397873142899422,
-        )
-        nn.init.trunc_normal_(
-            self.residual_block_2.conv2.weight,
-            mean=0.0,
-            std=0.06698936571449711,
-            a=-0.13397873142899422,
-            b=0.13397873142899422,
-        )
-        nn.init.trunc_normal_(
-            self.residual_block_3.conv1.weight,
-            mean=0.0,
-            std=0.06698936571449711,
-            a=-0.13397873142899422,
-            b=0.13397873142899422,
-        )
-        nn.init.trunc_normal_(
-            self.residual_block_3.conv2.weight,
-            mean=0.0,
-            std=0.047368634764106514,
-            a=-0.09473726952821303,
-            b=0.09473726952821303,
-        )
-        nn.init.trunc_normal_(
-            self.residual_block_3.proj.weight,
-            mean=0.0,
-            std=0.20096809714349134,
-            a=-0.4019361942869827,
-            b=0.4019361942869827,
-        )
-        nn.init.trunc_normal_(
-            self.residual_block_4.conv1.weight,
-            mean=0.0,
-            std=0.047368634764106514,
-            a=-0.09473726952821303,
-            b=0.09473726952821303,
-        )
-        nn.init.trunc_normal_(
-            self.residual_block_4.conv2.weight,
-            mean=0.0,
-            std=0.047368634764106514,
-            a=-0.09473726952821303,
-            b=0.09473726952821303,
-        )
-        nn.init.trunc_normal_(
-            self.residual_block_5.conv1.weight,
-            mean=0.0,
-            std=0.047368634764106514,
-            a=-0.09473726952821303,
-            b=0.09473726952821303,
-        )
-        nn.init.trunc_normal_(
-            self.residual_block_5.conv2.weight,
-            mean=0.0,
-            std=0.033494682857248555,
-            a=-0.06698936571449711,
-            b=0.06698936571449711,
-        )
-        nn.init.trunc_normal_(
-            self.residual_block_5.proj.weight,
-            mean=0.0,
-            std=0.14210590429231956,
-            a=-0.2842118085846391,
-            b=0.2842118085846391,
-        )
-        nn.init.trunc_normal_(
-            self.residual_block_6.conv1.weight,
-            mean=0.0,
-            std=0.033494682857248555,
-            a=-0.06698936571449711,
-            b=0.06698936571449711,
-        )
-        nn.init.trunc_normal_(
-            self.residual_block_6.conv2.weight,
-            mean=0.0,
-            std=0.033494682857248555,
-            a=-0.06698936571449711,
-            b=0.06698936571449711,
-        )
-        nn.init.trunc_normal_(
-            self.residual_block_7.conv1.weight,
-            mean=0.0,
-            std=0.033494682857248555,
-            a=-0.06698936571449711,
-            b=0.06698936571449711,
-        )
-        nn.init.trunc_normal_(
-            self.residual_block_7.conv2.weight,
-            mean=0.0,
-            std=0.023684317382053257,
-            a=-0.047368634764106514,
-            b=0.047368634764106514,
-        )
-        nn.init.trunc_normal_(
-            self.residual_block_7.proj.weight,
-            mean=0.0,
-            std=0.10048404857174567,
-            a=-0.20096809714349134,
-            b=0.20096809714349134,
-        )
-        nn.init.trunc_normal_(
-            self.residual_block_8.conv1.weight,
-            mean=0.0,
-            std=0.023684317382053257,
-            a=-0.047368634764106514,
-            b=0.047368634764106514,
-        )
-        nn.init.trunc_normal_(
-            self.residual_block_8.conv2.weight,
-            mean=0.0,
-            std=0.023684317382053257,
-            a=-0.047368634764106514,
-            b=0.047368634764106514,
-        )
-        nn.init.uniform_(
-            self.dense_1.weight, a=-0.10721125348377948, b=0.10721125348377948
-        )
+        he_normal_(self.conv2d_1.weight)
+        he_normal_(self.residual_block_1.conv1.weight)
+        he_normal_(self.residual_block_1.conv2.weight)
+        he_normal_(self.residual_block_2.conv1.weight)
+        he_normal_(self.residual_block_2.conv2.weight)
+        he_normal_(self.residual_block_3.conv1.weight)
+        he_normal_(self.residual_block_3.conv2.weight)
+        he_normal_(self.residual_block_3.proj.weight)
+        he_normal_(self.residual_block_4.conv1.weight)
+        he_normal_(self.residual_block_4.conv2.weight)
+        he_normal_(self.residual_block_5.conv1.weight)
+        he_normal_(self.residual_block_5.conv2.weight)
+        he_normal_(self.residual_block_5.proj.weight)
+        he_normal_(self.residual_block_6.conv1.weight)
+        he_normal_(self.residual_block_6.conv2.weight)
+        he_normal_(self.residual_block_7.conv1.weight)
+        he_normal_(self.residual_block_7.conv2.weight)
+        he_normal_(self.residual_block_7.proj.weight)
+        he_normal_(self.residual_block_8.conv1.weight)
+        he_normal_(self.residual_block_8.conv2.weight)
+        glorot_uniform_(self.dense_1.weight)
         nn.init.constant_(self.dense_1.bias, val=0.0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

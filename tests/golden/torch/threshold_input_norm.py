@@ -12,6 +12,7 @@ float32 convolutions in TF32 unless torch.backends.cudnn.allow_tf32 is False, as
 normspec's parity checks set it.
 """
 
+import math
 from typing import Any
 
 import torch
@@ -80,6 +81,14 @@ class Standardize(nn.Module):
         return (x - per_channel(self.mean, x)) / per_channel(self.std, x)
 
 
+def glorot_uniform_(weight: torch.Tensor) -> None:
+    """Glorot uniform: U(±sqrt(6 / (fan_in + fan_out))); fan-in is in channels x kernel
+    size, fan-out out channels x kernel size."""
+    fan_avg = (weight[0].numel() + weight.shape[0] * weight[0, 0].numel()) / 2
+    bound = math.sqrt(3 * (1 / fan_avg))
+    nn.init.uniform_(weight, a=-bound, b=bound)
+
+
 class ThresholdInputNorm(nn.Module):
     """The network of the spec 'threshold_input_norm': (N, 1) -> (N, 1). ``forward``
     returns the spec's output, after its final sigmoid; ``logits`` returns what
@@ -97,13 +106,9 @@ class ThresholdInputNorm(nn.Module):
 
     def reset_parameters(self) -> None:
         """Draw the initial weights from the spec's initializers."""
-        nn.init.uniform_(
-            self.dense_1.weight, a=-0.5345224838248488, b=0.5345224838248488
-        )
+        glorot_uniform_(self.dense_1.weight)
         nn.init.constant_(self.dense_1.bias, val=0.0)
-        nn.init.uniform_(
-            self.dense_2.weight, a=-0.5345224838248488, b=0.5345224838248488
-        )
+        glorot_uniform_(self.dense_2.weight)
         nn.init.constant_(self.dense_2.bias, val=0.0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

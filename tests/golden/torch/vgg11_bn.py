@@ -14,6 +14,7 @@ first largest cell in row-major order (overlapping windows add theirs up), PyTor
 rule and normspec's convention in every framework.
 """
 
+import math
 from typing import Any
 
 import torch
@@ -88,6 +89,14 @@ class Flatten(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.flatten(x.movedim(1, -1), 1)
+
+
+def he_normal_(weight: torch.Tensor) -> None:
+    """He normal: N(0, s) cut at ±2s, s = sqrt(2 / fan_in) / 0.87962566103423978 (the
+    std of a unit normal cut at ±2); fan_in = weight[0].numel() (in channels x kernel
+    size)."""
+    std = math.sqrt(2 / weight[0].numel()) / 0.87962566103423978
+    nn.init.trunc_normal_(weight, mean=0.0, std=std, a=-2 * std, b=2 * std)
 
 
 class Vgg11Bn(nn.Module):
@@ -209,85 +218,19 @@ class Vgg11Bn(nn.Module):
 
     def reset_parameters(self) -> None:
         """Draw the initial weights from the spec's initializers."""
-        nn.init.trunc_normal_(
-            self.conv2d_1.weight,
-            mean=0.0,
-            std=0.3094106266248576,
-            a=-0.6188212532497152,
-            b=0.6188212532497152,
-        )
-        nn.init.trunc_normal_(
-            self.conv2d_2.weight,
-            mean=0.0,
-            std=0.06698936571449711,
-            a=-0.13397873142899422,
-            b=0.13397873142899422,
-        )
-        nn.init.trunc_normal_(
-            self.conv2d_3.weight,
-            mean=0.0,
-            std=0.047368634764106514,
-            a=-0.09473726952821303,
-            b=0.09473726952821303,
-        )
-        nn.init.trunc_normal_(
-            self.conv2d_4.weight,
-            mean=0.0,
-            std=0.033494682857248555,
-            a=-0.06698936571449711,
-            b=0.06698936571449711,
-        )
-        nn.init.trunc_normal_(
-            self.conv2d_5.weight,
-            mean=0.0,
-            std=0.033494682857248555,
-            a=-0.06698936571449711,
-            b=0.06698936571449711,
-        )
-        nn.init.trunc_normal_(
-            self.conv2d_6.weight,
-            mean=0.0,
-            std=0.023684317382053257,
-            a=-0.047368634764106514,
-            b=0.047368634764106514,
-        )
-        nn.init.trunc_normal_(
-            self.conv2d_7.weight,
-            mean=0.0,
-            std=0.023684317382053257,
-            a=-0.047368634764106514,
-            b=0.047368634764106514,
-        )
-        nn.init.trunc_normal_(
-            self.conv2d_8.weight,
-            mean=0.0,
-            std=0.023684317382053257,
-            a=-0.047368634764106514,
-            b=0.047368634764106514,
-        )
-        nn.init.trunc_normal_(
-            self.dense_1.weight,
-            mean=0.0,
-            std=0.07105295214615978,
-            a=-0.14210590429231956,
-            b=0.14210590429231956,
-        )
+        he_normal_(self.conv2d_1.weight)
+        he_normal_(self.conv2d_2.weight)
+        he_normal_(self.conv2d_3.weight)
+        he_normal_(self.conv2d_4.weight)
+        he_normal_(self.conv2d_5.weight)
+        he_normal_(self.conv2d_6.weight)
+        he_normal_(self.conv2d_7.weight)
+        he_normal_(self.conv2d_8.weight)
+        he_normal_(self.dense_1.weight)
         nn.init.constant_(self.dense_1.bias, val=0.0)
-        nn.init.trunc_normal_(
-            self.dense_2.weight,
-            mean=0.0,
-            std=0.07105295214615978,
-            a=-0.14210590429231956,
-            b=0.14210590429231956,
-        )
+        he_normal_(self.dense_2.weight)
         nn.init.constant_(self.dense_2.bias, val=0.0)
-        nn.init.trunc_normal_(
-            self.dense_3.weight,
-            mean=0.0,
-            std=0.07105295214615978,
-            a=-0.14210590429231956,
-            b=0.14210590429231956,
-        )
+        he_normal_(self.dense_3.weight)
         nn.init.constant_(self.dense_3.bias, val=0.0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
