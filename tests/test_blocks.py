@@ -11,8 +11,9 @@ import pytest
 
 import normspec
 from conftest import ROOT
+from normspec import reference
 from normspec.backends import blocks, get_backend
-from normspec.backends.blocks import Statement
+from normspec.backends.block_classes import Statement, parametrize
 from normspec.backends.codegen import Raw, call
 from normspec.ir import ops as ir
 from normspec.ir.nodes import GraphNode
@@ -75,16 +76,16 @@ def test_numbers_that_differ_are_parameters_one_per_sequence_of_values() -> None
     def names(fn: str) -> tuple[str, ...]:
         return {"nn.Conv2d": ("in_channels", "out_channels")}.get(fn, ("num_features",))
 
-    square = blocks.parametrize((), [recorded(8, 8), recorded(16, 16)], names, frozenset())
+    square = parametrize((), [recorded(8, 8), recorded(16, 16)], names, frozenset())
     assert [(p.name, p.values) for p in square.parameters] == [("channels", (8, 16))]
     conv = square.statements[0]
     assert isinstance(conv, Statement)
     assert conv.value == call(
         "nn.Conv2d", Raw("channels"), Raw("channels"), kernel_size=3, stride=1, dtype=Raw("dtype")
     )
-    wider = blocks.parametrize((), [recorded(8, 16), recorded(16, 32)], names, frozenset())
+    wider = parametrize((), [recorded(8, 16), recorded(16, 32)], names, frozenset())
     assert [p.name for p in wider.parameters] == ["in_channels", "out_channels"]
-    same = blocks.parametrize((), [recorded(8, 8), recorded(8, 8)], names, frozenset())
+    same = parametrize((), [recorded(8, 8), recorded(8, 8)], names, frozenset())
     assert same.parameters == ()
 
 
@@ -159,3 +160,39 @@ def test_a_generated_resnet_trains_saves_and_loads_in_the_users_own_loop(tmp_pat
     fresh.eval()
     with torch.no_grad():
         torch.testing.assert_close(fresh(x), model(x), rtol=0, atol=0)
+
+
+def test_the_flax_resnet18_is_two_block_classes_on_the_block_base() -> None:
+    source = get_backend("flax").emit(normspec.load(RESNET18))
+    assert "class Block(nnx.Module):" in source
+    assert "class ResidualBlock(Block):" in source
+    assert "class ResidualBlockWithShortcut(Block):" in source
+    assert "self.residual_block_1 = ResidualBlock(" in source
+    assert source.count("nnx.Conv(") == 1 + 2 + 3
+    assert 'self.sow(nnx.Intermediate, "proj_bn", shortcut)' in source
+
+
+@pytest.mark.flax
+@pytest.mark.skipif(not available("flax"), reason="flax backend missing")
+def test_flax_weights_and_outputs_of_a_block_are_nested_under_it() -> None:
+    """The state holds a block's layers under the block's attribute; every node's output,
+    inside blocks too, is captured and matches the reference."""
+    from flax import nnx
+
+    spec = normspec.load(ROOT / "tests" / "data" / "v1" / "small_resnet.yaml")
+    backend = get_backend("flax")
+    model = backend.build(spec)
+    state = nnx.to_pure_dict(nnx.state(model))
+    assert state["residual_block_2"]["proj"]["kernel"].shape == (1, 1, 4, 8)
+    assert "residual_block_2_proj" not in state
+    weights = normspec.init_weights(spec, seed=3)
+    backend.set_weights(model, spec, weights)
+    back = backend.get_weights(model, spec)
+    for key, value in weights.items():
+        np.testing.assert_array_equal(back[key], np.asarray(value, dtype=back[key].dtype), key)
+    x = np.random.default_rng(0).normal(size=(2, 8, 8, 3)).astype(np.float32)
+    outputs = backend.forward(model, spec, x, train=False)
+    assert {node.name for node in spec.nodes} <= set(outputs)
+    expected, _ = reference.forward(spec, weights, x, train=False)
+    for name in ("residual_block_2_proj_bn", "residual_block_2", "residual_1_conv2d_1_elu"):
+        np.testing.assert_allclose(outputs[name], expected[name], rtol=1e-4, atol=1e-4)

@@ -7,25 +7,15 @@ post-activation block's ``out_act``). It reads one value from outside, and no no
 reads any of its values but its last. Inside its class a node is named without the residual's
 prefix (``conv1`` for ``residual_block_3_conv1``).
 
-A backend prints every instance's nodes with a :class:`Recorder`, which keeps each statement as
-values (:class:`~normspec.backends.codegen.Call`, numbers) instead of text. Instances whose
-statements are the same but for numbers share one class (:class:`Template`): a number that
-differs between them becomes a constructor parameter, one parameter per distinct sequence of
-values across the instances (in a basic block without projection the convolutions' input and
-output channels and the norms' features are one ``channels``), named after the argument it
-fills. Everything else stays a literal in the class.
+Which instances share a class, and its parameters, is :mod:`normspec.backends.block_classes`.
 """
 
 from __future__ import annotations
 
-import itertools
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
-from normspec.backends.codegen import Call, Raw
-from normspec.backends.printing import Builder
 from normspec.ir import ops as ir
 from normspec.ir.nodes import INPUT, GraphNode
 
@@ -125,234 +115,23 @@ def _instance(
     return Instance(residual, members, local)
 
 
-# --- recording what a printer writes ----------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Statement:
-    """One statement as values, laid out when the class is written."""
-
-    prefix: str
-    value: Any
-    suffix: str
-
-
-MARK = "\0"
-"""Starts the placeholder line of a recorded statement."""
-
-
-@dataclass
-class Recorder(Builder):
-    """A :class:`Builder` whose statements are kept as values: each line list holds a
-    placeholder (``MARK`` and the statement's index) where a statement goes."""
-
-    records: list[Statement] = field(default_factory=list)
-
-    def statement(self, prefix: str, value: Any, suffix: str = "") -> list[str]:
-        self.records.append(Statement(prefix, value, suffix))
-        return [f"{MARK}{len(self.records) - 1}"]
-
-    def statements(self, lines: list[str]) -> list[Statement | str]:
-        """``lines`` with each placeholder replaced by its statement."""
-        return [self.records[int(line[1:])] if line.startswith(MARK) else line for line in lines]
-
-
-def lay_out(builder: Builder, items: Iterable[Statement | str]) -> list[str]:
-    """The lines of ``items`` as ``builder`` lays statements out."""
-    lines: list[str] = []
-    for item in items:
-        if isinstance(item, Statement):
-            lines += builder.statement(item.prefix, item.value, item.suffix)
-        else:
-            lines.append(item)
-    return lines
-
-
-def replace_raw(value: Any, change: Callable[[str], str]) -> Any:
-    """``value`` with the text of every :class:`Raw` in it changed."""
-    if isinstance(value, Raw):
-        return Raw(change(value.text))
-    if isinstance(value, Call):
-        return Call(value.func, tuple((k, replace_raw(v, change)) for k, v in value.args))
-    if isinstance(value, tuple | list):
-        return type(value)(replace_raw(v, change) for v in value)
-    return value
-
-
-def raw_texts(value: Any) -> list[str]:
-    """The text of every :class:`Raw` in ``value``."""
-    found: list[str] = []
-
-    def keep(text: str) -> str:
-        found.append(text)
-        return text
-
-    replace_raw(value, keep)
-    return found
-
-
-# --- classes with parameters ------------------------------------------------------------------
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-@dataclass(frozen=True)
-class Slot:
-    """Where a number sits: the call it is an argument of, and the argument."""
-
-    func: str
-    key: str | None
-    position: int
-
-
-def _numbers(value: Any, where: Slot | None = None) -> Iterator[tuple[Slot | None, Any]]:
-    if _is_number(value):
-        yield where, value
-    elif isinstance(value, Call):
-        position = 0
-        for key, arg in value.args:
-            yield from _numbers(arg, Slot(value.func, key, position))
-            position += key is None
-    elif isinstance(value, tuple | list):
-        for item in value:
-            yield from _numbers(item, where)
-
-
-def _substitute(value: Any, numbers: Iterator[Any]) -> Any:
-    """``value`` with its numbers replaced, in order, by the next of ``numbers``."""
-    if _is_number(value):
-        return next(numbers)
-    if isinstance(value, Call):
-        return Call(value.func, tuple((k, _substitute(v, numbers)) for k, v in value.args))
-    if isinstance(value, tuple | list):
-        return type(value)(_substitute(v, numbers) for v in value)
-    return value
-
-
-def skeleton(items: Iterable[Statement | str]) -> tuple[Any, ...]:
-    """``items`` with every number masked: instances with equal skeletons share a class."""
-    return tuple(
-        Statement(i.prefix, _substitute(i.value, itertools.repeat(Raw("#"))), i.suffix)
-        if isinstance(i, Statement)
-        else i
-        for i in items
-    )
-
-
-@dataclass(frozen=True)
-class Parameter:
-    name: str
-    annotation: str
-    values: tuple[Any, ...]
-    """Its value in each instance, in the order of the template's instances."""
-
-
-@dataclass(frozen=True)
-class Template:
-    """A class shared by instances: its statements (numbers that differ are parameters)."""
-
-    instances: tuple[Instance, ...]
-    statements: tuple[Statement | str, ...]
-    parameters: tuple[Parameter, ...]
-
-    def arguments(self, index: int) -> dict[str, Any]:
-        """The constructor's arguments for the ``index``-th instance."""
-        return {p.name: p.values[index] for p in self.parameters}
-
-
-def parametrize(
-    instances: tuple[Instance, ...],
-    recorded: list[list[Statement | str]],
-    positional: Callable[[str], tuple[str, ...]],
-    reserved: frozenset[str],
-) -> Template:
-    """One template for ``instances``, whose statements (``recorded``, one list per instance)
-    have equal skeletons. ``positional`` names a call's positional parameters; a parameter
-    takes none of ``reserved``."""
-    slots = [slot for item in recorded[0] for slot, _ in _item_slots(item)]
-    rows = [[n for item in items for _, n in _item_slots(item)] for items in recorded]
-    columns = list(zip(*rows, strict=True))
-    keys = [tuple((type(v).__name__, v) for v in column) for column in columns]
-    groups: dict[tuple[Any, ...], list[str]] = {}
-    for slot, key in zip(slots, keys, strict=True):
-        if len(set(key)) > 1:
-            groups.setdefault(key, []).append(_slot_name(slot, positional))
-    names = _unique([_choose(found) for found in groups.values()], reserved)
-    name_of = dict(zip(groups, names, strict=True))
-    parameters = tuple(
-        Parameter(name, _annotation(key), tuple(v for _, v in key)) for key, name in name_of.items()
-    )
-    numbers = iter(
-        Raw(name_of[key]) if key in name_of else column[0]
-        for key, column in zip(keys, columns, strict=True)
-    )
-    statements = tuple(
-        Statement(i.prefix, _substitute(i.value, numbers), i.suffix)
-        if isinstance(i, Statement)
-        else i
-        for i in recorded[0]
-    )
-    return Template(instances, statements, parameters)
-
-
-def _annotation(key: tuple[tuple[str, Any], ...]) -> str:
-    return "float" if any(kind == "float" for kind, _ in key) else "int"
-
-
-def _item_slots(item: Statement | str) -> list[tuple[Slot | None, Any]]:
-    return list(_numbers(item.value)) if isinstance(item, Statement) else []
-
-
-def _slot_name(slot: Slot | None, positional: Callable[[str], tuple[str, ...]]) -> str:
-    if slot is None:
-        return "value"
-    if slot.key is not None:
-        return slot.key
-    names = positional(slot.func)
-    return names[slot.position] if slot.position < len(names) else "value"
-
-
-_PREFERRED = ("channels", "features", "in_channels", "out_channels", "in_features", "out_features")
-
-
-def _choose(names: list[str]) -> str:
-    """A basic block's ``in_channels`` and ``out_channels`` that are one parameter are
-    ``channels``; otherwise the preferred name, else the first."""
-    for stem in ("channels", "features"):
-        if {f"in_{stem}", f"out_{stem}"} <= set(names):
-            return stem
-    for name in _PREFERRED:
-        if name in names:
-            return name
-    return names[0]
-
-
-def _unique(names: list[str], reserved: frozenset[str]) -> list[str]:
-    out: list[str] = []
-    for name in names:
-        candidate, n = name, 2
-        while candidate in out or candidate in reserved:
-            candidate, n = f"{name}_{n}", n + 1
-        out.append(candidate)
-    return out
-
-
 def class_base(instance: Instance) -> str:
     """``residual_block_3`` -> ``ResidualBlock``."""
     stem = re.sub(r"_\d+$", "", instance.name)
     return "".join(part[:1].upper() + part[1:] for part in stem.split("_") if part)
 
 
-def class_names(templates: list[Template], taken: set[str]) -> list[str]:
-    """A class name per template: after its first instance, ``...WithShortcut`` for the one of
-    two with a shortcut, numbered if still taken."""
-    bases = [class_base(t.instances[0]) or "Block" for t in templates]
+def class_names(firsts: list[Instance], taken: set[str], limits: list[int]) -> list[str]:
+    """A class name per class, given its first instance: ``...WithShortcut`` for the one of
+    two with a shortcut, numbered if still taken; ``Residual<n>`` where that would be longer
+    than the class's limit (so ``self.<attribute> = <Class>(`` fits a line)."""
+    bases = [class_base(first) or "Residual" for first in firsts]
     out: list[str] = []
-    for base, template in zip(bases, templates, strict=True):
+    for base, first, limit in zip(bases, firsts, limits, strict=True):
         twins = bases.count(base) > 1
-        name = base + ("WithShortcut" if twins and template.instances[0].shortcut else "")
+        name = base + ("WithShortcut" if twins and first.shortcut else "")
+        if len(name) + 3 > limit:
+            name = "Residual"
         candidate, n = name, 2
         while candidate in taken or candidate in out or not candidate.isidentifier():
             candidate, n = f"{name}{n}", n + 1

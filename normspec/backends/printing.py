@@ -190,7 +190,8 @@ class Site:
 class BlockUse:
     """Nodes printed as one call of a block's class (:mod:`normspec.backends.blocks`): its
     ``members`` in order (the first reads the block's input, the last holds its output), and
-    ``write``, which prints the call at the site of the last."""
+    ``write``, which prints the call at the site of the last. The class captures its nodes'
+    outputs itself."""
 
     members: tuple[str, ...]
     write: Callable[[Site], None]
@@ -257,8 +258,7 @@ def _emit_block(
     first, last = nodes[use.members[0]], use.members[-1]
     variable = f"{builder.names.short[last]}_out" if last in kept else dst
     source = values[first.inputs[0]]
-    capture = builder.names.short[last]
-    site = Site(builder, source, variable, first.input_shape, 0, capture, (source,))
+    site = Site(builder, source, variable, first.input_shape, 0, None, (source,))
     site.input_shapes = first.input_shapes[:1]
     use.write(site)
     for name in use.members:

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from normspec.backends.flax import helpers
+from normspec.backends.named_init import NAMED
 
 pytest.importorskip("flax")
 pytestmark = pytest.mark.flax
@@ -23,6 +24,8 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 from flax import nnx, serialization  # noqa: E402
 
+from normspec.backends.flax.layers import initializers as initializers_module  # noqa: E402
+from normspec.backends.flax.layers.blocks import Block  # noqa: E402
 from normspec.backends.flax.layers.initializers import (  # noqa: E402
     DTYPE,
     constant,
@@ -33,8 +36,9 @@ from normspec.backends.flax.layers.initializers import (  # noqa: E402
 from normspec.backends.flax.layers.inputs import InputStatistic, Standardize  # noqa: E402
 from normspec.backends.flax.layers.norms import BatchNorm, UnbiasedBatchNorm  # noqa: E402
 
-EMITTED_NAMES = {"jax", "jnp", "nnx", "DTYPE", "PRECISION"}
-"""What the generated file defines before the helpers: its imports and constants."""
+EMITTED_NAMES = {"jax", "jnp", "nnx", "DTYPE", "PRECISION", "math"}
+"""What the generated file defines before the helpers: its imports (``math`` where a named
+initializer needs it) and constants."""
 MODULES = sorted({helper.module for helper in helpers.HELPERS.values()})
 
 
@@ -64,6 +68,7 @@ def test_the_layers_modules_hold_only_what_the_generated_file_gives_them() -> No
         for node in _top_level(module).body:
             if isinstance(node, ast.Import | ast.ImportFrom):
                 assert ast.unparse(node) in {
+                    "import math",
                     "import jax",
                     "import jax.numpy as jnp",
                     "from flax import nnx",
@@ -98,6 +103,7 @@ def test_a_definition_is_copied_whole_and_works_alone(name: str) -> None:
     assert f"\n\n\n{source}\n" in module_text
     assert source.startswith(("def ", "class ")) and not source.endswith("\n")
     namespace: dict[str, Any] = {"jax": jax, "jnp": jnp, "nnx": nnx, "DTYPE": jnp.float32}
+    namespace["math"] = math
     namespace["__name__"] = "generated"
     text = "\n\n\n".join(helpers.helper_source(h) for h in helpers.closure({name}))
     exec(compile(text, "generated", "exec"), namespace)
@@ -143,6 +149,8 @@ _LAYERS: dict[str, Any] = {
     "UnbiasedBatchNorm": UnbiasedBatchNorm,
     "InputStatistic": InputStatistic,
     "Standardize": Standardize,
+    **{name: getattr(initializers_module, name) for name in NAMED},
+    "Block": Block,
 }
 
 
@@ -556,3 +564,33 @@ def test_unset_statistics_refuse_under_jit_as_the_compiled_function_runs() -> No
         np.array(compiled(layer, batch((2, 3))))
     layer.adapt(batch((2, 3)))
     assert np.isfinite(np.array(compiled(layer, batch((2, 3))))).all()
+
+
+@pytest.mark.parametrize("name", NAMED)
+@pytest.mark.parametrize("shape", [(512, 10), (3, 3, 3, 64), (3, 3, 64, 128), (2, 5, 7), (1, 1)])
+def test_a_named_initializer_draws_from_the_distribution_the_spec_records(
+    name: str, shape: tuple[int, ...], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The numbers it hands the drawing initializer are those ``resolve`` writes into the
+    canonical spec for the kernel's fans (a Linear ``(in, out)``, a Conv ``(*kernel, in,
+    out)``)."""
+    from normspec.backends.flax.layers import initializers
+    from normspec.ir import initializers as resolved
+    from normspec.ir import ops as ir
+
+    drawn: list[tuple[float, ...]] = []
+
+    def recorder(*numbers: float) -> Any:
+        drawn.append(numbers)
+        return lambda key, shape, dtype: jnp.zeros(shape, dtype)
+
+    monkeypatch.setattr(initializers, "truncated_normal", recorder)
+    monkeypatch.setattr(initializers, "uniform", recorder)
+    getattr(initializers, name)()(jax.random.key(0), shape, jnp.float32)
+    size = math.prod(shape[:-2])
+    expected = resolved.resolve(name, shape[-2] * size, shape[-1] * size)
+    if isinstance(expected, ir.TruncatedNormal):
+        assert drawn == [(expected.mean, expected.std, expected.low, expected.high)]
+    else:
+        assert isinstance(expected, ir.Uniform)
+        assert drawn == [(expected.low, expected.high)]

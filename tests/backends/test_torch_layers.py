@@ -12,6 +12,7 @@ pytestmark = pytest.mark.torch
 import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
+from normspec.backends.named_init import NAMED  # noqa: E402
 from normspec.backends.torch import helpers  # noqa: E402
 from normspec.backends.torch.layers import init, inputs, norms, padded, tensors  # noqa: E402
 
@@ -127,7 +128,7 @@ def test_group_norm_with_a_shift_and_no_scale() -> None:
     assert layer.weight is None
 
 
-@pytest.mark.parametrize("name", helpers.INITIALIZERS)
+@pytest.mark.parametrize("name", NAMED)
 @pytest.mark.parametrize(
     "shape", [(10, 512), (64, 3, 3, 3), (128, 64, 3, 3), (7, 5, 2), (1, 1)], ids=str
 )

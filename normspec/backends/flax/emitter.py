@@ -15,6 +15,7 @@ from typing import Any
 
 from normspec.backends.codegen import OMIT, Call, Raw, call, float_literal
 from normspec.backends.flax.dialect import DTYPE
+from normspec.backends.named_init import named_initializer
 from normspec.backends.printing import Builder, Emitter, Printers, Site
 from normspec.backends.weight_maps import weight_map
 from normspec.ir import ops as ir
@@ -83,9 +84,11 @@ def _rescale(op: ir.Rescale, site: Site) -> None:
 
 def _weighted(op: ir.Dense | ir.Conv1D | ir.Conv2D, site: Site) -> dict[str, Any]:
     """The options a Linear and a Conv share: bias, initializers, dtypes, the model's precision."""
+    named = named_initializer(op, site.input_shape[-1])
+    kernel_init = _initializer(op.kernel_init, site) if named is None else call(site.helper(named))
     return {
         "use_bias": op.use_bias,
-        "kernel_init": _initializer(op.kernel_init, site),
+        "kernel_init": kernel_init,
         "bias_init": _initializer(op.bias_init, site) if op.use_bias else OMIT,
         **DTYPES,
         "precision": PRECISION,

@@ -17,6 +17,11 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from normspec.backends.named_init import NAMED
+
+NEEDS = {name: "uniform" if name.endswith("uniform") else "truncated_normal" for name in NAMED}
+"""What each named initializer draws with."""
+
 LAYERS = Path(__file__).parent / "layers"
 """The package of the definitions' modules."""
 
@@ -34,10 +39,12 @@ HELPERS: dict[str, Helper] = {
     "normal": Helper("initializers"),
     "truncated_normal": Helper("initializers"),
     "constant": Helper("initializers"),
+    **{name: Helper("initializers", needs=(NEEDS[name],)) for name in NAMED},
     "BatchNorm": Helper("norms"),
     "UnbiasedBatchNorm": Helper("norms", needs=("BatchNorm",)),
     "InputStatistic": Helper("inputs"),
     "Standardize": Helper("inputs", needs=("InputStatistic",)),
+    "Block": Helper("blocks"),
 }
 """Every helper, in the order the module defines them."""
 

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import keyword
 import textwrap
 from dataclasses import dataclass
 
-from normspec.backends import names
+from normspec.backends import block_classes, blocks, names
 from normspec.backends.codegen import INDENT, LINE_LENGTH
 from normspec.backends.flax import helpers
+from normspec.backends.flax.blocks import WRITER
 from normspec.backends.flax.dialect import DIALECT, MAX_NAME, MODULE_ATTRIBUTES
 from normspec.backends.flax.emitter import PRINTERS
 from normspec.backends.printing import Builder, emit_nodes
+from normspec.ir.constraints import RESERVED_NAMES, is_identifier
 from normspec.ir.graph import CanonicalSpec
 from normspec.ir.ops import Shape
 from normspec.ir.output_checks import logits_head, returns_logits
@@ -24,7 +27,8 @@ class FlaxModule:
     class_name: str
     names: dict[str, str]
     """Op name -> attribute of its layer and name its output is sown under (the op name
-    itself unless that is too long or taken by ``nnx.Module``)."""
+    itself unless that is too long or taken by ``nnx.Module``); inside a block, the path
+    ``<block attribute>.<local name>``."""
 
 
 _TAKEN_CLASS_NAMES = {*helpers.HELPERS, "DTYPE", "PRECISION", "jax", "jnp", "nnx"}
@@ -36,23 +40,53 @@ def class_name(spec: CanonicalSpec) -> str:
     return names.class_name(spec, _TAKEN_CLASS_NAMES)
 
 
+def block_instances(spec: CanonicalSpec) -> list[blocks.Instance]:
+    """The residuals written as blocks (:mod:`normspec.backends.flax.blocks`): all but one
+    holding the final activation that ``logits()`` leaves out."""
+    found = blocks.instances(spec.nodes, _attribute)
+    if logits_head(spec) is None:
+        return found
+    return [i for i in found if i.last != spec.nodes[-1].name]
+
+
+def _attribute(name: str) -> bool:
+    """Whether a layer of a block's class can be called ``name``."""
+    return (
+        is_identifier(name)
+        and not keyword.iskeyword(name)
+        and name not in MODULE_ATTRIBUTES
+        and name not in RESERVED_NAMES
+        and len(name) <= MAX_NAME
+    )
+
+
 def generate(spec: CanonicalSpec) -> FlaxModule:
     names.check_names(spec, "flax")
     short = names.Names(spec, reserved=MODULE_ATTRIBUTES, max_length=MAX_NAME)
     builder = Builder(spec, DIALECT, short)
+    instances = block_instances(spec)
+    taken = {*_TAKEN_CLASS_NAMES, class_name(spec)}
+    classes = block_classes.block_classes(spec, instances, builder, WRITER, taken)
     body = spec.nodes[:-1] if logits_head(spec) is not None else spec.nodes
-    values = emit_nodes(builder, body, PRINTERS)
+    values = emit_nodes(builder, body, PRINTERS, blocks=classes.uses)
     split = len(builder.forward_lines)
     if body != spec.nodes:  # the head goes in __call__, after logits()
         emit_nodes(builder, spec.nodes[-1:], PRINTERS, variables=values)
     float64 = builder.float64
+    used = helpers.closure(builder.helpers | classes.helpers)
     definitions = [
-        *(helpers.helper_source(h) for h in helpers.closure(builder.helpers)),
+        *(helpers.helper_source(h) for h in used),
+        *classes.sources,
         _model_class(spec, builder, split),
     ]
-    source = "\n\n".join([_header(spec, builder), _imports(float64), _constants(spec)])
+    math = any(name in helpers.NEEDS for name in used)
+    source = "\n\n".join([_header(spec, builder), _imports(float64, math), _constants(spec)])
     source += "\n\n\n" + "\n\n\n".join(definitions) + "\n"
-    return FlaxModule(names.parsed(source, "flax"), class_name(spec), builder.names.short)
+    paths = dict(builder.names.short)
+    for instance in instances:
+        for node in instance.nodes:
+            paths[node.name] = f"{short.short[instance.name]}.{instance.local[node.name]}"
+    return FlaxModule(names.parsed(source, "flax"), class_name(spec), paths)
 
 
 def _wrap(text: str, indent: str = "") -> list[str]:
@@ -121,8 +155,9 @@ def _convention_notes(builder: Builder) -> list[str]:
     return ["", "Conventions:", "", *notes] if notes else []
 
 
-def _imports(float64: bool) -> str:
-    lines = ["import jax", "import jax.numpy as jnp", "from flax import nnx"]
+def _imports(float64: bool, math: bool) -> str:
+    lines = ["import math", ""] if math else []
+    lines += ["import jax", "import jax.numpy as jnp", "from flax import nnx"]
     if float64:
         lines += [
             "",

@@ -49,24 +49,34 @@ def build(spec: CanonicalSpec, seed: int = 0) -> nnx.Module:
     return cls(rngs=nnx.Rngs(jax.random.key(seed, impl="rbg")))
 
 
+def layer_at(model: nnx.Module, path: str) -> Any:
+    """The layer at ``path`` (an attribute, or ``block.attribute`` inside a block)."""
+    layer: Any = model
+    for part in path.split("."):
+        layer = getattr(layer, part)
+    return layer
+
+
 def _variables(model: nnx.Module, spec: CanonicalSpec) -> Iterator[tuple[str, nnx.Variable]]:
     """Every canonical weight key with the nnx variable holding it, in canonical order."""
     names = module_of(spec).names
     for node in spec.nodes:
-        layer = getattr(model, names[node.op.name], None)
+        if not node.op.weights(node.input_shape):
+            continue
+        layer = layer_at(model, names[node.op.name])
         for w in node.op.weights(node.input_shape):
             yield w.key, getattr(layer, slot(WEIGHT_MAPS, node.op, w.role.name).attribute)
 
 
-def trainable_paths(spec: CanonicalSpec) -> Iterator[tuple[str, tuple[str, str]]]:
+def trainable_paths(spec: CanonicalSpec) -> Iterator[tuple[str, tuple[str, ...]]]:
     """The canonical key of every trainable weight and its path in the model's state (the
-    layer's attribute, then the variable's)."""
+    layer's attribute, inside its block's in a block, then the variable's)."""
     names = module_of(spec).names
     for node in spec.nodes:
         for w in node.op.weights(node.input_shape):
             if w.trainable:
                 attribute = slot(WEIGHT_MAPS, node.op, w.role.name).attribute
-                yield w.key, (names[node.op.name], attribute)
+                yield w.key, (*names[node.op.name].split("."), attribute)
 
 
 def set_weights(model: nnx.Module, spec: CanonicalSpec, weights: Weights) -> None:
@@ -76,7 +86,7 @@ def set_weights(model: nnx.Module, spec: CanonicalSpec, weights: Weights) -> Non
     names = module_of(spec).names
     for node in spec.nodes:
         if isinstance(node.op, ir.Standardize):  # checked now, not in every compiled function
-            layer = getattr(model, names[node.op.name])
+            layer = layer_at(model, names[node.op.name])
             layer.checked = layer.fitted
 
 
@@ -115,7 +125,18 @@ HEADS: dict[str, Callable[[jax.Array], jax.Array]] = {
 def _captured(model: nnx.Module, x: jax.Array) -> tuple[jax.Array, dict[str, jax.Array]]:
     """The output and every sown layer output (the last one sown under each name)."""
     output, sown = nnx.capture(model, nnx.Intermediate)(x)
-    return output, {str(name): values.get_value()[-1] for name, values in sown.items()}
+    return output, _flat(sown)
+
+
+def _flat(sown: Any, prefix: str = "") -> dict[str, jax.Array]:
+    """The last value sown under each name, by path (``block.layer`` inside a block)."""
+    out: dict[str, jax.Array] = {}
+    for name, values in sown.items():
+        if isinstance(values, nnx.Variable):
+            out[prefix + str(name)] = values.get_value()[-1]
+        else:
+            out.update(_flat(values, f"{prefix}{name}."))
+    return out
 
 
 def forward(

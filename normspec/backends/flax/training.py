@@ -73,7 +73,10 @@ def gradients(
             grads = _grad(model, inputs, jnp.asarray(loss_targets(spec, y)), loss_form(spec))
     finally:
         runtime.set_weights(model, spec, saved)
-    return {
-        key: np.asarray(grads[layer][attribute].get_value())
-        for key, (layer, attribute) in runtime.trainable_paths(spec)
-    }
+    out: dict[str, np.ndarray] = {}
+    for key, path in runtime.trainable_paths(spec):
+        found: Any = grads
+        for part in path:
+            found = found[part]
+        out[key] = np.asarray(found.get_value())
+    return out

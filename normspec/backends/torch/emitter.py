@@ -12,19 +12,18 @@ expect, so channel-wise ops act on dim 1. The module around the class is assembl
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from normspec.backends.codegen import Call, Raw, call
+from normspec.backends.named_init import named_initializer
 from normspec.backends.printing import Builder, Site
 
 # Importing normalization registers its emitters, so EMITTERS is complete once this is imported.
-from normspec.backends.torch import helpers, normalization  # noqa: F401
+from normspec.backends.torch import normalization  # noqa: F401
 from normspec.backends.torch.dialect import DTYPE
 from normspec.backends.torch.registry import EMITTERS, PRINTERS, WEIGHT_MAPS, register
 from normspec.backends.weight_maps import Slot, weight_map
 from normspec.errors import BackendError
-from normspec.ir import initializers
 from normspec.ir import ops as ir
 from normspec.ir.ops import Pair
 
@@ -81,25 +80,8 @@ def _initialize(site: Site, tensor: str, init: Any) -> None:
     site.builder.reset_lines += site.builder.statement("", _initializer(init, Raw(tensor)))
 
 
-def _named(op: ir.Dense | ir.Conv1D | ir.Conv2D, channels: int) -> str | None:
-    """The named initializer whose helper (``he_normal_``) draws exactly the op's kernel
-    initializer, from the fans of its weight (one group where the fan-out counts)."""
-    if isinstance(op, ir.Dense):
-        fans, grouped = (channels, op.units), False
-    else:
-        size = math.prod(op.kernel)
-        fans = (channels // op.groups * size, op.filters // op.groups * size)
-        grouped = op.groups != 1
-    for name in helpers.INITIALIZERS:
-        if grouped and name.startswith("glorot"):
-            continue
-        if initializers.resolve(name, *fans) == op.kernel_init:
-            return name
-    return None
-
-
 def _init_weight_and_bias(site: Site, op: ir.Dense | ir.Conv1D | ir.Conv2D) -> None:
-    named = _named(op, site.input_shape[-1])
+    named = named_initializer(op, site.input_shape[-1])
     if named is None:
         _initialize(site, f"self.{op.name}.weight", op.kernel_init)
     else:

@@ -12,6 +12,8 @@ import ast
 from dataclasses import dataclass
 from pathlib import Path
 
+from normspec.backends.named_init import NAMED
+
 
 @dataclass(frozen=True)
 class Helper:
@@ -23,16 +25,6 @@ class Helper:
 LAYERS = Path(__file__).parent / "layers"
 """The package holding the helpers as real code (:mod:`normspec.backends.torch.layers`); it
 imports torch, so it is read here as text, never imported."""
-
-INITIALIZERS = (
-    "he_normal",
-    "lecun_normal",
-    "glorot_normal",
-    "he_uniform",
-    "lecun_uniform",
-    "glorot_uniform",
-)
-"""The named initializers with a helper (``he_normal_``): those drawn from the fans alone."""
 
 _MODULES = ("tensors", "inputs", "padded", "norms", "init")
 
@@ -51,7 +43,7 @@ _NEEDS: dict[str, tuple[str, ...]] = {
     "ChannelLayerNorm": ("per_channel",),
     "GroupNorm": ("F",),
     "ChannelRMSNorm": ("per_channel",),
-    **{f"{name}_": ("math",) for name in INITIALIZERS},
+    **{f"{name}_": ("math",) for name in NAMED},
 }
 """Every helper, in the order the generated module lists them, with what its code refers to."""
 

@@ -6,11 +6,11 @@ import keyword
 import textwrap
 
 from normspec import __version__
-from normspec.backends import blocks, names
+from normspec.backends import block_classes, blocks, names
 from normspec.backends.codegen import INDENT, LINE_LENGTH
 from normspec.backends.printing import Builder, emit_nodes
 from normspec.backends.torch import helpers
-from normspec.backends.torch.blocks import block_classes, nested_paths
+from normspec.backends.torch.blocks import WRITER, nested_paths
 from normspec.backends.torch.dialect import DIALECT
 from normspec.backends.torch.emitter import PRINTERS
 from normspec.errors import BackendError
@@ -89,7 +89,7 @@ def emit_module(spec: CanonicalSpec) -> str:
     _check_names(spec)
     builder = Builder(spec, DIALECT, names.Names(spec))
     taken = {*_TAKEN_CLASS_NAMES, class_name(spec)}
-    classes = block_classes(spec, block_instances(spec), builder, taken)
+    classes = block_classes.block_classes(spec, block_instances(spec), builder, WRITER, taken)
     body = spec.nodes[:-1] if logits_head(spec) is not None else spec.nodes
     values = emit_nodes(builder, body, PRINTERS, blocks=classes.uses)
     split = len(builder.forward_lines)

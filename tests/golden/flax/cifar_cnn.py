@@ -19,6 +19,8 @@ Conventions:
 - Flatten keeps the channels-last order, the one the dense kernels expect.
 """
 
+import math
+
 import jax
 import jax.numpy as jnp
 from flax import nnx
@@ -43,6 +45,27 @@ def constant(value: float) -> nnx.Initializer:
 
     def init(key: jax.Array, shape: tuple[int, ...], dtype=DTYPE) -> jax.Array:
         return jnp.full(shape, value, dtype)
+
+    return init
+
+
+def he_uniform() -> nnx.Initializer:
+    """He uniform: U(±sqrt(6 / fan_in))."""
+
+    def init(key: jax.Array, shape: tuple[int, ...], dtype=DTYPE) -> jax.Array:
+        bound = math.sqrt(3 * (2 / math.prod(shape[:-1])))
+        return uniform(-bound, bound)(key, shape, dtype)
+
+    return init
+
+
+def glorot_uniform() -> nnx.Initializer:
+    """Glorot uniform: U(±sqrt(6 / (fan_in + fan_out)))."""
+
+    def init(key: jax.Array, shape: tuple[int, ...], dtype=DTYPE) -> jax.Array:
+        fan_avg = (math.prod(shape[:-1]) + shape[-1] * math.prod(shape[:-2])) / 2
+        bound = math.sqrt(3 * (1 / fan_avg))
+        return uniform(-bound, bound)(key, shape, dtype)
 
     return init
 
@@ -170,7 +193,7 @@ class CifarCnn(nnx.Module):
             strides=(1, 1),
             padding=((1, 1), (1, 1)),
             use_bias=False,
-            kernel_init=uniform(-0.4714045207910317, 0.4714045207910317),
+            kernel_init=he_uniform(),
             dtype=DTYPE,
             param_dtype=DTYPE,
             precision=precision,
@@ -196,7 +219,7 @@ class CifarCnn(nnx.Module):
             strides=(1, 1),
             padding=((1, 1), (1, 1)),
             use_bias=False,
-            kernel_init=uniform(-0.14433756729740643, 0.14433756729740643),
+            kernel_init=he_uniform(),
             dtype=DTYPE,
             param_dtype=DTYPE,
             precision=precision,
@@ -222,7 +245,7 @@ class CifarCnn(nnx.Module):
             strides=(1, 1),
             padding=((1, 1), (1, 1)),
             use_bias=False,
-            kernel_init=uniform(-0.14433756729740643, 0.14433756729740643),
+            kernel_init=he_uniform(),
             dtype=DTYPE,
             param_dtype=DTYPE,
             precision=precision,
@@ -248,7 +271,7 @@ class CifarCnn(nnx.Module):
             strides=(1, 1),
             padding=((1, 1), (1, 1)),
             use_bias=False,
-            kernel_init=uniform(-0.10206207261596575, 0.10206207261596575),
+            kernel_init=he_uniform(),
             dtype=DTYPE,
             param_dtype=DTYPE,
             precision=precision,
@@ -274,7 +297,7 @@ class CifarCnn(nnx.Module):
             strides=(1, 1),
             padding=((1, 1), (1, 1)),
             use_bias=False,
-            kernel_init=uniform(-0.10206207261596575, 0.10206207261596575),
+            kernel_init=he_uniform(),
             dtype=DTYPE,
             param_dtype=DTYPE,
             precision=precision,
@@ -300,7 +323,7 @@ class CifarCnn(nnx.Module):
             strides=(1, 1),
             padding=((1, 1), (1, 1)),
             use_bias=False,
-            kernel_init=uniform(-0.07216878364870322, 0.07216878364870322),
+            kernel_init=he_uniform(),
             dtype=DTYPE,
             param_dtype=DTYPE,
             precision=precision,
@@ -323,7 +346,7 @@ class CifarCnn(nnx.Module):
             2048,
             128,
             use_bias=False,
-            kernel_init=uniform(-0.05412658773652741, 0.05412658773652741),
+            kernel_init=he_uniform(),
             dtype=DTYPE,
             param_dtype=DTYPE,
             precision=precision,
@@ -346,7 +369,7 @@ class CifarCnn(nnx.Module):
             128,
             10,
             use_bias=True,
-            kernel_init=uniform(-0.20851441405707477, 0.20851441405707477),
+            kernel_init=glorot_uniform(),
             bias_init=constant(0.0),
             dtype=DTYPE,
             param_dtype=DTYPE,

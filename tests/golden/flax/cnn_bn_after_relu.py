@@ -19,6 +19,8 @@ Conventions:
 - Flatten keeps the channels-last order, the one the dense kernels expect.
 """
 
+import math
+
 import jax
 import jax.numpy as jnp
 from flax import nnx
@@ -43,6 +45,17 @@ def constant(value: float) -> nnx.Initializer:
 
     def init(key: jax.Array, shape: tuple[int, ...], dtype=DTYPE) -> jax.Array:
         return jnp.full(shape, value, dtype)
+
+    return init
+
+
+def glorot_uniform() -> nnx.Initializer:
+    """Glorot uniform: U(±sqrt(6 / (fan_in + fan_out)))."""
+
+    def init(key: jax.Array, shape: tuple[int, ...], dtype=DTYPE) -> jax.Array:
+        fan_avg = (math.prod(shape[:-1]) + shape[-1] * math.prod(shape[:-2])) / 2
+        bound = math.sqrt(3 * (1 / fan_avg))
+        return uniform(-bound, bound)(key, shape, dtype)
 
     return init
 
@@ -170,7 +183,7 @@ class CnnBnAfterRelu(nnx.Module):
             strides=(1, 1),
             padding=((2, 2), (2, 2)),
             use_bias=True,
-            kernel_init=uniform(-0.08528028654224418, 0.08528028654224418),
+            kernel_init=glorot_uniform(),
             bias_init=constant(0.0),
             dtype=DTYPE,
             param_dtype=DTYPE,
@@ -197,7 +210,7 @@ class CnnBnAfterRelu(nnx.Module):
             strides=(1, 1),
             padding=((2, 2), (2, 2)),
             use_bias=True,
-            kernel_init=uniform(-0.05, 0.05),
+            kernel_init=glorot_uniform(),
             bias_init=constant(0.0),
             dtype=DTYPE,
             param_dtype=DTYPE,
@@ -221,7 +234,7 @@ class CnnBnAfterRelu(nnx.Module):
             3136,
             256,
             use_bias=True,
-            kernel_init=uniform(-0.04205791155690332, 0.04205791155690332),
+            kernel_init=glorot_uniform(),
             bias_init=constant(0.0),
             dtype=DTYPE,
             param_dtype=DTYPE,
@@ -245,7 +258,7 @@ class CnnBnAfterRelu(nnx.Module):
             256,
             10,
             use_bias=True,
-            kernel_init=uniform(-0.15018785229652765, 0.15018785229652765),
+            kernel_init=glorot_uniform(),
             bias_init=constant(0.0),
             dtype=DTYPE,
             param_dtype=DTYPE,

@@ -18,6 +18,8 @@ Conventions:
   (``count_include_pad``).
 """
 
+import math
+
 import jax
 import jax.numpy as jnp
 from flax import nnx
@@ -48,6 +50,17 @@ def constant(value: float) -> nnx.Initializer:
 
     def init(key: jax.Array, shape: tuple[int, ...], dtype=DTYPE) -> jax.Array:
         return jnp.full(shape, value, dtype)
+
+    return init
+
+
+def he_normal() -> nnx.Initializer:
+    """He normal: N(0, s) cut at ±2s, s = sqrt(2 / fan_in) / 0.87962566103423978 (the
+    std of a unit normal cut at ±2)."""
+
+    def init(key: jax.Array, shape: tuple[int, ...], dtype=DTYPE) -> jax.Array:
+        std = math.sqrt(2 / math.prod(shape[:-1])) / 0.87962566103423978
+        return truncated_normal(0.0, std, -2 * std, 2 * std)(key, shape, dtype)
 
     return init
 
@@ -245,12 +258,7 @@ class DensenetMini(nnx.Module):
             strides=(1, 1),
             padding=((1, 1), (1, 1)),
             use_bias=False,
-            kernel_init=truncated_normal(
-                0.0,
-                0.3094106266248576,
-                -0.6188212532497152,
-                0.6188212532497152,
-            ),
+            kernel_init=he_normal(),
             dtype=DTYPE,
             param_dtype=DTYPE,
             precision=precision,
@@ -276,12 +284,7 @@ class DensenetMini(nnx.Module):
             strides=(1, 1),
             padding=((1, 1), (1, 1)),
             use_bias=False,
-            kernel_init=truncated_normal(
-                0.0,
-                0.13397873142899422,
-                -0.26795746285798844,
-                0.26795746285798844,
-            ),
+            kernel_init=he_normal(),
             dtype=DTYPE,
             param_dtype=DTYPE,
             precision=precision,
@@ -307,12 +310,7 @@ class DensenetMini(nnx.Module):
             strides=(1, 1),
             padding=((1, 1), (1, 1)),
             use_bias=False,
-            kernel_init=truncated_normal(
-                0.0,
-                0.10127840123800919,
-                -0.20255680247601837,
-                0.20255680247601837,
-            ),
+            kernel_init=he_normal(),
             dtype=DTYPE,
             param_dtype=DTYPE,
             precision=precision,
@@ -338,12 +336,7 @@ class DensenetMini(nnx.Module):
             strides=(1, 1),
             padding=((1, 1), (1, 1)),
             use_bias=False,
-            kernel_init=truncated_normal(
-                0.0,
-                0.08473558986712151,
-                -0.16947117973424303,
-                0.16947117973424303,
-            ),
+            kernel_init=he_normal(),
             dtype=DTYPE,
             param_dtype=DTYPE,
             precision=precision,
@@ -369,12 +362,7 @@ class DensenetMini(nnx.Module):
             strides=(1, 1),
             padding="VALID",
             use_bias=False,
-            kernel_init=truncated_normal(
-                0.0,
-                0.22295408584101112,
-                -0.44590817168202224,
-                0.44590817168202224,
-            ),
+            kernel_init=he_normal(),
             dtype=DTYPE,
             param_dtype=DTYPE,
             precision=precision,
@@ -397,12 +385,7 @@ class DensenetMini(nnx.Module):
             32,
             10,
             use_bias=True,
-            kernel_init=truncated_normal(
-                0.0,
-                0.2842118085846391,
-                -0.5684236171692783,
-                0.5684236171692783,
-            ),
+            kernel_init=he_normal(),
             bias_init=constant(0.0),
             dtype=DTYPE,
             param_dtype=DTYPE,

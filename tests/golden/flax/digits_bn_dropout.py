@@ -17,6 +17,8 @@ Conventions:
 - Flatten keeps the channels-last order, the one the dense kernels expect.
 """
 
+import math
+
 import jax
 import jax.numpy as jnp
 from flax import nnx
@@ -41,6 +43,17 @@ def constant(value: float) -> nnx.Initializer:
 
     def init(key: jax.Array, shape: tuple[int, ...], dtype=DTYPE) -> jax.Array:
         return jnp.full(shape, value, dtype)
+
+    return init
+
+
+def glorot_uniform() -> nnx.Initializer:
+    """Glorot uniform: U(±sqrt(6 / (fan_in + fan_out)))."""
+
+    def init(key: jax.Array, shape: tuple[int, ...], dtype=DTYPE) -> jax.Array:
+        fan_avg = (math.prod(shape[:-1]) + shape[-1] * math.prod(shape[:-2])) / 2
+        bound = math.sqrt(3 * (1 / fan_avg))
+        return uniform(-bound, bound)(key, shape, dtype)
 
     return init
 
@@ -168,7 +181,7 @@ class DigitsBnDropout(nnx.Module):
             strides=(2, 2),
             padding=((0, 1), (0, 1)),
             use_bias=False,
-            kernel_init=uniform(-0.14213381090374028, 0.14213381090374028),
+            kernel_init=glorot_uniform(),
             dtype=DTYPE,
             param_dtype=DTYPE,
             precision=precision,
@@ -194,7 +207,7 @@ class DigitsBnDropout(nnx.Module):
             strides=(2, 2),
             padding=((0, 1), (0, 1)),
             use_bias=False,
-            kernel_init=uniform(-0.08333333333333333, 0.08333333333333333),
+            kernel_init=glorot_uniform(),
             dtype=DTYPE,
             param_dtype=DTYPE,
             precision=precision,
@@ -217,7 +230,7 @@ class DigitsBnDropout(nnx.Module):
             256,
             128,
             use_bias=False,
-            kernel_init=uniform(-0.125, 0.125),
+            kernel_init=glorot_uniform(),
             dtype=DTYPE,
             param_dtype=DTYPE,
             precision=precision,
@@ -241,7 +254,7 @@ class DigitsBnDropout(nnx.Module):
             128,
             10,
             use_bias=True,
-            kernel_init=uniform(-0.20851441405707477, 0.20851441405707477),
+            kernel_init=glorot_uniform(),
             bias_init=constant(0.0),
             dtype=DTYPE,
             param_dtype=DTYPE,

@@ -19,6 +19,8 @@ Conventions:
 - Flatten keeps the channels-last order, the one the dense kernels expect.
 """
 
+import math
+
 import jax
 import jax.numpy as jnp
 from flax import nnx
@@ -43,6 +45,17 @@ def constant(value: float) -> nnx.Initializer:
 
     def init(key: jax.Array, shape: tuple[int, ...], dtype=DTYPE) -> jax.Array:
         return jnp.full(shape, value, dtype)
+
+    return init
+
+
+def glorot_uniform() -> nnx.Initializer:
+    """Glorot uniform: U(±sqrt(6 / (fan_in + fan_out)))."""
+
+    def init(key: jax.Array, shape: tuple[int, ...], dtype=DTYPE) -> jax.Array:
+        fan_avg = (math.prod(shape[:-1]) + shape[-1] * math.prod(shape[:-2])) / 2
+        bound = math.sqrt(3 * (1 / fan_avg))
+        return uniform(-bound, bound)(key, shape, dtype)
 
     return init
 
@@ -240,7 +253,7 @@ class DigitsCnn(nnx.Module):
             strides=(1, 1),
             padding=((1, 1), (1, 1)),
             use_bias=False,
-            kernel_init=uniform(-0.19802950859533486, 0.19802950859533486),
+            kernel_init=glorot_uniform(),
             dtype=DTYPE,
             param_dtype=DTYPE,
             precision=precision,
@@ -266,7 +279,7 @@ class DigitsCnn(nnx.Module):
             strides=(1, 1),
             padding=((1, 1), (1, 1)),
             use_bias=False,
-            kernel_init=uniform(-0.11785113019775792, 0.11785113019775792),
+            kernel_init=glorot_uniform(),
             dtype=DTYPE,
             param_dtype=DTYPE,
             precision=precision,
@@ -289,7 +302,7 @@ class DigitsCnn(nnx.Module):
             512,
             64,
             use_bias=False,
-            kernel_init=uniform(-0.10206207261596575, 0.10206207261596575),
+            kernel_init=glorot_uniform(),
             dtype=DTYPE,
             param_dtype=DTYPE,
             precision=precision,
@@ -312,7 +325,7 @@ class DigitsCnn(nnx.Module):
             64,
             10,
             use_bias=True,
-            kernel_init=uniform(-0.2847473987257497, 0.2847473987257497),
+            kernel_init=glorot_uniform(),
             bias_init=constant(0.0),
             dtype=DTYPE,
             param_dtype=DTYPE,

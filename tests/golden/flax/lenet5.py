@@ -17,6 +17,8 @@ Conventions:
 - Flatten keeps the channels-last order, the one the dense kernels expect.
 """
 
+import math
+
 import jax
 import jax.numpy as jnp
 from flax import nnx
@@ -41,6 +43,17 @@ def constant(value: float) -> nnx.Initializer:
 
     def init(key: jax.Array, shape: tuple[int, ...], dtype=DTYPE) -> jax.Array:
         return jnp.full(shape, value, dtype)
+
+    return init
+
+
+def glorot_uniform() -> nnx.Initializer:
+    """Glorot uniform: U(±sqrt(6 / (fan_in + fan_out)))."""
+
+    def init(key: jax.Array, shape: tuple[int, ...], dtype=DTYPE) -> jax.Array:
+        fan_avg = (math.prod(shape[:-1]) + shape[-1] * math.prod(shape[:-2])) / 2
+        bound = math.sqrt(3 * (1 / fan_avg))
+        return uniform(-bound, bound)(key, shape, dtype)
 
     return init
 
@@ -70,7 +83,7 @@ class Lenet5(nnx.Module):
             strides=(1, 1),
             padding="VALID",
             use_bias=True,
-            kernel_init=uniform(-0.1851640199545103, 0.1851640199545103),
+            kernel_init=glorot_uniform(),
             bias_init=constant(0.0),
             dtype=DTYPE,
             param_dtype=DTYPE,
@@ -84,7 +97,7 @@ class Lenet5(nnx.Module):
             strides=(1, 1),
             padding="VALID",
             use_bias=True,
-            kernel_init=uniform(-0.1044465935734187, 0.1044465935734187),
+            kernel_init=glorot_uniform(),
             bias_init=constant(0.0),
             dtype=DTYPE,
             param_dtype=DTYPE,
@@ -95,7 +108,7 @@ class Lenet5(nnx.Module):
             400,
             120,
             use_bias=True,
-            kernel_init=uniform(-0.10741723110591493, 0.10741723110591493),
+            kernel_init=glorot_uniform(),
             bias_init=constant(0.0),
             dtype=DTYPE,
             param_dtype=DTYPE,
@@ -106,7 +119,7 @@ class Lenet5(nnx.Module):
             120,
             84,
             use_bias=True,
-            kernel_init=uniform(-0.17149858514250885, 0.17149858514250885),
+            kernel_init=glorot_uniform(),
             bias_init=constant(0.0),
             dtype=DTYPE,
             param_dtype=DTYPE,
@@ -117,7 +130,7 @@ class Lenet5(nnx.Module):
             84,
             10,
             use_bias=True,
-            kernel_init=uniform(-0.25264557631995566, 0.25264557631995566),
+            kernel_init=glorot_uniform(),
             bias_init=constant(0.0),
             dtype=DTYPE,
             param_dtype=DTYPE,

@@ -15,6 +15,8 @@ Conventions:
 - Flatten keeps the channels-last order, the one the dense kernels expect.
 """
 
+import math
+
 import jax
 import jax.numpy as jnp
 from flax import nnx
@@ -43,6 +45,27 @@ def constant(value: float) -> nnx.Initializer:
     return init
 
 
+def lecun_uniform() -> nnx.Initializer:
+    """LeCun uniform: U(±sqrt(3 / fan_in))."""
+
+    def init(key: jax.Array, shape: tuple[int, ...], dtype=DTYPE) -> jax.Array:
+        bound = math.sqrt(3 * (1 / math.prod(shape[:-1])))
+        return uniform(-bound, bound)(key, shape, dtype)
+
+    return init
+
+
+def glorot_uniform() -> nnx.Initializer:
+    """Glorot uniform: U(±sqrt(6 / (fan_in + fan_out)))."""
+
+    def init(key: jax.Array, shape: tuple[int, ...], dtype=DTYPE) -> jax.Array:
+        fan_avg = (math.prod(shape[:-1]) + shape[-1] * math.prod(shape[:-2])) / 2
+        bound = math.sqrt(3 * (1 / fan_avg))
+        return uniform(-bound, bound)(key, shape, dtype)
+
+    return init
+
+
 class Mlp(nnx.Module):
     """The 'mlp' network: (N, 8, 8, 1) -> (N, 10), channels-last."""
 
@@ -65,7 +88,7 @@ class Mlp(nnx.Module):
             64,
             64,
             use_bias=True,
-            kernel_init=uniform(-0.21650635094610965, 0.21650635094610965),
+            kernel_init=lecun_uniform(),
             bias_init=constant(0.0),
             dtype=DTYPE,
             param_dtype=DTYPE,
@@ -76,7 +99,7 @@ class Mlp(nnx.Module):
             64,
             64,
             use_bias=True,
-            kernel_init=uniform(-0.21650635094610965, 0.21650635094610965),
+            kernel_init=lecun_uniform(),
             bias_init=constant(0.0),
             dtype=DTYPE,
             param_dtype=DTYPE,
@@ -87,7 +110,7 @@ class Mlp(nnx.Module):
             64,
             10,
             use_bias=True,
-            kernel_init=uniform(-0.2847473987257497, 0.2847473987257497),
+            kernel_init=glorot_uniform(),
             bias_init=constant(0.0),
             dtype=DTYPE,
             param_dtype=DTYPE,

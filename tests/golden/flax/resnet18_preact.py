@@ -16,6 +16,8 @@ Conventions:
   momentum (the weight of the new batch statistic).
 """
 
+import math
+
 import jax
 import jax.numpy as jnp
 from flax import nnx
@@ -55,6 +57,28 @@ def constant(value: float) -> nnx.Initializer:
 
     def init(key: jax.Array, shape: tuple[int, ...], dtype=DTYPE) -> jax.Array:
         return jnp.full(shape, value, dtype)
+
+    return init
+
+
+def he_normal() -> nnx.Initializer:
+    """He normal: N(0, s) cut at ±2s, s = sqrt(2 / fan_in) / 0.87962566103423978 (the
+    std of a unit normal cut at ±2)."""
+
+    def init(key: jax.Array, shape: tuple[int, ...], dtype=DTYPE) -> jax.Array:
+        std = math.sqrt(2 / math.prod(shape[:-1])) / 0.87962566103423978
+        return truncated_normal(0.0, std, -2 * std, 2 * std)(key, shape, dtype)
+
+    return init
+
+
+def glorot_uniform() -> nnx.Initializer:
+    """Glorot uniform: U(±sqrt(6 / (fan_in + fan_out)))."""
+
+    def init(key: jax.Array, shape: tuple[int, ...], dtype=DTYPE) -> jax.Array:
+        fan_avg = (math.prod(shape[:-1]) + shape[-1] * math.prod(shape[:-2])) / 2
+        bound = math.sqrt(3 * (1 / fan_avg))
+        return uniform(-bound, bound)(key, shape, dtype)
 
     return init
 
@@ -226,6 +250,198 @@ class Standardize(nnx.Module):
         )
 
 
+class Block(nnx.Module):
+    """A block of the network. Calling it stores no intermediates in it: ``sow`` records
+    its layers' outputs only inside ``nnx.capture``, so its state stays its weights and
+    statistics."""
+
+    def sow(self, variable_type, name: str, value, *args, **kwargs) -> bool:
+        if not hasattr(self, "__captures__"):
+            return False
+        return super().sow(variable_type, name, value, *args, **kwargs)
+
+
+class ResidualBlock(Block):
+    """The block of residual_block_1, residual_block_2, residual_block_4,
+    residual_block_6, residual_block_8: body pre_norm > pre_act > conv1 > norm2 >
+    act2 > conv2 plus the input."""
+
+    def __init__(
+        self,
+        features: int,
+        *,
+        rngs: nnx.Rngs,
+        precision: jax.lax.PrecisionLike,
+    ) -> None:
+        self.pre_norm = UnbiasedBatchNorm(
+            features,
+            use_running_average=False,
+            axis=-1,
+            momentum=0.9,
+            epsilon=1e-05,
+            use_bias=True,
+            use_scale=True,
+            use_fast_variance=False,
+            dtype=DTYPE,
+            param_dtype=DTYPE,
+            rngs=rngs,
+        )
+        self.conv1 = nnx.Conv(
+            features,
+            features,
+            kernel_size=(3, 3),
+            strides=(1, 1),
+            padding=((1, 1), (1, 1)),
+            use_bias=False,
+            kernel_init=he_normal(),
+            dtype=DTYPE,
+            param_dtype=DTYPE,
+            precision=precision,
+            rngs=rngs,
+        )
+        self.norm2 = UnbiasedBatchNorm(
+            features,
+            use_running_average=False,
+            axis=-1,
+            momentum=0.9,
+            epsilon=1e-05,
+            use_bias=True,
+            use_scale=True,
+            use_fast_variance=False,
+            dtype=DTYPE,
+            param_dtype=DTYPE,
+            rngs=rngs,
+        )
+        self.conv2 = nnx.Conv(
+            features,
+            features,
+            kernel_size=(3, 3),
+            strides=(1, 1),
+            padding=((1, 1), (1, 1)),
+            use_bias=False,
+            kernel_init=he_normal(),
+            dtype=DTYPE,
+            param_dtype=DTYPE,
+            precision=precision,
+            rngs=rngs,
+        )
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        body = self.pre_norm(x)
+        self.sow(nnx.Intermediate, "pre_norm", body)
+        body = nnx.relu(body)
+        self.sow(nnx.Intermediate, "pre_act", body)
+        body = self.conv1(body)
+        self.sow(nnx.Intermediate, "conv1", body)
+        body = self.norm2(body)
+        self.sow(nnx.Intermediate, "norm2", body)
+        body = nnx.relu(body)
+        self.sow(nnx.Intermediate, "act2", body)
+        body = self.conv2(body)
+        self.sow(nnx.Intermediate, "conv2", body)
+        x = body + x
+        self.sow(nnx.Intermediate, "add", x)
+        return x
+
+
+class ResidualBlockWithShortcut(Block):
+    """The block of residual_block_3, residual_block_5, residual_block_7: pre_norm >
+    pre_act, then body conv1 > norm2 > act2 > conv2 plus shortcut proj."""
+
+    def __init__(
+        self,
+        in_features: int,
+        features: int,
+        *,
+        rngs: nnx.Rngs,
+        precision: jax.lax.PrecisionLike,
+    ) -> None:
+        self.pre_norm = UnbiasedBatchNorm(
+            in_features,
+            use_running_average=False,
+            axis=-1,
+            momentum=0.9,
+            epsilon=1e-05,
+            use_bias=True,
+            use_scale=True,
+            use_fast_variance=False,
+            dtype=DTYPE,
+            param_dtype=DTYPE,
+            rngs=rngs,
+        )
+        self.conv1 = nnx.Conv(
+            in_features,
+            features,
+            kernel_size=(3, 3),
+            strides=(2, 2),
+            padding=((1, 1), (1, 1)),
+            use_bias=False,
+            kernel_init=he_normal(),
+            dtype=DTYPE,
+            param_dtype=DTYPE,
+            precision=precision,
+            rngs=rngs,
+        )
+        self.norm2 = UnbiasedBatchNorm(
+            features,
+            use_running_average=False,
+            axis=-1,
+            momentum=0.9,
+            epsilon=1e-05,
+            use_bias=True,
+            use_scale=True,
+            use_fast_variance=False,
+            dtype=DTYPE,
+            param_dtype=DTYPE,
+            rngs=rngs,
+        )
+        self.conv2 = nnx.Conv(
+            features,
+            features,
+            kernel_size=(3, 3),
+            strides=(1, 1),
+            padding=((1, 1), (1, 1)),
+            use_bias=False,
+            kernel_init=he_normal(),
+            dtype=DTYPE,
+            param_dtype=DTYPE,
+            precision=precision,
+            rngs=rngs,
+        )
+        self.proj = nnx.Conv(
+            in_features,
+            features,
+            kernel_size=(1, 1),
+            strides=(2, 2),
+            padding="VALID",
+            use_bias=False,
+            kernel_init=he_normal(),
+            dtype=DTYPE,
+            param_dtype=DTYPE,
+            precision=precision,
+            rngs=rngs,
+        )
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        x = self.pre_norm(x)
+        self.sow(nnx.Intermediate, "pre_norm", x)
+        x = nnx.relu(x)
+        self.sow(nnx.Intermediate, "pre_act", x)
+        body = self.conv1(x)
+        self.sow(nnx.Intermediate, "conv1", body)
+        body = self.norm2(body)
+        self.sow(nnx.Intermediate, "norm2", body)
+        body = nnx.relu(body)
+        self.sow(nnx.Intermediate, "act2", body)
+        body = self.conv2(body)
+        self.sow(nnx.Intermediate, "conv2", body)
+        shortcut = self.proj(x)
+        self.sow(nnx.Intermediate, "proj", shortcut)
+        x = body + shortcut
+        self.sow(nnx.Intermediate, "add", x)
+        return x
+
+
 class Resnet18Preact(nnx.Module):
     """The 'resnet18_preact' network: (N, 32, 32, 3) -> (N, 10), channels-last."""
 
@@ -252,566 +468,54 @@ class Resnet18Preact(nnx.Module):
             strides=(1, 1),
             padding=((1, 1), (1, 1)),
             use_bias=False,
-            kernel_init=truncated_normal(
-                0.0,
-                0.3094106266248576,
-                -0.6188212532497152,
-                0.6188212532497152,
-            ),
+            kernel_init=he_normal(),
             dtype=DTYPE,
             param_dtype=DTYPE,
             precision=precision,
             rngs=rngs,
         )
-        self.residual_block_1_pre_norm = UnbiasedBatchNorm(
-            64,
-            use_running_average=False,
-            axis=-1,
-            momentum=0.9,
-            epsilon=1e-05,
-            use_bias=True,
-            use_scale=True,
-            use_fast_variance=False,
-            dtype=DTYPE,
-            param_dtype=DTYPE,
+        self.residual_block_1 = ResidualBlock(
+            features=64,
             rngs=rngs,
-        )
-        self.residual_block_1_conv1 = nnx.Conv(
-            64,
-            64,
-            kernel_size=(3, 3),
-            strides=(1, 1),
-            padding=((1, 1), (1, 1)),
-            use_bias=False,
-            kernel_init=truncated_normal(
-                0.0,
-                0.06698936571449711,
-                -0.13397873142899422,
-                0.13397873142899422,
-            ),
-            dtype=DTYPE,
-            param_dtype=DTYPE,
             precision=precision,
-            rngs=rngs,
         )
-        self.residual_block_1_norm2 = UnbiasedBatchNorm(
-            64,
-            use_running_average=False,
-            axis=-1,
-            momentum=0.9,
-            epsilon=1e-05,
-            use_bias=True,
-            use_scale=True,
-            use_fast_variance=False,
-            dtype=DTYPE,
-            param_dtype=DTYPE,
+        self.residual_block_2 = ResidualBlock(
+            features=64,
             rngs=rngs,
-        )
-        self.residual_block_1_conv2 = nnx.Conv(
-            64,
-            64,
-            kernel_size=(3, 3),
-            strides=(1, 1),
-            padding=((1, 1), (1, 1)),
-            use_bias=False,
-            kernel_init=truncated_normal(
-                0.0,
-                0.06698936571449711,
-                -0.13397873142899422,
-                0.13397873142899422,
-            ),
-            dtype=DTYPE,
-            param_dtype=DTYPE,
             precision=precision,
-            rngs=rngs,
         )
-        self.residual_block_2_pre_norm = UnbiasedBatchNorm(
-            64,
-            use_running_average=False,
-            axis=-1,
-            momentum=0.9,
-            epsilon=1e-05,
-            use_bias=True,
-            use_scale=True,
-            use_fast_variance=False,
-            dtype=DTYPE,
-            param_dtype=DTYPE,
+        self.residual_block_3 = ResidualBlockWithShortcut(
+            in_features=64,
+            features=128,
             rngs=rngs,
-        )
-        self.residual_block_2_conv1 = nnx.Conv(
-            64,
-            64,
-            kernel_size=(3, 3),
-            strides=(1, 1),
-            padding=((1, 1), (1, 1)),
-            use_bias=False,
-            kernel_init=truncated_normal(
-                0.0,
-                0.06698936571449711,
-                -0.13397873142899422,
-                0.13397873142899422,
-            ),
-            dtype=DTYPE,
-            param_dtype=DTYPE,
             precision=precision,
-            rngs=rngs,
         )
-        self.residual_block_2_norm2 = UnbiasedBatchNorm(
-            64,
-            use_running_average=False,
-            axis=-1,
-            momentum=0.9,
-            epsilon=1e-05,
-            use_bias=True,
-            use_scale=True,
-            use_fast_variance=False,
-            dtype=DTYPE,
-            param_dtype=DTYPE,
+        self.residual_block_4 = ResidualBlock(
+            features=128,
             rngs=rngs,
-        )
-        self.residual_block_2_conv2 = nnx.Conv(
-            64,
-            64,
-            kernel_size=(3, 3),
-            strides=(1, 1),
-            padding=((1, 1), (1, 1)),
-            use_bias=False,
-            kernel_init=truncated_normal(
-                0.0,
-                0.06698936571449711,
-                -0.13397873142899422,
-                0.13397873142899422,
-            ),
-            dtype=DTYPE,
-            param_dtype=DTYPE,
             precision=precision,
-            rngs=rngs,
         )
-        self.residual_block_3_pre_norm = UnbiasedBatchNorm(
-            64,
-            use_running_average=False,
-            axis=-1,
-            momentum=0.9,
-            epsilon=1e-05,
-            use_bias=True,
-            use_scale=True,
-            use_fast_variance=False,
-            dtype=DTYPE,
-            param_dtype=DTYPE,
+        self.residual_block_5 = ResidualBlockWithShortcut(
+            in_features=128,
+            features=256,
             rngs=rngs,
-        )
-        self.residual_block_3_conv1 = nnx.Conv(
-            64,
-            128,
-            kernel_size=(3, 3),
-            strides=(2, 2),
-            padding=((1, 1), (1, 1)),
-            use_bias=False,
-            kernel_init=truncated_normal(
-                0.0,
-                0.06698936571449711,
-                -0.13397873142899422,
-                0.13397873142899422,
-            ),
-            dtype=DTYPE,
-            param_dtype=DTYPE,
             precision=precision,
-            rngs=rngs,
         )
-        self.residual_block_3_norm2 = UnbiasedBatchNorm(
-            128,
-            use_running_average=False,
-            axis=-1,
-            momentum=0.9,
-            epsilon=1e-05,
-            use_bias=True,
-            use_scale=True,
-            use_fast_variance=False,
-            dtype=DTYPE,
-            param_dtype=DTYPE,
+        self.residual_block_6 = ResidualBlock(
+            features=256,
             rngs=rngs,
-        )
-        self.residual_block_3_conv2 = nnx.Conv(
-            128,
-            128,
-            kernel_size=(3, 3),
-            strides=(1, 1),
-            padding=((1, 1), (1, 1)),
-            use_bias=False,
-            kernel_init=truncated_normal(
-                0.0,
-                0.047368634764106514,
-                -0.09473726952821303,
-                0.09473726952821303,
-            ),
-            dtype=DTYPE,
-            param_dtype=DTYPE,
             precision=precision,
-            rngs=rngs,
         )
-        self.residual_block_3_proj = nnx.Conv(
-            64,
-            128,
-            kernel_size=(1, 1),
-            strides=(2, 2),
-            padding="VALID",
-            use_bias=False,
-            kernel_init=truncated_normal(
-                0.0,
-                0.20096809714349134,
-                -0.4019361942869827,
-                0.4019361942869827,
-            ),
-            dtype=DTYPE,
-            param_dtype=DTYPE,
+        self.residual_block_7 = ResidualBlockWithShortcut(
+            in_features=256,
+            features=512,
+            rngs=rngs,
             precision=precision,
-            rngs=rngs,
         )
-        self.residual_block_4_pre_norm = UnbiasedBatchNorm(
-            128,
-            use_running_average=False,
-            axis=-1,
-            momentum=0.9,
-            epsilon=1e-05,
-            use_bias=True,
-            use_scale=True,
-            use_fast_variance=False,
-            dtype=DTYPE,
-            param_dtype=DTYPE,
+        self.residual_block_8 = ResidualBlock(
+            features=512,
             rngs=rngs,
-        )
-        self.residual_block_4_conv1 = nnx.Conv(
-            128,
-            128,
-            kernel_size=(3, 3),
-            strides=(1, 1),
-            padding=((1, 1), (1, 1)),
-            use_bias=False,
-            kernel_init=truncated_normal(
-                0.0,
-                0.047368634764106514,
-                -0.09473726952821303,
-                0.09473726952821303,
-            ),
-            dtype=DTYPE,
-            param_dtype=DTYPE,
             precision=precision,
-            rngs=rngs,
-        )
-        self.residual_block_4_norm2 = UnbiasedBatchNorm(
-            128,
-            use_running_average=False,
-            axis=-1,
-            momentum=0.9,
-            epsilon=1e-05,
-            use_bias=True,
-            use_scale=True,
-            use_fast_variance=False,
-            dtype=DTYPE,
-            param_dtype=DTYPE,
-            rngs=rngs,
-        )
-        self.residual_block_4_conv2 = nnx.Conv(
-            128,
-            128,
-            kernel_size=(3, 3),
-            strides=(1, 1),
-            padding=((1, 1), (1, 1)),
-            use_bias=False,
-            kernel_init=truncated_normal(
-                0.0,
-                0.047368634764106514,
-                -0.09473726952821303,
-                0.09473726952821303,
-            ),
-            dtype=DTYPE,
-            param_dtype=DTYPE,
-            precision=precision,
-            rngs=rngs,
-        )
-        self.residual_block_5_pre_norm = UnbiasedBatchNorm(
-            128,
-            use_running_average=False,
-            axis=-1,
-            momentum=0.9,
-            epsilon=1e-05,
-            use_bias=True,
-            use_scale=True,
-            use_fast_variance=False,
-            dtype=DTYPE,
-            param_dtype=DTYPE,
-            rngs=rngs,
-        )
-        self.residual_block_5_conv1 = nnx.Conv(
-            128,
-            256,
-            kernel_size=(3, 3),
-            strides=(2, 2),
-            padding=((1, 1), (1, 1)),
-            use_bias=False,
-            kernel_init=truncated_normal(
-                0.0,
-                0.047368634764106514,
-                -0.09473726952821303,
-                0.09473726952821303,
-            ),
-            dtype=DTYPE,
-            param_dtype=DTYPE,
-            precision=precision,
-            rngs=rngs,
-        )
-        self.residual_block_5_norm2 = UnbiasedBatchNorm(
-            256,
-            use_running_average=False,
-            axis=-1,
-            momentum=0.9,
-            epsilon=1e-05,
-            use_bias=True,
-            use_scale=True,
-            use_fast_variance=False,
-            dtype=DTYPE,
-            param_dtype=DTYPE,
-            rngs=rngs,
-        )
-        self.residual_block_5_conv2 = nnx.Conv(
-            256,
-            256,
-            kernel_size=(3, 3),
-            strides=(1, 1),
-            padding=((1, 1), (1, 1)),
-            use_bias=False,
-            kernel_init=truncated_normal(
-                0.0,
-                0.033494682857248555,
-                -0.06698936571449711,
-                0.06698936571449711,
-            ),
-            dtype=DTYPE,
-            param_dtype=DTYPE,
-            precision=precision,
-            rngs=rngs,
-        )
-        self.residual_block_5_proj = nnx.Conv(
-            128,
-            256,
-            kernel_size=(1, 1),
-            strides=(2, 2),
-            padding="VALID",
-            use_bias=False,
-            kernel_init=truncated_normal(
-                0.0,
-                0.14210590429231956,
-                -0.2842118085846391,
-                0.2842118085846391,
-            ),
-            dtype=DTYPE,
-            param_dtype=DTYPE,
-            precision=precision,
-            rngs=rngs,
-        )
-        self.residual_block_6_pre_norm = UnbiasedBatchNorm(
-            256,
-            use_running_average=False,
-            axis=-1,
-            momentum=0.9,
-            epsilon=1e-05,
-            use_bias=True,
-            use_scale=True,
-            use_fast_variance=False,
-            dtype=DTYPE,
-            param_dtype=DTYPE,
-            rngs=rngs,
-        )
-        self.residual_block_6_conv1 = nnx.Conv(
-            256,
-            256,
-            kernel_size=(3, 3),
-            strides=(1, 1),
-            padding=((1, 1), (1, 1)),
-            use_bias=False,
-            kernel_init=truncated_normal(
-                0.0,
-                0.033494682857248555,
-                -0.06698936571449711,
-                0.06698936571449711,
-            ),
-            dtype=DTYPE,
-            param_dtype=DTYPE,
-            precision=precision,
-            rngs=rngs,
-        )
-        self.residual_block_6_norm2 = UnbiasedBatchNorm(
-            256,
-            use_running_average=False,
-            axis=-1,
-            momentum=0.9,
-            epsilon=1e-05,
-            use_bias=True,
-            use_scale=True,
-            use_fast_variance=False,
-            dtype=DTYPE,
-            param_dtype=DTYPE,
-            rngs=rngs,
-        )
-        self.residual_block_6_conv2 = nnx.Conv(
-            256,
-            256,
-            kernel_size=(3, 3),
-            strides=(1, 1),
-            padding=((1, 1), (1, 1)),
-            use_bias=False,
-            kernel_init=truncated_normal(
-                0.0,
-                0.033494682857248555,
-                -0.06698936571449711,
-                0.06698936571449711,
-            ),
-            dtype=DTYPE,
-            param_dtype=DTYPE,
-            precision=precision,
-            rngs=rngs,
-        )
-        self.residual_block_7_pre_norm = UnbiasedBatchNorm(
-            256,
-            use_running_average=False,
-            axis=-1,
-            momentum=0.9,
-            epsilon=1e-05,
-            use_bias=True,
-            use_scale=True,
-            use_fast_variance=False,
-            dtype=DTYPE,
-            param_dtype=DTYPE,
-            rngs=rngs,
-        )
-        self.residual_block_7_conv1 = nnx.Conv(
-            256,
-            512,
-            kernel_size=(3, 3),
-            strides=(2, 2),
-            padding=((1, 1), (1, 1)),
-            use_bias=False,
-            kernel_init=truncated_normal(
-                0.0,
-                0.033494682857248555,
-                -0.06698936571449711,
-                0.06698936571449711,
-            ),
-            dtype=DTYPE,
-            param_dtype=DTYPE,
-            precision=precision,
-            rngs=rngs,
-        )
-        self.residual_block_7_norm2 = UnbiasedBatchNorm(
-            512,
-            use_running_average=False,
-            axis=-1,
-            momentum=0.9,
-            epsilon=1e-05,
-            use_bias=True,
-            use_scale=True,
-            use_fast_variance=False,
-            dtype=DTYPE,
-            param_dtype=DTYPE,
-            rngs=rngs,
-        )
-        self.residual_block_7_conv2 = nnx.Conv(
-            512,
-            512,
-            kernel_size=(3, 3),
-            strides=(1, 1),
-            padding=((1, 1), (1, 1)),
-            use_bias=False,
-            kernel_init=truncated_normal(
-                0.0,
-                0.023684317382053257,
-                -0.047368634764106514,
-                0.047368634764106514,
-            ),
-            dtype=DTYPE,
-            param_dtype=DTYPE,
-            precision=precision,
-            rngs=rngs,
-        )
-        self.residual_block_7_proj = nnx.Conv(
-            256,
-            512,
-            kernel_size=(1, 1),
-            strides=(2, 2),
-            padding="VALID",
-            use_bias=False,
-            kernel_init=truncated_normal(
-                0.0,
-                0.10048404857174567,
-                -0.20096809714349134,
-                0.20096809714349134,
-            ),
-            dtype=DTYPE,
-            param_dtype=DTYPE,
-            precision=precision,
-            rngs=rngs,
-        )
-        self.residual_block_8_pre_norm = UnbiasedBatchNorm(
-            512,
-            use_running_average=False,
-            axis=-1,
-            momentum=0.9,
-            epsilon=1e-05,
-            use_bias=True,
-            use_scale=True,
-            use_fast_variance=False,
-            dtype=DTYPE,
-            param_dtype=DTYPE,
-            rngs=rngs,
-        )
-        self.residual_block_8_conv1 = nnx.Conv(
-            512,
-            512,
-            kernel_size=(3, 3),
-            strides=(1, 1),
-            padding=((1, 1), (1, 1)),
-            use_bias=False,
-            kernel_init=truncated_normal(
-                0.0,
-                0.023684317382053257,
-                -0.047368634764106514,
-                0.047368634764106514,
-            ),
-            dtype=DTYPE,
-            param_dtype=DTYPE,
-            precision=precision,
-            rngs=rngs,
-        )
-        self.residual_block_8_norm2 = UnbiasedBatchNorm(
-            512,
-            use_running_average=False,
-            axis=-1,
-            momentum=0.9,
-            epsilon=1e-05,
-            use_bias=True,
-            use_scale=True,
-            use_fast_variance=False,
-            dtype=DTYPE,
-            param_dtype=DTYPE,
-            rngs=rngs,
-        )
-        self.residual_block_8_conv2 = nnx.Conv(
-            512,
-            512,
-            kernel_size=(3, 3),
-            strides=(1, 1),
-            padding=((1, 1), (1, 1)),
-            use_bias=False,
-            kernel_init=truncated_normal(
-                0.0,
-                0.023684317382053257,
-                -0.047368634764106514,
-                0.047368634764106514,
-            ),
-            dtype=DTYPE,
-            param_dtype=DTYPE,
-            precision=precision,
-            rngs=rngs,
         )
         self.batch_norm_1 = UnbiasedBatchNorm(
             512,
@@ -830,7 +534,7 @@ class Resnet18Preact(nnx.Module):
             512,
             10,
             use_bias=True,
-            kernel_init=uniform(-0.10721125348377948, 0.10721125348377948),
+            kernel_init=glorot_uniform(),
             bias_init=constant(0.0),
             dtype=DTYPE,
             param_dtype=DTYPE,
@@ -850,132 +554,14 @@ class Resnet18Preact(nnx.Module):
         self.sow(nnx.Intermediate, "input_norm", x)
         x = self.conv2d_1(x)
         self.sow(nnx.Intermediate, "conv2d_1", x)
-        # residual_block_1: body + identity
-        body = self.residual_block_1_pre_norm(x)
-        self.sow(nnx.Intermediate, "residual_block_1_pre_norm", body)
-        body = nnx.relu(body)
-        self.sow(nnx.Intermediate, "residual_block_1_pre_act", body)
-        body = self.residual_block_1_conv1(body)
-        self.sow(nnx.Intermediate, "residual_block_1_conv1", body)
-        body = self.residual_block_1_norm2(body)
-        self.sow(nnx.Intermediate, "residual_block_1_norm2", body)
-        body = nnx.relu(body)
-        self.sow(nnx.Intermediate, "residual_block_1_act2", body)
-        body = self.residual_block_1_conv2(body)
-        self.sow(nnx.Intermediate, "residual_block_1_conv2", body)
-        x = body + x
-        self.sow(nnx.Intermediate, "residual_block_1", x)
-        # residual_block_2: body + identity
-        body = self.residual_block_2_pre_norm(x)
-        self.sow(nnx.Intermediate, "residual_block_2_pre_norm", body)
-        body = nnx.relu(body)
-        self.sow(nnx.Intermediate, "residual_block_2_pre_act", body)
-        body = self.residual_block_2_conv1(body)
-        self.sow(nnx.Intermediate, "residual_block_2_conv1", body)
-        body = self.residual_block_2_norm2(body)
-        self.sow(nnx.Intermediate, "residual_block_2_norm2", body)
-        body = nnx.relu(body)
-        self.sow(nnx.Intermediate, "residual_block_2_act2", body)
-        body = self.residual_block_2_conv2(body)
-        self.sow(nnx.Intermediate, "residual_block_2_conv2", body)
-        x = body + x
-        self.sow(nnx.Intermediate, "residual_block_2", x)
-        x = self.residual_block_3_pre_norm(x)
-        self.sow(nnx.Intermediate, "residual_block_3_pre_norm", x)
-        x = nnx.relu(x)
-        self.sow(nnx.Intermediate, "residual_block_3_pre_act", x)
-        # residual_block_3: body + shortcut
-        body = self.residual_block_3_conv1(x)
-        self.sow(nnx.Intermediate, "residual_block_3_conv1", body)
-        body = self.residual_block_3_norm2(body)
-        self.sow(nnx.Intermediate, "residual_block_3_norm2", body)
-        body = nnx.relu(body)
-        self.sow(nnx.Intermediate, "residual_block_3_act2", body)
-        body = self.residual_block_3_conv2(body)
-        self.sow(nnx.Intermediate, "residual_block_3_conv2", body)
-        shortcut = self.residual_block_3_proj(x)
-        self.sow(nnx.Intermediate, "residual_block_3_proj", shortcut)
-        x = body + shortcut
-        self.sow(nnx.Intermediate, "residual_block_3", x)
-        # residual_block_4: body + identity
-        body = self.residual_block_4_pre_norm(x)
-        self.sow(nnx.Intermediate, "residual_block_4_pre_norm", body)
-        body = nnx.relu(body)
-        self.sow(nnx.Intermediate, "residual_block_4_pre_act", body)
-        body = self.residual_block_4_conv1(body)
-        self.sow(nnx.Intermediate, "residual_block_4_conv1", body)
-        body = self.residual_block_4_norm2(body)
-        self.sow(nnx.Intermediate, "residual_block_4_norm2", body)
-        body = nnx.relu(body)
-        self.sow(nnx.Intermediate, "residual_block_4_act2", body)
-        body = self.residual_block_4_conv2(body)
-        self.sow(nnx.Intermediate, "residual_block_4_conv2", body)
-        x = body + x
-        self.sow(nnx.Intermediate, "residual_block_4", x)
-        x = self.residual_block_5_pre_norm(x)
-        self.sow(nnx.Intermediate, "residual_block_5_pre_norm", x)
-        x = nnx.relu(x)
-        self.sow(nnx.Intermediate, "residual_block_5_pre_act", x)
-        # residual_block_5: body + shortcut
-        body = self.residual_block_5_conv1(x)
-        self.sow(nnx.Intermediate, "residual_block_5_conv1", body)
-        body = self.residual_block_5_norm2(body)
-        self.sow(nnx.Intermediate, "residual_block_5_norm2", body)
-        body = nnx.relu(body)
-        self.sow(nnx.Intermediate, "residual_block_5_act2", body)
-        body = self.residual_block_5_conv2(body)
-        self.sow(nnx.Intermediate, "residual_block_5_conv2", body)
-        shortcut = self.residual_block_5_proj(x)
-        self.sow(nnx.Intermediate, "residual_block_5_proj", shortcut)
-        x = body + shortcut
-        self.sow(nnx.Intermediate, "residual_block_5", x)
-        # residual_block_6: body + identity
-        body = self.residual_block_6_pre_norm(x)
-        self.sow(nnx.Intermediate, "residual_block_6_pre_norm", body)
-        body = nnx.relu(body)
-        self.sow(nnx.Intermediate, "residual_block_6_pre_act", body)
-        body = self.residual_block_6_conv1(body)
-        self.sow(nnx.Intermediate, "residual_block_6_conv1", body)
-        body = self.residual_block_6_norm2(body)
-        self.sow(nnx.Intermediate, "residual_block_6_norm2", body)
-        body = nnx.relu(body)
-        self.sow(nnx.Intermediate, "residual_block_6_act2", body)
-        body = self.residual_block_6_conv2(body)
-        self.sow(nnx.Intermediate, "residual_block_6_conv2", body)
-        x = body + x
-        self.sow(nnx.Intermediate, "residual_block_6", x)
-        x = self.residual_block_7_pre_norm(x)
-        self.sow(nnx.Intermediate, "residual_block_7_pre_norm", x)
-        x = nnx.relu(x)
-        self.sow(nnx.Intermediate, "residual_block_7_pre_act", x)
-        # residual_block_7: body + shortcut
-        body = self.residual_block_7_conv1(x)
-        self.sow(nnx.Intermediate, "residual_block_7_conv1", body)
-        body = self.residual_block_7_norm2(body)
-        self.sow(nnx.Intermediate, "residual_block_7_norm2", body)
-        body = nnx.relu(body)
-        self.sow(nnx.Intermediate, "residual_block_7_act2", body)
-        body = self.residual_block_7_conv2(body)
-        self.sow(nnx.Intermediate, "residual_block_7_conv2", body)
-        shortcut = self.residual_block_7_proj(x)
-        self.sow(nnx.Intermediate, "residual_block_7_proj", shortcut)
-        x = body + shortcut
-        self.sow(nnx.Intermediate, "residual_block_7", x)
-        # residual_block_8: body + identity
-        body = self.residual_block_8_pre_norm(x)
-        self.sow(nnx.Intermediate, "residual_block_8_pre_norm", body)
-        body = nnx.relu(body)
-        self.sow(nnx.Intermediate, "residual_block_8_pre_act", body)
-        body = self.residual_block_8_conv1(body)
-        self.sow(nnx.Intermediate, "residual_block_8_conv1", body)
-        body = self.residual_block_8_norm2(body)
-        self.sow(nnx.Intermediate, "residual_block_8_norm2", body)
-        body = nnx.relu(body)
-        self.sow(nnx.Intermediate, "residual_block_8_act2", body)
-        body = self.residual_block_8_conv2(body)
-        self.sow(nnx.Intermediate, "residual_block_8_conv2", body)
-        x = body + x
-        self.sow(nnx.Intermediate, "residual_block_8", x)
+        x = self.residual_block_1(x)
+        x = self.residual_block_2(x)
+        x = self.residual_block_3(x)
+        x = self.residual_block_4(x)
+        x = self.residual_block_5(x)
+        x = self.residual_block_6(x)
+        x = self.residual_block_7(x)
+        x = self.residual_block_8(x)
         x = self.batch_norm_1(x)
         self.sow(nnx.Intermediate, "batch_norm_1", x)
         x = nnx.relu(x)

@@ -18,6 +18,8 @@ Conventions:
   in row-major order (overlapping windows add theirs up), as PyTorch does.
 """
 
+import math
+
 import jax
 import jax.numpy as jnp
 from flax import nnx
@@ -48,6 +50,17 @@ def constant(value: float) -> nnx.Initializer:
 
     def init(key: jax.Array, shape: tuple[int, ...], dtype=DTYPE) -> jax.Array:
         return jnp.full(shape, value, dtype)
+
+    return init
+
+
+def he_normal() -> nnx.Initializer:
+    """He normal: N(0, s) cut at ±2s, s = sqrt(2 / fan_in) / 0.87962566103423978 (the
+    std of a unit normal cut at ±2)."""
+
+    def init(key: jax.Array, shape: tuple[int, ...], dtype=DTYPE) -> jax.Array:
+        std = math.sqrt(2 / math.prod(shape[:-1])) / 0.87962566103423978
+        return truncated_normal(0.0, std, -2 * std, 2 * std)(key, shape, dtype)
 
     return init
 
@@ -245,12 +258,7 @@ class SeCnn(nnx.Module):
             strides=(1, 1),
             padding=((1, 1), (1, 1)),
             use_bias=False,
-            kernel_init=truncated_normal(
-                0.0,
-                0.3094106266248576,
-                -0.6188212532497152,
-                0.6188212532497152,
-            ),
+            kernel_init=he_normal(),
             dtype=DTYPE,
             param_dtype=DTYPE,
             precision=precision,
@@ -273,12 +281,7 @@ class SeCnn(nnx.Module):
             32,
             8,
             use_bias=True,
-            kernel_init=truncated_normal(
-                0.0,
-                0.2842118085846391,
-                -0.5684236171692783,
-                0.5684236171692783,
-            ),
+            kernel_init=he_normal(),
             bias_init=constant(0.0),
             dtype=DTYPE,
             param_dtype=DTYPE,
@@ -289,12 +292,7 @@ class SeCnn(nnx.Module):
             8,
             32,
             use_bias=True,
-            kernel_init=truncated_normal(
-                0.0,
-                0.5684236171692783,
-                -1.1368472343385565,
-                1.1368472343385565,
-            ),
+            kernel_init=he_normal(),
             bias_init=constant(0.0),
             dtype=DTYPE,
             param_dtype=DTYPE,
@@ -308,12 +306,7 @@ class SeCnn(nnx.Module):
             strides=(1, 1),
             padding=((1, 1), (1, 1)),
             use_bias=False,
-            kernel_init=truncated_normal(
-                0.0,
-                0.09473726952821303,
-                -0.18947453905642606,
-                0.18947453905642606,
-            ),
+            kernel_init=he_normal(),
             dtype=DTYPE,
             param_dtype=DTYPE,
             precision=precision,
@@ -336,12 +329,7 @@ class SeCnn(nnx.Module):
             64,
             16,
             use_bias=True,
-            kernel_init=truncated_normal(
-                0.0,
-                0.20096809714349134,
-                -0.4019361942869827,
-                0.4019361942869827,
-            ),
+            kernel_init=he_normal(),
             bias_init=constant(0.0),
             dtype=DTYPE,
             param_dtype=DTYPE,
@@ -352,12 +340,7 @@ class SeCnn(nnx.Module):
             16,
             64,
             use_bias=True,
-            kernel_init=truncated_normal(
-                0.0,
-                0.4019361942869827,
-                -0.8038723885739654,
-                0.8038723885739654,
-            ),
+            kernel_init=he_normal(),
             bias_init=constant(0.0),
             dtype=DTYPE,
             param_dtype=DTYPE,
@@ -368,12 +351,7 @@ class SeCnn(nnx.Module):
             64,
             10,
             use_bias=True,
-            kernel_init=truncated_normal(
-                0.0,
-                0.20096809714349134,
-                -0.4019361942869827,
-                0.4019361942869827,
-            ),
+            kernel_init=he_normal(),
             bias_init=constant(0.0),
             dtype=DTYPE,
             param_dtype=DTYPE,

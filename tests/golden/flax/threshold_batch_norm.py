@@ -16,6 +16,8 @@ Conventions:
   momentum (the weight of the new batch statistic).
 """
 
+import math
+
 import jax
 import jax.numpy as jnp
 from flax import nnx
@@ -40,6 +42,17 @@ def constant(value: float) -> nnx.Initializer:
 
     def init(key: jax.Array, shape: tuple[int, ...], dtype=DTYPE) -> jax.Array:
         return jnp.full(shape, value, dtype)
+
+    return init
+
+
+def glorot_uniform() -> nnx.Initializer:
+    """Glorot uniform: U(±sqrt(6 / (fan_in + fan_out)))."""
+
+    def init(key: jax.Array, shape: tuple[int, ...], dtype=DTYPE) -> jax.Array:
+        fan_avg = (math.prod(shape[:-1]) + shape[-1] * math.prod(shape[:-2])) / 2
+        bound = math.sqrt(3 * (1 / fan_avg))
+        return uniform(-bound, bound)(key, shape, dtype)
 
     return init
 
@@ -164,7 +177,7 @@ class ThresholdBatchNorm(nnx.Module):
             1,
             20,
             use_bias=True,
-            kernel_init=uniform(-0.5345224838248488, 0.5345224838248488),
+            kernel_init=glorot_uniform(),
             bias_init=constant(0.0),
             dtype=DTYPE,
             param_dtype=DTYPE,
@@ -188,7 +201,7 @@ class ThresholdBatchNorm(nnx.Module):
             20,
             1,
             use_bias=True,
-            kernel_init=uniform(-0.5345224838248488, 0.5345224838248488),
+            kernel_init=glorot_uniform(),
             bias_init=constant(0.0),
             dtype=DTYPE,
             param_dtype=DTYPE,

@@ -11,6 +11,8 @@ to a Flax default: dtypes, padding, pooling strides, epsilons, momenta, the two-
 variance (``use_fast_variance=False``), initializers.
 """
 
+import math
+
 import jax
 import jax.numpy as jnp
 from flax import nnx
@@ -39,6 +41,17 @@ def constant(value: float) -> nnx.Initializer:
     return init
 
 
+def glorot_uniform() -> nnx.Initializer:
+    """Glorot uniform: U(±sqrt(6 / (fan_in + fan_out)))."""
+
+    def init(key: jax.Array, shape: tuple[int, ...], dtype=DTYPE) -> jax.Array:
+        fan_avg = (math.prod(shape[:-1]) + shape[-1] * math.prod(shape[:-2])) / 2
+        bound = math.sqrt(3 * (1 / fan_avg))
+        return uniform(-bound, bound)(key, shape, dtype)
+
+    return init
+
+
 class ThresholdPlain(nnx.Module):
     """The 'threshold_plain' network: (N, 1) -> (N, 1), channels-last."""
 
@@ -61,7 +74,7 @@ class ThresholdPlain(nnx.Module):
             1,
             20,
             use_bias=True,
-            kernel_init=uniform(-0.5345224838248488, 0.5345224838248488),
+            kernel_init=glorot_uniform(),
             bias_init=constant(0.0),
             dtype=DTYPE,
             param_dtype=DTYPE,
@@ -72,7 +85,7 @@ class ThresholdPlain(nnx.Module):
             20,
             1,
             use_bias=True,
-            kernel_init=uniform(-0.5345224838248488, 0.5345224838248488),
+            kernel_init=glorot_uniform(),
             bias_init=constant(0.0),
             dtype=DTYPE,
             param_dtype=DTYPE,

@@ -19,6 +19,8 @@ Conventions:
 - Flatten keeps the channels-last order, the one the dense kernels expect.
 """
 
+import math
+
 import jax
 import jax.numpy as jnp
 from flax import nnx
@@ -49,6 +51,17 @@ def constant(value: float) -> nnx.Initializer:
 
     def init(key: jax.Array, shape: tuple[int, ...], dtype=DTYPE) -> jax.Array:
         return jnp.full(shape, value, dtype)
+
+    return init
+
+
+def he_normal() -> nnx.Initializer:
+    """He normal: N(0, s) cut at ±2s, s = sqrt(2 / fan_in) / 0.87962566103423978 (the
+    std of a unit normal cut at ±2)."""
+
+    def init(key: jax.Array, shape: tuple[int, ...], dtype=DTYPE) -> jax.Array:
+        std = math.sqrt(2 / math.prod(shape[:-1])) / 0.87962566103423978
+        return truncated_normal(0.0, std, -2 * std, 2 * std)(key, shape, dtype)
 
     return init
 
@@ -246,12 +259,7 @@ class Vgg11Bn(nnx.Module):
             strides=(1, 1),
             padding=((1, 1), (1, 1)),
             use_bias=False,
-            kernel_init=truncated_normal(
-                0.0,
-                0.3094106266248576,
-                -0.6188212532497152,
-                0.6188212532497152,
-            ),
+            kernel_init=he_normal(),
             dtype=DTYPE,
             param_dtype=DTYPE,
             precision=precision,
@@ -277,12 +285,7 @@ class Vgg11Bn(nnx.Module):
             strides=(1, 1),
             padding=((1, 1), (1, 1)),
             use_bias=False,
-            kernel_init=truncated_normal(
-                0.0,
-                0.06698936571449711,
-                -0.13397873142899422,
-                0.13397873142899422,
-            ),
+            kernel_init=he_normal(),
             dtype=DTYPE,
             param_dtype=DTYPE,
             precision=precision,
@@ -308,12 +311,7 @@ class Vgg11Bn(nnx.Module):
             strides=(1, 1),
             padding=((1, 1), (1, 1)),
             use_bias=False,
-            kernel_init=truncated_normal(
-                0.0,
-                0.047368634764106514,
-                -0.09473726952821303,
-                0.09473726952821303,
-            ),
+            kernel_init=he_normal(),
             dtype=DTYPE,
             param_dtype=DTYPE,
             precision=precision,
@@ -339,12 +337,7 @@ class Vgg11Bn(nnx.Module):
             strides=(1, 1),
             padding=((1, 1), (1, 1)),
             use_bias=False,
-            kernel_init=truncated_normal(
-                0.0,
-                0.033494682857248555,
-                -0.06698936571449711,
-                0.06698936571449711,
-            ),
+            kernel_init=he_normal(),
             dtype=DTYPE,
             param_dtype=DTYPE,
             precision=precision,
@@ -370,12 +363,7 @@ class Vgg11Bn(nnx.Module):
             strides=(1, 1),
             padding=((1, 1), (1, 1)),
             use_bias=False,
-            kernel_init=truncated_normal(
-                0.0,
-                0.033494682857248555,
-                -0.06698936571449711,
-                0.06698936571449711,
-            ),
+            kernel_init=he_normal(),
             dtype=DTYPE,
             param_dtype=DTYPE,
             precision=precision,
@@ -401,12 +389,7 @@ class Vgg11Bn(nnx.Module):
             strides=(1, 1),
             padding=((1, 1), (1, 1)),
             use_bias=False,
-            kernel_init=truncated_normal(
-                0.0,
-                0.023684317382053257,
-                -0.047368634764106514,
-                0.047368634764106514,
-            ),
+            kernel_init=he_normal(),
             dtype=DTYPE,
             param_dtype=DTYPE,
             precision=precision,
@@ -432,12 +415,7 @@ class Vgg11Bn(nnx.Module):
             strides=(1, 1),
             padding=((1, 1), (1, 1)),
             use_bias=False,
-            kernel_init=truncated_normal(
-                0.0,
-                0.023684317382053257,
-                -0.047368634764106514,
-                0.047368634764106514,
-            ),
+            kernel_init=he_normal(),
             dtype=DTYPE,
             param_dtype=DTYPE,
             precision=precision,
@@ -463,12 +441,7 @@ class Vgg11Bn(nnx.Module):
             strides=(1, 1),
             padding=((1, 1), (1, 1)),
             use_bias=False,
-            kernel_init=truncated_normal(
-                0.0,
-                0.023684317382053257,
-                -0.047368634764106514,
-                0.047368634764106514,
-            ),
+            kernel_init=he_normal(),
             dtype=DTYPE,
             param_dtype=DTYPE,
             precision=precision,
@@ -491,12 +464,7 @@ class Vgg11Bn(nnx.Module):
             512,
             512,
             use_bias=True,
-            kernel_init=truncated_normal(
-                0.0,
-                0.07105295214615978,
-                -0.14210590429231956,
-                0.14210590429231956,
-            ),
+            kernel_init=he_normal(),
             bias_init=constant(0.0),
             dtype=DTYPE,
             param_dtype=DTYPE,
@@ -508,12 +476,7 @@ class Vgg11Bn(nnx.Module):
             512,
             512,
             use_bias=True,
-            kernel_init=truncated_normal(
-                0.0,
-                0.07105295214615978,
-                -0.14210590429231956,
-                0.14210590429231956,
-            ),
+            kernel_init=he_normal(),
             bias_init=constant(0.0),
             dtype=DTYPE,
             param_dtype=DTYPE,
@@ -525,12 +488,7 @@ class Vgg11Bn(nnx.Module):
             512,
             10,
             use_bias=True,
-            kernel_init=truncated_normal(
-                0.0,
-                0.07105295214615978,
-                -0.14210590429231956,
-                0.14210590429231956,
-            ),
+            kernel_init=he_normal(),
             bias_init=constant(0.0),
             dtype=DTYPE,
             param_dtype=DTYPE,

@@ -6,6 +6,8 @@ Each definition is copied verbatim into the generated file (by
 spec's dtype; here ``DTYPE`` is float32, the default of every model not in float64.
 """
 
+import math
+
 import jax
 import jax.numpy as jnp
 from flax import nnx
@@ -51,5 +53,74 @@ def constant(value: float) -> nnx.Initializer:
 
     def init(key: jax.Array, shape: tuple[int, ...], dtype=DTYPE) -> jax.Array:
         return jnp.full(shape, value, dtype)
+
+    return init
+
+
+# The spec's named initializers drawn from the kernel's fans, with the arithmetic of
+# normspec.ir.initializers.resolve: fan-in is the kernel's size but its last axis
+# (kernel size x input channels), fan-out its last axis x kernel size (one group).
+
+
+def he_normal() -> nnx.Initializer:
+    """He normal: N(0, s) cut at ±2s, s = sqrt(2 / fan_in) / 0.87962566103423978 (the
+    std of a unit normal cut at ±2)."""
+
+    def init(key: jax.Array, shape: tuple[int, ...], dtype=DTYPE) -> jax.Array:
+        std = math.sqrt(2 / math.prod(shape[:-1])) / 0.87962566103423978
+        return truncated_normal(0.0, std, -2 * std, 2 * std)(key, shape, dtype)
+
+    return init
+
+
+def lecun_normal() -> nnx.Initializer:
+    """LeCun normal: N(0, s) cut at ±2s, s = sqrt(1 / fan_in) / 0.87962566103423978."""
+
+    def init(key: jax.Array, shape: tuple[int, ...], dtype=DTYPE) -> jax.Array:
+        std = math.sqrt(1 / math.prod(shape[:-1])) / 0.87962566103423978
+        return truncated_normal(0.0, std, -2 * std, 2 * std)(key, shape, dtype)
+
+    return init
+
+
+def glorot_normal() -> nnx.Initializer:
+    """Glorot normal: N(0, s) cut at ±2s, s = sqrt(1 / fan_avg) / 0.87962566103423978,
+    fan_avg the mean of fan-in and fan-out."""
+
+    def init(key: jax.Array, shape: tuple[int, ...], dtype=DTYPE) -> jax.Array:
+        fan_avg = (math.prod(shape[:-1]) + shape[-1] * math.prod(shape[:-2])) / 2
+        std = math.sqrt(1 / fan_avg) / 0.87962566103423978
+        return truncated_normal(0.0, std, -2 * std, 2 * std)(key, shape, dtype)
+
+    return init
+
+
+def he_uniform() -> nnx.Initializer:
+    """He uniform: U(±sqrt(6 / fan_in))."""
+
+    def init(key: jax.Array, shape: tuple[int, ...], dtype=DTYPE) -> jax.Array:
+        bound = math.sqrt(3 * (2 / math.prod(shape[:-1])))
+        return uniform(-bound, bound)(key, shape, dtype)
+
+    return init
+
+
+def lecun_uniform() -> nnx.Initializer:
+    """LeCun uniform: U(±sqrt(3 / fan_in))."""
+
+    def init(key: jax.Array, shape: tuple[int, ...], dtype=DTYPE) -> jax.Array:
+        bound = math.sqrt(3 * (1 / math.prod(shape[:-1])))
+        return uniform(-bound, bound)(key, shape, dtype)
+
+    return init
+
+
+def glorot_uniform() -> nnx.Initializer:
+    """Glorot uniform: U(±sqrt(6 / (fan_in + fan_out)))."""
+
+    def init(key: jax.Array, shape: tuple[int, ...], dtype=DTYPE) -> jax.Array:
+        fan_avg = (math.prod(shape[:-1]) + shape[-1] * math.prod(shape[:-2])) / 2
+        bound = math.sqrt(3 * (1 / fan_avg))
+        return uniform(-bound, bound)(key, shape, dtype)
 
     return init
