@@ -165,8 +165,8 @@ CASES: list[Case] = [
     Case("concat_channels", ODD, "- conv2d: {filters: 2, padding: same, name: a}\n- conv2d: {filters: 3, kernel: 1, name: b, inputs: input}\n- concat: [a, b, input]", (7, 7, 8), emits={"torch": "torch.cat([a_out, x, inputs], dim=1)", "keras": "layers.Concatenate(axis=-1", "flax": "jnp.concatenate([a_out, x, inputs], axis=-1)"}),
     Case("concat_flat", FLAT, "- dense: {units: 3, name: a}\n- dense: {units: 2, name: b, inputs: input}\n- concat: [a, b]\n- dense: 2", (2,)),
     Case("residual_empty_body", FLAT, "- residual: {body: [{activation: linear}]}\n- dense: 2", (2,)),
-    Case("residual_identity", EVEN, "- residual: {body: [{conv2d: {filters: 3, padding: same, activation: relu}}]}", (8, 8, 3), emits={"torch": "x = out + x", "keras": "[body, inputs]", "flax": "body + x"}),
-    Case("residual_nested", EVEN, "- residual: {body: [{residual_block: {filters: 3}}, {conv2d: {filters: 3, padding: 1}}]}", (8, 8, 3), emits={"keras": "[body2, inputs]", "flax": "body = body2 + x"}),
+    Case("residual_identity", EVEN, "- residual: {body: [{conv2d: {filters: 3, padding: same, activation: relu}}]}", (8, 8, 3), emits={"torch": "x = out + x", "keras": "[body, x]", "flax": "body + x"}),
+    Case("residual_nested", EVEN, "- residual: {body: [{residual_block: {filters: 3}}, {conv2d: {filters: 3, padding: 1}}]}", (8, 8, 3), emits={"keras": "[body2, x]", "flax": "body = body2 + x"}),
     Case("residual_nested_then_tanh", EVEN, "- residual: {body: [{residual_block: {filters: 3}}, {conv2d: {filters: 3, padding: 1}}]}\n- residual: {body: [{activation: tanh}]}", (8, 8, 3), emits={"torch": "out = out2 + x"}),
 ]
 # fmt: on

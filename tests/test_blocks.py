@@ -196,3 +196,30 @@ def test_flax_weights_and_outputs_of_a_block_are_nested_under_it() -> None:
     expected, _ = reference.forward(spec, weights, x, train=False)
     for name in ("residual_block_2_proj_bn", "residual_block_2", "residual_1_conv2d_1_elu"):
         np.testing.assert_allclose(outputs[name], expected[name], rtol=1e-4, atol=1e-4)
+
+
+def test_the_keras_resnet18_is_two_block_functions_keeping_the_layer_names() -> None:
+    source = get_backend("keras").emit(normspec.load(RESNET18))
+    assert "def residual_block(x: keras.KerasTensor, filters: int, name: str)" in source
+    assert "def residual_block_with_shortcut(" in source
+    assert 'x = residual_block(x, filters=64, name="residual_block_1")' in source
+    assert 'x = residual_block_with_shortcut(x, filters=512, name="residual_block_7")' in source
+    assert 'name=f"{name}_proj_bn"' in source and 'name=f"{name}_add"' in source
+    assert source.count("layers.Conv2D(") == 1 + 2 + 3
+
+
+@pytest.mark.keras
+@pytest.mark.skipif(not available("keras"), reason="keras backend missing")
+def test_keras_layers_of_a_block_function_keep_the_specs_names() -> None:
+    spec = normspec.load(ROOT / "tests" / "data" / "v1" / "small_resnet.yaml")
+    backend = get_backend("keras")
+    model = backend.build(spec)
+    names = {layer.name for layer in model.layers}
+    assert {"residual_block_2_proj", "residual_block_2_add", "residual_block_1_out_act"} <= names
+    weights = normspec.init_weights(spec, seed=3)
+    backend.set_weights(model, spec, weights)
+    x = np.random.default_rng(0).normal(size=(2, 8, 8, 3)).astype(np.float32)
+    outputs = backend.forward(model, spec, x, train=False)
+    expected, _ = reference.forward(spec, weights, x, train=False)
+    for name in ("residual_block_2_proj_bn", "residual_block_2", "residual_1_conv2d_1_elu"):
+        np.testing.assert_allclose(outputs[name], expected[name], rtol=1e-4, atol=1e-4)

@@ -13,7 +13,6 @@ backend described by a :class:`ClassWriter`.
 
 from __future__ import annotations
 
-import itertools
 import textwrap
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from normspec.backends.codegen import INDENT, LINE_LENGTH, Call, Raw, call
 from normspec.backends.names import Names
 from normspec.backends.printing import BlockUse, Builder, Printers, Site, emit_nodes
 from normspec.ir.graph import CanonicalSpec
+from normspec.ir.nodes import INPUT
 
 # --- recording what a printer writes ----------------------------------------------------------
 
@@ -99,6 +99,11 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def _is_leaf(value: Any) -> bool:
+    """A number or a string: what may differ between the instances of one class."""
+    return _is_number(value) or isinstance(value, str)
+
+
 @dataclass(frozen=True)
 class Slot:
     """Where a number sits: the call it is an argument of, and the argument."""
@@ -109,7 +114,8 @@ class Slot:
 
 
 def _numbers(value: Any, where: Slot | None = None) -> Iterator[tuple[Slot | None, Any]]:
-    if _is_number(value):
+    """Every leaf (number or string) of ``value`` in order, with where it sits."""
+    if _is_leaf(value):
         yield where, value
     elif isinstance(value, Call):
         position = 0
@@ -122,8 +128,8 @@ def _numbers(value: Any, where: Slot | None = None) -> Iterator[tuple[Slot | Non
 
 
 def _substitute(value: Any, numbers: Iterator[Any]) -> Any:
-    """``value`` with its numbers replaced, in order, by the next of ``numbers``."""
-    if _is_number(value):
+    """``value`` with its leaves replaced, in order, by the next of ``numbers``."""
+    if _is_leaf(value):
         return next(numbers)
     if isinstance(value, Call):
         return Call(value.func, tuple((k, _substitute(v, numbers)) for k, v in value.args))
@@ -132,14 +138,36 @@ def _substitute(value: Any, numbers: Iterator[Any]) -> Any:
     return value
 
 
-def skeleton(items: Iterable[Statement | str]) -> tuple[Any, ...]:
-    """``items`` with every number masked: instances with equal skeletons share a class."""
+def skeleton(items: Iterable[Statement | str], name: str | None = None) -> tuple[Any, ...]:
+    """``items`` with every number masked, and every string naming the instance ``name`` (a
+    layer name ``<name>_conv1`` where layers keep the spec's names): instances with equal
+    skeletons share a class."""
+
+    def masked(value: Any) -> Any:
+        if _is_number(value):
+            return Raw("#")
+        if name is not None and isinstance(value, str) and _suffix(value, name) is not None:
+            return Raw("#name" + value[len(name) :])
+        return value
+
+    def walk(value: Any) -> Any:
+        return _substitute(value, (masked(leaf) for _, leaf in list(_numbers(value))))
+
     return tuple(
-        Statement(i.prefix, _substitute(i.value, itertools.repeat(Raw("#"))), i.suffix)
-        if isinstance(i, Statement)
-        else i
+        Statement(i.prefix, walk(i.value), i.suffix) if isinstance(i, Statement) else i
         for i in items
     )
+
+
+def _suffix(text: str, name: str) -> str | None:
+    """``_conv1`` for ``<name>_conv1``, ``""`` for ``name`` itself, else None."""
+    if text == name:
+        return ""
+    return text[len(name) :] if text.startswith(name + "_") else None
+
+
+NAME = "name"
+"""The parameter of a block function (Keras) that holds the instance's name."""
 
 
 @dataclass(frozen=True)
@@ -157,6 +185,8 @@ class Template:
     instances: tuple[Instance, ...]
     statements: tuple[Statement | str, ...]
     parameters: tuple[Parameter, ...]
+    named: bool = False
+    """Whether its statements name layers after the instance (``f"{name}_conv1"``)."""
 
     def arguments(self, index: int) -> dict[str, Any]:
         """The constructor's arguments for the ``index``-th instance."""
@@ -168,34 +198,45 @@ def parametrize(
     recorded: list[list[Statement | str]],
     positional: Callable[[str], tuple[str, ...]],
     reserved: frozenset[str],
+    *,
+    named: bool = False,
 ) -> Template:
     """One template for ``instances``, whose statements (``recorded``, one list per instance)
     have equal skeletons. ``positional`` names a call's positional parameters; a parameter
-    takes none of ``reserved``."""
+    takes none of ``reserved``. With ``named`` (layers keep the spec's names), a string that
+    is each instance's name plus one suffix becomes ``f"{name}<suffix>"``."""
     slots = [slot for item in recorded[0] for slot, _ in _item_slots(item)]
     rows = [[n for item in items for _, n in _item_slots(item)] for items in recorded]
     columns = list(zip(*rows, strict=True))
     keys = [tuple((type(v).__name__, v) for v in column) for column in columns]
     groups: dict[tuple[Any, ...], list[str]] = {}
-    for slot, key in zip(slots, keys, strict=True):
-        if len(set(key)) > 1:
+    replacements: list[Any] = []
+    for slot, key, column in zip(slots, keys, columns, strict=True):
+        suffixes = {
+            _suffix(v, i.name) if isinstance(v, str) else None
+            for v, i in zip(column, instances if named else (), strict=False)
+        }
+        if len(suffixes) == 1 and None not in suffixes:
+            suffix = suffixes.pop()
+            replacements.append(Raw(f'f"{{{NAME}}}{suffix}"' if suffix else NAME))
+        elif len(set(key)) == 1:
+            replacements.append(column[0])
+        else:
             groups.setdefault(key, []).append(_slot_name(slot, positional))
-    names = _unique([_choose(found) for found in groups.values()], reserved)
+            replacements.append(key)
+    names = _unique([_choose(found) for found in groups.values()], reserved | {NAME})
     name_of = dict(zip(groups, names, strict=True))
     parameters = tuple(
         Parameter(name, _annotation(key), tuple(v for _, v in key)) for key, name in name_of.items()
     )
-    numbers = iter(
-        Raw(name_of[key]) if key in name_of else column[0]
-        for key, column in zip(keys, columns, strict=True)
-    )
+    leaves = iter(Raw(name_of[r]) if isinstance(r, tuple) else r for r in replacements)
     statements = tuple(
-        Statement(i.prefix, _substitute(i.value, numbers), i.suffix)
+        Statement(i.prefix, _substitute(i.value, leaves), i.suffix)
         if isinstance(i, Statement)
         else i
         for i in recorded[0]
     )
-    return Template(instances, statements, parameters)
+    return Template(instances, statements, parameters, named)
 
 
 def _annotation(key: tuple[tuple[str, Any], ...]) -> str:
@@ -243,17 +284,30 @@ def _unique(names: list[str], reserved: frozenset[str]) -> list[str]:
 # --- a backend's classes ------------------------------------------------------------------------
 
 
+def _attribute(site: Site, instance: Instance, layer: Call) -> None:
+    """``self.<residual> = <Class>(...)`` in ``__init__``, called in the forward pass."""
+    site.layer(instance.name, layer)
+
+
 @dataclass(frozen=True)
 class ClassWriter:
     """What a backend gives :func:`block_classes`: its printers, the positional parameters of
     the calls it writes, the names a parameter cannot take, the arguments every instance gets
-    besides the template's (``dtype=dtype``), and the source of a class."""
+    besides the template's (``dtype=dtype``), the source of a class, and how an instance is
+    used (by default an attribute of the model).
+
+    With ``local`` (PyTorch, Flax) a class names its layers without the residual's prefix
+    and its forward pass must be the same for all its instances; without it (Keras' block
+    functions) layers keep the spec's names, written ``f"{name}_conv1"``, and numbers of the
+    forward pass may be parameters too."""
 
     printers: Printers
     positional: Callable[[str], tuple[str, ...]]
     reserved: frozenset[str]
     arguments: Callable[[Template], dict[str, Any]]
     source: Callable[[Builder, Template, str], str]
+    instantiate: Callable[[Site, Instance, Call], None] = _attribute
+    local: bool = True
 
 
 @dataclass
@@ -272,47 +326,55 @@ def block_classes(
     builder: Builder,
     writer: ClassWriter,
     taken: set[str],
+    limit: Callable[[Instance], int] | None = None,
 ) -> Blocks:
     """The classes of ``instances``; ``builder`` is the model's, which the uses print into;
-    class names avoid ``taken``. Each instance's ``reset_parameters`` statements (PyTorch's
-    initialization) go to the model's, on the block's attribute."""
-    recorders = [_record(spec, builder, writer.printers, instance) for instance in instances]
+    class names avoid ``taken`` and are at most ``limit`` long for each instance (by default,
+    so that ``self.<attribute> = <Class>(`` fits a line). Each instance's
+    ``reset_parameters`` statements (PyTorch's initialization) go to the model's, on the
+    block's attribute."""
+    recorders = [_record(spec, builder, writer, instance) for instance in instances]
     groups: dict[str, list[int]] = {}
-    for index, rec in enumerate(recorders):
-        groups.setdefault(repr(_key(rec)), []).append(index)
+    for index, (rec, instance) in enumerate(zip(recorders, instances, strict=True)):
+        groups.setdefault(repr(_key(rec, instance, writer.local)), []).append(index)
     templates = [
         parametrize(
             tuple(instances[i] for i in members),
             [class_items(recorders[i]) for i in members],
             writer.positional,
             writer.reserved,
+            named=not writer.local,
         )
         for members in groups.values()
     ]
-    head = len(INDENT * 2 + "self. = (")
-    limits = [
-        LINE_LENGTH - head - max(len(builder.names.short[i.name]) for i in t.instances)
-        for t in templates
-    ]
+    limit = limit or (lambda i: LINE_LENGTH - len(INDENT * 2 + "self. = (" + i.name))
+    limits = [min(limit(i) for i in t.instances) for t in templates]
     names = blocks.class_names([t.instances[0] for t in templates], taken, limits)
     uses: list[BlockUse] = []
     for template, name in zip(templates, names, strict=True):
         extra = writer.arguments(template)
         for k, instance in enumerate(template.instances):
-            call_ = call(name, **template.arguments(k), **extra)
+            layer = call(name, **template.arguments(k), **extra)
             rec = recorders[instances.index(instance)]
-            uses.append(_use(builder, instance, call_, rec))
+            uses.append(_use(builder, writer, instance, layer, rec))
     sources = [writer.source(builder, t, n) for t, n in zip(templates, names, strict=True)]
     used = {h for rec in recorders for h in rec.helpers}
     return Blocks(sources, uses, used)
 
 
 def _record(
-    spec: CanonicalSpec, builder: Builder, printers: Printers, instance: Instance
+    spec: CanonicalSpec, builder: Builder, writer: ClassWriter, instance: Instance
 ) -> Recorder:
-    nodes = instance.local_nodes()
-    rec = Recorder(spec, builder.dialect, Names.local(node.name for node in nodes))
-    emit_nodes(rec, nodes, printers, quiet=frozenset({blocks.ADD}))
+    if writer.local:
+        nodes = instance.local_nodes()
+        rec = Recorder(spec, builder.dialect, Names.local(node.name for node in nodes))
+        emit_nodes(rec, nodes, writer.printers, quiet=frozenset({blocks.ADD}))
+        return rec
+    rec = Recorder(spec, builder.dialect, builder.names)  # extra layers take unused names
+    values = {INPUT: "x", instance.source: "x"}
+    emit_nodes(rec, instance.nodes, writer.printers, variables=values,
+               quiet=frozenset({instance.name}))  # fmt: skip
+    builder.layer_of.update(rec.layer_of)
     return rec
 
 
@@ -324,15 +386,20 @@ def class_items(rec: Recorder) -> list[Statement | str]:
     return [*rec.statements(rec.init_lines), SPLIT, *rec.statements(rec.forward_lines)]
 
 
-def _key(rec: Recorder) -> tuple[object, ...]:
+def _key(rec: Recorder, instance: Instance, local: bool) -> tuple[object, ...]:
     """Instances with equal keys share a class: equal ``__init__`` but for numbers, and an
-    equal forward pass."""
-    return skeleton(rec.statements(rec.init_lines)), rec.statements(rec.forward_lines)
+    equal forward pass (but for numbers and the instance's name, in a block function)."""
+    init, forward = rec.statements(rec.init_lines), rec.statements(rec.forward_lines)
+    if local:
+        return skeleton(init), tuple(forward)
+    return skeleton(init, instance.name), skeleton(forward, instance.name)
 
 
-def _use(builder: Builder, instance: Instance, layer: Call, rec: Recorder) -> BlockUse:
+def _use(
+    builder: Builder, writer: ClassWriter, instance: Instance, layer: Call, rec: Recorder
+) -> BlockUse:
     def write(site: Site) -> None:
-        site.layer(instance.name, layer)
+        writer.instantiate(site, instance, layer)
         attribute = builder.names.short[instance.name]
 
         def nested(text: str) -> str:

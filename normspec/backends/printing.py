@@ -261,8 +261,6 @@ def _emit_block(
     site = Site(builder, source, variable, first.input_shape, 0, None, (source,))
     site.input_shapes = first.input_shapes[:1]
     use.write(site)
-    for name in use.members:
-        builder.layer_of[name] = builder.last_layer
     values[last] = site.src
 
 

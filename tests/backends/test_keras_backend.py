@@ -62,7 +62,8 @@ def test_fresh_weights_follow_the_spec_initializers() -> None:
 - dense: {units: 400, kernel_init: he_normal, bias_init: {distribution: normal, mean: 2.0, std: 0.5}}"""
     spec = make_spec("[50]", layers)
     source = BACKEND.emit(spec)
-    assert "BoundedTruncatedNormal(" in source and "keras.initializers.TruncatedNormal(" in source
+    assert "BoundedTruncatedNormal(" in source
+    assert 'VarianceScaling(\n            scale=2.0,\n            mode="fan_in"' in source
     w = BACKEND.get_weights(BACKEND.build(spec), spec)
     k1, k2, k3 = (w[f"dense_{i}.kernel"] for i in (1, 2, 3))
     assert -0.5 <= k1.min() < -0.45 and 0.2 < k1.max() <= 0.25

@@ -33,6 +33,7 @@ from normspec.backends.keras.layers.spatial import (  # noqa: E402
     NegativeInfinityPadding,
     Subsample,
 )
+from normspec.backends.named_init import NAMED  # noqa: E402
 
 RNG = np.random.default_rng(0)
 
@@ -524,3 +525,36 @@ def test_bounded_truncated_normal_has_the_truncated_normals_mean_and_std() -> No
     assert draws.min() >= low and draws.max() <= high
     assert abs(draws.mean() - expected_mean) < 1e-3
     assert abs(draws.std() - math.sqrt(expected_var)) < 1e-3
+
+
+@pytest.mark.parametrize("name", NAMED)
+@pytest.mark.parametrize("shape", [(512, 10), (3, 3, 3, 64), (3, 3, 64, 128), (2, 5, 7), (1, 1)])
+def test_variance_scaling_draws_from_the_distribution_the_spec_records(
+    name: str, shape: tuple[int, ...], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The emitted ``VarianceScaling`` arguments of a named initializer make Keras draw with
+    exactly the numbers ``resolve`` writes into the canonical spec for the kernel's fans."""
+    from keras.src.initializers import random_initializers
+
+    from normspec.backends.keras.options import VARIANCE_SCALING
+    from normspec.ir import initializers as resolved
+    from normspec.ir import ops as ir
+
+    drawn: dict[str, float] = {}
+
+    def record(shape: Any, **kwargs: Any) -> Any:
+        drawn.update({k: v for k, v in kwargs.items() if k in ("stddev", "minval", "maxval")})
+        return np.zeros(shape)
+
+    monkeypatch.setattr(random_initializers.random, "truncated_normal", record)
+    monkeypatch.setattr(random_initializers.random, "uniform", record)
+    scale, mode, distribution = VARIANCE_SCALING[name]
+    keras.initializers.VarianceScaling(scale=scale, mode=mode, distribution=distribution)(shape)
+    size = math.prod(shape[:-2])
+    expected = resolved.resolve(name, shape[-2] * size, shape[-1] * size)
+    if isinstance(expected, ir.TruncatedNormal):
+        assert drawn == {"stddev": expected.std}
+        assert (expected.low, expected.high) == (-2 * expected.std, 2 * expected.std)
+    else:
+        assert isinstance(expected, ir.Uniform)
+        assert drawn == {"minval": expected.low, "maxval": expected.high}

@@ -10,7 +10,7 @@ The module around the builder is assembled by :mod:`normspec.backends.keras.modu
 from __future__ import annotations
 
 from normspec.backends.codegen import OMIT, call
-from normspec.backends.keras.options import initializer, padding_mode, zero_pad
+from normspec.backends.keras.options import initializer, kernel_initializer, padding_mode, zero_pad
 from normspec.backends.printing import Builder, Emitter, Printers, Site
 from normspec.backends.weight_maps import weight_map
 from normspec.ir import ops as ir
@@ -47,7 +47,7 @@ def _dense(op: ir.Dense, site: Site) -> None:
         "layers.Dense",
         units=op.units,
         use_bias=op.use_bias,
-        kernel_initializer=initializer(op.kernel_init, site),
+        kernel_initializer=kernel_initializer(op, site),
         bias_initializer=initializer(op.bias_init, site) if op.use_bias else OMIT,
     )
     site.layer(op.name, layer)
@@ -72,7 +72,7 @@ def _conv(op: ir.Conv1D | ir.Conv2D, site: Site) -> None:
         dilation_rate=op.dilation if any(d != 1 for d in op.dilation) else OMIT,
         groups=op.groups if op.groups != 1 else OMIT,
         use_bias=op.use_bias,
-        kernel_initializer=initializer(op.kernel_init, site),
+        kernel_initializer=kernel_initializer(op, site),
         bias_initializer=initializer(op.bias_init, site) if op.use_bias else OMIT,
     )
     site.layer(op.name, layer)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import textwrap
 from dataclasses import dataclass
 
-from normspec.backends import names
+from normspec.backends import block_classes, blocks, names
 from normspec.backends.codegen import LINE_LENGTH, Raw, call, string_literal
+from normspec.backends.keras.blocks import WRITER
 from normspec.backends.keras.codegen import statement
 from normspec.backends.keras.dialect import DIALECT, DTYPE, RESERVED
 from normspec.backends.keras.emitter import PRINTERS
@@ -32,12 +33,26 @@ class KerasModule:
     """Name of the function that adds the final softmax/sigmoid to a model returning logits."""
 
 
+def block_instances(spec: CanonicalSpec) -> list[blocks.Instance]:
+    """The residuals written as block functions (:mod:`normspec.backends.keras.blocks`): all
+    but one holding the final activation that the probability model adds."""
+    found = blocks.instances(spec.nodes, lambda name: True)
+    if not returns_logits(spec):
+        return found
+    return [i for i in found if i.last != spec.nodes[-1].name]
+
+
 def generate(spec: CanonicalSpec) -> KerasModule:
     names.check_names(spec, "keras")
     builder = Builder(spec, DIALECT, names.Names(spec, taken=RESERVED))
     logits = returns_logits(spec)
+    taken = {*HELPERS, "Model", "Input"}
+    classes = block_classes.block_classes(
+        spec, block_instances(spec), builder, WRITER, taken, limit=lambda instance: 40
+    )
+    builder.helpers |= classes.helpers
     body = spec.nodes[:-1] if logits else spec.nodes
-    values = emit_nodes(builder, body, PRINTERS, src="inputs")
+    values = emit_nodes(builder, body, PRINTERS, src="inputs", blocks=classes.uses)
     result = values[body[-1].name] if body else "inputs"
     lines, builder.forward_lines = builder.forward_lines, []
     if logits:  # the final activation goes in probability_model()
@@ -48,6 +63,7 @@ def generate(spec: CanonicalSpec) -> KerasModule:
         _imports(builder.helpers),
         _constants(spec, builder.helpers),
         *(helper_source(h) for h in HELPERS if h in builder.helpers),
+        *classes.sources,
         _builder(spec, name, lines, result),
         *([_probability_model(spec, builder.forward_lines)] if logits else []),
     ]

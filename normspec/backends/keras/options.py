@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 from normspec.backends.codegen import Call, call
+from normspec.backends.named_init import named_initializer
 from normspec.backends.printing import Site
 from normspec.ir import ops as ir
 from normspec.ir.ops import Pair, Shape
@@ -28,6 +29,31 @@ def initializer(init: Any, site: Site) -> Call:
         cls = site.builder.helper("BoundedTruncatedNormal")
         return call(cls, mean=init.mean, stddev=init.std, minval=init.low, maxval=init.high)
     return call("keras.initializers.Constant", value=float(init.value))
+
+
+VARIANCE_SCALING = {
+    "he_normal": (2.0, "fan_in", "truncated_normal"),
+    "lecun_normal": (1.0, "fan_in", "truncated_normal"),
+    "glorot_normal": (1.0, "fan_avg", "truncated_normal"),
+    "he_uniform": (2.0, "fan_in", "uniform"),
+    "lecun_uniform": (1.0, "fan_in", "uniform"),
+    "glorot_uniform": (1.0, "fan_avg", "uniform"),
+}
+"""Keras' ``VarianceScaling`` arguments of each named initializer: it computes the numbers
+with the arithmetic of :func:`normspec.ir.initializers.resolve` (``scale / fan``, the
+0.87962566103423978 correction, truncation at two standard deviations)."""
+
+
+def kernel_initializer(op: ir.Dense | ir.Conv1D | ir.Conv2D, site: Site) -> Call:
+    """Keras' ``VarianceScaling`` with its arguments written out where it draws exactly the
+    op's kernel initializer from the kernel's fans; otherwise the initializer's numbers."""
+    named = named_initializer(op, site.input_shape[-1])
+    if named is None:
+        return initializer(op.kernel_init, site)
+    scale, mode, distribution = VARIANCE_SCALING[named]
+    return call(
+        "keras.initializers.VarianceScaling", scale=scale, mode=mode, distribution=distribution
+    )
 
 
 def padding_mode(

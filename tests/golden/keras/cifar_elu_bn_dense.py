@@ -131,9 +131,10 @@ def build_cifar_elu_bn_dense() -> keras.Model:
         padding="same",
         data_format="channels_last",
         use_bias=True,
-        kernel_initializer=keras.initializers.RandomUniform(
-            minval=-0.4714045207910317,
-            maxval=0.4714045207910317,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=2.0,
+            mode="fan_in",
+            distribution="uniform",
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="conv2d_1",
@@ -146,9 +147,10 @@ def build_cifar_elu_bn_dense() -> keras.Model:
         padding="same",
         data_format="channels_last",
         use_bias=True,
-        kernel_initializer=keras.initializers.RandomUniform(
-            minval=-0.14433756729740643,
-            maxval=0.14433756729740643,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=2.0,
+            mode="fan_in",
+            distribution="uniform",
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="conv2d_2",
@@ -168,9 +170,10 @@ def build_cifar_elu_bn_dense() -> keras.Model:
         padding="same",
         data_format="channels_last",
         use_bias=True,
-        kernel_initializer=keras.initializers.RandomUniform(
-            minval=-0.14433756729740643,
-            maxval=0.14433756729740643,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=2.0,
+            mode="fan_in",
+            distribution="uniform",
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="conv2d_3",
@@ -183,9 +186,10 @@ def build_cifar_elu_bn_dense() -> keras.Model:
         padding="same",
         data_format="channels_last",
         use_bias=True,
-        kernel_initializer=keras.initializers.RandomUniform(
-            minval=-0.10206207261596575,
-            maxval=0.10206207261596575,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=2.0,
+            mode="fan_in",
+            distribution="uniform",
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="conv2d_4",
@@ -205,9 +209,10 @@ def build_cifar_elu_bn_dense() -> keras.Model:
         padding="same",
         data_format="channels_last",
         use_bias=True,
-        kernel_initializer=keras.initializers.RandomUniform(
-            minval=-0.10206207261596575,
-            maxval=0.10206207261596575,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=2.0,
+            mode="fan_in",
+            distribution="uniform",
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="conv2d_5",
@@ -220,9 +225,10 @@ def build_cifar_elu_bn_dense() -> keras.Model:
         padding="same",
         data_format="channels_last",
         use_bias=True,
-        kernel_initializer=keras.initializers.RandomUniform(
-            minval=-0.07216878364870322,
-            maxval=0.07216878364870322,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=2.0,
+            mode="fan_in",
+            distribution="uniform",
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="conv2d_6",
@@ -240,9 +246,10 @@ def build_cifar_elu_bn_dense() -> keras.Model:
     x = layers.Dense(
         units=128,
         use_bias=False,
-        kernel_initializer=keras.initializers.RandomUniform(
-            minval=-0.05412658773652741,
-            maxval=0.05412658773652741,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=2.0,
+            mode="fan_in",
+            distribution="uniform",
         ),
         name="dense_1",
     )(x)
@@ -258,9 +265,10 @@ def build_cifar_elu_bn_dense() -> keras.Model:
     x = layers.Dense(
         units=10,
         use_bias=True,
-        kernel_initializer=keras.initializers.RandomUniform(
-            minval=-0.20851441405707477,
-            maxval=0.20851441405707477,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=1.0,
+            mode="fan_avg",
+            distribution="uniform",
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="dense_2",

@@ -50,9 +50,10 @@ def build_cifar_elu_cnn() -> keras.Model:
         padding="same",
         data_format="channels_last",
         use_bias=True,
-        kernel_initializer=keras.initializers.RandomUniform(
-            minval=-0.4714045207910317,
-            maxval=0.4714045207910317,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=2.0,
+            mode="fan_in",
+            distribution="uniform",
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="conv2d_1",
@@ -65,9 +66,10 @@ def build_cifar_elu_cnn() -> keras.Model:
         padding="same",
         data_format="channels_last",
         use_bias=True,
-        kernel_initializer=keras.initializers.RandomUniform(
-            minval=-0.14433756729740643,
-            maxval=0.14433756729740643,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=2.0,
+            mode="fan_in",
+            distribution="uniform",
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="conv2d_2",
@@ -87,9 +89,10 @@ def build_cifar_elu_cnn() -> keras.Model:
         padding="same",
         data_format="channels_last",
         use_bias=True,
-        kernel_initializer=keras.initializers.RandomUniform(
-            minval=-0.14433756729740643,
-            maxval=0.14433756729740643,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=2.0,
+            mode="fan_in",
+            distribution="uniform",
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="conv2d_3",
@@ -102,9 +105,10 @@ def build_cifar_elu_cnn() -> keras.Model:
         padding="same",
         data_format="channels_last",
         use_bias=True,
-        kernel_initializer=keras.initializers.RandomUniform(
-            minval=-0.10206207261596575,
-            maxval=0.10206207261596575,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=2.0,
+            mode="fan_in",
+            distribution="uniform",
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="conv2d_4",
@@ -124,9 +128,10 @@ def build_cifar_elu_cnn() -> keras.Model:
         padding="same",
         data_format="channels_last",
         use_bias=True,
-        kernel_initializer=keras.initializers.RandomUniform(
-            minval=-0.10206207261596575,
-            maxval=0.10206207261596575,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=2.0,
+            mode="fan_in",
+            distribution="uniform",
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="conv2d_5",
@@ -139,9 +144,10 @@ def build_cifar_elu_cnn() -> keras.Model:
         padding="same",
         data_format="channels_last",
         use_bias=True,
-        kernel_initializer=keras.initializers.RandomUniform(
-            minval=-0.07216878364870322,
-            maxval=0.07216878364870322,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=2.0,
+            mode="fan_in",
+            distribution="uniform",
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="conv2d_6",
@@ -159,9 +165,10 @@ def build_cifar_elu_cnn() -> keras.Model:
     x = layers.Dense(
         units=128,
         use_bias=True,
-        kernel_initializer=keras.initializers.RandomUniform(
-            minval=-0.05412658773652741,
-            maxval=0.05412658773652741,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=2.0,
+            mode="fan_in",
+            distribution="uniform",
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="dense_1",
@@ -170,9 +177,10 @@ def build_cifar_elu_cnn() -> keras.Model:
     x = layers.Dense(
         units=10,
         use_bias=True,
-        kernel_initializer=keras.initializers.RandomUniform(
-            minval=-0.20851441405707477,
-            maxval=0.20851441405707477,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=1.0,
+            mode="fan_avg",
+            distribution="uniform",
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="dense_2",

@@ -131,9 +131,10 @@ def build_cnn_bn_after_relu() -> keras.Model:
         padding="same",
         data_format="channels_last",
         use_bias=True,
-        kernel_initializer=keras.initializers.RandomUniform(
-            minval=-0.08528028654224418,
-            maxval=0.08528028654224418,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=1.0,
+            mode="fan_avg",
+            distribution="uniform",
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="conv2d_1",
@@ -161,7 +162,11 @@ def build_cnn_bn_after_relu() -> keras.Model:
         padding="same",
         data_format="channels_last",
         use_bias=True,
-        kernel_initializer=keras.initializers.RandomUniform(minval=-0.05, maxval=0.05),
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=1.0,
+            mode="fan_avg",
+            distribution="uniform",
+        ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="conv2d_2",
     )(x)
@@ -186,9 +191,10 @@ def build_cnn_bn_after_relu() -> keras.Model:
     x = layers.Dense(
         units=256,
         use_bias=True,
-        kernel_initializer=keras.initializers.RandomUniform(
-            minval=-0.04205791155690332,
-            maxval=0.04205791155690332,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=1.0,
+            mode="fan_avg",
+            distribution="uniform",
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="dense_1",
@@ -205,9 +211,10 @@ def build_cnn_bn_after_relu() -> keras.Model:
     x = layers.Dense(
         units=10,
         use_bias=True,
-        kernel_initializer=keras.initializers.RandomUniform(
-            minval=-0.15018785229652765,
-            maxval=0.15018785229652765,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=1.0,
+            mode="fan_avg",
+            distribution="uniform",
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="dense_2",

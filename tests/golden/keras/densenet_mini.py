@@ -259,9 +259,10 @@ def build_densenet_mini() -> keras.Model:
         padding="same",
         data_format="channels_last",
         use_bias=False,
-        kernel_initializer=keras.initializers.TruncatedNormal(
-            mean=0.0,
-            stddev=0.3094106266248576,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=2.0,
+            mode="fan_in",
+            distribution="truncated_normal",
         ),
         name="stem",
     )(x)
@@ -281,9 +282,10 @@ def build_densenet_mini() -> keras.Model:
         padding="same",
         data_format="channels_last",
         use_bias=False,
-        kernel_initializer=keras.initializers.TruncatedNormal(
-            mean=0.0,
-            stddev=0.13397873142899422,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=2.0,
+            mode="fan_in",
+            distribution="truncated_normal",
         ),
         name="block1_conv1",
     )(stem_relu_out)
@@ -307,9 +309,10 @@ def build_densenet_mini() -> keras.Model:
         padding="same",
         data_format="channels_last",
         use_bias=False,
-        kernel_initializer=keras.initializers.TruncatedNormal(
-            mean=0.0,
-            stddev=0.10127840123800919,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=2.0,
+            mode="fan_in",
+            distribution="truncated_normal",
         ),
         name="block1_conv2",
     )(block1_cat1_out)
@@ -333,9 +336,10 @@ def build_densenet_mini() -> keras.Model:
         padding="same",
         data_format="channels_last",
         use_bias=False,
-        kernel_initializer=keras.initializers.TruncatedNormal(
-            mean=0.0,
-            stddev=0.08473558986712151,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=2.0,
+            mode="fan_in",
+            distribution="truncated_normal",
         ),
         name="block1_conv3",
     )(block1_cat2_out)
@@ -356,9 +360,10 @@ def build_densenet_mini() -> keras.Model:
         padding="valid",
         data_format="channels_last",
         use_bias=False,
-        kernel_initializer=keras.initializers.TruncatedNormal(
-            mean=0.0,
-            stddev=0.22295408584101112,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=2.0,
+            mode="fan_in",
+            distribution="truncated_normal",
         ),
         name="transition1",
     )(x)
@@ -386,9 +391,10 @@ def build_densenet_mini() -> keras.Model:
     x = layers.Dense(
         units=10,
         use_bias=True,
-        kernel_initializer=keras.initializers.TruncatedNormal(
-            mean=0.0,
-            stddev=0.2842118085846391,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=2.0,
+            mode="fan_in",
+            distribution="truncated_normal",
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="dense_1",

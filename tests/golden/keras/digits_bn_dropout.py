@@ -125,9 +125,10 @@ def build_digits_bn_dropout() -> keras.Model:
         padding="same",
         data_format="channels_last",
         use_bias=False,
-        kernel_initializer=keras.initializers.RandomUniform(
-            minval=-0.14213381090374028,
-            maxval=0.14213381090374028,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=1.0,
+            mode="fan_avg",
+            distribution="uniform",
         ),
         name="conv2d_1",
     )(x)
@@ -147,9 +148,10 @@ def build_digits_bn_dropout() -> keras.Model:
         padding="same",
         data_format="channels_last",
         use_bias=False,
-        kernel_initializer=keras.initializers.RandomUniform(
-            minval=-0.08333333333333333,
-            maxval=0.08333333333333333,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=1.0,
+            mode="fan_avg",
+            distribution="uniform",
         ),
         name="conv2d_2",
     )(x)
@@ -167,9 +169,10 @@ def build_digits_bn_dropout() -> keras.Model:
     x = layers.Dense(
         units=128,
         use_bias=False,
-        kernel_initializer=keras.initializers.RandomUniform(
-            minval=-0.125,
-            maxval=0.125,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=1.0,
+            mode="fan_avg",
+            distribution="uniform",
         ),
         name="dense_1",
     )(x)
@@ -186,9 +189,10 @@ def build_digits_bn_dropout() -> keras.Model:
     x = layers.Dense(
         units=10,
         use_bias=True,
-        kernel_initializer=keras.initializers.RandomUniform(
-            minval=-0.20851441405707477,
-            maxval=0.20851441405707477,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=1.0,
+            mode="fan_avg",
+            distribution="uniform",
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="dense_2",

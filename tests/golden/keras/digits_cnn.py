@@ -262,9 +262,10 @@ def build_digits_cnn() -> keras.Model:
         padding="same",
         data_format="channels_last",
         use_bias=False,
-        kernel_initializer=keras.initializers.RandomUniform(
-            minval=-0.19802950859533486,
-            maxval=0.19802950859533486,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=1.0,
+            mode="fan_avg",
+            distribution="uniform",
         ),
         name="conv2d_1",
     )(x)
@@ -284,9 +285,10 @@ def build_digits_cnn() -> keras.Model:
         padding="same",
         data_format="channels_last",
         use_bias=False,
-        kernel_initializer=keras.initializers.RandomUniform(
-            minval=-0.11785113019775792,
-            maxval=0.11785113019775792,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=1.0,
+            mode="fan_avg",
+            distribution="uniform",
         ),
         name="conv2d_2",
     )(x)
@@ -311,9 +313,10 @@ def build_digits_cnn() -> keras.Model:
     x = layers.Dense(
         units=64,
         use_bias=False,
-        kernel_initializer=keras.initializers.RandomUniform(
-            minval=-0.10206207261596575,
-            maxval=0.10206207261596575,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=1.0,
+            mode="fan_avg",
+            distribution="uniform",
         ),
         name="dense_1",
     )(x)
@@ -329,9 +332,10 @@ def build_digits_cnn() -> keras.Model:
     x = layers.Dense(
         units=10,
         use_bias=True,
-        kernel_initializer=keras.initializers.RandomUniform(
-            minval=-0.2847473987257497,
-            maxval=0.2847473987257497,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=1.0,
+            mode="fan_avg",
+            distribution="uniform",
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="dense_2",

@@ -261,9 +261,10 @@ def build_inception_mini() -> keras.Model:
         padding="same",
         data_format="channels_last",
         use_bias=False,
-        kernel_initializer=keras.initializers.TruncatedNormal(
-            mean=0.0,
-            stddev=0.3094106266248576,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=2.0,
+            mode="fan_in",
+            distribution="truncated_normal",
         ),
         name="stem",
     )(x)
@@ -290,9 +291,10 @@ def build_inception_mini() -> keras.Model:
         padding="valid",
         data_format="channels_last",
         use_bias=False,
-        kernel_initializer=keras.initializers.TruncatedNormal(
-            mean=0.0,
-            stddev=0.2842118085846391,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=2.0,
+            mode="fan_in",
+            distribution="truncated_normal",
         ),
         name="mixed1_1x1",
     )(pool1_out)
@@ -312,9 +314,10 @@ def build_inception_mini() -> keras.Model:
         padding="valid",
         data_format="channels_last",
         use_bias=False,
-        kernel_initializer=keras.initializers.TruncatedNormal(
-            mean=0.0,
-            stddev=0.2842118085846391,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=2.0,
+            mode="fan_in",
+            distribution="truncated_normal",
         ),
         name="mixed1_3x3_reduce",
     )(pool1_out)
@@ -334,9 +337,10 @@ def build_inception_mini() -> keras.Model:
         padding="same",
         data_format="channels_last",
         use_bias=False,
-        kernel_initializer=keras.initializers.TruncatedNormal(
-            mean=0.0,
-            stddev=0.13397873142899422,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=2.0,
+            mode="fan_in",
+            distribution="truncated_normal",
         ),
         name="mixed1_3x3",
     )(x)
@@ -364,9 +368,10 @@ def build_inception_mini() -> keras.Model:
         padding="valid",
         data_format="channels_last",
         use_bias=False,
-        kernel_initializer=keras.initializers.TruncatedNormal(
-            mean=0.0,
-            stddev=0.2542067696013645,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=2.0,
+            mode="fan_in",
+            distribution="truncated_normal",
         ),
         name="mixed2_1x1",
     )(pool2_out)
@@ -386,9 +391,10 @@ def build_inception_mini() -> keras.Model:
         padding="valid",
         data_format="channels_last",
         use_bias=False,
-        kernel_initializer=keras.initializers.TruncatedNormal(
-            mean=0.0,
-            stddev=0.2542067696013645,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=2.0,
+            mode="fan_in",
+            distribution="truncated_normal",
         ),
         name="mixed2_3x3_reduce",
     )(pool2_out)
@@ -408,9 +414,10 @@ def build_inception_mini() -> keras.Model:
         padding="same",
         data_format="channels_last",
         use_bias=False,
-        kernel_initializer=keras.initializers.TruncatedNormal(
-            mean=0.0,
-            stddev=0.13397873142899422,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=2.0,
+            mode="fan_in",
+            distribution="truncated_normal",
         ),
         name="mixed2_3x3",
     )(x)
@@ -432,9 +439,10 @@ def build_inception_mini() -> keras.Model:
     x = layers.Dense(
         units=10,
         use_bias=True,
-        kernel_initializer=keras.initializers.TruncatedNormal(
-            mean=0.0,
-            stddev=0.20096809714349134,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=2.0,
+            mode="fan_in",
+            distribution="truncated_normal",
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="dense_1",

@@ -41,9 +41,10 @@ def build_lenet5() -> keras.Model:
         padding="valid",
         data_format="channels_last",
         use_bias=True,
-        kernel_initializer=keras.initializers.RandomUniform(
-            minval=-0.1851640199545103,
-            maxval=0.1851640199545103,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=1.0,
+            mode="fan_avg",
+            distribution="uniform",
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="conv2d_1",
@@ -63,9 +64,10 @@ def build_lenet5() -> keras.Model:
         padding="valid",
         data_format="channels_last",
         use_bias=True,
-        kernel_initializer=keras.initializers.RandomUniform(
-            minval=-0.1044465935734187,
-            maxval=0.1044465935734187,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=1.0,
+            mode="fan_avg",
+            distribution="uniform",
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="conv2d_2",
@@ -83,9 +85,10 @@ def build_lenet5() -> keras.Model:
     x = layers.Dense(
         units=120,
         use_bias=True,
-        kernel_initializer=keras.initializers.RandomUniform(
-            minval=-0.10741723110591493,
-            maxval=0.10741723110591493,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=1.0,
+            mode="fan_avg",
+            distribution="uniform",
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="dense_1",
@@ -94,9 +97,10 @@ def build_lenet5() -> keras.Model:
     x = layers.Dense(
         units=84,
         use_bias=True,
-        kernel_initializer=keras.initializers.RandomUniform(
-            minval=-0.17149858514250885,
-            maxval=0.17149858514250885,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=1.0,
+            mode="fan_avg",
+            distribution="uniform",
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="dense_2",
@@ -105,9 +109,10 @@ def build_lenet5() -> keras.Model:
     x = layers.Dense(
         units=10,
         use_bias=True,
-        kernel_initializer=keras.initializers.RandomUniform(
-            minval=-0.25264557631995566,
-            maxval=0.25264557631995566,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=1.0,
+            mode="fan_avg",
+            distribution="uniform",
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="dense_3",

@@ -42,9 +42,10 @@ def build_mlp_logits() -> keras.Model:
     x = layers.Dense(
         units=64,
         use_bias=True,
-        kernel_initializer=keras.initializers.RandomUniform(
-            minval=-0.21650635094610965,
-            maxval=0.21650635094610965,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=1.0,
+            mode="fan_in",
+            distribution="uniform",
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="dense_1",
@@ -53,9 +54,10 @@ def build_mlp_logits() -> keras.Model:
     x = layers.Dense(
         units=64,
         use_bias=True,
-        kernel_initializer=keras.initializers.RandomUniform(
-            minval=-0.21650635094610965,
-            maxval=0.21650635094610965,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=1.0,
+            mode="fan_in",
+            distribution="uniform",
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="dense_2",
@@ -64,9 +66,10 @@ def build_mlp_logits() -> keras.Model:
     x = layers.Dense(
         units=10,
         use_bias=True,
-        kernel_initializer=keras.initializers.RandomUniform(
-            minval=-0.2847473987257497,
-            maxval=0.2847473987257497,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=1.0,
+            mode="fan_avg",
+            distribution="uniform",
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="dense_3",

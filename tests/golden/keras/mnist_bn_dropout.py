@@ -124,9 +124,10 @@ def build_mnist_bn_dropout() -> keras.Model:
         padding="same",
         data_format="channels_last",
         use_bias=False,
-        kernel_initializer=keras.initializers.RandomUniform(
-            minval=-0.14213381090374028,
-            maxval=0.14213381090374028,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=1.0,
+            mode="fan_avg",
+            distribution="uniform",
         ),
         name="conv2d_1",
     )(inputs)
@@ -146,9 +147,10 @@ def build_mnist_bn_dropout() -> keras.Model:
         padding="same",
         data_format="channels_last",
         use_bias=False,
-        kernel_initializer=keras.initializers.RandomUniform(
-            minval=-0.08333333333333333,
-            maxval=0.08333333333333333,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=1.0,
+            mode="fan_avg",
+            distribution="uniform",
         ),
         name="conv2d_2",
     )(x)
@@ -166,9 +168,10 @@ def build_mnist_bn_dropout() -> keras.Model:
     x = layers.Dense(
         units=500,
         use_bias=True,
-        kernel_initializer=keras.initializers.RandomUniform(
-            minval=-0.04062222318511938,
-            maxval=0.04062222318511938,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=1.0,
+            mode="fan_avg",
+            distribution="uniform",
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="dense_1",
@@ -178,9 +181,10 @@ def build_mnist_bn_dropout() -> keras.Model:
     x = layers.Dense(
         units=10,
         use_bias=True,
-        kernel_initializer=keras.initializers.RandomUniform(
-            minval=-0.10846522890932808,
-            maxval=0.10846522890932808,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=1.0,
+            mode="fan_avg",
+            distribution="uniform",
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="dense_2",

@@ -244,6 +244,136 @@ class BatchNormUnbiased(layers.BatchNormalization):
         return None if variable is None else ops.cast(variable, dtype)
 
 
+def residual_block(x: keras.KerasTensor, filters: int, name: str) -> keras.KerasTensor:
+    """The block of residual_block_1, residual_block_2, residual_block_4,
+    residual_block_6, residual_block_8: body pre_norm > pre_act > conv1 > norm2 >
+    act2 > conv2 plus the input."""
+    body = BatchNormUnbiased(
+        axis=-1,
+        momentum=0.9,
+        epsilon=1e-05,
+        center=True,
+        scale=True,
+        name=f"{name}_pre_norm",
+    )(x)
+    body = layers.Activation("relu", name=f"{name}_pre_act")(body)
+    body = layers.Conv2D(
+        filters=filters,
+        kernel_size=(3, 3),
+        strides=(1, 1),
+        padding="same",
+        data_format="channels_last",
+        use_bias=False,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=2.0,
+            mode="fan_in",
+            distribution="truncated_normal",
+        ),
+        name=f"{name}_conv1",
+    )(body)
+    body = BatchNormUnbiased(
+        axis=-1,
+        momentum=0.9,
+        epsilon=1e-05,
+        center=True,
+        scale=True,
+        name=f"{name}_norm2",
+    )(body)
+    body = layers.Activation("relu", name=f"{name}_act2")(body)
+    body = layers.Conv2D(
+        filters=filters,
+        kernel_size=(3, 3),
+        strides=(1, 1),
+        padding="same",
+        data_format="channels_last",
+        use_bias=False,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=2.0,
+            mode="fan_in",
+            distribution="truncated_normal",
+        ),
+        name=f"{name}_conv2",
+    )(body)
+    x = layers.Add(name=f"{name}_add")([body, x])
+    return x
+
+
+def residual_block_with_shortcut(
+    x: keras.KerasTensor,
+    filters: int,
+    name: str,
+) -> keras.KerasTensor:
+    """The block of residual_block_3, residual_block_5, residual_block_7: pre_norm >
+    pre_act, then body conv1 > norm2 > act2 > conv2 plus shortcut proj."""
+    x = BatchNormUnbiased(
+        axis=-1,
+        momentum=0.9,
+        epsilon=1e-05,
+        center=True,
+        scale=True,
+        name=f"{name}_pre_norm",
+    )(x)
+    x = layers.Activation("relu", name=f"{name}_pre_act")(x)
+    body = layers.ZeroPadding2D(
+        padding=((1, 1), (1, 1)),
+        data_format="channels_last",
+        name=f"{name}_conv1_pad",
+    )(x)
+    body = layers.Conv2D(
+        filters=filters,
+        kernel_size=(3, 3),
+        strides=(2, 2),
+        padding="valid",
+        data_format="channels_last",
+        use_bias=False,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=2.0,
+            mode="fan_in",
+            distribution="truncated_normal",
+        ),
+        name=f"{name}_conv1",
+    )(body)
+    body = BatchNormUnbiased(
+        axis=-1,
+        momentum=0.9,
+        epsilon=1e-05,
+        center=True,
+        scale=True,
+        name=f"{name}_norm2",
+    )(body)
+    body = layers.Activation("relu", name=f"{name}_act2")(body)
+    body = layers.Conv2D(
+        filters=filters,
+        kernel_size=(3, 3),
+        strides=(1, 1),
+        padding="same",
+        data_format="channels_last",
+        use_bias=False,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=2.0,
+            mode="fan_in",
+            distribution="truncated_normal",
+        ),
+        name=f"{name}_conv2",
+    )(body)
+    shortcut = layers.Conv2D(
+        filters=filters,
+        kernel_size=(1, 1),
+        strides=(2, 2),
+        padding="valid",
+        data_format="channels_last",
+        use_bias=False,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=2.0,
+            mode="fan_in",
+            distribution="truncated_normal",
+        ),
+        name=f"{name}_proj",
+    )(x)
+    x = layers.Add(name=f"{name}_add")([body, shortcut])
+    return x
+
+
 def build_resnet18_preact() -> keras.Model:
     """The 'resnet18_preact' network: (batch, 32, 32, 3) -> (batch, 10)."""
     inputs = keras.Input(shape=(32, 32, 3), dtype=DTYPE, name="input")
@@ -255,434 +385,21 @@ def build_resnet18_preact() -> keras.Model:
         padding="same",
         data_format="channels_last",
         use_bias=False,
-        kernel_initializer=keras.initializers.TruncatedNormal(
-            mean=0.0,
-            stddev=0.3094106266248576,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=2.0,
+            mode="fan_in",
+            distribution="truncated_normal",
         ),
         name="conv2d_1",
     )(x)
-    # residual_block_1: the body's output plus the identity.
-    body = BatchNormUnbiased(
-        axis=-1,
-        momentum=0.9,
-        epsilon=1e-05,
-        center=True,
-        scale=True,
-        name="residual_block_1_pre_norm",
-    )(x)
-    body = layers.Activation("relu", name="residual_block_1_pre_act")(body)
-    body = layers.Conv2D(
-        filters=64,
-        kernel_size=(3, 3),
-        strides=(1, 1),
-        padding="same",
-        data_format="channels_last",
-        use_bias=False,
-        kernel_initializer=keras.initializers.TruncatedNormal(
-            mean=0.0,
-            stddev=0.06698936571449711,
-        ),
-        name="residual_block_1_conv1",
-    )(body)
-    body = BatchNormUnbiased(
-        axis=-1,
-        momentum=0.9,
-        epsilon=1e-05,
-        center=True,
-        scale=True,
-        name="residual_block_1_norm2",
-    )(body)
-    body = layers.Activation("relu", name="residual_block_1_act2")(body)
-    body = layers.Conv2D(
-        filters=64,
-        kernel_size=(3, 3),
-        strides=(1, 1),
-        padding="same",
-        data_format="channels_last",
-        use_bias=False,
-        kernel_initializer=keras.initializers.TruncatedNormal(
-            mean=0.0,
-            stddev=0.06698936571449711,
-        ),
-        name="residual_block_1_conv2",
-    )(body)
-    x = layers.Add(name="residual_block_1_add")([body, x])
-    # residual_block_2: the body's output plus the identity.
-    body = BatchNormUnbiased(
-        axis=-1,
-        momentum=0.9,
-        epsilon=1e-05,
-        center=True,
-        scale=True,
-        name="residual_block_2_pre_norm",
-    )(x)
-    body = layers.Activation("relu", name="residual_block_2_pre_act")(body)
-    body = layers.Conv2D(
-        filters=64,
-        kernel_size=(3, 3),
-        strides=(1, 1),
-        padding="same",
-        data_format="channels_last",
-        use_bias=False,
-        kernel_initializer=keras.initializers.TruncatedNormal(
-            mean=0.0,
-            stddev=0.06698936571449711,
-        ),
-        name="residual_block_2_conv1",
-    )(body)
-    body = BatchNormUnbiased(
-        axis=-1,
-        momentum=0.9,
-        epsilon=1e-05,
-        center=True,
-        scale=True,
-        name="residual_block_2_norm2",
-    )(body)
-    body = layers.Activation("relu", name="residual_block_2_act2")(body)
-    body = layers.Conv2D(
-        filters=64,
-        kernel_size=(3, 3),
-        strides=(1, 1),
-        padding="same",
-        data_format="channels_last",
-        use_bias=False,
-        kernel_initializer=keras.initializers.TruncatedNormal(
-            mean=0.0,
-            stddev=0.06698936571449711,
-        ),
-        name="residual_block_2_conv2",
-    )(body)
-    x = layers.Add(name="residual_block_2_add")([body, x])
-    x = BatchNormUnbiased(
-        axis=-1,
-        momentum=0.9,
-        epsilon=1e-05,
-        center=True,
-        scale=True,
-        name="residual_block_3_pre_norm",
-    )(x)
-    x = layers.Activation("relu", name="residual_block_3_pre_act")(x)
-    # residual_block_3: the body's output plus its shortcut branch.
-    body = layers.ZeroPadding2D(
-        padding=((1, 1), (1, 1)),
-        data_format="channels_last",
-        name="residual_block_3_conv1_pad",
-    )(x)
-    body = layers.Conv2D(
-        filters=128,
-        kernel_size=(3, 3),
-        strides=(2, 2),
-        padding="valid",
-        data_format="channels_last",
-        use_bias=False,
-        kernel_initializer=keras.initializers.TruncatedNormal(
-            mean=0.0,
-            stddev=0.06698936571449711,
-        ),
-        name="residual_block_3_conv1",
-    )(body)
-    body = BatchNormUnbiased(
-        axis=-1,
-        momentum=0.9,
-        epsilon=1e-05,
-        center=True,
-        scale=True,
-        name="residual_block_3_norm2",
-    )(body)
-    body = layers.Activation("relu", name="residual_block_3_act2")(body)
-    body = layers.Conv2D(
-        filters=128,
-        kernel_size=(3, 3),
-        strides=(1, 1),
-        padding="same",
-        data_format="channels_last",
-        use_bias=False,
-        kernel_initializer=keras.initializers.TruncatedNormal(
-            mean=0.0,
-            stddev=0.047368634764106514,
-        ),
-        name="residual_block_3_conv2",
-    )(body)
-    shortcut = layers.Conv2D(
-        filters=128,
-        kernel_size=(1, 1),
-        strides=(2, 2),
-        padding="valid",
-        data_format="channels_last",
-        use_bias=False,
-        kernel_initializer=keras.initializers.TruncatedNormal(
-            mean=0.0,
-            stddev=0.20096809714349134,
-        ),
-        name="residual_block_3_proj",
-    )(x)
-    x = layers.Add(name="residual_block_3_add")([body, shortcut])
-    # residual_block_4: the body's output plus the identity.
-    body = BatchNormUnbiased(
-        axis=-1,
-        momentum=0.9,
-        epsilon=1e-05,
-        center=True,
-        scale=True,
-        name="residual_block_4_pre_norm",
-    )(x)
-    body = layers.Activation("relu", name="residual_block_4_pre_act")(body)
-    body = layers.Conv2D(
-        filters=128,
-        kernel_size=(3, 3),
-        strides=(1, 1),
-        padding="same",
-        data_format="channels_last",
-        use_bias=False,
-        kernel_initializer=keras.initializers.TruncatedNormal(
-            mean=0.0,
-            stddev=0.047368634764106514,
-        ),
-        name="residual_block_4_conv1",
-    )(body)
-    body = BatchNormUnbiased(
-        axis=-1,
-        momentum=0.9,
-        epsilon=1e-05,
-        center=True,
-        scale=True,
-        name="residual_block_4_norm2",
-    )(body)
-    body = layers.Activation("relu", name="residual_block_4_act2")(body)
-    body = layers.Conv2D(
-        filters=128,
-        kernel_size=(3, 3),
-        strides=(1, 1),
-        padding="same",
-        data_format="channels_last",
-        use_bias=False,
-        kernel_initializer=keras.initializers.TruncatedNormal(
-            mean=0.0,
-            stddev=0.047368634764106514,
-        ),
-        name="residual_block_4_conv2",
-    )(body)
-    x = layers.Add(name="residual_block_4_add")([body, x])
-    x = BatchNormUnbiased(
-        axis=-1,
-        momentum=0.9,
-        epsilon=1e-05,
-        center=True,
-        scale=True,
-        name="residual_block_5_pre_norm",
-    )(x)
-    x = layers.Activation("relu", name="residual_block_5_pre_act")(x)
-    # residual_block_5: the body's output plus its shortcut branch.
-    body = layers.ZeroPadding2D(
-        padding=((1, 1), (1, 1)),
-        data_format="channels_last",
-        name="residual_block_5_conv1_pad",
-    )(x)
-    body = layers.Conv2D(
-        filters=256,
-        kernel_size=(3, 3),
-        strides=(2, 2),
-        padding="valid",
-        data_format="channels_last",
-        use_bias=False,
-        kernel_initializer=keras.initializers.TruncatedNormal(
-            mean=0.0,
-            stddev=0.047368634764106514,
-        ),
-        name="residual_block_5_conv1",
-    )(body)
-    body = BatchNormUnbiased(
-        axis=-1,
-        momentum=0.9,
-        epsilon=1e-05,
-        center=True,
-        scale=True,
-        name="residual_block_5_norm2",
-    )(body)
-    body = layers.Activation("relu", name="residual_block_5_act2")(body)
-    body = layers.Conv2D(
-        filters=256,
-        kernel_size=(3, 3),
-        strides=(1, 1),
-        padding="same",
-        data_format="channels_last",
-        use_bias=False,
-        kernel_initializer=keras.initializers.TruncatedNormal(
-            mean=0.0,
-            stddev=0.033494682857248555,
-        ),
-        name="residual_block_5_conv2",
-    )(body)
-    shortcut = layers.Conv2D(
-        filters=256,
-        kernel_size=(1, 1),
-        strides=(2, 2),
-        padding="valid",
-        data_format="channels_last",
-        use_bias=False,
-        kernel_initializer=keras.initializers.TruncatedNormal(
-            mean=0.0,
-            stddev=0.14210590429231956,
-        ),
-        name="residual_block_5_proj",
-    )(x)
-    x = layers.Add(name="residual_block_5_add")([body, shortcut])
-    # residual_block_6: the body's output plus the identity.
-    body = BatchNormUnbiased(
-        axis=-1,
-        momentum=0.9,
-        epsilon=1e-05,
-        center=True,
-        scale=True,
-        name="residual_block_6_pre_norm",
-    )(x)
-    body = layers.Activation("relu", name="residual_block_6_pre_act")(body)
-    body = layers.Conv2D(
-        filters=256,
-        kernel_size=(3, 3),
-        strides=(1, 1),
-        padding="same",
-        data_format="channels_last",
-        use_bias=False,
-        kernel_initializer=keras.initializers.TruncatedNormal(
-            mean=0.0,
-            stddev=0.033494682857248555,
-        ),
-        name="residual_block_6_conv1",
-    )(body)
-    body = BatchNormUnbiased(
-        axis=-1,
-        momentum=0.9,
-        epsilon=1e-05,
-        center=True,
-        scale=True,
-        name="residual_block_6_norm2",
-    )(body)
-    body = layers.Activation("relu", name="residual_block_6_act2")(body)
-    body = layers.Conv2D(
-        filters=256,
-        kernel_size=(3, 3),
-        strides=(1, 1),
-        padding="same",
-        data_format="channels_last",
-        use_bias=False,
-        kernel_initializer=keras.initializers.TruncatedNormal(
-            mean=0.0,
-            stddev=0.033494682857248555,
-        ),
-        name="residual_block_6_conv2",
-    )(body)
-    x = layers.Add(name="residual_block_6_add")([body, x])
-    x = BatchNormUnbiased(
-        axis=-1,
-        momentum=0.9,
-        epsilon=1e-05,
-        center=True,
-        scale=True,
-        name="residual_block_7_pre_norm",
-    )(x)
-    x = layers.Activation("relu", name="residual_block_7_pre_act")(x)
-    # residual_block_7: the body's output plus its shortcut branch.
-    body = layers.ZeroPadding2D(
-        padding=((1, 1), (1, 1)),
-        data_format="channels_last",
-        name="residual_block_7_conv1_pad",
-    )(x)
-    body = layers.Conv2D(
-        filters=512,
-        kernel_size=(3, 3),
-        strides=(2, 2),
-        padding="valid",
-        data_format="channels_last",
-        use_bias=False,
-        kernel_initializer=keras.initializers.TruncatedNormal(
-            mean=0.0,
-            stddev=0.033494682857248555,
-        ),
-        name="residual_block_7_conv1",
-    )(body)
-    body = BatchNormUnbiased(
-        axis=-1,
-        momentum=0.9,
-        epsilon=1e-05,
-        center=True,
-        scale=True,
-        name="residual_block_7_norm2",
-    )(body)
-    body = layers.Activation("relu", name="residual_block_7_act2")(body)
-    body = layers.Conv2D(
-        filters=512,
-        kernel_size=(3, 3),
-        strides=(1, 1),
-        padding="same",
-        data_format="channels_last",
-        use_bias=False,
-        kernel_initializer=keras.initializers.TruncatedNormal(
-            mean=0.0,
-            stddev=0.023684317382053257,
-        ),
-        name="residual_block_7_conv2",
-    )(body)
-    shortcut = layers.Conv2D(
-        filters=512,
-        kernel_size=(1, 1),
-        strides=(2, 2),
-        padding="valid",
-        data_format="channels_last",
-        use_bias=False,
-        kernel_initializer=keras.initializers.TruncatedNormal(
-            mean=0.0,
-            stddev=0.10048404857174567,
-        ),
-        name="residual_block_7_proj",
-    )(x)
-    x = layers.Add(name="residual_block_7_add")([body, shortcut])
-    # residual_block_8: the body's output plus the identity.
-    body = BatchNormUnbiased(
-        axis=-1,
-        momentum=0.9,
-        epsilon=1e-05,
-        center=True,
-        scale=True,
-        name="residual_block_8_pre_norm",
-    )(x)
-    body = layers.Activation("relu", name="residual_block_8_pre_act")(body)
-    body = layers.Conv2D(
-        filters=512,
-        kernel_size=(3, 3),
-        strides=(1, 1),
-        padding="same",
-        data_format="channels_last",
-        use_bias=False,
-        kernel_initializer=keras.initializers.TruncatedNormal(
-            mean=0.0,
-            stddev=0.023684317382053257,
-        ),
-        name="residual_block_8_conv1",
-    )(body)
-    body = BatchNormUnbiased(
-        axis=-1,
-        momentum=0.9,
-        epsilon=1e-05,
-        center=True,
-        scale=True,
-        name="residual_block_8_norm2",
-    )(body)
-    body = layers.Activation("relu", name="residual_block_8_act2")(body)
-    body = layers.Conv2D(
-        filters=512,
-        kernel_size=(3, 3),
-        strides=(1, 1),
-        padding="same",
-        data_format="channels_last",
-        use_bias=False,
-        kernel_initializer=keras.initializers.TruncatedNormal(
-            mean=0.0,
-            stddev=0.023684317382053257,
-        ),
-        name="residual_block_8_conv2",
-    )(body)
-    x = layers.Add(name="residual_block_8_add")([body, x])
+    x = residual_block(x, filters=64, name="residual_block_1")
+    x = residual_block(x, filters=64, name="residual_block_2")
+    x = residual_block_with_shortcut(x, filters=128, name="residual_block_3")
+    x = residual_block(x, filters=128, name="residual_block_4")
+    x = residual_block_with_shortcut(x, filters=256, name="residual_block_5")
+    x = residual_block(x, filters=256, name="residual_block_6")
+    x = residual_block_with_shortcut(x, filters=512, name="residual_block_7")
+    x = residual_block(x, filters=512, name="residual_block_8")
     x = BatchNormUnbiased(
         axis=-1,
         momentum=0.9,
@@ -700,9 +417,10 @@ def build_resnet18_preact() -> keras.Model:
     x = layers.Dense(
         units=10,
         use_bias=True,
-        kernel_initializer=keras.initializers.RandomUniform(
-            minval=-0.10721125348377948,
-            maxval=0.10721125348377948,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=1.0,
+            mode="fan_avg",
+            distribution="uniform",
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="dense_1",

@@ -261,9 +261,10 @@ def build_se_cnn() -> keras.Model:
         padding="same",
         data_format="channels_last",
         use_bias=False,
-        kernel_initializer=keras.initializers.TruncatedNormal(
-            mean=0.0,
-            stddev=0.3094106266248576,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=2.0,
+            mode="fan_in",
+            distribution="truncated_normal",
         ),
         name="conv1",
     )(x)
@@ -284,9 +285,10 @@ def build_se_cnn() -> keras.Model:
     x = layers.Dense(
         units=8,
         use_bias=True,
-        kernel_initializer=keras.initializers.TruncatedNormal(
-            mean=0.0,
-            stddev=0.2842118085846391,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=2.0,
+            mode="fan_in",
+            distribution="truncated_normal",
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="se1_reduce",
@@ -295,9 +297,10 @@ def build_se_cnn() -> keras.Model:
     x = layers.Dense(
         units=32,
         use_bias=True,
-        kernel_initializer=keras.initializers.TruncatedNormal(
-            mean=0.0,
-            stddev=0.5684236171692783,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=2.0,
+            mode="fan_in",
+            distribution="truncated_normal",
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="se1_gate",
@@ -319,9 +322,10 @@ def build_se_cnn() -> keras.Model:
         padding="same",
         data_format="channels_last",
         use_bias=False,
-        kernel_initializer=keras.initializers.TruncatedNormal(
-            mean=0.0,
-            stddev=0.09473726952821303,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=2.0,
+            mode="fan_in",
+            distribution="truncated_normal",
         ),
         name="conv2",
     )(x)
@@ -342,9 +346,10 @@ def build_se_cnn() -> keras.Model:
     x = layers.Dense(
         units=16,
         use_bias=True,
-        kernel_initializer=keras.initializers.TruncatedNormal(
-            mean=0.0,
-            stddev=0.20096809714349134,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=2.0,
+            mode="fan_in",
+            distribution="truncated_normal",
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="se2_reduce",
@@ -353,9 +358,10 @@ def build_se_cnn() -> keras.Model:
     x = layers.Dense(
         units=64,
         use_bias=True,
-        kernel_initializer=keras.initializers.TruncatedNormal(
-            mean=0.0,
-            stddev=0.4019361942869827,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=2.0,
+            mode="fan_in",
+            distribution="truncated_normal",
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="se2_gate",
@@ -371,9 +377,10 @@ def build_se_cnn() -> keras.Model:
     x = layers.Dense(
         units=10,
         use_bias=True,
-        kernel_initializer=keras.initializers.TruncatedNormal(
-            mean=0.0,
-            stddev=0.20096809714349134,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=2.0,
+            mode="fan_in",
+            distribution="truncated_normal",
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="dense_1",

@@ -33,9 +33,10 @@ def build_threshold_plain() -> keras.Model:
     x = layers.Dense(
         units=20,
         use_bias=True,
-        kernel_initializer=keras.initializers.RandomUniform(
-            minval=-0.5345224838248488,
-            maxval=0.5345224838248488,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=1.0,
+            mode="fan_avg",
+            distribution="uniform",
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="dense_1",
@@ -44,9 +45,10 @@ def build_threshold_plain() -> keras.Model:
     x = layers.Dense(
         units=1,
         use_bias=True,
-        kernel_initializer=keras.initializers.RandomUniform(
-            minval=-0.5345224838248488,
-            maxval=0.5345224838248488,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=1.0,
+            mode="fan_avg",
+            distribution="uniform",
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="dense_2",

@@ -258,9 +258,10 @@ def build_vgg11_bn() -> keras.Model:
         padding="same",
         data_format="channels_last",
         use_bias=False,
-        kernel_initializer=keras.initializers.TruncatedNormal(
-            mean=0.0,
-            stddev=0.3094106266248576,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=2.0,
+            mode="fan_in",
+            distribution="truncated_normal",
         ),
         name="conv2d_1",
     )(x)
@@ -287,9 +288,10 @@ def build_vgg11_bn() -> keras.Model:
         padding="same",
         data_format="channels_last",
         use_bias=False,
-        kernel_initializer=keras.initializers.TruncatedNormal(
-            mean=0.0,
-            stddev=0.06698936571449711,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=2.0,
+            mode="fan_in",
+            distribution="truncated_normal",
         ),
         name="conv2d_2",
     )(x)
@@ -316,9 +318,10 @@ def build_vgg11_bn() -> keras.Model:
         padding="same",
         data_format="channels_last",
         use_bias=False,
-        kernel_initializer=keras.initializers.TruncatedNormal(
-            mean=0.0,
-            stddev=0.047368634764106514,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=2.0,
+            mode="fan_in",
+            distribution="truncated_normal",
         ),
         name="conv2d_3",
     )(x)
@@ -338,9 +341,10 @@ def build_vgg11_bn() -> keras.Model:
         padding="same",
         data_format="channels_last",
         use_bias=False,
-        kernel_initializer=keras.initializers.TruncatedNormal(
-            mean=0.0,
-            stddev=0.033494682857248555,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=2.0,
+            mode="fan_in",
+            distribution="truncated_normal",
         ),
         name="conv2d_4",
     )(x)
@@ -367,9 +371,10 @@ def build_vgg11_bn() -> keras.Model:
         padding="same",
         data_format="channels_last",
         use_bias=False,
-        kernel_initializer=keras.initializers.TruncatedNormal(
-            mean=0.0,
-            stddev=0.033494682857248555,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=2.0,
+            mode="fan_in",
+            distribution="truncated_normal",
         ),
         name="conv2d_5",
     )(x)
@@ -389,9 +394,10 @@ def build_vgg11_bn() -> keras.Model:
         padding="same",
         data_format="channels_last",
         use_bias=False,
-        kernel_initializer=keras.initializers.TruncatedNormal(
-            mean=0.0,
-            stddev=0.023684317382053257,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=2.0,
+            mode="fan_in",
+            distribution="truncated_normal",
         ),
         name="conv2d_6",
     )(x)
@@ -418,9 +424,10 @@ def build_vgg11_bn() -> keras.Model:
         padding="same",
         data_format="channels_last",
         use_bias=False,
-        kernel_initializer=keras.initializers.TruncatedNormal(
-            mean=0.0,
-            stddev=0.023684317382053257,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=2.0,
+            mode="fan_in",
+            distribution="truncated_normal",
         ),
         name="conv2d_7",
     )(x)
@@ -440,9 +447,10 @@ def build_vgg11_bn() -> keras.Model:
         padding="same",
         data_format="channels_last",
         use_bias=False,
-        kernel_initializer=keras.initializers.TruncatedNormal(
-            mean=0.0,
-            stddev=0.023684317382053257,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=2.0,
+            mode="fan_in",
+            distribution="truncated_normal",
         ),
         name="conv2d_8",
     )(x)
@@ -467,9 +475,10 @@ def build_vgg11_bn() -> keras.Model:
     x = layers.Dense(
         units=512,
         use_bias=True,
-        kernel_initializer=keras.initializers.TruncatedNormal(
-            mean=0.0,
-            stddev=0.07105295214615978,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=2.0,
+            mode="fan_in",
+            distribution="truncated_normal",
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="dense_1",
@@ -479,9 +488,10 @@ def build_vgg11_bn() -> keras.Model:
     x = layers.Dense(
         units=512,
         use_bias=True,
-        kernel_initializer=keras.initializers.TruncatedNormal(
-            mean=0.0,
-            stddev=0.07105295214615978,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=2.0,
+            mode="fan_in",
+            distribution="truncated_normal",
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="dense_2",
@@ -491,9 +501,10 @@ def build_vgg11_bn() -> keras.Model:
     x = layers.Dense(
         units=10,
         use_bias=True,
-        kernel_initializer=keras.initializers.TruncatedNormal(
-            mean=0.0,
-            stddev=0.07105295214615978,
+        kernel_initializer=keras.initializers.VarianceScaling(
+            scale=2.0,
+            mode="fan_in",
+            distribution="truncated_normal",
         ),
         bias_initializer=keras.initializers.Constant(value=0.0),
         name="dense_3",
