@@ -31,7 +31,13 @@ SPECS = {"cifar_cnn": 32, "resnet18": 16}  # spec -> batch size
 
 
 def pair(backend: str, spec_name: str, hand_written: object) -> list[tuple[str, object]]:
-    generated = normspec.build(HERE.parent / "specs" / f"{spec_name}.yaml", backend)
+    """The generated model with the spec's initial weights (its input statistics set: a model
+    whose ``standardize`` is not fitted refuses to run) and the hand-written one."""
+    from normspec.backends import get_backend
+
+    spec = normspec.load(HERE.parent / "specs" / f"{spec_name}.yaml")
+    generated = normspec.build(spec, backend)
+    get_backend(backend).set_weights(generated, spec, normspec.init_weights(spec))
     return [("generated", generated), ("hand-written", hand_written)]
 
 
