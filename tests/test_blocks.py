@@ -13,8 +13,9 @@ import normspec
 from conftest import ROOT
 from normspec import reference
 from normspec.backends import blocks, get_backend
-from normspec.backends.block_classes import Statement, parametrize
 from normspec.backends.codegen import Raw, call
+from normspec.backends.recording import Statement
+from normspec.backends.templates import parametrize
 from normspec.ir import ops as ir
 from normspec.ir.nodes import GraphNode
 from test_backends_shared import available

@@ -15,11 +15,13 @@ import ast
 from typing import Any
 
 from normspec.backends import block_classes
-from normspec.backends.block_classes import ClassWriter, Template
+from normspec.backends.block_classes import ClassWriter
 from normspec.backends.codegen import INDENT
 from normspec.backends.flax import helpers
 from normspec.backends.flax.emitter import PRECISION, PRINTERS, RNGS
 from normspec.backends.printing import Builder
+from normspec.backends.recording import lay_out
+from normspec.backends.templates import Template
 
 POSITIONAL = {
     "nnx.Linear": ("in_features", "out_features"),
@@ -62,9 +64,9 @@ def _source(builder: Builder, template: Template, name: str) -> str:
     args = ["self", *args, *(["*", *extra] if extra else [])]
     lines += [f"{INDENT}def __init__(", *(f"{pad}{a}," for a in args), f"{INDENT}) -> None:"]
     init, forward = block_classes.sections(template)
-    lines += block_classes.lay_out(builder, init) or [f"{pad}pass"]
+    lines += lay_out(builder, init) or [f"{pad}pass"]
     lines += ["", f"{INDENT}def __call__(self, x: jax.Array) -> jax.Array:"]
-    lines += [*block_classes.lay_out(builder, forward), f"{pad}return x"]
+    lines += [*lay_out(builder, forward), f"{pad}return x"]
     return "\n".join(lines)
 
 

@@ -18,10 +18,12 @@ import re
 from typing import Any
 
 from normspec.backends import block_classes
-from normspec.backends.block_classes import NAME, ClassWriter, Template
+from normspec.backends.block_classes import ClassWriter
 from normspec.backends.codegen import INDENT, LINE_LENGTH, Call
 from normspec.backends.keras.emitter import PRINTERS
 from normspec.backends.printing import Builder, Site
+from normspec.backends.recording import lay_out
+from normspec.backends.templates import NAME, Template
 
 POSITIONAL = {"layers.Dropout": ("rate",)}
 """The positional parameters of the Keras layers the printers pass numbers to (most take
@@ -50,7 +52,7 @@ def _source(builder: Builder, template: Template, name: str) -> str:
         )
     doc = block_classes.class_docstring(template)
     _, forward = block_classes.sections(template)
-    lines = [head, *doc, *block_classes.lay_out(builder, forward), f"{INDENT}return x"]
+    lines = [head, *doc, *lay_out(builder, forward), f"{INDENT}return x"]
     return "\n".join(lines) + "\n"
 
 

@@ -14,9 +14,11 @@ import ast
 from typing import Any
 
 from normspec.backends import block_classes, blocks
-from normspec.backends.block_classes import ClassWriter, Template
+from normspec.backends.block_classes import ClassWriter
 from normspec.backends.codegen import INDENT, Call, Raw, statement
 from normspec.backends.printing import Builder
+from normspec.backends.recording import lay_out
+from normspec.backends.templates import Template
 from normspec.backends.torch import helpers
 from normspec.backends.torch.dialect import DTYPE
 from normspec.backends.torch.emitter import PRINTERS
@@ -61,9 +63,9 @@ def _source(builder: Builder, template: Template, name: str) -> str:
     lines += statement("", Call("def __init__", tuple((None, a) for a in args)), " -> None:", 1)
     lines.append(f"{pad}super().__init__()")
     init, forward = block_classes.sections(template)
-    lines += block_classes.lay_out(builder, init)
+    lines += lay_out(builder, init)
     lines += ["", f"{INDENT}def forward(self, x: torch.Tensor) -> torch.Tensor:"]
-    lines += [*block_classes.lay_out(builder, forward), f"{pad}return x"]
+    lines += [*lay_out(builder, forward), f"{pad}return x"]
     return "\n".join(lines)
 
 

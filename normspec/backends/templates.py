@@ -1,0 +1,203 @@
+"""Classes with parameters: the statements of several blocks (recorded, see
+:mod:`normspec.backends.recording`) that are the same but for numbers become one
+:class:`Template`, each number that differs between them a constructor parameter, one per
+distinct sequence of values across the blocks (in a basic block without projection the
+convolutions' input and output channels and the norms' features are one ``channels``), named
+after the argument it fills. Where layers keep the spec's names (Keras), a layer name that is
+each block's name plus one suffix becomes ``f"{name}<suffix>"``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from normspec.backends.blocks import Instance
+from normspec.backends.codegen import Call, Raw
+from normspec.backends.recording import Statement
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _is_leaf(value: Any) -> bool:
+    """A number or a string: what may differ between the instances of one class."""
+    return _is_number(value) or isinstance(value, str)
+
+
+@dataclass(frozen=True)
+class Slot:
+    """Where a number sits: the call it is an argument of, and the argument."""
+
+    func: str
+    key: str | None
+    position: int
+
+
+def _numbers(value: Any, where: Slot | None = None) -> Iterator[tuple[Slot | None, Any]]:
+    """Every leaf (number or string) of ``value`` in order, with where it sits."""
+    if _is_leaf(value):
+        yield where, value
+    elif isinstance(value, Call):
+        position = 0
+        for key, arg in value.args:
+            yield from _numbers(arg, Slot(value.func, key, position))
+            position += key is None
+    elif isinstance(value, tuple | list):
+        for item in value:
+            yield from _numbers(item, where)
+
+
+def _substitute(value: Any, numbers: Iterator[Any]) -> Any:
+    """``value`` with its leaves replaced, in order, by the next of ``numbers``."""
+    if _is_leaf(value):
+        return next(numbers)
+    if isinstance(value, Call):
+        return Call(value.func, tuple((k, _substitute(v, numbers)) for k, v in value.args))
+    if isinstance(value, tuple | list):
+        return type(value)(_substitute(v, numbers) for v in value)
+    return value
+
+
+def skeleton(items: Iterable[Statement | str], name: str | None = None) -> tuple[Any, ...]:
+    """``items`` with every number masked, and every string naming the instance ``name`` (a
+    layer name ``<name>_conv1`` where layers keep the spec's names): instances with equal
+    skeletons share a class."""
+
+    def masked(value: Any) -> Any:
+        if _is_number(value):
+            return Raw("#")
+        if name is not None and isinstance(value, str) and _suffix(value, name) is not None:
+            return Raw("#name" + value[len(name) :])
+        return value
+
+    def walk(value: Any) -> Any:
+        return _substitute(value, (masked(leaf) for _, leaf in list(_numbers(value))))
+
+    return tuple(
+        Statement(i.prefix, walk(i.value), i.suffix) if isinstance(i, Statement) else i
+        for i in items
+    )
+
+
+def _suffix(text: str, name: str) -> str | None:
+    """``_conv1`` for ``<name>_conv1``, ``""`` for ``name`` itself, else None."""
+    if text == name:
+        return ""
+    return text[len(name) :] if text.startswith(name + "_") else None
+
+
+NAME = "name"
+"""The parameter of a block function (Keras) that holds the instance's name."""
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    annotation: str
+    values: tuple[Any, ...]
+    """Its value in each instance, in the order of the template's instances."""
+
+
+@dataclass(frozen=True)
+class Template:
+    """A class shared by instances: its statements (numbers that differ are parameters)."""
+
+    instances: tuple[Instance, ...]
+    statements: tuple[Statement | str, ...]
+    parameters: tuple[Parameter, ...]
+    named: bool = False
+    """Whether its statements name layers after the instance (``f"{name}_conv1"``)."""
+
+    def arguments(self, index: int) -> dict[str, Any]:
+        """The constructor's arguments for the ``index``-th instance."""
+        return {p.name: p.values[index] for p in self.parameters}
+
+
+def parametrize(
+    instances: tuple[Instance, ...],
+    recorded: list[list[Statement | str]],
+    positional: Callable[[str], tuple[str, ...]],
+    reserved: frozenset[str],
+    *,
+    named: bool = False,
+) -> Template:
+    """One template for ``instances``, whose statements (``recorded``, one list per instance)
+    have equal skeletons. ``positional`` names a call's positional parameters; a parameter
+    takes none of ``reserved``. With ``named`` (layers keep the spec's names), a string that
+    is each instance's name plus one suffix becomes ``f"{name}<suffix>"``."""
+    slots = [slot for item in recorded[0] for slot, _ in _item_slots(item)]
+    rows = [[n for item in items for _, n in _item_slots(item)] for items in recorded]
+    columns = list(zip(*rows, strict=True))
+    keys = [tuple((type(v).__name__, v) for v in column) for column in columns]
+    groups: dict[tuple[Any, ...], list[str]] = {}
+    replacements: list[Any] = []
+    for slot, key, column in zip(slots, keys, columns, strict=True):
+        suffixes = {
+            _suffix(v, i.name) if isinstance(v, str) else None
+            for v, i in zip(column, instances if named else (), strict=False)
+        }
+        if len(suffixes) == 1 and None not in suffixes:
+            suffix = suffixes.pop()
+            replacements.append(Raw(f'f"{{{NAME}}}{suffix}"' if suffix else NAME))
+        elif len(set(key)) == 1:
+            replacements.append(column[0])
+        else:
+            groups.setdefault(key, []).append(_slot_name(slot, positional))
+            replacements.append(key)
+    names = _unique([_choose(found) for found in groups.values()], reserved | {NAME})
+    name_of = dict(zip(groups, names, strict=True))
+    parameters = tuple(
+        Parameter(name, _annotation(key), tuple(v for _, v in key)) for key, name in name_of.items()
+    )
+    leaves = iter(Raw(name_of[r]) if isinstance(r, tuple) else r for r in replacements)
+    statements = tuple(
+        Statement(i.prefix, _substitute(i.value, leaves), i.suffix)
+        if isinstance(i, Statement)
+        else i
+        for i in recorded[0]
+    )
+    return Template(instances, statements, parameters, named)
+
+
+def _annotation(key: tuple[tuple[str, Any], ...]) -> str:
+    return "float" if any(kind == "float" for kind, _ in key) else "int"
+
+
+def _item_slots(item: Statement | str) -> list[tuple[Slot | None, Any]]:
+    return list(_numbers(item.value)) if isinstance(item, Statement) else []
+
+
+def _slot_name(slot: Slot | None, positional: Callable[[str], tuple[str, ...]]) -> str:
+    if slot is None:
+        return "value"
+    if slot.key is not None:
+        return slot.key
+    names = positional(slot.func)
+    return names[slot.position] if slot.position < len(names) else "value"
+
+
+_PREFERRED = ("channels", "features", "in_channels", "out_channels", "in_features", "out_features")
+
+
+def _choose(names: list[str]) -> str:
+    """A basic block's ``in_channels`` and ``out_channels`` that are one parameter are
+    ``channels``; otherwise the preferred name, else the first."""
+    for stem in ("channels", "features"):
+        if {f"in_{stem}", f"out_{stem}"} <= set(names):
+            return stem
+    for name in _PREFERRED:
+        if name in names:
+            return name
+    return names[0]
+
+
+def _unique(names: list[str], reserved: frozenset[str]) -> list[str]:
+    out: list[str] = []
+    for name in names:
+        candidate, n = name, 2
+        while candidate in out or candidate in reserved:
+            candidate, n = f"{name}_{n}", n + 1
+        out.append(candidate)
+    return out
