@@ -224,3 +224,15 @@ def test_keras_layers_of_a_block_function_keep_the_specs_names() -> None:
     expected, _ = reference.forward(spec, weights, x, train=False)
     for name in ("residual_block_2_proj_bn", "residual_block_2", "residual_1_conv2d_1_elu"):
         np.testing.assert_allclose(outputs[name], expected[name], rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("name", ["x", "padding_pairs", "type", "build_case", "inputs"])
+def test_a_keras_block_function_takes_no_name_the_module_uses(name: str) -> None:
+    """Not a variable, a helper the module may define, its builder, a keyword or a builtin."""
+    from parity_cases import make_spec
+
+    layers = f"- residual_block: {{filters: 4, name: {name}_1}}\n"
+    layers += f"- residual_block: {{filters: 4, name: {name}_2}}"
+    source = get_backend("keras").emit(make_spec("[8, 8, 4]", layers))
+    assert f"def {name}2(x: keras.KerasTensor" in source
+    assert f'x = {name}2(x, name="{name}_2")' in source

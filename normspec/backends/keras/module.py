@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ast
+import builtins
+import keyword
 import textwrap
 from dataclasses import dataclass
 
@@ -42,11 +45,30 @@ def block_instances(spec: CanonicalSpec) -> list[blocks.Instance]:
     return [i for i in found if i.last != spec.nodes[-1].name]
 
 
+def _function_names(spec: CanonicalSpec) -> set[str]:
+    """Names a block function cannot take: the module's helpers, builders, imports and
+    variables, Python's keywords and builtins."""
+    module = {builder_name(spec), PROBABILITY_MODEL, "keras", "layers", "ops", "math", "x"}
+    defined = {
+        node.name
+        for h in HELPERS
+        for node in ast.parse(helper_source(h)).body
+        if isinstance(node, ast.FunctionDef | ast.ClassDef)
+    }
+    return {*defined, *module, "inputs", *keyword.kwlist, *dir(builtins)}
+
+
+def class_spelling(name: str) -> str:
+    """``padding_pairs`` -> ``PaddingPairs``: the class name a block function would be named
+    after (:func:`normspec.backends.keras.blocks.function_name` is its inverse)."""
+    return "".join(part[:1].upper() + part[1:] for part in name.split("_"))
+
+
 def generate(spec: CanonicalSpec) -> KerasModule:
     names.check_names(spec, "keras")
     builder = Builder(spec, DIALECT, names.Names(spec, taken=RESERVED))
     logits = returns_logits(spec)
-    taken = {*HELPERS, "Model", "Input"}
+    taken = {*HELPERS, *(class_spelling(n) for n in _function_names(spec))}
     classes = block_classes.block_classes(
         spec, block_instances(spec), builder, WRITER, taken, limit=lambda instance: 40
     )
