@@ -236,3 +236,16 @@ def test_a_keras_block_function_takes_no_name_the_module_uses(name: str) -> None
     source = get_backend("keras").emit(make_spec("[8, 8, 4]", layers))
     assert f"def {name}2(x: keras.KerasTensor" in source
     assert f'x = {name}2(x, name="{name}_2")' in source
+
+
+def test_conventions_of_layers_inside_blocks_are_explained_in_the_module_docstring() -> None:
+    """A spec whose batch norms and padded convolutions are all inside blocks still gets the
+    notes on Flax's BatchNorm momentum and Keras' padding in its docstring."""
+    from parity_cases import make_spec
+
+    layers = "- residual_block: {filters: 4}\n- residual_block: {filters: 8, strides: 2}"
+    spec = make_spec("[8, 8, 4]", layers)
+    flax_doc = get_backend("flax").emit(spec).split('"""')[1]
+    keras_doc = get_backend("keras").emit(spec).split('"""')[1]
+    assert "BatchNorm ``momentum`` is Flax's weight of the old running value" in flax_doc
+    assert 'padding="same"' in keras_doc

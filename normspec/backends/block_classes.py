@@ -99,6 +99,8 @@ def block_classes(
             rec = recorders[instances.index(instance)]
             uses.append(_use(builder, writer, instance, layer, rec))
     sources = [writer.source(builder, t, n) for t, n in zip(templates, names, strict=True)]
+    for rec in recorders:  # conventions the module docstring explains
+        builder.notes.update(rec.notes)
     used = {h for rec in recorders for h in rec.helpers}
     return Blocks(sources, uses, used)
 
