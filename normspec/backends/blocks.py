@@ -12,11 +12,13 @@ Which instances share a class, and its parameters, is :mod:`normspec.backends.bl
 
 from __future__ import annotations
 
+import keyword
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from normspec.ir import ops as ir
+from normspec.ir.constraints import RESERVED_NAMES, is_identifier
 from normspec.ir.nodes import INPUT, GraphNode
 
 ADD = "add"
@@ -56,9 +58,40 @@ class Instance:
         return tuple(out)
 
 
-def instances(nodes: tuple[GraphNode, ...], allowed: Callable[[str], bool]) -> list[Instance]:
+def instances(
+    nodes: tuple[GraphNode, ...], allowed: Callable[[str], bool], *, head: bool = False
+) -> list[Instance]:
     """The instances of ``nodes`` whose local names ``allowed`` accepts (a name a class
-    attribute can take); a residual that is not one is printed inline."""
+    attribute can take), but with ``head`` none holding the last node (the final activation a
+    model's ``logits`` leaves out); a residual that is not one is printed inline."""
+    found = _instances(nodes, allowed)
+    return [i for i in found if i.last != nodes[-1].name] if head else found
+
+
+def attribute_rule(
+    reserved: frozenset[str], max_length: int | None = None
+) -> Callable[[str], bool]:
+    """Whether a layer of a block's class can be called ``name``: an identifier, no keyword,
+    none of the framework module's attributes (``reserved``), at most ``max_length`` long."""
+
+    def allowed(name: str) -> bool:
+        return (
+            is_identifier(name)
+            and not keyword.iskeyword(name)
+            and name not in reserved
+            and name not in RESERVED_NAMES
+            and (max_length is None or len(name) <= max_length)
+        )
+
+    return allowed
+
+
+def camel(name: str) -> str:
+    """``residual_block`` -> ``ResidualBlock``."""
+    return "".join(part[:1].upper() + part[1:] for part in name.split("_") if part)
+
+
+def _instances(nodes: tuple[GraphNode, ...], allowed: Callable[[str], bool]) -> list[Instance]:
     readers: dict[str, set[str]] = {}
     for node in nodes:
         for name in node.inputs:
@@ -117,8 +150,7 @@ def _instance(
 
 def class_base(instance: Instance) -> str:
     """``residual_block_3`` -> ``ResidualBlock``."""
-    stem = re.sub(r"_\d+$", "", instance.name)
-    return "".join(part[:1].upper() + part[1:] for part in stem.split("_") if part)
+    return camel(re.sub(r"_\d+$", "", instance.name))
 
 
 def class_names(firsts: list[Instance], taken: set[str], limits: list[int]) -> list[str]:

@@ -8,6 +8,7 @@ each block's name plus one suffix becomes ``f"{name}<suffix>"``."""
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -167,6 +168,19 @@ def _annotation(key: tuple[tuple[str, Any], ...]) -> str:
 
 def _item_slots(item: Statement | str) -> list[tuple[Slot | None, Any]]:
     return list(_numbers(item.value)) if isinstance(item, Statement) else []
+
+
+def parameters_of(source: str | None, name: str) -> tuple[str, ...]:
+    """The positional parameters of the class (of its ``__init__``) or function ``name`` that
+    ``source`` defines (a helper's text), none without it: what a number passed to it is
+    called."""
+    if source is None:
+        return ()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.FunctionDef) and node.name in ("__init__", name):
+            skip = 1 if node.name == "__init__" else 0
+            return tuple(arg.arg for arg in node.args.args[skip:])
+    return ()
 
 
 def _slot_name(slot: Slot | None, positional: Callable[[str], tuple[str, ...]]) -> str:

@@ -11,7 +11,6 @@ residual's attribute.
 
 from __future__ import annotations
 
-import ast
 from typing import Any
 
 from normspec.backends import block_classes
@@ -21,7 +20,7 @@ from normspec.backends.flax import helpers
 from normspec.backends.flax.emitter import PRECISION, PRINTERS, RNGS
 from normspec.backends.printing import Builder
 from normspec.backends.recording import lay_out
-from normspec.backends.templates import Template
+from normspec.backends.templates import Template, parameters_of
 
 POSITIONAL = {
     "nnx.Linear": ("in_features", "out_features"),
@@ -39,13 +38,8 @@ def positional(func: str) -> tuple[str, ...]:
     """The positional parameters of ``func``: an ``nnx`` layer or a helper."""
     if func in POSITIONAL:
         return POSITIONAL[func]
-    if func not in helpers.HELPERS:
-        return ()
-    for node in ast.walk(ast.parse(helpers.helper_source(func))):
-        if isinstance(node, ast.FunctionDef) and node.name in ("__init__", func):
-            skip = 1 if node.name == "__init__" else 0
-            return tuple(arg.arg for arg in node.args.args[skip:])
-    return ()
+    source = helpers.helper_source(func) if func in helpers.HELPERS else None
+    return parameters_of(source, func)
 
 
 def _arguments(template: Template) -> dict[str, Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import keyword
 import textwrap
 from dataclasses import dataclass
 
@@ -13,7 +12,6 @@ from normspec.backends.flax.blocks import WRITER
 from normspec.backends.flax.dialect import DIALECT, MAX_NAME, MODULE_ATTRIBUTES
 from normspec.backends.flax.emitter import PRINTERS
 from normspec.backends.printing import Builder, emit_nodes
-from normspec.ir.constraints import RESERVED_NAMES, is_identifier
 from normspec.ir.graph import CanonicalSpec
 from normspec.ir.ops import Shape
 from normspec.ir.output_checks import logits_head, returns_logits
@@ -41,22 +39,12 @@ def class_name(spec: CanonicalSpec) -> str:
 
 
 def block_instances(spec: CanonicalSpec) -> list[blocks.Instance]:
-    """The residuals written as blocks (:mod:`normspec.backends.flax.blocks`): all but one
-    holding the final activation that ``logits()`` leaves out."""
-    found = blocks.instances(spec.nodes, _attribute)
-    if logits_head(spec) is None:
-        return found
-    return [i for i in found if i.last != spec.nodes[-1].name]
-
-
-def _attribute(name: str) -> bool:
-    """Whether a layer of a block's class can be called ``name``."""
-    return (
-        is_identifier(name)
-        and not keyword.iskeyword(name)
-        and name not in MODULE_ATTRIBUTES
-        and name not in RESERVED_NAMES
-        and len(name) <= MAX_NAME
+    """The residuals written as blocks: all but one holding the final activation that
+    ``logits()`` leaves out."""
+    return blocks.instances(
+        spec.nodes,
+        blocks.attribute_rule(MODULE_ATTRIBUTES, MAX_NAME),
+        head=logits_head(spec) is not None,
     )
 
 

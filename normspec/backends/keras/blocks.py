@@ -15,10 +15,10 @@ the model's layers, weights and captured outputs are those of a model written in
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from normspec.backends import block_classes
 from normspec.backends.block_classes import ClassWriter
+from normspec.backends.blocks import Instance
 from normspec.backends.codegen import INDENT, LINE_LENGTH, Call
 from normspec.backends.keras.emitter import PRINTERS
 from normspec.backends.printing import Builder, Site
@@ -35,7 +35,7 @@ def function_name(class_name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", class_name).lower()
 
 
-def _instantiate(site: Site, instance: Any, layer: Call) -> None:
+def _instantiate(site: Site, instance: Instance, layer: Call) -> None:
     func = function_name(layer.func)
     args = ((None, site.x), *layer.args, (NAME, instance.name))
     site.result(Call(func, args))

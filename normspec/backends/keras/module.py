@@ -39,10 +39,7 @@ class KerasModule:
 def block_instances(spec: CanonicalSpec) -> list[blocks.Instance]:
     """The residuals written as block functions (:mod:`normspec.backends.keras.blocks`): all
     but one holding the final activation that the probability model adds."""
-    found = blocks.instances(spec.nodes, lambda name: True)
-    if not returns_logits(spec):
-        return found
-    return [i for i in found if i.last != spec.nodes[-1].name]
+    return blocks.instances(spec.nodes, lambda name: True, head=returns_logits(spec))
 
 
 def _function_names(spec: CanonicalSpec) -> set[str]:
@@ -58,17 +55,11 @@ def _function_names(spec: CanonicalSpec) -> set[str]:
     return {*defined, *module, "inputs", *keyword.kwlist, *dir(builtins)}
 
 
-def class_spelling(name: str) -> str:
-    """``padding_pairs`` -> ``PaddingPairs``: the class name a block function would be named
-    after (:func:`normspec.backends.keras.blocks.function_name` is its inverse)."""
-    return "".join(part[:1].upper() + part[1:] for part in name.split("_"))
-
-
 def generate(spec: CanonicalSpec) -> KerasModule:
     names.check_names(spec, "keras")
     builder = Builder(spec, DIALECT, names.Names(spec, taken=RESERVED))
     logits = returns_logits(spec)
-    taken = {*HELPERS, *(class_spelling(n) for n in _function_names(spec))}
+    taken = {*HELPERS, *map(blocks.camel, _function_names(spec))}
     classes = block_classes.block_classes(
         spec, block_instances(spec), builder, WRITER, taken, limit=lambda instance: 40
     )

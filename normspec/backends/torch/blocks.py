@@ -10,7 +10,6 @@ so its weights are ``residual_block_3.conv1.weight`` in ``state_dict``. The mode
 
 from __future__ import annotations
 
-import ast
 from typing import Any
 
 from normspec.backends import block_classes, blocks
@@ -18,7 +17,7 @@ from normspec.backends.block_classes import ClassWriter
 from normspec.backends.codegen import INDENT, Call, Raw, statement
 from normspec.backends.printing import Builder
 from normspec.backends.recording import lay_out
-from normspec.backends.templates import Template
+from normspec.backends.templates import Template, parameters_of
 from normspec.backends.torch import helpers
 from normspec.backends.torch.dialect import DTYPE
 from normspec.backends.torch.emitter import PRINTERS
@@ -42,12 +41,7 @@ def positional(func: str) -> tuple[str, ...]:
     if func in POSITIONAL:
         return POSITIONAL[func]
     helper = helpers.HELPERS.get(func)
-    if helper is None:
-        return ()
-    for node in ast.walk(ast.parse(helper.source)):
-        if isinstance(node, ast.FunctionDef) and node.name == "__init__":
-            return tuple(arg.arg for arg in node.args.args[1:])
-    return ()
+    return parameters_of(None if helper is None else helper.source, func)
 
 
 def _arguments(template: Template) -> dict[str, Any]:

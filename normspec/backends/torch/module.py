@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import keyword
 import textwrap
 
 from normspec import __version__
@@ -15,7 +14,6 @@ from normspec.backends.torch.dialect import DIALECT
 from normspec.backends.torch.emitter import PRINTERS
 from normspec.errors import BackendError
 from normspec.ir import ops as ir
-from normspec.ir.constraints import RESERVED_NAMES, is_identifier
 from normspec.ir.graph import CanonicalSpec
 from normspec.ir.ops import Shape
 from normspec.ir.output_checks import logits_head, returns_logits
@@ -58,21 +56,10 @@ def torch_shape(shape: Shape) -> str:
 
 
 def block_instances(spec: CanonicalSpec) -> list[blocks.Instance]:
-    """The residuals written as blocks (:mod:`normspec.backends.torch.blocks`): all but one
-    holding the final activation that ``logits()`` leaves out."""
-    found = blocks.instances(spec.nodes, _attribute)
-    if logits_head(spec) is None:
-        return found
-    return [i for i in found if i.last != spec.nodes[-1].name]
-
-
-def _attribute(name: str) -> bool:
-    """Whether a layer of a block's class can be called ``name``."""
-    return (
-        is_identifier(name)
-        and not keyword.iskeyword(name)
-        and name not in MODULE_ATTRIBUTES
-        and name not in RESERVED_NAMES
+    """The residuals written as blocks: all but one holding the final activation that
+    ``logits()`` leaves out."""
+    return blocks.instances(
+        spec.nodes, blocks.attribute_rule(MODULE_ATTRIBUTES), head=logits_head(spec) is not None
     )
 
 
