@@ -32,7 +32,27 @@ def layer_list_schema(defs: dict[str, Any]) -> dict[str, Any]:
     bare = [k for k, (model, _) in m.LAYER_KINDS.items() if not _required(model)]
     items: list[dict[str, Any]] = [{"enum": bare}]
     items += [_layer_schema(kind, defs) for kind in m.LAYER_KINDS]
+    items += _block_use_schemas()
     return {"type": "array", "minItems": 1, "items": {"anyOf": items}}
+
+
+def _block_use_schemas() -> list[dict[str, Any]]:
+    """A use of one of the spec's blocks: a name that is no layer kind, bare or with its
+    parameters (which blocks a spec defines, a schema cannot say)."""
+    name = {
+        "type": "string",
+        "pattern": "^[A-Za-z][A-Za-z0-9_]*$",
+        "not": {"enum": list(m.LAYER_KINDS)},
+    }
+    return [
+        name,
+        {
+            "type": "object",
+            "minProperties": 1,
+            "maxProperties": 1,
+            "propertyNames": name,
+        },
+    ]
 
 
 def _required(model: type[m.LayerBase]) -> list[str]:
@@ -45,6 +65,15 @@ def language_schema(defs: dict[str, Any]) -> dict[str, Any]:
     schema = m.SpecHeader.model_json_schema(ref_template="#/$defs/{model}")
     _merge(defs, schema.pop("$defs", {}))
     schema["properties"]["layers"] = layer_list_schema(defs)
+    block = m.BlockDefinition.model_json_schema(ref_template="#/$defs/{model}")
+    # a block's layers hold $parameters where numbers go: only their list is checked here
+    block["properties"]["layers"] = {"type": "array", "minItems": 1}
+    defs["block_definition"] = block
+    schema["properties"]["blocks"] = {
+        "type": "object",
+        "propertyNames": {"pattern": "^[A-Za-z][A-Za-z0-9_]*$"},
+        "additionalProperties": {"$ref": "#/$defs/block_definition"},
+    }
     schema["required"] = sorted({*schema.get("required", []), "layers"})
     schema["additionalProperties"] = False
     # The nested residual body/shortcut lists accept the same layer items.

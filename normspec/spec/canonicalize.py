@@ -13,7 +13,7 @@ from normspec.ir.graph import FORMAT_VERSION, CanonicalSpec, InputSpec, OutputSp
 from normspec.ir.nodes import GraphNode
 from normspec.ir.output_checks import logits_head, logits_problem
 from normspec.loader import Document, load_yaml, read_source
-from normspec.spec import hints
+from normspec.spec import blocks, hints
 from normspec.spec import models as m
 from normspec.spec import ops_builder as build
 from normspec.spec.branches import Lowered
@@ -54,6 +54,13 @@ class Canonicalizer:
         self.wiring = Wiring(doc, self.problems, set())
         self.lowered_name: str | None = None
         """The name of the layer lowered last."""
+        self.blocks: dict[str, blocks.Definition] = {}
+        self.within = ""
+        """``<use>_`` inside a use of a block: what the names of its ops begin with."""
+        self.expanding: list[str] = []
+        """The blocks being lowered, outermost first."""
+        self.branch_depth = 0
+        """How many residual branches the layer being lowered is inside."""
 
     # --- entry point ---------------------------------------------------------------------------
 
@@ -69,6 +76,8 @@ class Canonicalizer:
         defaults = header.defaults if header else self.recover(m.Defaults, data.get("defaults"))
         self.defaults = defaults or m.Defaults()
         self.explicit = set(_explicit_names(layers_data or []))
+        self.blocks = blocks.definitions(data.get("blocks"), self.doc, self.problems)
+        self.items.blocks = set(self.blocks)
         self.wiring.later = set(self.explicit)
         index = head_index(layers_data or [])
         self.head = None if index is None else ("layers", index)
@@ -81,9 +90,10 @@ class Canonicalizer:
         if layers_data:
             self.top_level(layers_data)
             wiring.check_reached()
+            self.check_blocks_used()
         self.check_total_params(wiring.nodes)
         if self.problems or self.doc.problems or header is None:
-            raise SpecError(self.doc.problems + self.unrelated_to_reading())
+            raise SpecError(blocks.once(self.doc.problems + self.unrelated_to_reading()))
         ops = [node.op for node in wiring.nodes]
         spec = CanonicalSpec(
             name=header.name,
@@ -117,6 +127,21 @@ class Canonicalizer:
         if hint is not None:
             self.fail(("input", "shape"), hint)
             self.input_shape = ()
+
+    def check_blocks_used(self) -> None:
+        """Every block is used (once the rest is sound: a use refused uses nothing)."""
+        if self.problems:
+            return
+        for name, block in self.blocks.items():
+            if not block.used[0]:
+                self.problems.append(
+                    self.doc.problem(
+                        block.at,
+                        f"the block {name} is never used: use it in layers (- {name}: ...), or "
+                        "remove it",
+                        key=True,
+                    )
+                )
 
     def check_total_params(self, nodes: list[GraphNode]) -> None:
         count = len(nodes)
@@ -190,11 +215,15 @@ class Canonicalizer:
 
     def top_level(self, items: list[Any]) -> None:
         """The layers of the top-level list, each reading the values :mod:`wiring` gives."""
-        wiring = self.wiring
+        self.wired(items, ("layers",), self.wiring)
+
+    def wired(self, items: list[Any], path: Path, wiring: Wiring) -> None:
+        """The layers of ``items`` (the top-level list's, or a block's at ``path``), each
+        reading the values ``wiring`` gives and known to it by its name in the list."""
         for i, item in enumerate(items):
-            entry = self.items.read(item, ("layers", i))
+            entry = self.items.read(item, (*path, i))
             if entry is None:
-                wiring.done(None, None, None, ("layers", i))
+                wiring.done(None, None, None, (*path, i))
                 continue
             own = _given_name(entry.body)
             sources = wiring.sources(entry.body, entry.kind, entry.at, own)
@@ -204,25 +233,73 @@ class Canonicalizer:
             elif sources is not None:
                 shape = wiring.check_join(sources, entry.kind, entry.at)
                 source = Value(sources[0].node, shape, ()) if shape is not None else None
-            self.lowered_name = own
+            if entry.block:
+                self.use_block(entry, source, wiring)
+                continue
+            self.lowered_name = self.within + own if own else None
             lowered, out = self.layer(entry, source.shape if source else None, "")
+            local = (self.lowered_name or self.auto_name(self.within + entry.kind)).removeprefix(
+                self.within
+            )
             if source is None or out is None:  # later reads of it are not reported again
-                wiring.done(
-                    self.lowered_name or self.auto_name(entry.kind), None, None, entry.where
-                )
+                wiring.done(local, None, None, entry.where)
             elif sources is not None and lowered and isinstance(lowered[0], ir.Join):
-                wiring.done(self.lowered_name, wiring.join(lowered[0], sources), out, entry.where)
+                wiring.done(local, wiring.join(lowered[0], sources), out, entry.where)
             else:
-                wiring.done(self.lowered_name, wiring.append(lowered, source), out, entry.where)
+                wiring.done(local, wiring.append(lowered, source), out, entry.where)
+
+    def use_block(self, entry: Entry, source: Value | None, wiring: Wiring) -> None:
+        """The layers of the block ``entry`` uses, named after the use and reading
+        ``source``; its value is its last layer's (:mod:`normspec.spec.blocks`)."""
+        block = self.blocks[entry.kind]
+        block.used[0] = True
+        own = _given_name(entry.body)
+        at = (*entry.at, "name")
+        mark = len(self.problems)
+        name = (
+            self.claim(self.within + own, at) if own else self.auto_name(self.within + entry.kind)
+        )
+        local = name.removeprefix(self.within)
+        args = None
+        if block.sound and len(self.problems) == mark:
+            args = blocks.arguments(block, entry.body, entry.at, self.doc, self.problems)
+        if args is not None and entry.kind in self.expanding:
+            chain = " > ".join([*self.expanding[self.expanding.index(entry.kind) :], entry.kind])
+            self.fail(entry.at, f"the block {entry.kind} uses itself ({chain})")
+            args = None
+        if args is None or source is None or source.shape is None:
+            wiring.done(local, None, None, entry.where)
+            return
+        inner = wiring.inside(source, blocks.explicit_names(block.layers))
+        use = blocks.Use(block, entry.at, args, self.doc)
+        mark, within = len(self.problems), self.within
+        self.within = name + "_"
+        self.expanding.append(entry.kind)
+        try:
+            self.wired(blocks.substitute(block.layers, args), (*block.at, "layers"), inner)
+            inner.check_reached(since=mark)
+        finally:
+            self.within = within
+            self.expanding.pop()
+        self.problems[mark:] = [use.told(p) for p in self.problems[mark:]]
+        last = inner.current
+        wiring.done(local, last.node, last.shape, entry.where)
 
     def layers(
         self, items: list[Any], path: Path, shape: Shape | None, prefix: str
     ) -> tuple[list[Lowered], Shape | None]:
         ops: list[Lowered] = []
-        for i, item in enumerate(items):
-            entry = self.items.read(item, (*path, i))
-            new, shape = self.layer(entry, shape, prefix) if entry else ([], None)
-            ops.extend(new)
+        self.branch_depth += 1
+        try:
+            for i, item in enumerate(items):
+                entry = self.items.read(item, (*path, i))
+                if entry is not None and entry.block:
+                    self.fail(entry.at, _BLOCK_IN_BRANCH)
+                    entry = None
+                new, shape = self.layer(entry, shape, prefix) if entry else ([], None)
+                ops.extend(new)
+        finally:
+            self.branch_depth -= 1
         return ops, shape
 
     def layer(
@@ -258,10 +335,10 @@ class Canonicalizer:
     def lower(
         self, kind: str, layer: Any, shape: Shape, where: Path, prefix: str
     ) -> tuple[list[Lowered], Shape | None]:
-        name = self.claim(layer.name, (*where, "name")) if layer.name else None
-        name = name or self.auto_name(prefix + kind)
+        given = self.claim(self.within + layer.name, (*where, "name")) if layer.name else None
+        name = given or self.auto_name((prefix or self.within) + kind)
         self.lowered_name = name
-        if len(where) > 3 and (layer.inputs is not None or kind in JOINS):
+        if self.branch_depth and (layer.inputs is not None or kind in JOINS):
             what = kind if kind in JOINS else "inputs"
             self.fail(
                 where if kind in JOINS else (*where, "inputs"),
@@ -380,6 +457,12 @@ class Canonicalizer:
         if len(value) != channels:
             self.fail(path, f"expected {channels} values (one per channel), got {len(value)}")
         return tuple(float(v) for v in value)
+
+
+_BLOCK_IN_BRANCH = (
+    "a block is used in the top-level list or in another block's layers, not in a residual's "
+    "branch (a block may hold the residual instead)"
+)
 
 
 def _given_name(body: Any) -> str | None:

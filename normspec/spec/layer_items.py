@@ -32,6 +32,8 @@ class Entry:
     """``(..., index, kind)``: the path its ops are lowered at."""
     guessed: bool = False
     """Its kind was read from a mistake (reported): its ops only carry the shape on."""
+    block: bool = False
+    """It uses a block of the spec's ``blocks`` (:mod:`normspec.spec.blocks`)."""
 
 
 class ItemReader:
@@ -41,6 +43,8 @@ class ItemReader:
         self.doc = doc
         self.problems = problems
         self.listed = False
+        self.blocks: set[str] = set()
+        """The names of the spec's blocks, used like layer kinds."""
 
     def known_layers(self) -> str:
         """``; known layers: ...`` the first time a message needs it, then nothing."""
@@ -64,6 +68,8 @@ class ItemReader:
             return None
         if kind in m.LAYER_KINDS:
             return Entry(kind, body, (*path, kind), (*path, kind))
+        if isinstance(kind, str) and kind in self.blocks:
+            return Entry(kind, body, (*path, kind), (*path, kind), block=True)
         return self.unknown(kind, body, path, key=isinstance(item, dict))
 
     def unknown(self, kind: Any, body: Any, path: Path, *, key: bool) -> Entry | None:
@@ -77,7 +83,7 @@ class ItemReader:
             self.problems.append(self.doc.problem(at, message, key=key))
             entry_body = {**options, "function": function}
             return Entry("activation", entry_body, at, (*path, "activation"), guessed=True)
-        hint = suggest(word, m.LAYER_KINDS) if word else ""
+        hint = suggest(word, [*m.LAYER_KINDS, *sorted(self.blocks)]) if word else ""
         message = f"unknown layer {shown(kind)}{hint}{self.known_layers()}"
         self.problems.append(self.doc.problem(at, message, key=key))
         if exact is None:

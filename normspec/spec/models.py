@@ -225,9 +225,27 @@ class SpecHeader(Model):
     name: SpecName = "model"
     input: InputSection
     defaults: Defaults = Defaults()
+    blocks: dict[str, Any] = {}
     layers: Annotated[list[Any], Field(min_length=1)]
     output: OutputSection = OutputSection()
     train: TrainSection = TrainSection()
+
+
+ParamName = Annotated[str, AfterValidator(check_identifier)]
+
+
+def _one_parameter(value: dict[str, Any]) -> dict[str, Any]:
+    if len(value) != 1:
+        raise ValueError("a parameter with a default is one key: {name: default}")
+    return value
+
+
+class BlockDefinition(Model):
+    """A block: its parameters (``filters``, or ``{strides: 1}`` with a default) and its
+    layers, where ``$filters`` stands for the parameter's value (:mod:`normspec.spec.blocks`)."""
+
+    params: list[ParamName | Annotated[dict[ParamName, Any], AfterValidator(_one_parameter)]] = []
+    layers: Annotated[list[Any], Field(min_length=1)]
 
 
 # --- layers ------------------------------------------------------------------------------------

@@ -61,6 +61,15 @@ class Wiring:
             self.current = Value(last, shape, ("input", "normalize"), read=True)
         self.values[INPUT_NAME] = self.current
 
+    def inside(self, source: Value, later: list[str]) -> Wiring:
+        """The wiring of a block's layers used at this point: they read ``source`` first and
+        as ``input``, know each other by their names in the block, and append to the same
+        nodes."""
+        value = Value(source.node, source.shape, source.where, read=True)
+        inner = Wiring(self.doc, self.problems, set(later), self.nodes, current=value)
+        inner.values[INPUT_NAME] = value
+        return inner
+
     def fail(self, path: Path, message: str) -> None:
         self.problems.append(self.doc.problem(path, message))
 
@@ -137,10 +146,10 @@ class Wiring:
             self.values[name] = value
         self.current = value
 
-    def check_reached(self) -> None:
+    def check_reached(self, since: int = 0) -> None:
         """Every layer's output is read, but the last one's (checked once the rest is sound,
-        since a layer refused reads nothing)."""
-        if self.problems:
+        since a layer refused reads nothing: no problem after the first ``since``)."""
+        if self.problems[since:]:
             return
         for name, value in self.values.items():
             if not value.read and value is not self.current and value.node is not None:

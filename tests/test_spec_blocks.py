@@ -1,0 +1,181 @@
+"""Blocks of the spec language (``blocks:``, used as layers): what they lower to, the same
+outputs in every backend, and every mistake told where it is written, with the use it was
+found in."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import normspec
+from normspec.backends import get_backend
+from normspec.errors import SpecError
+from normspec.ir.nodes import INPUT
+from parity_cases import check_against_reference
+from test_backends_shared import BACKENDS, available
+
+HEAD = """\
+normspec: 1
+name: blocky
+input: {shape: [8, 8, 3], dtype: DTYPE}
+defaults: {activation: relu, norm: batch}
+blocks:
+  gate:
+    params: [channels, {squeezed: 2}]
+    layers:
+      - global_avg_pool
+      - dense: {units: $squeezed, norm: none}
+      - dense: {units: $channels, activation: sigmoid, norm: none, name: excite}
+      - multiply: [input, excite]
+  basic:
+    params: [filters, {strides: 1}]
+    layers:
+      - residual:
+          body:
+            - conv2d: {filters: $filters, strides: $strides, padding: same}
+            - conv2d: {filters: $filters, padding: same, activation: linear}
+      - gate: $filters
+"""
+LAYERS = """\
+layers:
+  - conv2d: {filters: 4, padding: same, name: stem}
+  - basic: 4
+  - basic: {filters: 4, name: second}
+  - add: [second, stem]
+  - basic: {filters: 6, strides: 2}
+  - global_avg_pool
+  - dense: {units: 3, activation: softmax}
+"""
+
+
+def blocky(layers: str = LAYERS, head: str = HEAD, dtype: str = "float32") -> Any:
+    return normspec.load(head.replace("DTYPE", dtype) + layers)
+
+
+def test_a_use_is_its_layers_named_after_it_reading_what_the_use_reads() -> None:
+    spec = blocky()
+    nodes = {n.name: n for n in spec.nodes}
+    gate = [n.name for n in spec.nodes if n.name.startswith("basic_1_gate_1")]
+    assert gate == [
+        "basic_1_gate_1_global_avg_pool_1",
+        "basic_1_gate_1_dense_1",
+        "basic_1_gate_1_dense_1_relu",
+        "basic_1_gate_1_excite",
+        "basic_1_gate_1_excite_sigmoid",
+        "basic_1_gate_1_multiply_1",
+    ]
+    # input is the block's input; a name reads that layer of the same use
+    assert nodes["basic_1_gate_1_multiply_1"].inputs == (
+        "basic_1_residual_1",  # the residual's add
+        "basic_1_gate_1_excite_sigmoid",
+    )
+    assert nodes["basic_1_residual_1_conv2d_1"].inputs == ("stem_relu",)
+    # the use's name reads the block's value: its last layer's
+    assert nodes["add_1"].inputs == ("second_gate_1_multiply_1", "stem_relu")
+    # parameters at each use, defaults where the use gives none
+    assert nodes["basic_1_gate_1_dense_1"].op.units == 2
+    assert nodes["basic_2_residual_1_conv2d_1"].op.strides == (2, 2)
+    assert nodes["basic_2_gate_1_excite"].op.units == 6
+    assert spec.output_shape == (3,)
+
+
+def test_a_block_lowers_to_what_the_same_layers_written_out_lower_to() -> None:
+    written_out = """\
+normspec: 1
+input: {shape: [8, 8, 4]}
+defaults: {activation: relu, norm: batch}
+layers:
+  - conv2d: {filters: 4, name: c}
+  - global_avg_pool
+  - dense: {units: 2, norm: none}
+  - dense: {units: 4, activation: sigmoid, norm: none, name: w}
+  - multiply: [c, w]
+  - flatten
+"""
+    with_block = """\
+normspec: 1
+input: {shape: [8, 8, 4]}
+defaults: {activation: relu, norm: batch}
+blocks:
+  se:
+    params: [channels]
+    layers:
+      - global_avg_pool
+      - dense: {units: 2, norm: none}
+      - dense: {units: $channels, activation: sigmoid, norm: none, name: w}
+      - multiply: [input, w]
+layers:
+  - conv2d: {filters: 4, name: c}
+  - se: 4
+  - flatten
+"""
+
+    def unnamed(spec: Any) -> list[tuple[str, dict[str, Any], int]]:
+        order = {n.name: i for i, n in enumerate(spec.nodes)}
+        order[INPUT] = -1
+        return [
+            (n.op.op, n.op.model_dump(exclude={"name"}), [order[i] for i in n.inputs])
+            for n in spec.nodes
+        ]
+
+    assert unnamed(normspec.load(with_block)) == unnamed(normspec.load(written_out))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_every_backend_gives_the_reference_outputs(backend: str, dtype: str) -> None:
+    if not available(backend):
+        pytest.skip(f"{backend} is not installed")
+    check_against_reference(get_backend(backend), blocky(dtype=dtype))
+
+
+def problems_of(layers: str = LAYERS, head: str = HEAD) -> list[str]:
+    with pytest.raises(SpecError) as info:
+        blocky(layers, head)
+    return [str(p) for p in info.value.problems]
+
+
+# (case, (old, new) replaced once in HEAD + LAYERS, expected "<line>:<col>: <path>: <fragment>")
+BAD = [
+    ("unknown parameter in a definition", ("units: $squeezed", "units: $squeezd"), "10:24: blocks.gate.layers[1].dense.units: unknown parameter '$squeezd' (did you mean 'squeezed'?); the block's parameters: channels, squeezed"),
+    ("parameter never used", ("[filters, {strides: 1}]", "[filters, {strides: 1}, depth]"), "14:37: blocks.basic.params[2]: the parameter 'depth' is never used: write $depth where it goes"),
+    ("parameter listed twice", ("[filters, {strides: 1}]", "[filters, {filters: 1}]"), "blocks.basic.params[1]: the parameter 'filters' is listed twice"),
+    ("parameter named name", ("[filters, {strides: 1}]", "[filters, {strides: 1}, name]"), "blocks.basic.params[2]: 'name' is what a use of the block gives its layer"),
+    ("named like a layer kind", ("  basic:\n", "  dense:\n"), "13:3: blocks.dense: 'dense' is a layer kind"),
+    ("no layers", ("  gate:\n    params: [channels, {squeezed: 2}]\n    layers:\n", "  gate:\n    params: [channels, {squeezed: 2}]\n    stages:\n"), "blocks.gate.stages: unknown key 'stages'"),
+    ("unknown parameter at a use", ("{filters: 4, name: second}", "{filter: 4, name: second}"), "24:13: layers[2].basic.filter: unknown parameter 'filter' of the block basic (did you mean 'filters'?); it takes filters, strides, name, inputs"),
+    ("missing parameter", ("{filters: 4, name: second}", "{name: second}"), "24:12: layers[2].basic: the block basic needs 'filters'"),
+    ("scalar for two required", ("[channels, {squeezed: 2}]", "[channels, squeezed]"), "blocks.basic.layers[1].gate: gate takes a mapping of its parameters (channels, squeezed), not 4 (in the use at <string>:23:12: layers[1].basic with filters=4, strides=1)"),
+    ("value a layer refuses", ("{filters: 6, strides: 2}", "{filters: 6, strides: 0}"), "26:34: layers[4].basic.strides: should be greater than or equal to 1; should be a valid list (got 0) (the parameter strides of basic, at <string>:18:52: blocks.basic.layers[0].residual.body[0].conv2d.strides)"),
+    ("key a layer refuses", ("norm: none, name: excite}", "norm: none, name: excite, unit: 3}"), "11:82: blocks.gate.layers[2].dense.unit: unknown key 'unit' (did you mean 'units'?)"),
+    ("shapes in one use", ("  - basic: {filters: 6, strides: 2}", "  - basic: {filters: 6, strides: 2}\n  - gate: 5"), "12:19: blocks.gate.layers[3].multiply: multiply of shapes that do not fit: basic_2_gate_1_multiply_1 gives (4, 4, 6), gate_1_excite_sigmoid gives (5,) (a multiply reads values of one shape, and per-channel gates (C,)) (in the use at <string>:27:11: layers[5].gate with channels=5, squeezed=2)"),
+    ("unknown name inside", ("multiply: [input, excite]", "multiply: [input, excit]"), "12:27: blocks.gate.layers[3].multiply[1]: unknown layer 'excit' (did you mean 'excite'?); inputs name layers before this one (in the use at <string>:20:15: blocks.basic.layers[1].gate with channels=4, squeezed=2) (in the use at <string>:23:12: layers[1].basic with filters=4, strides=1)"),
+    ("a block using itself", ("      - gate: $filters\n", "      - basic: $filters\n"), "20:16: blocks.basic.layers[1].basic: the block basic uses itself (basic > basic) (in the use at <string>:23:12: layers[1].basic with filters=4, strides=1)"),
+    ("in a residual's branch", ("  - global_avg_pool\n  - dense", "  - residual: {body: [gate: 6]}\n  - global_avg_pool\n  - dense"), "layers[5].residual.body[0].gate: a block is used in the top-level list or in another block's layers, not in a residual's branch"),
+    ("misspelt use", ("  - basic: 4", "  - basci: 4"), "23:5: layers[1].basci: unknown layer 'basci' (did you mean 'basic'?)"),
+    ("name taken", ("name: second}", "name: stem}"), "24:31: layers[2].basic.name: duplicate layer name 'stem'"),
+    ("never used", ("  basic:\n", "  spare:\n    layers: [flatten]\n  basic:\n"), "13:3: blocks.spare: the block spare is never used: use it in layers (- spare: ...), or remove it"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("old_new", "expected"), [c[1:] for c in BAD], ids=[c[0] for c in BAD])
+def test_a_mistake_is_told_where_it_is_written_and_in_which_use(
+    old_new: tuple[str, str], expected: str
+) -> None:
+    old, new = old_new
+    text = HEAD + LAYERS
+    assert old in text
+    text = text.replace(old, new, 1)
+    head, layers = text.split("layers:\n  - conv2d: {filters: 4, padding: same, name: stem}")
+    problems = problems_of(
+        "layers:\n  - conv2d: {filters: 4, padding: same, name: stem}" + layers, head
+    )
+    assert any(expected in p for p in problems), problems
+
+
+def test_a_problem_every_use_finds_is_told_once() -> None:
+    problems = problems_of(
+        LAYERS, HEAD.replace("norm: none, name: excite}", "nrm: none, name: excite}")
+    )
+    assert len([p for p in problems if "'nrm'" in p]) == 1, problems
