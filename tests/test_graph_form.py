@@ -86,7 +86,7 @@ BAD = [
     ("two into a conv", ("inputs: [input]", "inputs: [input, input]"), "nodes[0].conv2d.inputs: a conv2d node reads one value"),
     ("duplicate name", ("name: flat", "name: stem"), "nodes[3].flatten.name: a second value named 'stem'"),
     ("scope not an add", ("scope: [block, body]", "scope: [stem, body]"), "nodes[1].activation.scope: scope: 'stem' is not an add"),
-    ("scope branch", ("scope: [block, body]", "scope: [block, side]"), "nodes[1].activation.scope: scope: each add's name"),
+    ("scope branch", ("scope: [block, body]", "scope: [block, side]"), "nodes[1].activation.scope: scope: 'block' is a node of this graph: an add's name is followed by body or shortcut"),
     ("train", ("batch_size: 8", "batch_size: 1"), "train.batch_size: should be greater than or equal to 2"),
     ("layers in version 2", ("nodes:", "layers:"), "1:11: normspec: format version 2 is the canonical form"),
 ]  # fmt: skip

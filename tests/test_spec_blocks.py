@@ -12,6 +12,7 @@ import normspec
 from normspec.backends import get_backend
 from normspec.errors import SpecError
 from normspec.ir.nodes import INPUT
+from normspec.ir.serialize import to_yaml
 from parity_cases import check_against_reference
 from test_backends_shared import BACKENDS, available
 
@@ -179,3 +180,105 @@ def test_a_problem_every_use_finds_is_told_once() -> None:
         LAYERS, HEAD.replace("norm: none, name: excite}", "nrm: none, name: excite}")
     )
     assert len([p for p in problems if "'nrm'" in p]) == 1, problems
+
+
+GATED = """\
+normspec: 1
+name: gated
+input: {shape: [8, 8, 3], dtype: DTYPE}
+defaults: {activation: relu, norm: batch}
+blocks:
+  gate:
+    params: [channels, {squeezed: 2}]
+    layers:
+      - global_avg_pool
+      - dense: {units: $squeezed, norm: none}
+      - dense: {units: $channels, activation: sigmoid, norm: none, name: excite}
+      - multiply: [input, excite]
+layers:
+  - conv2d: {filters: 4, padding: same, name: stem}
+  - gate: 4
+  - conv2d: {filters: 8, padding: same}
+  - gate: {channels: 8, squeezed: 3, name: second}
+  - global_avg_pool
+  - dense: {units: 3, activation: softmax}
+"""
+
+
+def gated(dtype: str = "float32") -> Any:
+    return normspec.load(GATED.replace("DTYPE", dtype))
+
+
+def test_the_nodes_of_a_use_are_scoped_in_it_and_the_canonical_form_keeps_them() -> None:
+    spec = gated()
+    scopes = {n.name: n.scope for n in spec.nodes}
+    assert scopes["gate_1_excite"] == ("gate_1", "gate")
+    assert scopes["second_multiply_1"] == ("second", "gate")
+    assert scopes["conv2d_1"] == ()
+    assert all(n.depth == 0 for n in spec.nodes)  # a use is no nesting: its values are layers'
+    again = normspec.load(to_yaml(spec))
+    assert again == spec
+    assert spec.version1_hash is None  # format version 1 had no blocks
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ("read inside", "reads 'gate_1_excite_sigmoid' inside a use of a block it is not in"),
+        ("apart", "the nodes of the use 'gate_1' are apart"),
+        ("use named like a node", "the use of a block 'stem' has the name of a node"),
+    ],
+)
+def test_a_canonical_graph_whose_uses_do_not_fit_together_is_refused(
+    change: str, message: str
+) -> None:
+    spec = gated()
+    nodes = list(spec.nodes)
+    names = [n.name for n in nodes]
+    if change == "read inside":
+        i = names.index("conv2d_1")
+        inputs = ("gate_1_excite_sigmoid",)
+        shapes = (nodes[names.index("gate_1_excite_sigmoid")].shape,)
+        nodes[i] = nodes[i].model_copy(update={"inputs": inputs, "input_shapes": shapes})
+    elif change == "apart":
+        i = names.index("gate_1_multiply_1")
+        nodes[i] = nodes[i].model_copy(update={"scope": ()})  # leaves the use before its end
+        j = names.index("conv2d_1")
+        nodes[j] = nodes[j].model_copy(update={"scope": ("gate_1", "gate")})
+    else:
+        nodes = [
+            n.model_copy(update={"scope": ("stem", "gate")}) if n.scope[:1] == ("gate_1",) else n
+            for n in nodes
+        ]
+    data = spec.model_dump()
+    data["nodes"] = [n.model_dump() for n in nodes]
+    with pytest.raises(ValueError, match=message):
+        normspec.ir.CanonicalSpec.model_validate(data)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_each_use_is_a_call_of_the_blocks_class_with_the_reference_outputs(
+    backend: str, dtype: str
+) -> None:
+    if not available(backend):
+        pytest.skip(f"{backend} is not installed")
+    spec = gated(dtype)
+    source = normspec.emit(spec, backend)
+    expected = {
+        "torch": ["class Gate(nn.Module):", "self.gate_1 = Gate(", "self.second = Gate("],
+        "flax": ["class Gate(Block):", "self.gate_1 = Gate(", "self.second = Gate("],
+        "keras": ["def gate(", 'x = gate(x, units=2, units_2=4, name="gate_1")', 'name="second")'],
+    }[backend]
+    for text in expected:
+        assert source.count(text) == 1, (text, source)
+    assert "Gate2" not in source and "def gate2" not in source  # one class for both uses
+    check_against_reference(get_backend(backend), spec)
+
+
+def test_a_use_holds_its_layers_under_its_name_in_pytorch() -> None:
+    if not available("torch"):
+        pytest.skip("torch is not installed")
+    model = get_backend("torch").build(gated())
+    keys = set(model.state_dict())
+    assert {"gate_1.excite.weight", "second.dense_1.bias", "conv2d_1.weight"} <= keys

@@ -9,6 +9,7 @@ by a :class:`ClassWriter`.
 
 from __future__ import annotations
 
+import re
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,9 +17,17 @@ from typing import Any
 
 from normspec.backends import blocks
 from normspec.backends.blocks import Instance
-from normspec.backends.codegen import INDENT, LINE_LENGTH, Call, call
+from normspec.backends.codegen import INDENT, LINE_LENGTH, Call, Raw, call
 from normspec.backends.names import Names
-from normspec.backends.printing import BlockUse, Builder, Printers, Site, emit_nodes
+from normspec.backends.printing import (
+    KEPT_INPUT,
+    BlockUse,
+    Builder,
+    Printers,
+    Site,
+    emit_nodes,
+    kept_values,
+)
 from normspec.backends.recording import Recorder, Statement, lay_out, raw_texts, replace_raw
 from normspec.backends.templates import Template, parametrize, skeleton
 from normspec.ir.graph import CanonicalSpec
@@ -115,10 +124,27 @@ def _record(
         return rec
     rec = Recorder(spec, builder.dialect, builder.names)  # extra layers take unused names
     values = {INPUT: "x", instance.source: "x"}
+    if INPUT in kept_values(instance.local_nodes()):  # read again after x is overwritten
+        rec.forward_lines += rec.statement(f"{KEPT_INPUT} = ", Raw("x"))
+        values[instance.source] = KEPT_INPUT
     emit_nodes(rec, instance.nodes, writer.printers, variables=values,
                quiet=frozenset({instance.name}))  # fmt: skip
+    rec.records[:] = [_local_variables(s, instance.name) for s in rec.records]
     builder.layer_of.update(rec.layer_of)
     return rec
+
+
+def _local_variables(statement: Statement, name: str) -> Statement:
+    """``statement`` with the variables named after the instance ``name`` named without it
+    (``multiply_1_gate`` for ``se1_multiply_1_gate``), as a class's layers are; the layer
+    names, which are strings, keep it."""
+    pattern = re.compile(rf"\b{re.escape(name)}_(?=\w)")
+
+    def local(text: str) -> str:
+        return pattern.sub("", text)
+
+    value = replace_raw(statement.value, local)
+    return Statement(local(statement.prefix), value, local(statement.suffix))
 
 
 SPLIT = ""
@@ -175,9 +201,12 @@ def uses_raw(template: Template, text: str) -> bool:
 
 
 def class_docstring(template: Template) -> list[str]:
-    """The class's docstring, wrapped at one indent: which residuals use it, what it computes."""
+    """The class's docstring, wrapped at one indent: which residuals or uses of a block of
+    the spec use it, what it computes."""
+    first = template.instances[0]
     users = ", ".join(i.name for i in template.instances)
-    text = f"The block of {users}: {blocks.describe(template.instances[0])}."
+    what = f"The block of {users}" if first.block is None else f"The block {first.block} of {users}"
+    text = f"{what}: {blocks.describe(first)}."
     lines = textwrap.wrap(
         text, LINE_LENGTH - 3, initial_indent=INDENT + '"""', subsequent_indent=INDENT
     )

@@ -1,11 +1,13 @@
-"""Blocks: each residual of the canonical graph printed as one class, instantiated per use.
+"""Blocks: each residual of the canonical graph, and each use of a block of the spec language,
+printed as one class, instantiated per use.
 
 An *instance* is a top-level residual with the nodes lowered with it: the nodes of its branches,
 its ``add``, and the top-level nodes named after it (``<residual>_...``) chained right before its
 branches (a pre-activation block's ``pre_norm`` and ``pre_act``) or right after its add (a
-post-activation block's ``out_act``). It reads one value from outside, and no node outside it
-reads any of its values but its last. Inside its class a node is named without the residual's
-prefix (``conv1`` for ``residual_block_3_conv1``).
+post-activation block's ``out_act``); or the nodes of a top-level use of a block (scoped
+``(use, block)``). It reads one value from outside, and no node outside it reads any of its
+values but its last. Inside its class a node is named without the residual's or the use's
+prefix (``conv1`` for ``residual_block_3_conv1``, ``gate`` for ``se1_gate``).
 
 Which instances share a class, and its parameters, is :mod:`normspec.backends.block_classes`.
 """
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 
 from normspec.ir import ops as ir
 from normspec.ir.constraints import RESERVED_NAMES, is_identifier
-from normspec.ir.nodes import INPUT, GraphNode
+from normspec.ir.nodes import BRANCHES, INPUT, GraphNode
 
 ADD = "add"
 """The name of an instance's own ``add`` inside its class."""
@@ -32,6 +34,8 @@ class Instance:
     name: str
     nodes: tuple[GraphNode, ...]
     local: Mapping[str, str]
+    block: str | None = None
+    """The block of the spec language it uses; None for a residual."""
 
     @property
     def source(self) -> str:
@@ -53,7 +57,8 @@ class Instance:
         for node in self.nodes:
             op = node.op.model_copy(update={"name": self.local[node.name]})
             inputs = tuple(names[name] for name in node.inputs)
-            scope = tuple(names.get(part, part) for part in node.scope)
+            within = node.scope[2:] if self.block is not None else node.scope
+            scope = tuple(names.get(part, part) for part in within)
             out.append(node.model_copy(update={"op": op, "inputs": inputs, "scope": scope}))
         return tuple(out)
 
@@ -96,7 +101,7 @@ def _instances(nodes: tuple[GraphNode, ...], allowed: Callable[[str], bool]) -> 
     for node in nodes:
         for name in node.inputs:
             readers.setdefault(name, set()).add(node.name)
-    found = []
+    found: list[tuple[int, Instance | None]] = []
     for end, node in enumerate(nodes):
         if not isinstance(node.op, ir.Add) or node.scope:
             continue
@@ -104,10 +109,15 @@ def _instances(nodes: tuple[GraphNode, ...], allowed: Callable[[str], bool]) -> 
         if not members or members != list(range(members[0], end)):
             continue
         start, stop = _extent(nodes, node.name, members[0], end + 1)
-        instance = _instance(node.name, nodes[start:stop], readers, allowed)
-        if instance is not None:
-            found.append(instance)
-    return found
+        found.append((start, _instance(node.name, nodes[start:stop], readers, allowed)))
+    uses: dict[tuple[str, ...], list[int]] = {}
+    for i, node in enumerate(nodes):
+        if node.scope[1:2] and node.scope[1] not in BRANCHES:
+            uses.setdefault(node.scope[:2], []).append(i)
+    for (use, block), members in uses.items():
+        members_of = nodes[members[0] : members[-1] + 1]
+        found.append((members[0], _instance(use, members_of, readers, allowed, block)))
+    return [instance for _, instance in sorted(found, key=lambda f: f[0]) if instance]
 
 
 def _extent(nodes: tuple[GraphNode, ...], residual: str, start: int, stop: int) -> tuple[int, int]:
@@ -129,10 +139,11 @@ def _extent(nodes: tuple[GraphNode, ...], residual: str, start: int, stop: int) 
 
 
 def _instance(
-    residual: str,
+    name: str,
     members: tuple[GraphNode, ...],
     readers: Mapping[str, set[str]],
     allowed: Callable[[str], bool],
+    block: str | None = None,
 ) -> Instance | None:
     names = {node.name for node in members}
     outside = {name for node in members for name in node.inputs} - names
@@ -140,16 +151,20 @@ def _instance(
         return None
     if any(readers.get(node.name, set()) - names for node in members[:-1]):
         return None
-    prefix = residual + "_"
+    prefix = name + "_"
     local = {node.name: node.name.removeprefix(prefix) for node in members}
-    local[residual] = ADD
+    if block is None:
+        local[name] = ADD
     if len(set(local.values())) != len(local) or not all(map(allowed, local.values())):
         return None
-    return Instance(residual, members, local)
+    return Instance(name, members, local, block)
 
 
 def class_base(instance: Instance) -> str:
-    """``residual_block_3`` -> ``ResidualBlock``."""
+    """``residual_block_3`` -> ``ResidualBlock``; a use of the block ``squeeze_excite`` ->
+    ``SqueezeExcite``."""
+    if instance.block is not None:
+        return camel(instance.block)
     return camel(re.sub(r"_\d+$", "", instance.name))
 
 
@@ -173,7 +188,10 @@ def class_names(firsts: list[Instance], taken: set[str], limits: list[int]) -> l
 
 def describe(instance: Instance) -> str:
     """``body conv1 > norm1 > act1 plus shortcut proj > proj_bn, then out_act`` (a residual
-    nested in a branch is named as one step)."""
+    nested in a branch is named as one step); for a use of a block, its steps: ``squeeze >
+    reduce > gate > scale``."""
+    if instance.block is not None:
+        return _describe_use(instance)
     parts: dict[str, list[str]] = {"before": [], "body": [], "shortcut": [], "after": []}
     nested = {part for node in instance.nodes for part in node.scope[2::2]}
     seen_add = False
@@ -196,3 +214,16 @@ def describe(instance: Instance) -> str:
     if parts["after"]:
         text += ", then " + " > ".join(parts["after"])
     return text
+
+
+def _describe_use(instance: Instance) -> str:
+    """``residual_1 (a residual) > gate_1_...``: its nodes outside residual branches, in
+    order."""
+    steps = []
+    nested = {part for node in instance.nodes for part in node.branches[::2]}
+    for node in instance.nodes:
+        if node.branches:
+            continue
+        local = instance.local[node.name]
+        steps.append(f"{local} (a residual)" if node.name in nested else local)
+    return " > ".join(steps)

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from normspec.errors import BackendError
 from normspec.ir.constraints import RESERVED_NAMES, is_identifier
 from normspec.ir.graph import CanonicalSpec
+from normspec.ir.nodes import uses_of
 
 BUILTIN_NAMES = frozenset(dir(builtins))
 
@@ -22,9 +23,9 @@ def check_names(spec: CanonicalSpec, backend: str) -> None:
     if not is_identifier(spec.name):
         raise BackendError(f"{backend} backend cannot emit spec name {spec.name!r}: {_WHY}")
     for node in spec.nodes:
-        name = node.op.name
-        if not is_identifier(name) or name in RESERVED_NAMES:
-            raise BackendError(f"{backend} backend cannot emit op name {name!r}: {_WHY}")
+        for name in (node.op.name, *(use[-2] for use in uses_of(node.scope))):
+            if not is_identifier(name) or name in RESERVED_NAMES:
+                raise BackendError(f"{backend} backend cannot emit op name {name!r}: {_WHY}")
 
 
 _WHY = "names must be ASCII identifiers, not keywords and not names the generated code uses"
@@ -71,6 +72,7 @@ class Names:
         max_length: int | None = None,
     ) -> None:
         ops = [node.op.name for node in spec.nodes]
+        ops += dict.fromkeys(use[-2] for node in spec.nodes for use in uses_of(node.scope))
         self._reserved, self._max_length = reserved, max_length
         self._taken = set(ops) | reserved | taken
         self.short = {name: self._choose(name) for name in ops}

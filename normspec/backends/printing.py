@@ -218,11 +218,12 @@ def emit_nodes(
     the variable of every value by name (``variables``, if given, is updated: a second call
     goes on from the first)."""
     values = {INPUT: src} if variables is None else variables
-    kept = kept_values(nodes)
+    blocks = tuple(blocks)
+    kept = kept_values(nodes, blocks)
     if INPUT in kept and src == dst and variables is None:
         builder.forward_lines += builder.statement(f"{KEPT_INPUT} = ", Raw(src))
         values[INPUT] = KEPT_INPUT
-    shortcuts = {node.scope[-2] for node in nodes if node.scope[-1:] == ("shortcut",)}
+    shortcuts = {node.branches[-2] for node in nodes if node.branches[-1:] == ("shortcut",)}
     uses = {use.members[0]: use for use in blocks}
     hidden = {name for use in uses.values() for name in use.members}
     by_name = {node.name: node for node in nodes}
@@ -235,7 +236,7 @@ def emit_nodes(
             if residual not in quiet:
                 printers.opening(builder, residual, residual in shortcuts)
         inputs = tuple(values[name] for name in node.inputs)
-        variable = _variable(node.scope, dst, builder.dialect.branches)
+        variable = _variable(node.branches, dst, builder.dialect.branches)
         if node.name in kept:
             variable = f"{builder.names.short[node.name]}_out"
         capture = builder.names.short[node.name]
@@ -268,23 +269,33 @@ KEPT_INPUT = "inputs"
 """The variable holding the spec's input when a node other than the first reads it."""
 
 
-def kept_values(nodes: tuple[GraphNode, ...]) -> set[str]:
+def kept_values(nodes: tuple[GraphNode, ...], blocks: Iterable[BlockUse] = ()) -> set[str]:
     """The top-level values (and the input) a later node reads besides the next top-level node
     and the branches of that node (a residual reads its input in its branches and its add):
-    each is kept in its own variable (``<name>_out``), since the next one overwrites ``x``."""
-    top = [INPUT, *(node.name for node in nodes if not node.scope)]
+    each is kept in its own variable (``<name>_out``), since the next one overwrites ``x``.
+    The nodes of each of ``blocks`` are one call, reading the block's input."""
+    firsts = {use.members[0]: use for use in blocks}
+    hidden = {name for use in blocks for name in use.members}
+    steps: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = []
+    for node in nodes:
+        if node.name in firsts:
+            steps.append((firsts[node.name].members[-1], node.inputs[:1], ()))
+        elif node.name not in hidden:
+            steps.append((node.name, node.inputs, node.branches))
+    top = [INPUT, *(name for name, _, branches in steps if not branches)]
     following = dict(itertools.pairwise(top))
     kept = set()
-    for node in nodes:
-        for name in node.inputs:
-            after = following.get(name)
-            if after is not None and node.name != after and node.scope[:1] != (after,):
-                kept.add(name)
+    for name, inputs, branches in steps:
+        for value in inputs:
+            after = following.get(value)
+            if after is not None and name != after and branches[:1] != (after,):
+                kept.add(value)
     return kept
 
 
 def _variable(scope: tuple[str, ...], top: str, branches: Mapping[str, str]) -> str:
-    """The variable a node of ``scope`` writes: ``top`` at the top level, else its branch's."""
+    """The variable a node in the branches ``scope`` writes: ``top`` at the top level, else
+    its branch's."""
     if not scope:
         return top
     depth = len(scope) // 2

@@ -5,7 +5,10 @@ A value is named after the node that computes it; the spec's input is :data:`INP
 op can take. A residual of the spec language is the nodes of its body and of its shortcut, then
 an ``add`` node (:class:`~normspec.ir.ops.Add`) that carries the residual's name and reads the two
 branch results; each node's ``scope`` records the residuals and branches it was lowered from
-(:mod:`normspec.spec.branches`). Weight keys are the ops' own.
+(:mod:`normspec.spec.branches`), and the uses of blocks of the spec language: ``(use, block)``
+pairs, for ``se1``'s nodes of the block ``squeeze_excite`` ``("se1", "squeeze_excite")``. A use
+is where its nodes came from, not a nesting: its nodes are at the depth of the use, what is
+outside reads only its last value. Weight keys are the ops' own.
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ class GraphNode(Node):
     """One node: its op (or join), the names of the values it reads, the shape of each, and
     where it sits: ``scope`` is the path of residuals and branches around it (``("block_1",
     "body")`` for an op of that residual's body; empty at the top level, and for a residual's
-    own ``add``). :func:`check_graph` checks the names and shapes against the other nodes."""
+    own ``add``), and of the uses of blocks it is in (``("se1", "squeeze_excite")``).
+    :func:`check_graph` checks the names and shapes against the other nodes."""
 
     op: AnyOp
     inputs: tuple[LayerName | Literal["input"], ...]
@@ -35,9 +39,14 @@ class GraphNode(Node):
     scope: tuple[LayerName | Literal["body", "shortcut"], ...] = ()
 
     @property
+    def branches(self) -> tuple[str, ...]:
+        """Its ``scope`` without the uses of blocks: the residuals and branches around it."""
+        return branch_scope(self.scope)
+
+    @property
     def depth(self) -> int:
         """Nesting depth: 0 at the top level, one more inside each residual's branch."""
-        return len(self.scope) // 2
+        return len(self.branches) // 2
 
     @property
     def path(self) -> str:
@@ -58,15 +67,29 @@ class GraphNode(Node):
         return self.input_shapes[0]
 
 
+def branch_scope(scope: tuple[str, ...]) -> tuple[str, ...]:
+    """``scope`` without its ``(use, block)`` pairs."""
+    pairs = zip(scope[::2], scope[1::2], strict=True)
+    return tuple(part for pair in pairs if pair[1] in BRANCHES for part in pair)
+
+
+def uses_of(scope: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """The scopes of the uses of blocks ``scope`` is in, outermost first (each ends in its
+    ``(use, block)`` pair)."""
+    return [scope[: i + 2] for i in range(0, len(scope) - 1, 2) if scope[i + 1] not in BRANCHES]
+
+
 def check_graph(nodes: tuple[GraphNode, ...], input_shape: Shape) -> None:
     """Raise ``ValueError`` unless every node reads values computed before it (or
     :data:`INPUT`) with the shapes it records, names are unique, a join reads at least two values
     of its own shape and any other op one, and each scope pairs an ``add`` of the graph with
-    ``body`` or ``shortcut``."""
+    ``body`` or ``shortcut``, or the use of a block (a name no node has) with the block; the
+    nodes of a use come one after another, and a node outside a use reads only its last."""
     shapes: dict[str, Shape] = {INPUT: input_shape}
     scopes: dict[str, tuple[str, ...]] = {INPUT: ()}
     joins = {node.name for node in nodes if isinstance(node.op, ir.Add)}
     last: dict[tuple[str, ...], str] = {}
+    uses = _Uses()
     for node in nodes:
         where = f"node '{node.name}'"
         if node.name in shapes:
@@ -83,20 +106,58 @@ def check_graph(nodes: tuple[GraphNode, ...], input_shape: Shape) -> None:
         except ValueError as exc:
             raise ValueError(f"{where}: {exc}") from None
         scope = node.scope
-        if len(scope) % 2 or set(scope[1::2]) - set(BRANCHES) or set(scope[::2]) - joins:
-            raise ValueError(f"{where}: scope {list(scope)} is not pairs of an add and a branch")
+        if len(scope) % 2 or set(node.branches[::2]) - joins:
+            raise ValueError(
+                f"{where}: scope {list(scope)} is not pairs of an add and a branch, or of a "
+                "block's use and the block"
+            )
+        uses.enter(node)
         for name in node.inputs:
-            if not _visible(node, scopes[name], last.get(scopes[name]) == name):
+            if not uses.reads(node, scopes[name], name):
+                raise ValueError(f"{where} reads '{name}' inside a use of a block it is not in")
+            if not _visible(
+                node, branch_scope(scopes[name]), last.get(branch_scope(scopes[name])) == name
+            ):
                 raise ValueError(f"{where} reads '{name}' inside a branch it is not part of")
-        shapes[node.name], scopes[node.name], last[scope] = node.shape, scope, node.name
+        shapes[node.name], scopes[node.name], last[node.branches] = node.shape, scope, node.name
+    taken = {use[-2] for use in uses.last} & set(shapes)
+    if taken:
+        raise ValueError(f"scope: the use of a block '{min(taken)}' has the name of a node")
+
+
+class _Uses:
+    """The uses of blocks seen so far: each one's nodes come together, and what is outside
+    a use reads only its last value."""
+
+    def __init__(self) -> None:
+        self.open: list[tuple[str, ...]] = []
+        self.last: dict[tuple[str, ...], str] = {}
+        self.closed: set[str] = set()
+
+    def enter(self, node: GraphNode) -> None:
+        inside = uses_of(node.scope)
+        for use in self.open:
+            if use not in inside:
+                self.closed.add(use[-2])
+        self.open = inside
+        for use in inside:
+            if use[-2] in self.closed:
+                raise ValueError(f"node '{node.name}': the nodes of the use '{use[-2]}' are apart")
+            self.last[use] = node.name
+
+    def reads(self, node: GraphNode, scope: tuple[str, ...], name: str) -> bool:
+        """Whether ``node`` may read the value ``name`` of ``scope``: its own uses' values,
+        and the last value of any other."""
+        own = uses_of(node.scope)
+        return all(use in own or self.last.get(use) == name for use in uses_of(scope))
 
 
 def _visible(node: GraphNode, scope: tuple[str, ...], last: bool) -> bool:
-    """A node reads values of its own scope or those around it; an add also reads the last
-    value of each of its own branches."""
-    if scope == node.scope[: len(scope)]:
+    """A node reads values of its own branch or those around it; an add also reads the last
+    value of each of its own branches (``scope``: the branches around the value)."""
+    if scope == node.branches[: len(scope)]:
         return True
-    own = (*node.scope, node.name)
+    own = (*node.branches, node.name)
     return (
         isinstance(node.op, ir.Add)
         and scope[: len(own)] == own
@@ -127,7 +188,7 @@ def with_openings(
     seen = set() if opened is None else opened
     residuals = residual_names(nodes)
     for node in nodes:
-        names = [*node.scope[::2], *([node.name] if node.name in residuals else [])]
+        names = [*node.branches[::2], *([node.name] if node.name in residuals else [])]
         new = tuple(name for name in names if name not in seen)
         seen.update(new)
         yield new, node
@@ -136,7 +197,7 @@ def with_openings(
 def residual_names(nodes: tuple[GraphNode, ...]) -> set[str]:
     """The adds that join a residual: those a scope names, and those whose branches are both
     empty (they read one value twice). Any other add is a join of its own."""
-    named = {name for node in nodes for name in node.scope[::2]}
+    named = {name for node in nodes for name in node.branches[::2]}
     empty = {
         node.name
         for node in nodes
@@ -147,4 +208,4 @@ def residual_names(nodes: tuple[GraphNode, ...]) -> set[str]:
 
 def inside(nodes: tuple[GraphNode, ...], residual: str) -> list[GraphNode]:
     """The nodes of ``residual``'s body and shortcut, nested ones included (not its add)."""
-    return [node for node in nodes if residual in node.scope[::2]]
+    return [node for node in nodes if residual in node.branches[::2]]

@@ -43,6 +43,8 @@ def is_chain(nodes: tuple[GraphNode, ...]) -> bool:
     residuals = residual_names(nodes)
     for node in nodes:
         scope = node.scope
+        if scope != node.branches:  # version 1 had no blocks
+            return False
         for i in range(2, len(scope) + 1, 2):
             current.setdefault(scope[:i], current[scope[: i - 2]])
         if isinstance(node.op, ir.Add):

@@ -30,7 +30,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from normspec.errors import Path, Problem, format_path, shown
-from normspec.ir.constraints import is_identifier
+from normspec.ir.constraints import RESERVED_NAMES, is_identifier
+from normspec.ir.nodes import BRANCHES
 from normspec.loader import Document
 from normspec.spec import models as m
 from normspec.spec.suggestions import suggest
@@ -85,6 +86,10 @@ def definitions(data: Any, doc: Document, problems: list[Problem]) -> dict[str, 
 def _good_name(name: Any, doc: Document, problems: list[Problem], at: Path) -> bool:
     if name in m.LAYER_KINDS:
         message = f"'{name}' is a layer kind; give the block a name of its own"
+    elif name in BRANCHES:
+        message = f"'{name}' names a residual's branch; give the block another name"
+    elif name in RESERVED_NAMES:
+        message = f"'{name}' is reserved by the generated code; give the block another name"
     elif not is_identifier(name):
         message = f"a block's name is an identifier (letters, digits and '_'), got {shown(name)}"
     else:

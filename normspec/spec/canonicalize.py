@@ -270,7 +270,7 @@ class Canonicalizer:
         if args is None or source is None or source.shape is None:
             wiring.done(local, None, None, entry.where)
             return
-        inner = wiring.inside(source, blocks.explicit_names(block.layers))
+        inner = wiring.inside(source, blocks.explicit_names(block.layers), name, entry.kind)
         use = blocks.Use(block, entry.at, args, self.doc)
         mark, within = len(self.problems), self.within
         self.within = name + "_"

@@ -16,7 +16,7 @@ from pydantic import Field, ValidationError
 from normspec.errors import Path, Problem, SpecError, shown
 from normspec.ir import ops as ir
 from normspec.ir.graph import CanonicalSpec, InputSpec, OutputSpec, TrainSpec
-from normspec.ir.nodes import BRANCHES, INPUT, GraphNode, check_arity
+from normspec.ir.nodes import INPUT, GraphNode, branch_scope, check_arity
 from normspec.loader import Document
 from normspec.spec import models as m
 from normspec.spec import ops_builder as build
@@ -151,10 +151,11 @@ class NodeReader:
     def scope(self, value: Any, where: Path) -> tuple[str, ...] | None:
         pairs = isinstance(value, list) and len(value) % 2 == 0
         if not pairs or not all(isinstance(v, str) for v in value):
-            self.fail((*where, "scope"), f"scope: pairs of an add and a branch, got {shown(value)}")
-            return None
-        if set(value[1::2]) - set(BRANCHES):
-            self.fail((*where, "scope"), "scope: each add's name is followed by body or shortcut")
+            self.fail(
+                (*where, "scope"),
+                "scope: pairs of an add and a branch (body or shortcut) or of a block's use and "
+                f"the block, got {shown(value)}",
+            )
             return None
         scope = tuple(value)
         if scope:
@@ -195,9 +196,17 @@ class NodeReader:
     def check_scopes(self) -> None:
         joins = {node.name for node in self.nodes if isinstance(node.op, ir.Add)}
         for path, scope in self.scoped:
-            unknown = [n for n in scope[::2] if n not in joins and n not in self.broken]
+            added = branch_scope(scope)[::2]
+            unknown = [n for n in added if n not in joins and n not in self.broken]
+            used = [n for n in scope[::2] if n not in added and n in self.shapes]
             if unknown:
                 self.fail(path, f"scope: '{unknown[0]}' is not an add of this graph")
+            elif used:
+                self.fail(
+                    path,
+                    f"scope: '{used[0]}' is a node of this graph: an add's name is followed by "
+                    "body or shortcut, a block's use (a name no node has) by the block",
+                )
 
 
 def _strict(value: Any) -> Any:

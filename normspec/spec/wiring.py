@@ -52,6 +52,8 @@ class Wiring:
     nodes: list[GraphNode] = field(default_factory=list)
     values: dict[str, Value] = field(default_factory=dict)
     current: Value = field(default_factory=lambda: Value(INPUT, None, ()))
+    scope: tuple[str, ...] = ()
+    """The uses of blocks the layers are in (:class:`~normspec.ir.nodes.GraphNode`)."""
 
     def start(self, ops: Sequence[ir.Op], shape: Shape | None) -> None:
         """Begin with the input (``ops``: its normalization)."""
@@ -61,12 +63,13 @@ class Wiring:
             self.current = Value(last, shape, ("input", "normalize"), read=True)
         self.values[INPUT_NAME] = self.current
 
-    def inside(self, source: Value, later: list[str]) -> Wiring:
-        """The wiring of a block's layers used at this point: they read ``source`` first and
-        as ``input``, know each other by their names in the block, and append to the same
-        nodes."""
+    def inside(self, source: Value, later: list[str], use: str, block: str) -> Wiring:
+        """The wiring of the layers of ``block`` in its use ``use``: they read ``source``
+        first and as ``input``, know each other by their names in the block, and append to
+        the same nodes, scoped in the use."""
         value = Value(source.node, source.shape, source.where, read=True)
-        inner = Wiring(self.doc, self.problems, set(later), self.nodes, current=value)
+        scope = (*self.scope, use, block)
+        inner = Wiring(self.doc, self.problems, set(later), self.nodes, current=value, scope=scope)
         inner.values[INPUT_NAME] = value
         return inner
 
@@ -131,12 +134,12 @@ class Wiring:
     def append(self, items: Sequence[Lowered], source: Value) -> str:
         """The nodes of a layer's lowered ``items`` reading ``source``; returns its output."""
         assert source.node is not None and source.shape is not None
-        return chain_nodes(items, source.node, source.shape, (), self.nodes)
+        return chain_nodes(items, source.node, source.shape, self.scope, self.nodes)
 
     def join(self, op: ir.Op, sources: list[Value]) -> str:
         inputs = tuple(str(v.node) for v in sources)
         shapes = tuple(v.shape or () for v in sources)
-        self.nodes.append(GraphNode(op=op, inputs=inputs, input_shapes=shapes))
+        self.nodes.append(GraphNode(op=op, inputs=inputs, input_shapes=shapes, scope=self.scope))
         return op.name
 
     def done(self, name: str | None, node: str | None, shape: Shape | None, where: Path) -> None:
