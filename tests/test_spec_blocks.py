@@ -218,6 +218,13 @@ def test_the_nodes_of_a_use_are_scoped_in_it_and_the_canonical_form_keeps_them()
     assert all(n.depth == 0 for n in spec.nodes)  # a use is no nesting: its values are layers'
     again = normspec.load(to_yaml(spec))
     assert again == spec
+    assert [(u.use, u.block, dict(u.args)) for u in spec.uses] == [
+        ("gate_1", "gate", {"channels": 4, "squeezed": 2}),
+        ("second", "gate", {"channels": 8, "squeezed": 3}),
+    ]
+    wrong = to_yaml(spec).replace("use: second", "use: third")
+    with pytest.raises(SpecError, match="uses: 'third' is not a use of the block 'gate'"):
+        normspec.load(wrong)
     assert spec.version1_hash is None  # format version 1 had no blocks
 
 
@@ -266,9 +273,22 @@ def test_each_use_is_a_call_of_the_blocks_class_with_the_reference_outputs(
     spec = gated(dtype)
     source = normspec.emit(spec, backend)
     expected = {
-        "torch": ["class Gate(nn.Module):", "self.gate_1 = Gate(", "self.second = Gate("],
-        "flax": ["class Gate(Block):", "self.gate_1 = Gate(", "self.second = Gate("],
-        "keras": ["def gate(", 'x = gate(x, units=2, units_2=4, name="gate_1")', 'name="second")'],
+        # the class's parameters are named after the block's
+        "torch": [
+            "class Gate(nn.Module):",
+            "self.gate_1 = Gate(channels=4, squeezed=2,",
+            "self.second = Gate(channels=8, squeezed=3,",
+        ],
+        "flax": [
+            "class Gate(Block):",
+            "self.gate_1 = Gate(channels=4, squeezed=2,",
+            "self.second = Gate(channels=8, squeezed=3,",
+        ],
+        "keras": [
+            "def gate(",
+            'x = gate(x, squeezed=2, channels=4, name="gate_1")',
+            'x = gate(x, squeezed=3, channels=8, name="second")',
+        ],
     }[backend]
     for text in expected:
         assert source.count(text) == 1, (text, source)

@@ -87,6 +87,7 @@ def block_classes(
     groups: dict[str, list[int]] = {}
     for index, (rec, instance) in enumerate(zip(recorders, instances, strict=True)):
         groups.setdefault(repr(_key(rec, instance, writer.local)), []).append(index)
+    given = {entry.use: dict(entry.args) for entry in spec.uses}
     templates = [
         parametrize(
             tuple(instances[i] for i in members),
@@ -94,6 +95,9 @@ def block_classes(
             writer.positional,
             writer.reserved,
             named=not writer.local,
+            given=[given[instances[i].name] for i in members]
+            if all(instances[i].name in given for i in members)
+            else (),
         )
         for members in groups.values()
     ]

@@ -9,7 +9,7 @@ each block's name plus one suffix becomes ``f"{name}<suffix>"``."""
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -123,11 +123,14 @@ def parametrize(
     reserved: frozenset[str],
     *,
     named: bool = False,
+    given: Sequence[Mapping[str, Any]] = (),
 ) -> Template:
     """One template for ``instances``, whose statements (``recorded``, one list per instance)
     have equal skeletons. ``positional`` names a call's positional parameters; a parameter
-    takes none of ``reserved``. With ``named`` (layers keep the spec's names), a string that
-    is each instance's name plus one suffix becomes ``f"{name}<suffix>"``."""
+    takes none of ``reserved``, and the name of the one argument of ``given`` (per instance:
+    what the spec's use of a block gave it) whose values it has. With ``named`` (layers keep
+    the spec's names), a string that is each instance's name plus one suffix becomes
+    ``f"{name}<suffix>"``."""
     slots = [slot for item in recorded[0] for slot, _ in _item_slots(item)]
     rows = [[n for item in items for _, n in _item_slots(item)] for items in recorded]
     columns = list(zip(*rows, strict=True))
@@ -147,7 +150,8 @@ def parametrize(
         else:
             groups.setdefault(key, []).append(_slot_name(slot, positional))
             replacements.append(key)
-    names = _unique([_choose(found) for found in groups.values()], reserved | {NAME})
+    chosen = [_given(key, given) or _choose(found) for key, found in groups.items()]
+    names = _unique(chosen, reserved | {NAME})
     name_of = dict(zip(groups, names, strict=True))
     parameters = tuple(
         Parameter(name, _annotation(key), tuple(v for _, v in key)) for key, name in name_of.items()
@@ -160,6 +164,22 @@ def parametrize(
         for i in recorded[0]
     )
     return Template(instances, statements, parameters, named)
+
+
+def _given(key: tuple[tuple[str, Any], ...], given: Sequence[Mapping[str, Any]]) -> str | None:
+    """The one argument the uses were given whose values are the parameter's (``key``: its
+    type and value per instance), if there is exactly one."""
+    if len(given) != len(key):
+        return None
+    found = [
+        name
+        for name in given[0]
+        if all(
+            type(args.get(name)) is type(value) and args.get(name) == value
+            for args, (_, value) in zip(given, key, strict=True)
+        )
+    ]
+    return found[0] if len(found) == 1 else None
 
 
 def _annotation(key: tuple[tuple[str, Any], ...]) -> str:

@@ -13,12 +13,13 @@ from normspec.ir.constraints import (
     Beta,
     Epochs,
     Identifier,
+    LayerName,
     LearningRate,
     Positive,
     Seed,
     ValidationSplit,
 )
-from normspec.ir.nodes import INPUT, GraphNode, check_graph
+from normspec.ir.nodes import INPUT, GraphNode, check_graph, uses_of
 from normspec.ir.ops import Node, Shape, WeightSpec, size
 
 FORMAT_VERSION = 2
@@ -70,6 +71,20 @@ class OutputSpec(Node):
     logits: bool = False
 
 
+Scalar = bool | int | float | str
+Argument = Scalar | tuple[Scalar, ...]
+
+
+class BlockArguments(Node):
+    """What a use of a block of the spec language gave it: the use (a scope's ``(use,
+    block)`` pair, :mod:`normspec.ir.nodes`), the block, and each parameter's value that is a
+    number, a name or a list of them. The backends name a block class's parameters after them."""
+
+    use: LayerName
+    block: LayerName
+    args: tuple[tuple[Identifier, Argument], ...] = ()
+
+
 class CanonicalSpec(Node):
     """The fully explicit, framework-free form of a spec: its ``nodes`` in dependency order
     (:mod:`normspec.ir.nodes`), each naming the values it reads; the last one is the output.
@@ -79,6 +94,8 @@ class CanonicalSpec(Node):
     name: Identifier
     input: InputSpec
     nodes: tuple[GraphNode, ...]
+    uses: tuple[BlockArguments, ...] = ()
+    """The arguments of the uses of blocks (written when there are some)."""
     output: OutputSpec = OutputSpec()
     """Written in the canonical form when it is not the default, so that specs without it keep
     their canonical text and hash."""
@@ -87,6 +104,20 @@ class CanonicalSpec(Node):
     @model_validator(mode="after")
     def _wired(self) -> CanonicalSpec:
         check_graph(self.nodes, self.input.shape)
+        return self
+
+    @model_validator(mode="after")
+    def _uses_fit(self) -> CanonicalSpec:
+        """Each ``uses`` entry is of a use the nodes' scopes have, once."""
+        pairs = {use[-2:] for node in self.nodes for use in uses_of(node.scope)}
+        seen: set[str] = set()
+        for entry in self.uses:
+            if (entry.use, entry.block) not in pairs or entry.use in seen:
+                raise ValueError(
+                    f"'{entry.use}' is not a use of the block '{entry.block}' in the nodes' "
+                    "scopes, or is listed twice"
+                )
+            seen.add(entry.use)
         return self
 
     @model_validator(mode="after")

@@ -122,6 +122,11 @@ def to_data(spec: CanonicalSpec) -> dict[str, Any]:
         "input": {"shape": list(spec.input.shape), "dtype": spec.input.dtype},
         "nodes": [node_to_data(node) for node in spec.nodes],
     }
+    if spec.uses:
+        data["uses"] = [
+            {"use": u.use, "block": u.block, "args": {k: _plain(v) for k, v in u.args}}
+            for u in spec.uses
+        ]
     return _tail(spec, data)
 
 

@@ -25,12 +25,14 @@ parameter's value is reported at the value the use gives, naming the definition.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from normspec.errors import Path, Problem, format_path, shown
 from normspec.ir.constraints import RESERVED_NAMES, is_identifier
+from normspec.ir.graph import BlockArguments
 from normspec.ir.nodes import BRANCHES
 from normspec.loader import Document
 from normspec.spec import models as m
@@ -261,3 +263,24 @@ def explicit_names(items: list[Any]) -> list[str]:
             if isinstance(body, dict) and isinstance(body.get("name"), str):
                 names.append(body["name"])
     return names
+
+
+def recorded(use: str, block: str, args: dict[str, Any]) -> BlockArguments:
+    """What the canonical form keeps of a use: the arguments that are numbers, names or lists
+    of them."""
+    kept = tuple((k, _argument(v)) for k, v in args.items() if _argument(v) is not None)
+    return BlockArguments(use=use, block=block, args=kept)
+
+
+def _argument(value: Any) -> Any:
+    if isinstance(value, list):
+        items = [_scalar(v) for v in value]
+        return None if any(v is None for v in items) else tuple(items)
+    return _scalar(value)
+
+
+def _scalar(value: Any) -> Any:
+    value = m.number(value)  # 1e-5, which YAML 1.1 reads as text
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value if isinstance(value, bool | int | float | str) else None

@@ -9,8 +9,14 @@ from typing import Any
 
 from normspec.errors import Path, Problem, SpecError, shown
 from normspec.ir import ops as ir
-from normspec.ir.graph import FORMAT_VERSION, CanonicalSpec, InputSpec, OutputSpec
-from normspec.ir.nodes import GraphNode
+from normspec.ir.graph import (
+    FORMAT_VERSION,
+    BlockArguments,
+    CanonicalSpec,
+    InputSpec,
+    OutputSpec,
+)
+from normspec.ir.nodes import GraphNode, uses_of
 from normspec.ir.output_checks import logits_head, logits_problem
 from normspec.loader import Document, load_yaml, read_source
 from normspec.spec import blocks, hints
@@ -57,6 +63,8 @@ class Canonicalizer:
         self.blocks: dict[str, blocks.Definition] = {}
         self.within = ""
         """``<use>_`` inside a use of a block: what the names of its ops begin with."""
+        self.uses: list[BlockArguments] = []
+        """The arguments of every use of a block lowered."""
         self.expanding: list[str] = []
         """The blocks being lowered, outermost first."""
         self.branch_depth = 0
@@ -95,10 +103,12 @@ class Canonicalizer:
         if self.problems or self.doc.problems or header is None:
             raise SpecError(blocks.once(self.doc.problems + self.unrelated_to_reading()))
         ops = [node.op for node in wiring.nodes]
+        order = _first_nodes(wiring.nodes)
         spec = CanonicalSpec(
             name=header.name,
             input=InputSpec(shape=tuple(header.input.shape), dtype=header.input.dtype),
             nodes=tuple(wiring.nodes),
+            uses=tuple(sorted(self.uses, key=lambda u: order[u.use])),
             train=train_spec(header.train, ops),
         )
         if not header.output.logits:
@@ -282,6 +292,7 @@ class Canonicalizer:
             self.within = within
             self.expanding.pop()
         self.problems[mark:] = [use.told(p) for p in self.problems[mark:]]
+        self.uses.append(blocks.recorded(name, entry.kind, args))
         last = inner.current
         wiring.done(local, last.node, last.shape, entry.where)
 
@@ -463,6 +474,15 @@ _BLOCK_IN_BRANCH = (
     "a block is used in the top-level list or in another block's layers, not in a residual's "
     "branch (a block may hold the residual instead)"
 )
+
+
+def _first_nodes(nodes: list[GraphNode]) -> dict[str, int]:
+    """The index of the first node of each use of a block."""
+    first: dict[str, int] = {}
+    for i, node in enumerate(nodes):
+        for use in uses_of(node.scope):
+            first.setdefault(use[-2], i)
+    return first
 
 
 def _given_name(body: Any) -> str | None:

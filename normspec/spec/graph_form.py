@@ -15,7 +15,7 @@ from pydantic import Field, ValidationError
 
 from normspec.errors import Path, Problem, SpecError, shown
 from normspec.ir import ops as ir
-from normspec.ir.graph import CanonicalSpec, InputSpec, OutputSpec, TrainSpec
+from normspec.ir.graph import BlockArguments, CanonicalSpec, InputSpec, OutputSpec, TrainSpec
 from normspec.ir.nodes import INPUT, GraphNode, branch_scope, check_arity
 from normspec.loader import Document
 from normspec.spec import models as m
@@ -39,6 +39,7 @@ class GraphHeader(m.Model):
     name: m.SpecName
     input: GraphInput
     nodes: Annotated[list[Any], Field(min_length=1)]
+    uses: list[dict[str, Any]] = Field(default_factory=list)
     output: m.OutputSection = m.OutputSection()
     train: dict[str, Any]
 
@@ -70,6 +71,7 @@ def read_graph(doc: Document, max_ops: int) -> CanonicalSpec:
         for i, item in enumerate(header.nodes):
             reader.read(item, ("nodes", i))
         reader.check_scopes()
+    uses = [_use(item, doc, ("uses", i), problems) for i, item in enumerate(header.uses)]
     train = validate(TrainSpec, _strict(header.train), doc, ("train",), problems, strict=True)
     if problems or doc.problems or train is None:
         raise SpecError(doc.problems + problems)
@@ -78,11 +80,14 @@ def read_graph(doc: Document, max_ops: int) -> CanonicalSpec:
             name=header.name,
             input=InputSpec(shape=shape, dtype=header.input.dtype),
             nodes=tuple(reader.nodes),
+            uses=tuple(u for u in uses if u is not None),
             output=OutputSpec(logits=header.output.logits),
             train=train,
         )
     except ValidationError as exc:
         where: Path = ("output", "logits") if header.output.logits else ("nodes",)
+        if "is not a use of the block" in str(exc):
+            where = ("uses",)
         message = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
         raise SpecError([doc.problem(where, message)]) from None
 
@@ -207,6 +212,15 @@ class NodeReader:
                     f"scope: '{used[0]}' is a node of this graph: an add's name is followed by "
                     "body or shortcut, a block's use (a name no node has) by the block",
                 )
+
+
+def _use(
+    item: dict[str, Any], doc: Document, path: Path, problems: list[Problem]
+) -> BlockArguments | None:
+    """An entry of ``uses``: its ``args`` mapping read as the IR's pairs."""
+    args = item.get("args", {})
+    data = {**item, "args": tuple(args.items()) if isinstance(args, dict) else args}
+    return validate(BlockArguments, _strict(data), doc, path, problems, strict=True)
 
 
 def _strict(value: Any) -> Any:
