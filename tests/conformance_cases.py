@@ -170,7 +170,7 @@ CASES: list[Case] = [
     Case("residual_nested_then_tanh", EVEN, "- residual: {body: [{residual_block: {filters: 3}}, {conv2d: {filters: 3, padding: 1}}]}\n- residual: {body: [{activation: tanh}]}", (8, 8, 3), emits={"torch": "out = out2 + x"}),
     Case("blocks_sized_by_a_parameter", EVEN4, "- residual: {body: [{conv2d: {filters: 4, padding: 1}}, {dropout: 0.2}]}\n- residual: {body: [{conv2d: {filters: 4, padding: 1}}, {dropout: 0.3}]}", (8, 8, 4), emits={"torch": "Residual(p=0.3, dtype=dtype)", "keras": 'residual(x, rate=0.3, name="residual_2")', "flax": "Residual(rate=0.3, rngs=rngs, precision=precision)"}),
     Case("join_across_blocks", EVEN, "- conv2d: {filters: 4, padding: 1}\n- residual_block: {filters: 4}\n- residual_block: {filters: 4}\n- add: [residual_block_2, conv2d_1]", (8, 8, 4), emits={"torch": "x = x + conv2d_1_out", "keras": "[x, conv2d_1_out]", "flax": "x = x + conv2d_1_out"}),
-    Case("block_holding_the_logits_head", EVEN4, "- residual_block: {filters: 4}\n- residual_block: {filters: 4, activation: softmax}", (8, 8, 4), extra="output: {logits: true}", emits={"torch": "self.residual_block_2_conv1 = nn.Conv2d("}),
+    Case("block_holding_the_logits_head", EVEN4, "- residual_block: {filters: 4}\n- residual_block: {filters: 4, activation: softmax}", (8, 8, 4), extra="output: {logits: true}", emits={"torch": "self.residual_block_2_conv1 = conv3x3("}),
 ]
 # fmt: on
 

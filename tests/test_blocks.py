@@ -97,7 +97,11 @@ def test_the_torch_resnet18_is_two_block_classes_instantiated_per_residual() -> 
     assert "class ResidualBlockWithShortcut(nn.Module):" in source
     assert "self.residual_block_1 = ResidualBlock(channels=64, dtype=dtype)" in source
     assert "in_channels=256, channels=512, dtype=dtype" in source
-    assert source.count("nn.Conv2d(") == 1 + 2 + 3  # the stem, each block class's
+    assert "conv3x3 = partial(nn.Conv2d, kernel_size=3, padding=1, bias=False)" in source
+    assert "conv1x1 = partial(nn.Conv2d, kernel_size=1, padding=0, bias=False)" in source
+    calls = source.count("conv3x3(") + source.count("conv1x1(")
+    assert calls == 1 + 2 + 3  # the stem, each block class's
+    assert len(source.splitlines()) <= 250
     assert "x = self.residual_block_8(x)" in source
     assert "self.residual_block_7.proj.weight" in source  # initialized by the model
 

@@ -19,7 +19,7 @@ from normspec import reference
 from normspec.errors import SpecError
 from normspec.ir.graph import CanonicalSpec
 from normspec.parity import parity_weights, with_dtype
-from parity_cases import make_spec, max_error
+from parity_cases import check_against_reference, make_spec, max_error
 
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.torch
@@ -56,6 +56,29 @@ def test_numeric_conventions_are_explicit() -> None:
     layer_norm = source[source.index("= ChannelLayerNorm(") :].split(")")[0]
     assert "eps=1e-05" in layer_norm and "torch.float32" in source
     assert "torch.float64" in BACKEND.emit(with_dtype(spec, "float64"))
+
+
+def test_layers_built_alike_three_times_or_more_state_their_conventions_once() -> None:
+    convs = "- conv2d: {filters: 4, padding: same, norm: batch}\n" * 3
+    other = "- conv2d: {filters: 4, padding: same, norm: {kind: batch, epsilon: 0.001}}\n"
+    spec = make_spec(EVEN, convs + other * 3 + "- flatten\n- dense: 3")
+    source = BACKEND.emit(spec)
+    assert "from functools import partial" in source
+    assert "conv3x3 = partial(nn.Conv2d, kernel_size=3, padding=1, bias=False)" in source
+    assert "batch_norm2d = partial(\n    nn.BatchNorm2d, eps=1e-05, momentum=0.1," in source
+    assert "batch_norm2d_2 = partial(\n    nn.BatchNorm2d, eps=0.001, momentum=0.1," in source
+    assert "self.conv2d_1 = conv3x3(3, 4, stride=1, dtype=dtype)" in source
+    assert "self.conv2d_6_bn = batch_norm2d_2(4, dtype=dtype)" in source
+    assert "nn.Linear(" in source  # one dense layer: written out
+    model, _ = built(spec)
+    norm = model.conv2d_6_bn
+    assert type(norm) is torch.nn.BatchNorm2d and norm.eps == 0.001 and norm.momentum == 0.1
+    assert type(model.conv2d_2) is torch.nn.Conv2d and model.conv2d_2.padding == (1, 1)
+    check_against_reference(BACKEND, spec)
+    fewer = BACKEND.emit(
+        make_spec(EVEN, convs.replace("norm: batch", "norm: none", 1) + "- flatten")
+    )
+    assert "nn.BatchNorm2d(" in fewer and "batch_norm2d" not in fewer  # only two of them
 
 
 def test_op_names_that_clash_with_nn_module_are_refused_where_they_are_written() -> None:
@@ -111,7 +134,15 @@ def test_emitted_source_is_deterministic_and_ruff_clean() -> None:
         for name, source in sources.items():
             imports = [line for line in source.splitlines() if line.startswith(("import", "from"))]
             assert imports and all(
-                line.startswith(("import torch", "from torch ", "from typing ", "import math"))
+                line.startswith(
+                    (
+                        "import torch",
+                        "from torch ",
+                        "from typing ",
+                        "import math",
+                        "from functools ",
+                    )
+                )
                 for line in imports
             ), imports
             (Path(tmp) / f"{name}.py").write_text(source)

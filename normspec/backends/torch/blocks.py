@@ -21,6 +21,7 @@ from normspec.backends.templates import Template, parameters_of
 from normspec.backends.torch import helpers
 from normspec.backends.torch.dialect import DTYPE
 from normspec.backends.torch.emitter import PRINTERS
+from normspec.backends.torch.partials import NAME
 
 POSITIONAL = {
     "nn.Linear": ("in_features", "out_features"),
@@ -40,6 +41,8 @@ def positional(func: str) -> tuple[str, ...]:
     """The positional parameters of ``func``: a ``torch.nn`` module or a helper class."""
     if func in POSITIONAL:
         return POSITIONAL[func]
+    if NAME.fullmatch(func):  # a partial of nn.BatchNorm<dims>d or nn.Conv<dims>d
+        return ("num_features",) if func.startswith("batch_norm") else POSITIONAL["nn.Conv2d"]
     helper = helpers.HELPERS.get(func)
     return parameters_of(None if helper is None else helper.source, func)
 

@@ -21,6 +21,7 @@ from normspec.backends.printing import Builder, Site
 # Importing normalization registers its emitters, so EMITTERS is complete once this is imported.
 from normspec.backends.torch import normalization  # noqa: F401
 from normspec.backends.torch.dialect import DTYPE
+from normspec.backends.torch.partials import compact, conv_key, partials, symmetric
 from normspec.backends.torch.registry import EMITTERS, PRINTERS, WEIGHT_MAPS, register
 from normspec.backends.weight_maps import Slot, weight_map
 from normspec.errors import BackendError
@@ -28,15 +29,6 @@ from normspec.ir import ops as ir
 from normspec.ir.ops import Pair
 
 __all__ = ["EMITTERS", "WEIGHT_MAPS", "register"]
-
-
-def _compact(values: tuple[int, ...]) -> int | tuple[int, ...]:
-    """``3`` for ``(3, 3)``: torch takes one int for equal sizes along every axis."""
-    return values[0] if len(set(values)) == 1 else values
-
-
-def _symmetric(padding: tuple[Pair, ...]) -> bool:
-    return all(before == after for before, after in padding)
 
 
 def _torch_pad(padding: tuple[Pair, ...]) -> tuple[int, ...]:
@@ -103,15 +95,23 @@ def _dense(op: ir.Dense, site: Site) -> None:
 )
 def _conv(op: ir.Conv1D | ir.Conv2D, site: Site) -> None:
     dims = len(op.kernel)
-    kwargs: dict[str, Any] = {"kernel_size": _compact(op.kernel), "stride": _compact(op.strides)}
-    if _symmetric(op.padding):
+    kwargs: dict[str, Any] = {"kernel_size": compact(op.kernel), "stride": compact(op.strides)}
+    if symmetric(op.padding):
+        padding = compact(tuple(before for before, _ in op.padding))
+        shared = partials(site.builder.spec).get(conv_key(op, padding))
+        if shared is not None:
+            channels = (site.input_shape[-1], op.filters)
+            stride = compact(op.strides)
+            site.layer(op.name, shared.use(*channels, stride=stride, dtype=DTYPE))
+            _init_weight_and_bias(site, op)
+            return
         cls = f"nn.Conv{dims}d"
-        kwargs["padding"] = _compact(tuple(before for before, _ in op.padding))
+        kwargs["padding"] = padding
     else:
         cls = site.helper(f"PaddedConv{dims}d")
         kwargs["pad"] = _torch_pad(op.padding)
     if set(op.dilation) != {1}:
-        kwargs["dilation"] = _compact(op.dilation)
+        kwargs["dilation"] = compact(op.dilation)
     if op.groups != 1:
         kwargs["groups"] = op.groups
     module = call(cls, site.input_shape[-1], op.filters, **kwargs, bias=op.use_bias, dtype=DTYPE)
@@ -124,17 +124,17 @@ def _conv(op: ir.Conv1D | ir.Conv2D, site: Site) -> None:
 
 def _stock_pool_padding(op: ir.MaxPool1D | ir.MaxPool2D | ir.AvgPool1D | ir.AvgPool2D) -> bool:
     """Whether torch's own pool padding fits: symmetric and at most half the window."""
-    return _symmetric(op.padding) and all(
+    return symmetric(op.padding) and all(
         before <= size // 2 for (before, _), size in zip(op.padding, op.pool, strict=True)
     )
 
 
 def _pool(op: Any, site: Site, kind: str, **options: Any) -> None:
     dims = len(op.pool)
-    kwargs: dict[str, Any] = {"kernel_size": _compact(op.pool), "stride": _compact(op.strides)}
+    kwargs: dict[str, Any] = {"kernel_size": compact(op.pool), "stride": compact(op.strides)}
     if _stock_pool_padding(op):
         cls = f"nn.{kind}{dims}d"
-        kwargs["padding"] = _compact(tuple(before for before, _ in op.padding))
+        kwargs["padding"] = compact(tuple(before for before, _ in op.padding))
     else:
         cls = site.helper(f"Padded{kind}{dims}d")
         kwargs["pad"] = _torch_pad(op.padding)

@@ -12,6 +12,8 @@ from normspec.backends.torch import helpers
 from normspec.backends.torch.blocks import WRITER, nested_paths
 from normspec.backends.torch.dialect import DIALECT
 from normspec.backends.torch.emitter import PRINTERS
+from normspec.backends.torch.partials import partials
+from normspec.backends.torch.partials import source as partials_source
 from normspec.errors import BackendError
 from normspec.ir import ops as ir
 from normspec.ir.graph import CanonicalSpec
@@ -36,7 +38,7 @@ MODULE_ATTRIBUTES = frozenset(
 )  # fmt: skip
 """Attributes of ``torch.nn.Module`` (and of the generated class) an op name cannot take."""
 
-_TAKEN_CLASS_NAMES = {*helpers.HELPERS, "Any", "F", "nn", "torch"}
+_TAKEN_CLASS_NAMES = {*helpers.HELPERS, "Any", "F", "nn", "torch", "partial"}
 
 
 def class_name(spec: CanonicalSpec) -> str:
@@ -84,9 +86,11 @@ def emit_module(spec: CanonicalSpec) -> str:
         emit_nodes(builder, spec.nodes[-1:], PRINTERS, variables=values)
     used = helpers.closure(builder.helpers | classes.helpers)
     needs = {n for h in used for n in helpers.HELPERS[h].needs if n in helpers.IMPORTS}
+    shared = list(partials(spec).values())
     parts = [
-        _imports(needs),
+        _imports(needs | ({"partial"} if shared else set())),
         *(helpers.HELPERS[h].source.strip("\n") for h in used),
+        *([partials_source(shared)] if shared else []),
         *classes.sources,
         _model_class(spec, builder, split),
     ]
@@ -155,6 +159,7 @@ def _max_pool_note(spec: CanonicalSpec) -> str:
 
 def _imports(needs: set[str]) -> str:
     lines = ["import math"] if "math" in needs else []
+    lines += ["from functools import partial"] if "partial" in needs else []
     lines += ["from typing import Any"] if "Any" in needs else []
     lines += [""] if lines else []
     lines.append("import torch")

@@ -7,6 +7,7 @@ from __future__ import annotations
 from normspec.backends.codegen import Call, call
 from normspec.backends.printing import Site
 from normspec.backends.torch.dialect import DTYPE
+from normspec.backends.torch.partials import batch_norm_key, partials
 from normspec.backends.torch.registry import register, spatial_dims
 from normspec.backends.weight_maps import weight_map
 from normspec.ir import ops as ir
@@ -22,16 +23,12 @@ AFFINE = weight_map(scale="weight", shift="bias")
 def _batch_norm(op: ir.BatchNorm, site: Site) -> None:
     channels = site.input_shape[-1]
     options = {"eps": op.epsilon, "momentum": op.momentum}
-    if op.running_var == "unbiased" and op.center == op.scale:
-        dims = max(spatial_dims(site.input_shape), 1)
-        module = call(
-            f"nn.BatchNorm{dims}d",
-            channels,
-            **options,
-            affine=op.scale,
-            track_running_stats=True,
-            dtype=DTYPE,
-        )
+    key = batch_norm_key(op, site.input_shape)
+    shared = partials(site.builder.spec).get(key) if key is not None else None
+    if shared is not None:
+        module = shared.use(channels, dtype=DTYPE)
+    elif key is not None:
+        module = call(key[0], channels, **dict(key[1]), dtype=DTYPE)
     else:
         unbiased = op.running_var == "unbiased"
         affine = {"scale": op.scale, "center": op.center, "unbiased": unbiased}

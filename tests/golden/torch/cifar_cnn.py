@@ -15,6 +15,7 @@ rule and normspec's convention in every framework.
 """
 
 import math
+from functools import partial
 
 import torch
 from torch import nn
@@ -55,6 +56,14 @@ def glorot_uniform_(weight: torch.Tensor) -> None:
     nn.init.uniform_(weight, a=-bound, b=bound)
 
 
+# Layers built many times, each with the spec's conventions stated once (a batch
+# norm's momentum is the weight of the new batch statistic in the running ones).
+conv3x3 = partial(nn.Conv2d, kernel_size=3, padding=1, bias=False)
+batch_norm2d = partial(
+    nn.BatchNorm2d, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True
+)
+
+
 class CifarCnn(nn.Module):
     """The network of the spec 'cifar_cnn': (N, 3, 32, 32) -> (N, 10). ``forward``
     returns the spec's output, after its final softmax; ``logits`` returns what
@@ -64,79 +73,25 @@ class CifarCnn(nn.Module):
     def __init__(self, dtype: torch.dtype = torch.float32) -> None:
         super().__init__()
         self.input_norm = Rescale(scale=0.00392156862745098, offset=0.0)
-        self.conv2d_1 = nn.Conv2d(
-            3, 32, kernel_size=3, stride=1, padding=1, bias=False, dtype=dtype
-        )
-        self.conv2d_1_bn = nn.BatchNorm2d(
-            32,
-            eps=1e-05,
-            momentum=0.1,
-            affine=True,
-            track_running_stats=True,
-            dtype=dtype,
-        )
+        self.conv2d_1 = conv3x3(3, 32, stride=1, dtype=dtype)
+        self.conv2d_1_bn = batch_norm2d(32, dtype=dtype)
         self.conv2d_1_relu = nn.ReLU()
-        self.conv2d_2 = nn.Conv2d(
-            32, 32, kernel_size=3, stride=1, padding=1, bias=False, dtype=dtype
-        )
-        self.conv2d_2_bn = nn.BatchNorm2d(
-            32,
-            eps=1e-05,
-            momentum=0.1,
-            affine=True,
-            track_running_stats=True,
-            dtype=dtype,
-        )
+        self.conv2d_2 = conv3x3(32, 32, stride=1, dtype=dtype)
+        self.conv2d_2_bn = batch_norm2d(32, dtype=dtype)
         self.conv2d_2_relu = nn.ReLU()
         self.max_pool2d_1 = nn.MaxPool2d(kernel_size=2, stride=2, padding=0)
-        self.conv2d_3 = nn.Conv2d(
-            32, 64, kernel_size=3, stride=1, padding=1, bias=False, dtype=dtype
-        )
-        self.conv2d_3_bn = nn.BatchNorm2d(
-            64,
-            eps=1e-05,
-            momentum=0.1,
-            affine=True,
-            track_running_stats=True,
-            dtype=dtype,
-        )
+        self.conv2d_3 = conv3x3(32, 64, stride=1, dtype=dtype)
+        self.conv2d_3_bn = batch_norm2d(64, dtype=dtype)
         self.conv2d_3_relu = nn.ReLU()
-        self.conv2d_4 = nn.Conv2d(
-            64, 64, kernel_size=3, stride=1, padding=1, bias=False, dtype=dtype
-        )
-        self.conv2d_4_bn = nn.BatchNorm2d(
-            64,
-            eps=1e-05,
-            momentum=0.1,
-            affine=True,
-            track_running_stats=True,
-            dtype=dtype,
-        )
+        self.conv2d_4 = conv3x3(64, 64, stride=1, dtype=dtype)
+        self.conv2d_4_bn = batch_norm2d(64, dtype=dtype)
         self.conv2d_4_relu = nn.ReLU()
         self.max_pool2d_2 = nn.MaxPool2d(kernel_size=2, stride=2, padding=0)
-        self.conv2d_5 = nn.Conv2d(
-            64, 128, kernel_size=3, stride=1, padding=1, bias=False, dtype=dtype
-        )
-        self.conv2d_5_bn = nn.BatchNorm2d(
-            128,
-            eps=1e-05,
-            momentum=0.1,
-            affine=True,
-            track_running_stats=True,
-            dtype=dtype,
-        )
+        self.conv2d_5 = conv3x3(64, 128, stride=1, dtype=dtype)
+        self.conv2d_5_bn = batch_norm2d(128, dtype=dtype)
         self.conv2d_5_relu = nn.ReLU()
-        self.conv2d_6 = nn.Conv2d(
-            128, 128, kernel_size=3, stride=1, padding=1, bias=False, dtype=dtype
-        )
-        self.conv2d_6_bn = nn.BatchNorm2d(
-            128,
-            eps=1e-05,
-            momentum=0.1,
-            affine=True,
-            track_running_stats=True,
-            dtype=dtype,
-        )
+        self.conv2d_6 = conv3x3(128, 128, stride=1, dtype=dtype)
+        self.conv2d_6_bn = batch_norm2d(128, dtype=dtype)
         self.conv2d_6_relu = nn.ReLU()
         self.max_pool2d_3 = nn.MaxPool2d(kernel_size=2, stride=2, padding=0)
         self.flatten_1 = Flatten()

@@ -15,6 +15,7 @@ rule and normspec's convention in every framework.
 """
 
 import math
+from functools import partial
 
 import torch
 from torch import nn
@@ -55,6 +56,10 @@ def glorot_uniform_(weight: torch.Tensor) -> None:
     nn.init.uniform_(weight, a=-bound, b=bound)
 
 
+# Layers built many times, each with the spec's conventions stated once.
+conv3x3 = partial(nn.Conv2d, kernel_size=3, padding=1, bias=True)
+
+
 class CifarEluBnDense(nn.Module):
     """The network of the spec 'cifar_elu_bn_dense': (N, 3, 32, 32) -> (N, 10).
     ``forward`` returns the spec's output, after its final softmax; ``logits``
@@ -64,31 +69,19 @@ class CifarEluBnDense(nn.Module):
     def __init__(self, dtype: torch.dtype = torch.float32) -> None:
         super().__init__()
         self.input_norm = Rescale(scale=0.00392156862745098, offset=0.0)
-        self.conv2d_1 = nn.Conv2d(
-            3, 32, kernel_size=3, stride=1, padding=1, bias=True, dtype=dtype
-        )
+        self.conv2d_1 = conv3x3(3, 32, stride=1, dtype=dtype)
         self.conv2d_1_elu = nn.ELU(alpha=1.0)
-        self.conv2d_2 = nn.Conv2d(
-            32, 32, kernel_size=3, stride=1, padding=1, bias=True, dtype=dtype
-        )
+        self.conv2d_2 = conv3x3(32, 32, stride=1, dtype=dtype)
         self.conv2d_2_elu = nn.ELU(alpha=1.0)
         self.max_pool2d_1 = nn.MaxPool2d(kernel_size=2, stride=2, padding=0)
-        self.conv2d_3 = nn.Conv2d(
-            32, 64, kernel_size=3, stride=1, padding=1, bias=True, dtype=dtype
-        )
+        self.conv2d_3 = conv3x3(32, 64, stride=1, dtype=dtype)
         self.conv2d_3_elu = nn.ELU(alpha=1.0)
-        self.conv2d_4 = nn.Conv2d(
-            64, 64, kernel_size=3, stride=1, padding=1, bias=True, dtype=dtype
-        )
+        self.conv2d_4 = conv3x3(64, 64, stride=1, dtype=dtype)
         self.conv2d_4_elu = nn.ELU(alpha=1.0)
         self.max_pool2d_2 = nn.MaxPool2d(kernel_size=2, stride=2, padding=0)
-        self.conv2d_5 = nn.Conv2d(
-            64, 128, kernel_size=3, stride=1, padding=1, bias=True, dtype=dtype
-        )
+        self.conv2d_5 = conv3x3(64, 128, stride=1, dtype=dtype)
         self.conv2d_5_elu = nn.ELU(alpha=1.0)
-        self.conv2d_6 = nn.Conv2d(
-            128, 128, kernel_size=3, stride=1, padding=1, bias=True, dtype=dtype
-        )
+        self.conv2d_6 = conv3x3(128, 128, stride=1, dtype=dtype)
         self.conv2d_6_elu = nn.ELU(alpha=1.0)
         self.max_pool2d_3 = nn.MaxPool2d(kernel_size=2, stride=2, padding=0)
         self.flatten_1 = Flatten()

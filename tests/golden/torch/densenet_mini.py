@@ -13,6 +13,7 @@ normspec's parity checks set it.
 """
 
 import math
+from functools import partial
 from typing import Any
 
 import torch
@@ -96,23 +97,22 @@ def he_normal_(weight: torch.Tensor) -> None:
     nn.init.trunc_normal_(weight, mean=0.0, std=std, a=-2 * std, b=2 * std)
 
 
+# Layers built many times, each with the spec's conventions stated once (a batch
+# norm's momentum is the weight of the new batch statistic in the running ones).
+conv3x3 = partial(nn.Conv2d, kernel_size=3, padding=1, bias=False)
+batch_norm2d = partial(
+    nn.BatchNorm2d, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True
+)
+
+
 class DenseLayer(nn.Module):
     """The block dense_layer of block1_layer1, block1_layer2, block1_layer3: conv >
     conv_bn > conv_relu > cat."""
 
     def __init__(self, in_channels: int, dtype: torch.dtype) -> None:
         super().__init__()
-        self.conv = nn.Conv2d(
-            in_channels, 12, kernel_size=3, stride=1, padding=1, bias=False, dtype=dtype
-        )
-        self.conv_bn = nn.BatchNorm2d(
-            12,
-            eps=1e-05,
-            momentum=0.1,
-            affine=True,
-            track_running_stats=True,
-            dtype=dtype,
-        )
+        self.conv = conv3x3(in_channels, 12, stride=1, dtype=dtype)
+        self.conv_bn = batch_norm2d(12, dtype=dtype)
         self.conv_relu = nn.ReLU()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -133,17 +133,8 @@ class DensenetMini(nn.Module):
     def __init__(self, dtype: torch.dtype = torch.float32) -> None:
         super().__init__()
         self.input_norm = Standardize(3, epsilon=1e-07, dtype=dtype)
-        self.stem = nn.Conv2d(
-            3, 16, kernel_size=3, stride=1, padding=1, bias=False, dtype=dtype
-        )
-        self.stem_bn = nn.BatchNorm2d(
-            16,
-            eps=1e-05,
-            momentum=0.1,
-            affine=True,
-            track_running_stats=True,
-            dtype=dtype,
-        )
+        self.stem = conv3x3(3, 16, stride=1, dtype=dtype)
+        self.stem_bn = batch_norm2d(16, dtype=dtype)
         self.stem_relu = nn.ReLU()
         self.block1_layer1 = DenseLayer(in_channels=16, dtype=dtype)
         self.block1_layer2 = DenseLayer(in_channels=28, dtype=dtype)
@@ -151,14 +142,7 @@ class DensenetMini(nn.Module):
         self.transition1 = nn.Conv2d(
             52, 32, kernel_size=1, stride=1, padding=0, bias=False, dtype=dtype
         )
-        self.transition1_bn = nn.BatchNorm2d(
-            32,
-            eps=1e-05,
-            momentum=0.1,
-            affine=True,
-            track_running_stats=True,
-            dtype=dtype,
-        )
+        self.transition1_bn = batch_norm2d(32, dtype=dtype)
         self.transition1_relu = nn.ReLU()
         self.avg_pool2d_1 = nn.AvgPool2d(
             kernel_size=2, stride=2, padding=0, count_include_pad=False

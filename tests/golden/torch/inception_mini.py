@@ -15,6 +15,7 @@ rule and normspec's convention in every framework.
 """
 
 import math
+from functools import partial
 from typing import Any
 
 import torch
@@ -98,6 +99,15 @@ def he_normal_(weight: torch.Tensor) -> None:
     nn.init.trunc_normal_(weight, mean=0.0, std=std, a=-2 * std, b=2 * std)
 
 
+# Layers built many times, each with the spec's conventions stated once (a batch
+# norm's momentum is the weight of the new batch statistic in the running ones).
+conv3x3 = partial(nn.Conv2d, kernel_size=3, padding=1, bias=False)
+batch_norm2d = partial(
+    nn.BatchNorm2d, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True
+)
+conv1x1 = partial(nn.Conv2d, kernel_size=1, padding=0, bias=False)
+
+
 class Mixed(nn.Module):
     """The block mixed of mixed1, mixed2: branch1x1 > branch1x1_bn > branch1x1_relu >
     branch3x3_reduce > branch3x3_reduce_bn > branch3x3_reduce_relu > branch3x3 >
@@ -107,47 +117,14 @@ class Mixed(nn.Module):
         self, in_channels: int, n1x1: int, n3x3: int, dtype: torch.dtype
     ) -> None:
         super().__init__()
-        self.branch1x1 = nn.Conv2d(
-            in_channels,
-            n1x1,
-            kernel_size=1,
-            stride=1,
-            padding=0,
-            bias=False,
-            dtype=dtype,
-        )
-        self.branch1x1_bn = nn.BatchNorm2d(
-            n1x1,
-            eps=1e-05,
-            momentum=0.1,
-            affine=True,
-            track_running_stats=True,
-            dtype=dtype,
-        )
+        self.branch1x1 = conv1x1(in_channels, n1x1, stride=1, dtype=dtype)
+        self.branch1x1_bn = batch_norm2d(n1x1, dtype=dtype)
         self.branch1x1_relu = nn.ReLU()
-        self.branch3x3_reduce = nn.Conv2d(
-            in_channels, 16, kernel_size=1, stride=1, padding=0, bias=False, dtype=dtype
-        )
-        self.branch3x3_reduce_bn = nn.BatchNorm2d(
-            16,
-            eps=1e-05,
-            momentum=0.1,
-            affine=True,
-            track_running_stats=True,
-            dtype=dtype,
-        )
+        self.branch3x3_reduce = conv1x1(in_channels, 16, stride=1, dtype=dtype)
+        self.branch3x3_reduce_bn = batch_norm2d(16, dtype=dtype)
         self.branch3x3_reduce_relu = nn.ReLU()
-        self.branch3x3 = nn.Conv2d(
-            16, n3x3, kernel_size=3, stride=1, padding=1, bias=False, dtype=dtype
-        )
-        self.branch3x3_bn = nn.BatchNorm2d(
-            n3x3,
-            eps=1e-05,
-            momentum=0.1,
-            affine=True,
-            track_running_stats=True,
-            dtype=dtype,
-        )
+        self.branch3x3 = conv3x3(16, n3x3, stride=1, dtype=dtype)
+        self.branch3x3_bn = batch_norm2d(n3x3, dtype=dtype)
         self.branch3x3_relu = nn.ReLU()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -174,17 +151,8 @@ class InceptionMini(nn.Module):
     def __init__(self, dtype: torch.dtype = torch.float32) -> None:
         super().__init__()
         self.input_norm = Standardize(3, epsilon=1e-07, dtype=dtype)
-        self.stem = nn.Conv2d(
-            3, 32, kernel_size=3, stride=1, padding=1, bias=False, dtype=dtype
-        )
-        self.stem_bn = nn.BatchNorm2d(
-            32,
-            eps=1e-05,
-            momentum=0.1,
-            affine=True,
-            track_running_stats=True,
-            dtype=dtype,
-        )
+        self.stem = conv3x3(3, 32, stride=1, dtype=dtype)
+        self.stem_bn = batch_norm2d(32, dtype=dtype)
         self.stem_relu = nn.ReLU()
         self.pool1 = nn.MaxPool2d(kernel_size=2, stride=2, padding=0)
         self.mixed1 = Mixed(in_channels=32, n1x1=16, n3x3=24, dtype=dtype)

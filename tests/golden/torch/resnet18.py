@@ -13,6 +13,7 @@ normspec's parity checks set it.
 """
 
 import math
+from functools import partial
 from typing import Any
 
 import torch
@@ -104,6 +105,15 @@ def glorot_uniform_(weight: torch.Tensor) -> None:
     nn.init.uniform_(weight, a=-bound, b=bound)
 
 
+# Layers built many times, each with the spec's conventions stated once (a batch
+# norm's momentum is the weight of the new batch statistic in the running ones).
+conv3x3 = partial(nn.Conv2d, kernel_size=3, padding=1, bias=False)
+batch_norm2d = partial(
+    nn.BatchNorm2d, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True
+)
+conv1x1 = partial(nn.Conv2d, kernel_size=1, padding=0, bias=False)
+
+
 class ResidualBlock(nn.Module):
     """The block of residual_block_1, residual_block_2, residual_block_4,
     residual_block_6, residual_block_8: body conv1 > norm1 > act1 > conv2 > norm2
@@ -111,41 +121,11 @@ class ResidualBlock(nn.Module):
 
     def __init__(self, channels: int, dtype: torch.dtype) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(
-            channels,
-            channels,
-            kernel_size=3,
-            stride=1,
-            padding=1,
-            bias=False,
-            dtype=dtype,
-        )
-        self.norm1 = nn.BatchNorm2d(
-            channels,
-            eps=1e-05,
-            momentum=0.1,
-            affine=True,
-            track_running_stats=True,
-            dtype=dtype,
-        )
+        self.conv1 = conv3x3(channels, channels, stride=1, dtype=dtype)
+        self.norm1 = batch_norm2d(channels, dtype=dtype)
         self.act1 = nn.ReLU()
-        self.conv2 = nn.Conv2d(
-            channels,
-            channels,
-            kernel_size=3,
-            stride=1,
-            padding=1,
-            bias=False,
-            dtype=dtype,
-        )
-        self.norm2 = nn.BatchNorm2d(
-            channels,
-            eps=1e-05,
-            momentum=0.1,
-            affine=True,
-            track_running_stats=True,
-            dtype=dtype,
-        )
+        self.conv2 = conv3x3(channels, channels, stride=1, dtype=dtype)
+        self.norm2 = batch_norm2d(channels, dtype=dtype)
         self.out_act = nn.ReLU()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -165,58 +145,13 @@ class ResidualBlockWithShortcut(nn.Module):
 
     def __init__(self, in_channels: int, channels: int, dtype: torch.dtype) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(
-            in_channels,
-            channels,
-            kernel_size=3,
-            stride=2,
-            padding=1,
-            bias=False,
-            dtype=dtype,
-        )
-        self.norm1 = nn.BatchNorm2d(
-            channels,
-            eps=1e-05,
-            momentum=0.1,
-            affine=True,
-            track_running_stats=True,
-            dtype=dtype,
-        )
+        self.conv1 = conv3x3(in_channels, channels, stride=2, dtype=dtype)
+        self.norm1 = batch_norm2d(channels, dtype=dtype)
         self.act1 = nn.ReLU()
-        self.conv2 = nn.Conv2d(
-            channels,
-            channels,
-            kernel_size=3,
-            stride=1,
-            padding=1,
-            bias=False,
-            dtype=dtype,
-        )
-        self.norm2 = nn.BatchNorm2d(
-            channels,
-            eps=1e-05,
-            momentum=0.1,
-            affine=True,
-            track_running_stats=True,
-            dtype=dtype,
-        )
-        self.proj = nn.Conv2d(
-            in_channels,
-            channels,
-            kernel_size=1,
-            stride=2,
-            padding=0,
-            bias=False,
-            dtype=dtype,
-        )
-        self.proj_bn = nn.BatchNorm2d(
-            channels,
-            eps=1e-05,
-            momentum=0.1,
-            affine=True,
-            track_running_stats=True,
-            dtype=dtype,
-        )
+        self.conv2 = conv3x3(channels, channels, stride=1, dtype=dtype)
+        self.norm2 = batch_norm2d(channels, dtype=dtype)
+        self.proj = conv1x1(in_channels, channels, stride=2, dtype=dtype)
+        self.proj_bn = batch_norm2d(channels, dtype=dtype)
         self.out_act = nn.ReLU()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -238,17 +173,8 @@ class Resnet18(nn.Module):
     def __init__(self, dtype: torch.dtype = torch.float32) -> None:
         super().__init__()
         self.input_norm = Standardize(3, epsilon=1e-07, dtype=dtype)
-        self.conv2d_1 = nn.Conv2d(
-            3, 64, kernel_size=3, stride=1, padding=1, bias=False, dtype=dtype
-        )
-        self.conv2d_1_bn = nn.BatchNorm2d(
-            64,
-            eps=1e-05,
-            momentum=0.1,
-            affine=True,
-            track_running_stats=True,
-            dtype=dtype,
-        )
+        self.conv2d_1 = conv3x3(3, 64, stride=1, dtype=dtype)
+        self.conv2d_1_bn = batch_norm2d(64, dtype=dtype)
         self.conv2d_1_relu = nn.ReLU()
         self.residual_block_1 = ResidualBlock(channels=64, dtype=dtype)
         self.residual_block_2 = ResidualBlock(channels=64, dtype=dtype)

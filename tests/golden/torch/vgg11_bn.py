@@ -15,6 +15,7 @@ rule and normspec's convention in every framework.
 """
 
 import math
+from functools import partial
 from typing import Any
 
 import torch
@@ -99,111 +100,47 @@ def he_normal_(weight: torch.Tensor) -> None:
     nn.init.trunc_normal_(weight, mean=0.0, std=std, a=-2 * std, b=2 * std)
 
 
+# Layers built many times, each with the spec's conventions stated once (a batch
+# norm's momentum is the weight of the new batch statistic in the running ones).
+conv3x3 = partial(nn.Conv2d, kernel_size=3, padding=1, bias=False)
+batch_norm2d = partial(
+    nn.BatchNorm2d, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True
+)
+
+
 class Vgg11Bn(nn.Module):
     """The network of the spec 'vgg11_bn': (N, 3, 32, 32) -> (N, 10)."""
 
     def __init__(self, dtype: torch.dtype = torch.float32) -> None:
         super().__init__()
         self.input_norm = Standardize(3, epsilon=1e-07, dtype=dtype)
-        self.conv2d_1 = nn.Conv2d(
-            3, 64, kernel_size=3, stride=1, padding=1, bias=False, dtype=dtype
-        )
-        self.conv2d_1_bn = nn.BatchNorm2d(
-            64,
-            eps=1e-05,
-            momentum=0.1,
-            affine=True,
-            track_running_stats=True,
-            dtype=dtype,
-        )
+        self.conv2d_1 = conv3x3(3, 64, stride=1, dtype=dtype)
+        self.conv2d_1_bn = batch_norm2d(64, dtype=dtype)
         self.conv2d_1_relu = nn.ReLU()
         self.max_pool2d_1 = nn.MaxPool2d(kernel_size=2, stride=2, padding=0)
-        self.conv2d_2 = nn.Conv2d(
-            64, 128, kernel_size=3, stride=1, padding=1, bias=False, dtype=dtype
-        )
-        self.conv2d_2_bn = nn.BatchNorm2d(
-            128,
-            eps=1e-05,
-            momentum=0.1,
-            affine=True,
-            track_running_stats=True,
-            dtype=dtype,
-        )
+        self.conv2d_2 = conv3x3(64, 128, stride=1, dtype=dtype)
+        self.conv2d_2_bn = batch_norm2d(128, dtype=dtype)
         self.conv2d_2_relu = nn.ReLU()
         self.max_pool2d_2 = nn.MaxPool2d(kernel_size=2, stride=2, padding=0)
-        self.conv2d_3 = nn.Conv2d(
-            128, 256, kernel_size=3, stride=1, padding=1, bias=False, dtype=dtype
-        )
-        self.conv2d_3_bn = nn.BatchNorm2d(
-            256,
-            eps=1e-05,
-            momentum=0.1,
-            affine=True,
-            track_running_stats=True,
-            dtype=dtype,
-        )
+        self.conv2d_3 = conv3x3(128, 256, stride=1, dtype=dtype)
+        self.conv2d_3_bn = batch_norm2d(256, dtype=dtype)
         self.conv2d_3_relu = nn.ReLU()
-        self.conv2d_4 = nn.Conv2d(
-            256, 256, kernel_size=3, stride=1, padding=1, bias=False, dtype=dtype
-        )
-        self.conv2d_4_bn = nn.BatchNorm2d(
-            256,
-            eps=1e-05,
-            momentum=0.1,
-            affine=True,
-            track_running_stats=True,
-            dtype=dtype,
-        )
+        self.conv2d_4 = conv3x3(256, 256, stride=1, dtype=dtype)
+        self.conv2d_4_bn = batch_norm2d(256, dtype=dtype)
         self.conv2d_4_relu = nn.ReLU()
         self.max_pool2d_3 = nn.MaxPool2d(kernel_size=2, stride=2, padding=0)
-        self.conv2d_5 = nn.Conv2d(
-            256, 512, kernel_size=3, stride=1, padding=1, bias=False, dtype=dtype
-        )
-        self.conv2d_5_bn = nn.BatchNorm2d(
-            512,
-            eps=1e-05,
-            momentum=0.1,
-            affine=True,
-            track_running_stats=True,
-            dtype=dtype,
-        )
+        self.conv2d_5 = conv3x3(256, 512, stride=1, dtype=dtype)
+        self.conv2d_5_bn = batch_norm2d(512, dtype=dtype)
         self.conv2d_5_relu = nn.ReLU()
-        self.conv2d_6 = nn.Conv2d(
-            512, 512, kernel_size=3, stride=1, padding=1, bias=False, dtype=dtype
-        )
-        self.conv2d_6_bn = nn.BatchNorm2d(
-            512,
-            eps=1e-05,
-            momentum=0.1,
-            affine=True,
-            track_running_stats=True,
-            dtype=dtype,
-        )
+        self.conv2d_6 = conv3x3(512, 512, stride=1, dtype=dtype)
+        self.conv2d_6_bn = batch_norm2d(512, dtype=dtype)
         self.conv2d_6_relu = nn.ReLU()
         self.max_pool2d_4 = nn.MaxPool2d(kernel_size=2, stride=2, padding=0)
-        self.conv2d_7 = nn.Conv2d(
-            512, 512, kernel_size=3, stride=1, padding=1, bias=False, dtype=dtype
-        )
-        self.conv2d_7_bn = nn.BatchNorm2d(
-            512,
-            eps=1e-05,
-            momentum=0.1,
-            affine=True,
-            track_running_stats=True,
-            dtype=dtype,
-        )
+        self.conv2d_7 = conv3x3(512, 512, stride=1, dtype=dtype)
+        self.conv2d_7_bn = batch_norm2d(512, dtype=dtype)
         self.conv2d_7_relu = nn.ReLU()
-        self.conv2d_8 = nn.Conv2d(
-            512, 512, kernel_size=3, stride=1, padding=1, bias=False, dtype=dtype
-        )
-        self.conv2d_8_bn = nn.BatchNorm2d(
-            512,
-            eps=1e-05,
-            momentum=0.1,
-            affine=True,
-            track_running_stats=True,
-            dtype=dtype,
-        )
+        self.conv2d_8 = conv3x3(512, 512, stride=1, dtype=dtype)
+        self.conv2d_8_bn = batch_norm2d(512, dtype=dtype)
         self.conv2d_8_relu = nn.ReLU()
         self.max_pool2d_5 = nn.MaxPool2d(kernel_size=2, stride=2, padding=0)
         self.flatten_1 = Flatten()
