@@ -6,11 +6,12 @@ at a batch size, by the rule of :mod:`normspec.resources`.
 
 JSON fields (:func:`summary_data`): ``name``, ``hash``, ``dtype``, ``batch_size``; ``rows``, in
 table order, the input first, each with ``name``, ``op``, ``depth`` (0 at top level, 1 inside a
-residual, ...), ``output_shape`` (per sample, without the batch axis), ``params`` (a residual:
-the total of its children), ``macs`` and ``flops`` (per sample; a residual: its add plus its
-children) and ``detail`` (the table's text); ``totals``, with ``params``, ``trainable_params``,
-``non_trainable_params``, ``macs``, ``flops`` (each op once) and ``activation_bytes`` (every
-op's output at ``batch_size``); ``memory``, in bytes (rules: :mod:`normspec.resources`), with
+residual or a use of a block, ...), ``output_shape`` (per sample, without the batch axis),
+``params`` (a residual or a use of a block: the total of its children), ``macs`` and ``flops``
+(per sample; a residual: its add plus its children; a use: its children) and ``detail`` (the
+table's text); ``totals``, with ``params``, ``trainable_params``, ``non_trainable_params``,
+``macs``, ``flops`` (each op once) and ``activation_bytes`` (every op's output at
+``batch_size``); ``memory``, in bytes (rules: :mod:`normspec.resources`), with
 ``parameter_bytes``, ``gradient_bytes``, ``optimizer`` and ``optimizer_bytes``,
 ``activation_bytes`` (forward) and ``training_activation_bytes`` (2 x forward), and ``needs``:
 the total that ``weights`` (init, convert), ``model`` (a live model) and ``train`` need.
@@ -25,8 +26,8 @@ from typing import Any
 from normspec import resources
 from normspec.costs import FLOPS_RULE, node_cost, size, spec_cost
 from normspec.ir import ops as ir
-from normspec.ir.graph import CanonicalSpec, count_params
-from normspec.ir.nodes import GraphNode, inside, residual_names, with_openings
+from normspec.ir.graph import BlockArguments, CanonicalSpec, count_params
+from normspec.ir.nodes import BRANCHES, GraphNode, inside, residual_names
 from normspec.resources import MemoryEstimate, estimate_memory, format_bytes
 
 
@@ -44,29 +45,55 @@ class Row:
 
 def rows(spec: CanonicalSpec) -> list[Row]:
     """The input, then every op in graph order, each residual as one row (its params and cost
-    the total of its branches and its add) before the ops of its branches; a join of its own
-    (an add no residual lowered to) is a row like any op."""
+    the total of its branches and its add) before the ops of its branches, and each use of a
+    block as one row (the total of its ops) before its ops; a join of its own (an add no
+    residual lowered to) is a row like any op."""
     out = [Row("input", "input", 0, spec.input.shape, 0, 0, 0, spec.input.dtype)]
     joins = {node.name: node for node in spec.nodes if isinstance(node.op, ir.Add)}
     residual = residual_names(spec.nodes)
-    for residuals, node in with_openings(spec.nodes):
-        out += [_residual_row(spec, joins[name]) for name in residuals]
-        if node.name not in residual:
-            own = sum(size(w.shape) for w in node.op.weights(node.input_shape))
-            cost = node_cost(node)
-            detail = node.op.detail()
-            row = (node.name, node.op.op, node.depth, node.shape, own, cost.macs, cost.flops)
-            out.append(Row(*row, detail))
+    given = {entry.use: entry for entry in spec.uses}
+    seen: set[str] = set()
+    for node in spec.nodes:
+        scope = node.scope
+        for i in range(0, len(scope), 2):
+            name = scope[i]
+            if name not in seen:
+                seen.add(name)
+                if scope[i + 1] in BRANCHES:
+                    out.append(_residual_row(spec, joins[name], i // 2))
+                else:
+                    out.append(_use_row(spec, scope[: i + 2], given.get(name)))
+        if node.name in residual:
+            if node.name not in seen:  # both branches empty: it opens at its add
+                seen.add(node.name)
+                out.append(_residual_row(spec, node, len(scope) // 2))
+            continue
+        own = sum(size(w.shape) for w in node.op.weights(node.input_shape))
+        cost = node_cost(node)
+        row = (node.name, node.op.op, len(scope) // 2, node.shape, own, cost.macs, cost.flops)
+        out.append(Row(*row, node.op.detail()))
     return out
 
 
-def _residual_row(spec: CanonicalSpec, join: GraphNode) -> Row:
+def _residual_row(spec: CanonicalSpec, join: GraphNode, depth: int) -> Row:
     members = inside(spec.nodes, join.name)
     params = sum(size(w.shape) for n in members for w in n.op.weights(n.input_shape))
     cost = sum((node_cost(n) for n in members), start=node_cost(join))
     projection = any(n.scope[-2:] == (join.name, "shortcut") for n in members)
     detail = "projection shortcut" if projection else "identity shortcut"
-    return Row(join.name, "residual", join.depth, join.shape, params, cost.macs, cost.flops, detail)
+    return Row(join.name, "residual", depth, join.shape, params, cost.macs, cost.flops, detail)
+
+
+def _use_row(spec: CanonicalSpec, use: tuple[str, ...], given: BlockArguments | None) -> Row:
+    """A use of a block: its ops' totals, the shape of its value, the block and what it was
+    given (``squeeze_excite(channels=32, squeezed=8)``)."""
+    members = [n for n in spec.nodes if n.scope[: len(use)] == use]
+    params = sum(size(w.shape) for n in members for w in n.op.weights(n.input_shape))
+    cost = sum((node_cost(n) for n in members[1:]), start=node_cost(members[0]))
+    args = ", ".join(f"{k}={v!r}" for k, v in given.args) if given is not None else ""
+    detail = f"{use[-1]}({args})"
+    depth = len(use) // 2 - 1
+    return Row(use[-2], "block", depth, members[-1].shape, params, cost.macs, cost.flops, detail)
 
 
 def summary_data(spec: CanonicalSpec, batch_size: int | None = None) -> dict[str, Any]:

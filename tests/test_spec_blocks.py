@@ -302,3 +302,22 @@ def test_a_use_holds_its_layers_under_its_name_in_pytorch() -> None:
     model = get_backend("torch").build(gated())
     keys = set(model.state_dict())
     assert {"gate_1.excite.weight", "second.dense_1.bias", "conv2d_1.weight"} <= keys
+
+
+def test_show_gives_a_use_one_row_with_its_totals_before_its_ops() -> None:
+    from normspec.summary import summary_data
+
+    rows = {r["name"]: r for r in summary_data(gated())["rows"]}
+    names = list(rows)
+    use = rows["second"]
+    assert use["op"] == "block" and use["depth"] == 0
+    assert use["detail"] == "gate(channels=8, squeezed=3)"
+    ops = [n for n in names if n.startswith("second_")]
+    assert names.index("second") + 1 == names.index(ops[0])
+    assert all(rows[n]["depth"] == 1 for n in ops)
+    assert use["params"] == sum(rows[n]["params"] for n in ops) == (8 * 3 + 3) + (3 * 8 + 8)
+    assert use["output_shape"] == rows[ops[-1]]["output_shape"] == [8, 8, 8]
+    nested = {r["name"]: r for r in summary_data(blocky())["rows"]}
+    assert nested["basic_1_gate_1"]["depth"] == 1  # a use inside a use
+    assert nested["basic_1_residual_1"]["depth"] == 1  # a residual inside a use
+    assert nested["basic_1_residual_1_conv2d_1"]["depth"] == 2
