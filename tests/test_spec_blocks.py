@@ -155,6 +155,8 @@ BAD = [
     ("a block using itself", ("      - gate: $filters\n", "      - basic: $filters\n"), "20:16: blocks.basic.layers[1].basic: the block basic uses itself (basic > basic) (in the use at <string>:23:12: layers[1].basic with filters=4, strides=1)"),
     ("in a residual's branch", ("  - global_avg_pool\n  - dense", "  - residual: {body: [gate: 6]}\n  - global_avg_pool\n  - dense"), "layers[5].residual.body[0].gate: a block is used in the top-level list or in another block's layers, not in a residual's branch"),
     ("misspelt use", ("  - basic: 4", "  - basci: 4"), "23:5: layers[1].basci: unknown layer 'basci' (did you mean 'basic'?)"),
+    ("unknown use", ("  - basic: 4", "  - bottleneck: 4"), "23:5: layers[1].bottleneck: unknown layer 'bottleneck'; known layers: dense, conv1d, conv2d"),
+    ("blocks listed", ("  - basic: 4", "  - bottleneck: 4"), "residual_block, add, multiply, concat; the spec's blocks: basic, gate"),
     ("name taken", ("name: second}", "name: stem}"), "24:31: layers[2].basic.name: duplicate layer name 'stem'"),
     ("never used", ("  basic:\n", "  spare:\n    layers: [flatten]\n  basic:\n"), "13:3: blocks.spare: the block spare is never used: use it in layers (- spare: ...), or remove it"),
 ]  # fmt: skip

@@ -47,11 +47,13 @@ class ItemReader:
         """The names of the spec's blocks, used like layer kinds."""
 
     def known_layers(self) -> str:
-        """``; known layers: ...`` the first time a message needs it, then nothing."""
+        """``; known layers: ...`` (and the spec's blocks) the first time a message needs it,
+        then nothing."""
         if self.listed:
             return ""
         self.listed = True
-        return f"; known layers: {', '.join(m.LAYER_KINDS)}"
+        blocks = f"; the spec's blocks: {', '.join(sorted(self.blocks))}" if self.blocks else ""
+        return f"; known layers: {', '.join(m.LAYER_KINDS)}{blocks}"
 
     def read(self, item: Any, path: Path) -> Entry | None:
         if isinstance(item, dict):
