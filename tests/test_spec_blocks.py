@@ -288,8 +288,8 @@ def test_each_use_is_a_call_of_the_blocks_class_with_the_reference_outputs(
         ],
         "keras": [
             "def gate(",
-            'x = gate(x, squeezed=2, channels=4, name="gate_1")',
-            'x = gate(x, squeezed=3, channels=8, name="second")',
+            'x = gate(x, channels=4, squeezed=2, name="gate_1")',
+            'x = gate(x, channels=8, squeezed=3, name="second")',
         ],
     }[backend]
     for text in expected:

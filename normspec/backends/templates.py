@@ -153,9 +153,16 @@ def parametrize(
     chosen = [_given(key, given) or _choose(found) for key, found in groups.items()]
     names = _unique(chosen, reserved | {NAME})
     name_of = dict(zip(groups, names, strict=True))
+    order = list(given[0]) if given else []
     parameters = tuple(
-        Parameter(name, _annotation(key), tuple(v for _, v in key)) for key, name in name_of.items()
-    )
+        sorted(
+            (
+                Parameter(name, _annotation(key), tuple(v for _, v in key))
+                for key, name in name_of.items()
+            ),
+            key=lambda p: order.index(p.name) if p.name in order else -1,
+        )
+    )  # sizes no parameter of the block gives first, then the block's in its order
     leaves = iter(Raw(name_of[r]) if isinstance(r, tuple) else r for r in replacements)
     statements = tuple(
         Statement(i.prefix, _substitute(i.value, leaves), i.suffix)

@@ -252,8 +252,8 @@ class BatchNormUnbiased(layers.BatchNormalization):
 
 def squeeze_excite(
     x: keras.KerasTensor,
-    squeezed: int,
     channels: int,
+    squeezed: int,
     name: str,
 ) -> keras.KerasTensor:
     """The block squeeze_excite of se1, se2: squeeze > reduce > reduce_relu > gate >
@@ -320,7 +320,7 @@ def build_se_cnn() -> keras.Model:
         name="conv1_bn",
     )(x)
     x = layers.Activation("relu", name="conv1_relu")(x)
-    x = squeeze_excite(x, squeezed=8, channels=32, name="se1")
+    x = squeeze_excite(x, channels=32, squeezed=8, name="se1")
     x = layers.MaxPooling2D(
         pool_size=(2, 2),
         strides=(2, 2),
@@ -351,7 +351,7 @@ def build_se_cnn() -> keras.Model:
         name="conv2_bn",
     )(x)
     x = layers.Activation("relu", name="conv2_relu")(x)
-    x = squeeze_excite(x, squeezed=16, channels=64, name="se2")
+    x = squeeze_excite(x, channels=64, squeezed=16, name="se2")
     x = layers.GlobalAveragePooling2D(
         data_format="channels_last",
         keepdims=False,
