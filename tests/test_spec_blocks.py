@@ -4,6 +4,7 @@ found in."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -225,7 +226,9 @@ def test_the_nodes_of_a_use_are_scoped_in_it_and_the_canonical_form_keeps_them()
         ("second", "gate", {"channels": 8, "squeezed": 3}),
     ]
     wrong = to_yaml(spec).replace("use: second", "use: third")
-    with pytest.raises(SpecError, match="uses: 'third' is not a use of the block 'gate'"):
+    with pytest.raises(
+        SpecError, match=re.escape("uses[1].use: 'third' is not a use of the block 'gate'")
+    ):
         normspec.load(wrong)
     assert spec.version1_hash is None  # format version 1 had no blocks
 

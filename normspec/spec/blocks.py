@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from normspec.errors import Path, Problem, format_path, shown
@@ -58,7 +58,6 @@ class Definition:
     sound: bool = True
     """False when the definition itself has a problem (reported): its uses are refused
     without more."""
-    used: list[bool] = field(default_factory=lambda: [False])
 
     @property
     def required(self) -> list[str]:
@@ -252,17 +251,6 @@ def once(problems: list[Problem]) -> list[Problem]:
             seen.add(key)
             out.append(problem)
     return out
-
-
-def explicit_names(items: list[Any]) -> list[str]:
-    """The names given to the layers of a list (its top level only)."""
-    names = []
-    for item in items:
-        if isinstance(item, dict) and len(item) == 1:
-            body = next(iter(item.values()))
-            if isinstance(body, dict) and isinstance(body.get("name"), str):
-                names.append(body["name"])
-    return names
 
 
 def recorded(use: str, block: str, args: dict[str, Any]) -> BlockArguments:

@@ -16,7 +16,7 @@ from normspec.ir.graph import (
     InputSpec,
     OutputSpec,
 )
-from normspec.ir.nodes import GraphNode, uses_of
+from normspec.ir.nodes import GraphNode
 from normspec.ir.output_checks import logits_head, logits_problem
 from normspec.loader import Document, load_yaml, read_source
 from normspec.spec import blocks, hints
@@ -64,7 +64,8 @@ class Canonicalizer:
         self.within = ""
         """``<use>_`` inside a use of a block: what the names of its ops begin with."""
         self.uses: list[BlockArguments] = []
-        """The arguments of every use of a block lowered."""
+        """The arguments of every use of a block lowered, in graph order."""
+        self.used_blocks: set[str] = set()
         self.expanding: list[str] = []
         """The blocks being lowered, outermost first."""
         self.branch_depth = 0
@@ -103,12 +104,11 @@ class Canonicalizer:
         if self.problems or self.doc.problems or header is None:
             raise SpecError(blocks.once(self.doc.problems + self.unrelated_to_reading()))
         ops = [node.op for node in wiring.nodes]
-        order = _first_nodes(wiring.nodes)
         spec = CanonicalSpec(
             name=header.name,
             input=InputSpec(shape=tuple(header.input.shape), dtype=header.input.dtype),
             nodes=tuple(wiring.nodes),
-            uses=tuple(sorted(self.uses, key=lambda u: order[u.use])),
+            uses=tuple(self.uses),
             train=train_spec(header.train, ops),
         )
         if not header.output.logits:
@@ -143,7 +143,7 @@ class Canonicalizer:
         if self.problems:
             return
         for name, block in self.blocks.items():
-            if not block.used[0]:
+            if name not in self.used_blocks:
                 self.problems.append(
                     self.doc.problem(
                         block.at,
@@ -262,7 +262,7 @@ class Canonicalizer:
         """The layers of the block ``entry`` uses, named after the use and reading
         ``source``; its value is its last layer's (:mod:`normspec.spec.blocks`)."""
         block = self.blocks[entry.kind]
-        block.used[0] = True
+        self.used_blocks.add(entry.kind)
         own = _given_name(entry.body)
         at = (*entry.at, "name")
         mark = len(self.problems)
@@ -280,7 +280,8 @@ class Canonicalizer:
         if args is None or source is None or source.shape is None:
             wiring.done(local, None, None, entry.where)
             return
-        inner = wiring.inside(source, blocks.explicit_names(block.layers), name, entry.kind)
+        inner = wiring.inside(source, _explicit_names(block.layers), name, entry.kind)
+        self.uses.append(blocks.recorded(name, entry.kind, args))  # outer uses first
         use = blocks.Use(block, entry.at, args, self.doc)
         mark, within = len(self.problems), self.within
         self.within = name + "_"
@@ -292,7 +293,6 @@ class Canonicalizer:
             self.within = within
             self.expanding.pop()
         self.problems[mark:] = [use.told(p) for p in self.problems[mark:]]
-        self.uses.append(blocks.recorded(name, entry.kind, args))
         last = inner.current
         wiring.done(local, last.node, last.shape, entry.where)
 
@@ -474,15 +474,6 @@ _BLOCK_IN_BRANCH = (
     "a block is used in the top-level list or in another block's layers, not in a residual's "
     "branch (a block may hold the residual instead)"
 )
-
-
-def _first_nodes(nodes: list[GraphNode]) -> dict[str, int]:
-    """The index of the first node of each use of a block."""
-    first: dict[str, int] = {}
-    for i, node in enumerate(nodes):
-        for use in uses_of(node.scope):
-            first.setdefault(use[-2], i)
-    return first
 
 
 def _given_name(body: Any) -> str | None:

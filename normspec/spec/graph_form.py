@@ -16,7 +16,7 @@ from pydantic import Field, ValidationError
 from normspec.errors import Path, Problem, SpecError, shown
 from normspec.ir import ops as ir
 from normspec.ir.graph import BlockArguments, CanonicalSpec, InputSpec, OutputSpec, TrainSpec
-from normspec.ir.nodes import INPUT, GraphNode, branch_scope, check_arity
+from normspec.ir.nodes import INPUT, GraphNode, branch_scope, check_arity, uses_of
 from normspec.loader import Document
 from normspec.spec import models as m
 from normspec.spec import ops_builder as build
@@ -72,6 +72,7 @@ def read_graph(doc: Document, max_ops: int) -> CanonicalSpec:
             reader.read(item, ("nodes", i))
         reader.check_scopes()
     uses = [_use(item, doc, ("uses", i), problems) for i, item in enumerate(header.uses)]
+    reader.check_uses(uses)
     train = validate(TrainSpec, _strict(header.train), doc, ("train",), problems, strict=True)
     if problems or doc.problems or train is None:
         raise SpecError(doc.problems + problems)
@@ -86,8 +87,6 @@ def read_graph(doc: Document, max_ops: int) -> CanonicalSpec:
         )
     except ValidationError as exc:
         where: Path = ("output", "logits") if header.output.logits else ("nodes",)
-        if "is not a use of the block" in str(exc):
-            where = ("uses",)
         message = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
         raise SpecError([doc.problem(where, message)]) from None
 
@@ -197,6 +196,20 @@ class NodeReader:
         self.shapes[op.name] = op.shape
         self.nodes.append(node)
         return True
+
+    def check_uses(self, uses: list[BlockArguments | None]) -> None:
+        """Each entry of ``uses`` is of a use the nodes' scopes have, once."""
+        pairs = {use[-2:] for node in self.nodes for use in uses_of(node.scope)}
+        seen: set[str] = set()
+        for i, entry in enumerate(uses):
+            if entry is None:
+                continue
+            if (entry.use, entry.block) not in pairs:
+                message = f"'{entry.use}' is not a use of the block '{entry.block}' in the nodes"
+                self.fail(("uses", i, "use"), message)
+            elif entry.use in seen:
+                self.fail(("uses", i, "use"), f"'{entry.use}' is listed twice")
+            seen.add(entry.use)
 
     def check_scopes(self) -> None:
         joins = {node.name for node in self.nodes if isinstance(node.op, ir.Add)}
