@@ -309,6 +309,57 @@ def test_a_use_holds_its_layers_under_its_name_in_pytorch() -> None:
     assert {"gate_1.excite.weight", "second.dense_1.bias", "conv2d_1.weight"} <= keys
 
 
+NESTED = {
+    # the inner block's class comes first; the outer one holds a use of it as a layer
+    "torch": [
+        "class Gate(nn.Module):",
+        "class Basic(nn.Module):",
+        "self.gate_1 = Gate(channels=4, dtype=dtype)",
+        "self.gate_1 = Gate(channels=6, dtype=dtype)",
+        "self.basic_1 = Basic(dtype=dtype)",
+        "self.second = Basic(dtype=dtype)",
+    ],
+    "flax": [
+        "class Gate(Block):",
+        "class Basic(Block):",
+        "class Basic2(Block):",
+    ],
+    "keras": [
+        "def gate(",
+        "def basic(",
+        'x = gate(x, channels=4, name=f"{name}_gate_1")',
+        'x = gate(x, channels=6, name=f"{name}_gate_1")',
+        'x = basic(stem_relu_out, name="basic_1")',
+        'x = basic(x, name="second")',
+        "# residual_1: the body's output plus the identity.",
+    ],
+}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_use_inside_a_block_is_a_call_of_its_own_class(backend: str) -> None:
+    if not available(backend):
+        pytest.skip(f"{backend} is not installed")
+    source = normspec.emit(blocky(), backend)
+    for text in NESTED[backend]:
+        assert source.count(text) == 1, (text, source)
+    assert source.index(NESTED[backend][0]) < source.index(NESTED[backend][1])
+    calls = {"torch": "x = self.gate_1(x)", "flax": "x = self.gate_1(x)", "keras": "= gate(x"}
+    assert source.count(calls[backend]) == 2  # in basic's class and in basic_2's
+    assert "gate_1_excite" not in source.replace('f"{name}_gate_1"', "")  # no layer inline
+    assert "(a use of gate)" in source  # the outer class's docstring names the use
+
+
+def test_a_use_inside_a_block_holds_its_layers_under_both_names_in_pytorch() -> None:
+    if not available("torch"):
+        pytest.skip("torch is not installed")
+    model = get_backend("torch").build(blocky())
+    keys = set(model.state_dict())
+    assert {"basic_1.gate_1.excite.weight", "basic_2.gate_1.dense_1.bias"} <= keys
+    assert {"basic_1.residual_1_conv2d_1.weight", "second.gate_1.excite.bias"} <= keys
+    assert not any("gate_1_" in key for key in keys)
+
+
 def test_show_gives_a_use_one_row_with_its_totals_before_its_ops() -> None:
     from normspec.summary import summary_data
 

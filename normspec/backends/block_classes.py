@@ -28,7 +28,7 @@ from normspec.backends.printing import (
     emit_nodes,
     kept_values,
 )
-from normspec.backends.recording import Recorder, Statement, lay_out, raw_texts, replace_raw
+from normspec.backends.recording import MARK, Recorder, Statement, lay_out, raw_texts, replace_raw
 from normspec.backends.templates import Template, parametrize, skeleton
 from normspec.ir.graph import CanonicalSpec
 from normspec.ir.nodes import INPUT
@@ -62,12 +62,14 @@ class ClassWriter:
 
 @dataclass
 class Blocks:
-    """The block classes of a spec: each class's source, the call of each instance, and the
-    helpers the classes use."""
+    """The block classes of a spec: each class's source (a block used inside another before
+    it), its name, the call of each instance (in the order of the instances), and the helpers
+    the classes use."""
 
     sources: list[str]
     uses: list[BlockUse]
     helpers: set[str]
+    classes: list[str]
 
 
 def block_classes(
@@ -80,10 +82,18 @@ def block_classes(
 ) -> Blocks:
     """The classes of ``instances``; ``builder`` is the model's, which the uses print into;
     class names avoid ``taken`` and are at most ``limit`` long for each instance (by default,
-    so that ``self.<attribute> = <Class>(`` fits a line). Each instance's
-    ``reset_parameters`` statements (PyTorch's initialization) go to the model's, on the
-    block's attribute."""
-    recorders = [_record(spec, builder, writer, instance) for instance in instances]
+    so that ``self.<attribute> = <Class>(`` fits a line). The uses of blocks inside an
+    instance are instances of classes of their own, written first, which its class calls.
+    Each instance's ``reset_parameters`` statements (PyTorch's initialization) go to those of
+    the class that calls it, on its attribute."""
+    children = [instance.children(local=writer.local) for instance in instances]
+    inner = [child for found in children for child in found]
+    nested = block_classes(spec, inner, builder, writer, taken, limit) if inner else None
+    recorders, start = [], 0
+    for instance, found in zip(instances, children, strict=True):
+        calls = nested.uses[start : start + len(found)] if nested else []
+        recorders.append(_record(spec, builder, writer, instance, found, calls))
+        start += len(found)
     groups: dict[str, list[int]] = {}
     for index, (rec, instance) in enumerate(zip(recorders, instances, strict=True)):
         groups.setdefault(repr(_key(rec, instance, writer.local)), []).append(index)
@@ -95,58 +105,96 @@ def block_classes(
             writer.positional,
             writer.reserved,
             named=not writer.local,
-            given=[given[instances[i].name] for i in members]
-            if all(instances[i].name in given for i in members)
+            given=[given[instances[i].qualified] for i in members]
+            if all(instances[i].qualified in given for i in members)
             else (),
         )
         for members in groups.values()
     ]
     limit = limit or (lambda i: LINE_LENGTH - len(INDENT * 2 + "self. = (" + i.name))
     limits = [min(limit(i) for i in t.instances) for t in templates]
+    taken = taken | set(nested.classes if nested else ())
     names = blocks.class_names([t.instances[0] for t in templates], taken, limits)
-    uses: list[BlockUse] = []
-    for template, name in zip(templates, names, strict=True):
+    uses: dict[int, BlockUse] = {}
+    for template, name, members in zip(templates, names, groups.values(), strict=True):
         extra = writer.arguments(template)
-        for k, instance in enumerate(template.instances):
+        for k, index in enumerate(members):
             layer = call(name, **template.arguments(k), **extra)
-            rec = recorders[instances.index(instance)]
-            uses.append(_use(builder, writer, instance, layer, rec))
+            uses[index] = _use(writer, instances[index], layer, recorders[index])
     sources = [writer.source(builder, t, n) for t, n in zip(templates, names, strict=True)]
     for rec in recorders:  # conventions the module docstring explains
         builder.notes.update(rec.notes)
     used = {h for rec in recorders for h in rec.helpers}
-    return Blocks(sources, uses, used)
+    if nested is None:
+        return Blocks(sources, [uses[i] for i in range(len(instances))], used, names)
+    return Blocks(
+        [*nested.sources, *sources],
+        [uses[i] for i in range(len(instances))],
+        used | nested.helpers,
+        [*nested.classes, *names],
+    )
 
 
 def _record(
-    spec: CanonicalSpec, builder: Builder, writer: ClassWriter, instance: Instance
+    spec: CanonicalSpec,
+    builder: Builder,
+    writer: ClassWriter,
+    instance: Instance,
+    children: list[Instance],
+    calls: list[BlockUse],
 ) -> Recorder:
+    """The statements of ``instance``'s class; the uses of blocks inside it (``children``)
+    are one call each (``calls``)."""
     if writer.local:
         nodes = instance.local_nodes()
-        rec = Recorder(spec, builder.dialect, Names.local(node.name for node in nodes))
-        emit_nodes(rec, nodes, writer.printers, quiet=frozenset({blocks.ADD}))
+        names = Names.local([*(node.name for node in nodes), *(c.name for c in children)])
+        rec = Recorder(spec, builder.dialect, names)
+        emit_nodes(rec, nodes, writer.printers, blocks=calls, quiet=frozenset({blocks.ADD}))
         return rec
+    return _record_named(spec, builder, writer, instance, calls)
+
+
+def _record_named(
+    spec: CanonicalSpec,
+    builder: Builder,
+    writer: ClassWriter,
+    instance: Instance,
+    calls: list[BlockUse],
+) -> Recorder:
+    """The statements of a block function whose layers keep the spec's names (Keras): its
+    variables, and the residuals its comments name, are named without the instance's name."""
     rec = Recorder(spec, builder.dialect, builder.names)  # extra layers take unused names
     values = {INPUT: "x", instance.source: "x"}
-    if INPUT in kept_values(instance.local_nodes()):  # read again after x is overwritten
+    source = instance.source
+    reading = tuple(  # as the spec names them, but reading the block's input as the input
+        node.model_copy(update={"inputs": tuple(INPUT if n == source else n for n in node.inputs)})
+        for node in instance.nodes
+    )
+    if INPUT in kept_values(reading, calls):  # read again after x is overwritten
         rec.forward_lines += rec.statement(f"{KEPT_INPUT} = ", Raw("x"))
         values[instance.source] = KEPT_INPUT
-    emit_nodes(rec, instance.nodes, writer.printers, variables=values,
+    emit_nodes(rec, instance.nodes, writer.printers, variables=values, blocks=calls,
                quiet=frozenset({instance.name}))  # fmt: skip
-    rec.records[:] = [_local_variables(s, instance.name) for s in rec.records]
+    local = _without(instance.name)
+    rec.records[:] = [_local_variables(s, local) for s in rec.records]
+    rec.forward_lines[:] = [
+        line if line.startswith(MARK) else local(line) for line in rec.forward_lines
+    ]
     builder.layer_of.update(rec.layer_of)
     return rec
 
 
-def _local_variables(statement: Statement, name: str) -> Statement:
-    """``statement`` with the variables named after the instance ``name`` named without it
-    (``multiply_1_gate`` for ``se1_multiply_1_gate``), as a class's layers are; the layer
-    names, which are strings, keep it."""
+def _without(name: str) -> Callable[[str], str]:
+    """What changes a text to name what is named after the instance ``name`` without it: its
+    variables (``multiply_1_gate`` for ``se1_multiply_1_gate``) and, in comments, its residuals
+    (``residual_1`` for ``basic_1_residual_1``), as a class's layers are named."""
     pattern = re.compile(rf"\b{re.escape(name)}_(?=\w)")
+    return lambda text: pattern.sub("", text)
 
-    def local(text: str) -> str:
-        return pattern.sub("", text)
 
+def _local_variables(statement: Statement, local: Callable[[str], str]) -> Statement:
+    """``statement`` with its variables named by ``local``; the layer names, which are strings,
+    keep the instance's name."""
     value = replace_raw(statement.value, local)
     return Statement(local(statement.prefix), value, local(statement.suffix))
 
@@ -168,11 +216,10 @@ def _key(rec: Recorder, instance: Instance, local: bool) -> tuple[object, ...]:
     return skeleton(init, instance.name), skeleton(forward, instance.name)
 
 
-def _use(
-    builder: Builder, writer: ClassWriter, instance: Instance, layer: Call, rec: Recorder
-) -> BlockUse:
+def _use(writer: ClassWriter, instance: Instance, layer: Call, rec: Recorder) -> BlockUse:
     def write(site: Site) -> None:
         writer.instantiate(site, instance, layer)
+        builder = site.builder
         attribute = builder.names.short[instance.name]
 
         def nested(text: str) -> str:
@@ -208,7 +255,7 @@ def class_docstring(template: Template) -> list[str]:
     """The class's docstring, wrapped at one indent: which residuals or uses of a block of
     the spec use it, what it computes."""
     first = template.instances[0]
-    users = ", ".join(i.name for i in template.instances)
+    users = ", ".join(i.qualified for i in template.instances)
     what = f"The block of {users}" if first.block is None else f"The block {first.block} of {users}"
     text = f"{what}: {blocks.describe(first)}."
     lines = textwrap.wrap(

@@ -7,7 +7,9 @@ branches (a pre-activation block's ``pre_norm`` and ``pre_act``) or right after 
 post-activation block's ``out_act``); or the nodes of a top-level use of a block (scoped
 ``(use, block)``). It reads one value from outside, and no node outside it reads any of its
 values but its last. Inside its class a node is named without the residual's or the use's
-prefix (``conv1`` for ``residual_block_3_conv1``, ``gate`` for ``se1_gate``).
+prefix (``conv1`` for ``residual_block_3_conv1``, ``gate`` for ``se1_gate``). A use of a block
+inside another use is an instance of the outer class's nodes (:meth:`Instance.children`), a
+class of its own that the outer class holds (``basic_1.gate_1.excite``).
 
 Which instances share a class, and its parameters, is :mod:`normspec.backends.block_classes`.
 """
@@ -17,7 +19,7 @@ from __future__ import annotations
 import keyword
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from normspec.ir import ops as ir
 from normspec.ir.constraints import RESERVED_NAMES, is_identifier
@@ -27,15 +29,25 @@ ADD = "add"
 """The name of an instance's own ``add`` inside its class."""
 
 
+def _any(name: str) -> bool:
+    return True
+
+
 @dataclass(frozen=True)
 class Instance:
-    """One use of a block: its nodes (in graph order) and each one's name inside the class."""
+    """One use of a block: its nodes (in graph order) and each one's name inside the class.
+    A use of a block inside another one is an instance of the outer class's nodes, named as
+    they are there (see :meth:`children`)."""
 
     name: str
     nodes: tuple[GraphNode, ...]
     local: Mapping[str, str]
     block: str | None = None
     """The block of the spec language it uses; None for a residual."""
+    qualified: str = ""
+    """Its name in the spec (``dense1_layer1`` for the use ``layer1`` inside ``dense1``)."""
+    allowed: Callable[[str], bool] = field(default=_any, compare=False, repr=False)
+    """Which names a layer of its class can take (see :func:`attribute_rule`)."""
 
     @property
     def source(self) -> str:
@@ -51,16 +63,39 @@ class Instance:
         return any(node.scope[1:2] == ("shortcut",) for node in self.nodes)
 
     def local_nodes(self) -> tuple[GraphNode, ...]:
-        """Its nodes as the class holds them: named locally, reading the block's input."""
+        """Its nodes as the class holds them: named locally, reading the block's input (the
+        uses of blocks inside it named locally too)."""
         names = {**self.local, self.source: INPUT}
+        prefix = self.name + "_"
         out = []
         for node in self.nodes:
             op = node.op.model_copy(update={"name": self.local[node.name]})
             inputs = tuple(names[name] for name in node.inputs)
             within = node.scope[2:] if self.block is not None else node.scope
-            scope = tuple(names.get(part, part) for part in within)
+            scope = tuple(
+                names.get(part, part.removeprefix(prefix)) if i % 2 == 0 else part
+                for i, part in enumerate(within)
+            )
             out.append(node.model_copy(update={"op": op, "inputs": inputs, "scope": scope}))
         return tuple(out)
+
+    def children(self, *, local: bool = True) -> list[Instance]:
+        """The uses of blocks right inside this use (none in a residual): instances of its
+        :meth:`local_nodes`, or with ``local=False`` of its nodes as the spec names them."""
+        if self.block is None:
+            return []
+        if local:
+            nodes = self.local_nodes()
+        else:
+            nodes = tuple(node.model_copy(update={"scope": node.scope[2:]}) for node in self.nodes)
+        found = [
+            i
+            for i in _instances(nodes, self.allowed)
+            if i.block is not None and self.allowed(i.name)
+        ]
+        if not local:
+            return found
+        return [replace(i, qualified=f"{self.qualified}_{i.name}") for i in found]
 
 
 def instances(
@@ -94,6 +129,17 @@ def attribute_rule(
 def camel(name: str) -> str:
     """``residual_block`` -> ``ResidualBlock``."""
     return "".join(part[:1].upper() + part[1:] for part in name.split("_") if part)
+
+
+def member_paths(instance: Instance) -> dict[str, str]:
+    """Node name -> the path of its layer inside the instance's class: its local name, or
+    ``<use>.<path>`` inside the class of a use of a block within it (``layer1.conv``)."""
+    paths = {node.name: instance.local[node.name] for node in instance.nodes}
+    spec_name = {local: name for name, local in instance.local.items()}
+    for child in instance.children():
+        for local, path in member_paths(child).items():
+            paths[spec_name[local]] = f"{child.name}.{path}"
+    return paths
 
 
 def _instances(nodes: tuple[GraphNode, ...], allowed: Callable[[str], bool]) -> list[Instance]:
@@ -157,7 +203,7 @@ def _instance(
         local[name] = ADD
     if len(set(local.values())) != len(local) or not all(map(allowed, local.values())):
         return None
-    return Instance(name, members, local, block)
+    return Instance(name, members, local, block, name, allowed)
 
 
 def class_base(instance: Instance) -> str:
@@ -217,13 +263,15 @@ def describe(instance: Instance) -> str:
 
 
 def _describe_use(instance: Instance) -> str:
-    """``residual_1 (a residual) > gate_1_...``: its nodes outside residual branches, in
-    order."""
-    steps = []
-    nested = {part for node in instance.nodes for part in node.branches[::2]}
-    for node in instance.nodes:
-        if node.branches:
-            continue
-        local = instance.local[node.name]
-        steps.append(f"{local} (a residual)" if node.name in nested else local)
+    """``residual_1 (a residual) > gate_1 (a use of gate) > ...``: its nodes outside residual
+    branches, in order, a use of a block inside it as one step."""
+    nodes = instance.local_nodes()
+    nested = {part for node in nodes for part in node.branches[::2]}
+    steps: list[str] = []
+    for node in nodes:
+        if node.scope[1:2] and node.scope[1] not in BRANCHES:
+            step = f"{node.scope[0]} (a use of {node.scope[1]})"
+            steps += [] if step in steps else [step]
+        elif not node.branches:
+            steps.append(f"{node.name} (a residual)" if node.name in nested else node.name)
     return " > ".join(steps)

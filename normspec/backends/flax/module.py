@@ -72,8 +72,8 @@ def generate(spec: CanonicalSpec) -> FlaxModule:
     source += "\n\n\n" + "\n\n\n".join(definitions) + "\n"
     paths = dict(builder.names.short)
     for instance in instances:
-        for node in instance.nodes:
-            paths[node.name] = f"{short.short[instance.name]}.{instance.local[node.name]}"
+        for name, path in blocks.member_paths(instance).items():
+            paths[name] = f"{short.short[instance.name]}.{path}"
     return FlaxModule(names.parsed(source, "flax"), class_name(spec), paths)
 
 

@@ -78,7 +78,7 @@ WRITER = ClassWriter(
 def nested_paths(instances: list[blocks.Instance]) -> dict[str, str]:
     """Node name -> the module path of its layer, for the nodes inside blocks."""
     return {
-        node.name: f"{instance.name}.{instance.local[node.name]}"
+        name: f"{instance.name}.{path}"
         for instance in instances
-        for node in instance.nodes
+        for name, path in blocks.member_paths(instance).items()
     }
