@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from normspec.ir import ops as ir
+from normspec.ir.definitions import BLOCK
 from normspec.ir.graph import TrainSpec
 from normspec.spec import models as m
 from normspec.spec.graph_form import GraphHeader
@@ -96,9 +97,47 @@ def canonical_schema(defs: dict[str, Any]) -> dict[str, Any]:
     defs["canonical_train"] = train
     schema["properties"]["train"] = {"$ref": "#/$defs/canonical_train"}
     nodes = [_node_schema(key, cls, defs) for key, cls in ir.OPS.items()]
-    schema["properties"]["nodes"] = {"type": "array", "minItems": 1, "items": {"anyOf": nodes}}
+    nodes.append(_block_node_schema(defs))
+    node_list = {"type": "array", "minItems": 1, "items": {"anyOf": nodes}}
+    schema["properties"]["nodes"] = node_list
+    schema["properties"]["blocks"] = {
+        "type": "object",
+        "description": "Each distinct resolved sub-graph of a block, once; block nodes use it.",
+        "additionalProperties": {
+            "type": "object",
+            "properties": {
+                "block": {"type": "string"},
+                "args": {"type": "object"},
+                "nodes": node_list,
+            },
+            "required": ["block", "nodes"],
+            "additionalProperties": False,
+        },
+    }
     schema["additionalProperties"] = False
     return schema
+
+
+def _block_node_schema(defs: dict[str, Any]) -> dict[str, Any]:
+    """A use of a block: ``{block: {name, inputs, definition, shape, params}}``."""
+    defs[f"{BLOCK}_node"] = {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string"},
+            "inputs": {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 1},
+            "definition": {"type": "string"},
+            "shape": {"type": "array", "items": {"type": "integer"}},
+            "params": {"type": "integer"},
+        },
+        "required": ["name", "inputs", "definition"],
+        "additionalProperties": False,
+    }
+    return {
+        "type": "object",
+        "properties": {BLOCK: {"$ref": f"#/$defs/{BLOCK}_node"}},
+        "required": [BLOCK],
+        "additionalProperties": False,
+    }
 
 
 def _node_schema(key: str, cls: type[ir.Op], defs: dict[str, Any]) -> dict[str, Any]:

@@ -73,7 +73,16 @@ def test_the_canonical_form_reads_back_through_the_graph_reader(path) -> None:
 
 
 # (case, (old, new) replaced once in SMALL, expected "<line>:<col>: <path>: <fragment>")
+FLAT = "- flatten: {name: flat, inputs: [block], shape: [72], params: 0}"
+CONV_ON_FLAT = (
+    "\n- conv2d: {name: c2, inputs: [flat], filters: 2, kernel: [3, 3], strides: [1, 1], "
+    "padding: [[1, 1], [1, 1]], dilation: [1, 1], groups: 1, use_bias: true, kernel_init: "
+    "{distribution: uniform, low: -0.1, high: 0.1}, bias_init: {distribution: constant, "
+    "value: 0.0}, shape: [6, 6, 2], params: 38}"
+)
+
 BAD = [
+    ("a value of a rank the op cannot read", (FLAT, FLAT + CONV_ON_FLAT), "22:30: nodes[4].conv2d.inputs: a conv2d node cannot read a value of shape (72,)"),
     ("unknown op", ("- flatten: {", "- flaten: {"), "21:3: nodes[3]: unknown op 'flaten' (did you mean 'flatten'?)"),
     ("unknown input", ("inputs: [block]", "inputs: [blok]"), "nodes[3].flatten.inputs[0]: 'blok' is not computed before this node (did you mean 'block'?)"),
     ("later input", ("inputs: [stem], scope", "inputs: [flat], scope"), "nodes[1].activation.inputs[0]: 'flat' is not computed before this node"),

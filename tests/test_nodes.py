@@ -101,7 +101,7 @@ def _rewired(spec: normspec.ir.CanonicalSpec, index: int, **changes: object) -> 
         (3, {"inputs": ("inner",), "input_shapes": ((3, 3, 4),)}, "add reads two or more values"),
         (1, {"inputs": ("stem", "stem"), "input_shapes": ((6, 6, 3),) * 2}, "reads one value"),
         (1, {"scope": ("stem", "body")}, "is not pairs of an add and a branch"),
-        (1, {"scope": ("block", "side")}, "scope"),
+        (1, {"scope": ("block", "side")}, "of the use 'block' is not named block_"),
     ],
     ids=["unknown", "later", "shape", "add-one", "conv-two", "scope-not-add", "scope-branch"],
 )

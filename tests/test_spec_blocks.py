@@ -8,12 +8,13 @@ import re
 from typing import Any
 
 import pytest
+import yaml
 
 import normspec
 from normspec.backends import get_backend
 from normspec.errors import SpecError
 from normspec.ir.nodes import INPUT
-from normspec.ir.serialize import to_yaml
+from normspec.ir.serialize import to_data, to_yaml
 from parity_cases import check_against_reference
 from test_backends_shared import BACKENDS, available
 
@@ -225,12 +226,126 @@ def test_the_nodes_of_a_use_are_scoped_in_it_and_the_canonical_form_keeps_them()
         ("gate_1", "gate", {"channels": 4, "squeezed": 2}),
         ("second", "gate", {"channels": 8, "squeezed": 3}),
     ]
-    wrong = to_yaml(spec).replace("use: second", "use: third")
+    # the form that writes every node out, the arguments under uses:, reads the same
+    flat = yaml.safe_dump(to_data(spec, definitions=False), sort_keys=False)
+    assert "uses:" in flat and "definition:" not in flat
+    assert normspec.load(flat) == spec
+    assert spec.flat_hash in spec.hashes and spec.flat_hash != spec.hash  # files saved so
+    wrong = flat.replace("use: second", "use: third")
     with pytest.raises(
         SpecError, match=re.escape("uses[1].use: 'third' is not a use of the block 'gate'")
     ):
         normspec.load(wrong)
     assert spec.version1_hash is None  # format version 1 had no blocks
+
+
+def test_the_canonical_form_writes_each_distinct_use_of_a_block_once() -> None:
+    spec = blocky()
+    data = to_data(spec)
+    # basic_1 and second resolve to the same nodes; basic_2 (filters 6, strides 2) does not
+    assert list(data["blocks"]) == ["basic.1", "gate.1", "basic.2", "gate.2"]
+    assert data["blocks"]["gate.2"]["args"] == {"channels": 6, "squeezed": 2}
+    uses = {b["name"]: b for item in data["nodes"] if (b := item.get("block"))}
+    assert {name: b["definition"] for name, b in uses.items()} == {
+        "basic_1": "basic.1",
+        "second": "basic.1",
+        "basic_2": "basic.2",
+    }
+    assert uses["second"]["inputs"] == ["basic_1"]  # a use's value is read by its name
+    assert uses["basic_2"]["params"] == sum(
+        n.op.params for n in spec.nodes if n.scope[:1] == ("basic_2",)
+    )
+    inner = data["blocks"]["basic.1"]["nodes"]
+    assert inner[0]["conv2d"]["inputs"] == ["input"]  # what the use reads
+    assert inner[0]["conv2d"]["scope"] == ["residual_1", "body"]
+    assert inner[-1] == {
+        "block": {
+            "name": "gate_1",
+            "inputs": ["residual_1"],
+            "definition": "gate.1",
+            "shape": [8, 8, 4],
+            "params": 22,
+        }
+    }
+    add = next(item["add"] for item in data["nodes"] if "add" in item)
+    assert add["inputs"] == ["second", "stem_relu"]
+    text = to_yaml(spec)
+    assert len(text) < len(yaml.safe_dump(to_data(spec, definitions=False))) * 0.8
+    again = normspec.load(text)
+    assert again == spec and again.hash == spec.hash
+    assert again.nodes == spec.nodes and again.uses == spec.uses
+
+
+def test_a_weight_file_saved_with_the_form_before_definitions_loads(tmp_path: Any) -> None:
+    from normspec.weights import safetensors_bytes
+
+    spec = gated()
+    weights = normspec.init_weights(spec, seed=0)
+    metadata = {"normspec_hash": str(spec.flat_hash), "spec_name": spec.name}
+    path = tmp_path / "gated.safetensors"
+    path.write_bytes(safetensors_bytes(weights, metadata))
+    loaded = normspec.load_weights(path, spec)
+    assert all((loaded[key] == weights[key]).all() for key in weights)
+    plain = normspec.load("normspec: 1\ninput: {shape: [4]}\nlayers: [dense: 2]\n")
+    assert plain.flat_hash is None  # no uses of blocks: no such older form
+    assert plain.hashes == (plain.hash, plain.version1_hash)
+
+
+def _canonical_text() -> str:
+    return to_yaml(blocky())
+
+
+# (case, (old, new) replaced once in blocky's canonical text, "<line>:<col>: <path>: <fragment>")
+BAD_CANONICAL = [
+    ("unknown definition", ("definition: basic.2", "definition: basic.3"), "nodes[6].block.definition: no definition 'basic.3' under blocks (did you mean 'basic.2'?) (they are: basic.1, gate.1, basic.2, gate.2)"),
+    ("unused definition", ("\nnodes:\n", "\n  spare:\n    block: gate\n    nodes:\n    - activation: {name: a, inputs: [input], function: relu, shape: [8, 8, 3], params: 0}\nnodes:\n"), "blocks.spare: the definition 'spare' is used by no block node"),
+    ("a definition using itself", ("definition: gate.1", "definition: basic.1"), "blocks.basic.1.nodes[6].block.definition: a definition uses itself (basic.1 > basic.1)"),
+    ("declared shape", ("    shape: [8, 8, 4]\n    params: 342", "    shape: [8, 8, 5]\n    params: 342"), "nodes[3].block.shape: declared [8, 8, 5] but its definition gives [8, 8, 4]"),
+    ("a node inside a definition", ("        units: 2\n", "        units: 3\n"), "blocks.gate.1.nodes[1].dense.shape: declared (2,) but its inputs give (3,)"),
+    ("unknown input inside", ("inputs: [dense_1_relu]", "inputs: [dense_1_rel]"), "blocks.gate.1.nodes[3].dense.inputs[0]: 'basic_1_gate_1_dense_1_rel' is not computed before this node"),
+    ("a key of a definition", ("    block: gate\n", "    block: gate\n    kind: x\n"), "blocks.gate.1.kind: unknown key 'kind'"),
+    ("reads two values", ("inputs: [basic_1]", "inputs: [basic_1, stem]"), "nodes[4].block.inputs: inputs: the one value the use reads"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("case", "change", "expected"), BAD_CANONICAL, ids=[c[0] for c in BAD_CANONICAL]
+)
+def test_a_canonical_use_that_does_not_fit_is_told_where_it_is_written(
+    case: str, change: tuple[str, str], expected: str
+) -> None:
+    text = _canonical_text()
+    assert change[0] in text, case
+    with pytest.raises(SpecError) as info:
+        normspec.load(text.replace(change[0], change[1], 1))
+    shown = [str(p) for p in info.value.problems]
+    assert any(expected in p for p in shown), shown
+    assert all(re.match(r"<string>:\d+:\d+: ", p) for p in shown), shown
+
+
+def test_a_small_canonical_file_cannot_write_out_a_huge_graph() -> None:
+    levels = 16  # each definition uses the next one twice: 2**16 dense nodes
+    blocks = {
+        f"b{i}": {"block": "twice", "args": {}, "nodes": [
+            {"block": {"name": "first", "inputs": ["input"], "definition": f"b{i + 1}"}},
+            {"block": {"name": "then", "inputs": ["first"], "definition": f"b{i + 1}"}},
+        ]}
+        for i in range(levels)
+    }  # fmt: skip
+    dense = {"name": "d", "inputs": ["input"], "units": 2, "use_bias": False,
+             "kernel_init": {"distribution": "constant", "value": 0.0},
+             "bias_init": {"distribution": "constant", "value": 0.0}, "shape": [2], "params": 4}  # fmt: skip
+    blocks[f"b{levels}"] = {"block": "leaf", "args": {}, "nodes": [{"dense": dense}]}
+    data = {
+        "normspec": 2,
+        "name": "bomb",
+        "input": {"shape": [2], "dtype": "float32"},
+        "blocks": blocks,
+        "nodes": [{"block": {"name": "top", "inputs": ["input"], "definition": "b0"}}],
+        "train": {"optimizer": "sgd", "learning_rate": 0.1, "epochs": 1, "batch_size": 8},
+    }
+    with pytest.raises(SpecError, match="more than 5,000 nodes once the uses of blocks"):
+        normspec.load(yaml.safe_dump(data, sort_keys=False))
 
 
 @pytest.mark.parametrize(
@@ -239,12 +354,18 @@ def test_the_nodes_of_a_use_are_scoped_in_it_and_the_canonical_form_keeps_them()
         ("read inside", "reads 'gate_1_excite_sigmoid' inside a use of a block it is not in"),
         ("apart", "the nodes of the use 'gate_1' are apart"),
         ("use named like a node", "the use of a block 'stem' has the name of a node"),
+        (
+            "not named after the use",
+            "node 'gate_1_global_avg_pool_1' of the use 'se' is not named se_",
+        ),
+        ("reads two values", "reads 'stem', a second value from outside the use 'gate_1'"),
+        ("in a branch", "the use 'basic_1' is in a residual's branch"),
     ],
 )
 def test_a_canonical_graph_whose_uses_do_not_fit_together_is_refused(
     change: str, message: str
 ) -> None:
-    spec = gated()
+    spec = blocky() if change == "in a branch" else gated()
     nodes = list(spec.nodes)
     names = [n.name for n in nodes]
     if change == "read inside":
@@ -257,11 +378,21 @@ def test_a_canonical_graph_whose_uses_do_not_fit_together_is_refused(
         nodes[i] = nodes[i].model_copy(update={"scope": ()})  # leaves the use before its end
         j = names.index("conv2d_1")
         nodes[j] = nodes[j].model_copy(update={"scope": ("gate_1", "gate")})
-    else:
-        nodes = [
-            n.model_copy(update={"scope": ("stem", "gate")}) if n.scope[:1] == ("gate_1",) else n
-            for n in nodes
-        ]
+    elif change == "use named like a node":  # stem_bn, stem_relu as a use named stem
+        nodes = [n.model_copy(update={"scope": ("stem", "gate")}) if n.name.startswith("stem_")
+                 else n for n in nodes]  # fmt: skip
+    elif change == "not named after the use":
+        nodes = [n.model_copy(update={"scope": ("se", "gate")}) if n.scope[:1] == ("gate_1",)
+                 else n for n in nodes]  # fmt: skip
+    elif change == "reads two values":
+        i = names.index("gate_1_multiply_1")
+        inputs = ("stem", "gate_1_excite_sigmoid")  # the use reads stem_relu
+        nodes[i] = nodes[i].model_copy(update={"inputs": inputs})
+    else:  # the residual's body, then the use: the use inside the branch
+        body = ("basic_1", "basic", "basic_1_residual_1", "body")
+        swapped = (*body[2:], *body[:2])
+        nodes = [n.model_copy(update={"scope": swapped}) if n.scope == body else n
+                 for n in nodes]  # fmt: skip
     data = spec.model_dump()
     data["nodes"] = [n.model_dump() for n in nodes]
     with pytest.raises(ValueError, match=message):

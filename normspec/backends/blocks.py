@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 
 from normspec.ir import ops as ir
 from normspec.ir.constraints import RESERVED_NAMES, is_identifier
-from normspec.ir.nodes import BRANCHES, INPUT, GraphNode
+from normspec.ir.nodes import BRANCHES, INPUT, GraphNode, use_nodes
 
 ADD = "add"
 """The name of an instance's own ``add`` inside its class."""
@@ -63,19 +63,16 @@ class Instance:
         return any(node.scope[1:2] == ("shortcut",) for node in self.nodes)
 
     def local_nodes(self) -> tuple[GraphNode, ...]:
-        """Its nodes as the class holds them: named locally, reading the block's input (the
-        uses of blocks inside it named locally too)."""
+        """Its nodes as the class holds them: named locally, reading the block's input (in a
+        use of a block, as :func:`~normspec.ir.nodes.use_nodes` gives them)."""
+        if self.block is not None:
+            return use_nodes(self.nodes)
         names = {**self.local, self.source: INPUT}
-        prefix = self.name + "_"
         out = []
         for node in self.nodes:
             op = node.op.model_copy(update={"name": self.local[node.name]})
             inputs = tuple(names[name] for name in node.inputs)
-            within = node.scope[2:] if self.block is not None else node.scope
-            scope = tuple(
-                names.get(part, part.removeprefix(prefix)) if i % 2 == 0 else part
-                for i, part in enumerate(within)
-            )
+            scope = tuple(names.get(part, part) for part in node.scope)
             out.append(node.model_copy(update={"op": op, "inputs": inputs, "scope": scope}))
         return tuple(out)
 

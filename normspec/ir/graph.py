@@ -108,7 +108,7 @@ class CanonicalSpec(Node):
 
     @model_validator(mode="after")
     def _uses_fit(self) -> CanonicalSpec:
-        """Each ``uses`` entry is of a use the nodes' scopes have, once."""
+        """Each ``uses`` entry is of a use the nodes' scopes have, once, and each use has one."""
         pairs = {use[-2:] for node in self.nodes for use in uses_of(node.scope)}
         seen: set[str] = set()
         for entry in self.uses:
@@ -118,6 +118,9 @@ class CanonicalSpec(Node):
                     "scopes, or is listed twice"
                 )
             seen.add(entry.use)
+        missing = sorted(use for use, _ in pairs if use not in seen)
+        if missing:
+            raise ValueError(f"the use '{missing[0]}' of a block has no entry in uses")
         return self
 
     @model_validator(mode="after")
@@ -148,11 +151,20 @@ class CanonicalSpec(Node):
         data = to_data_v1(self)
         return None if data is None else data_hash(data)
 
+    @cached_property
+    def flat_hash(self) -> str | None:
+        """For a spec with uses of blocks, the hash of the form that wrote each use's nodes
+        out with its arguments under ``uses:``, which files saved before definitions
+        (``blocks:``) were written record; None without uses."""
+        from normspec.ir.serialize import data_hash, to_data
+
+        return data_hash(to_data(self, definitions=False)) if self.uses else None
+
     @property
     def hashes(self) -> tuple[str, ...]:
         """Every hash a file made for this model may record: :attr:`hash`, then
-        :attr:`version1_hash` where there is one."""
-        return (self.hash,) if self.version1_hash is None else (self.hash, self.version1_hash)
+        :attr:`flat_hash` and :attr:`version1_hash` where there are."""
+        return tuple(h for h in (self.hash, self.flat_hash, self.version1_hash) if h is not None)
 
     @property
     def ops(self) -> tuple[ir.Op, ...]:

@@ -126,13 +126,16 @@ def check_graph(nodes: tuple[GraphNode, ...], input_shape: Shape) -> None:
 
 
 class _Uses:
-    """The uses of blocks seen so far: each one's nodes come together, and what is outside
-    a use reads only its last value."""
+    """The uses of blocks seen so far: each one's nodes come together, are named after it
+    (``se1_gate``) and read one value from outside it, and what is outside a use reads only
+    its last value. A use is not inside a residual's branch (the spec language has none)."""
 
     def __init__(self) -> None:
         self.open: list[tuple[str, ...]] = []
         self.last: dict[tuple[str, ...], str] = {}
         self.closed: set[str] = set()
+        self.source: dict[tuple[str, ...], str] = {}
+        """Each use's one value read from outside it."""
 
     def enter(self, node: GraphNode) -> None:
         inside = uses_of(node.scope)
@@ -141,15 +144,45 @@ class _Uses:
                 self.closed.add(use[-2])
         self.open = inside
         for use in inside:
-            if use[-2] in self.closed:
-                raise ValueError(f"node '{node.name}': the nodes of the use '{use[-2]}' are apart")
+            name = use[-2]
+            if name in self.closed:
+                raise ValueError(f"node '{node.name}': the nodes of the use '{name}' are apart")
+            if branch_scope(use[:-2]):
+                raise ValueError(f"node '{node.name}': the use '{name}' is in a residual's branch")
+            if node.name.removeprefix(name + "_") in (node.name, INPUT):
+                raise ValueError(f"node '{node.name}' of the use '{name}' is not named {name}_...")
             self.last[use] = node.name
 
     def reads(self, node: GraphNode, scope: tuple[str, ...], name: str) -> bool:
         """Whether ``node`` may read the value ``name`` of ``scope``: its own uses' values,
-        and the last value of any other."""
+        and the last value of any other. Raises when a use reads a second value from outside."""
         own = uses_of(node.scope)
+        for use in own:
+            if use not in uses_of(scope) and self.source.setdefault(use, name) != name:
+                raise ValueError(
+                    f"node '{node.name}' reads '{name}', a second value from outside the use "
+                    f"'{use[-2]}' (it reads '{self.source[use]}')"
+                )
         return all(use in own or self.last.get(use) == name for use in uses_of(scope))
+
+
+def use_nodes(members: tuple[GraphNode, ...]) -> tuple[GraphNode, ...]:
+    """The nodes of one use of a block (``members``, whose scopes begin with the use) as the
+    block names them: without the use's name (``gate`` for ``se1_gate``, and so the residuals
+    and uses inside it), reading :data:`INPUT` for the value the use reads, scoped within
+    the use."""
+    prefix = members[0].scope[0] + "_"
+    inside = {node.name for node in members}
+    out = []
+    for node in members:
+        op = node.op.model_copy(update={"name": node.name.removeprefix(prefix)})
+        inputs = tuple(n.removeprefix(prefix) if n in inside else INPUT for n in node.inputs)
+        scope = tuple(
+            part.removeprefix(prefix) if i % 2 == 0 else part
+            for i, part in enumerate(node.scope[2:])
+        )
+        out.append(node.model_copy(update={"op": op, "inputs": inputs, "scope": scope}))
+    return tuple(out)
 
 
 def _visible(node: GraphNode, scope: tuple[str, ...], last: bool) -> bool:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from normspec.ir import ops as ir
+from normspec.ir.definitions import with_definitions
 from normspec.ir.nodes import BRANCHES, INPUT, residual_names
 from normspec.ir.yaml_dumpers import DUMPER
 
@@ -112,16 +113,22 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def to_data(spec: CanonicalSpec) -> dict[str, Any]:
-    """The canonical spec as plain data (format version 2), in a fixed key order: its nodes
-    in order, each ``{op_key: {name, inputs, scope (when inside a residual), ...fields, shape,
-    params}}``."""
+def to_data(spec: CanonicalSpec, *, definitions: bool = True) -> dict[str, Any]:
+    """The canonical spec as plain data (format version 2), in a fixed key order: the
+    definitions of its uses of blocks (:mod:`normspec.ir.definitions`), then its nodes in order,
+    each ``{op_key: {name, inputs, scope (when inside a residual), ...fields, shape, params}}``,
+    a use one ``block`` node. Without ``definitions`` every node is written out, each use's
+    arguments under ``uses:``."""
     data: dict[str, Any] = {
         "normspec": spec.normspec,
         "name": spec.name,
         "input": {"shape": list(spec.input.shape), "dtype": spec.input.dtype},
-        "nodes": [node_to_data(node) for node in spec.nodes],
     }
+    if spec.uses and definitions:
+        nodes, data["blocks"] = with_definitions(spec.nodes, spec.uses, node_to_data, _plain)
+        data["nodes"] = nodes
+        return _tail(spec, data)
+    data["nodes"] = [node_to_data(node) for node in spec.nodes]
     if spec.uses:
         data["uses"] = [
             {"use": u.use, "block": u.block, "args": {k: _plain(v) for k, v in u.args}}

@@ -1,5 +1,6 @@
 """Reading the canonical form (format version 2): the nodes written out, each checked against
-the IR, with every problem located at FILE:LINE:COL.
+the IR, with every problem located at FILE:LINE:COL; a use of a block is its definition's nodes
+(:mod:`normspec.spec.graph_uses`).
 
 A node is ``{op_key: {name, inputs, scope, ...its fields, shape, params}}``. It reads values
 computed before it (or ``input``); its declared ``shape`` and ``params`` must be what its op
@@ -20,6 +21,7 @@ from normspec.ir.nodes import INPUT, GraphNode, branch_scope, check_arity, uses_
 from normspec.loader import Document
 from normspec.spec import models as m
 from normspec.spec import ops_builder as build
+from normspec.spec.graph_uses import UseReader
 from normspec.spec.suggestions import suggest
 from normspec.spec.validate import validate
 
@@ -38,6 +40,7 @@ class GraphHeader(m.Model):
     normspec: Literal[2]
     name: m.SpecName
     input: GraphInput
+    blocks: dict[str, Any] = Field(default_factory=dict)
     nodes: Annotated[list[Any], Field(min_length=1)]
     uses: list[dict[str, Any]] = Field(default_factory=list)
     output: m.OutputSection = m.OutputSection()
@@ -67,12 +70,14 @@ def read_graph(doc: Document, max_ops: int) -> CanonicalSpec:
         reader.fail(
             ("nodes",), f"{len(header.nodes):,} nodes; normspec handles at most {max_ops:,}"
         )
-    else:
+    uses = UseReader(reader, header.blocks, lambda data, at: _use(data, doc, at, problems), max_ops)
+    if len(header.nodes) <= max_ops:
         for i, item in enumerate(header.nodes):
-            reader.read(item, ("nodes", i))
+            uses.read(item, ("nodes", i))
+        uses.check_used()
         reader.check_scopes()
-    uses = [_use(item, doc, ("uses", i), problems) for i, item in enumerate(header.uses)]
-    reader.check_uses(uses)
+    listed = [_use(item, doc, ("uses", i), problems) for i, item in enumerate(header.uses)]
+    reader.check_uses(listed)
     train = validate(TrainSpec, _strict(header.train), doc, ("train",), problems, strict=True)
     if problems or doc.problems or train is None:
         raise SpecError(doc.problems + problems)
@@ -81,7 +86,7 @@ def read_graph(doc: Document, max_ops: int) -> CanonicalSpec:
             name=header.name,
             input=InputSpec(shape=shape, dtype=header.input.dtype),
             nodes=tuple(reader.nodes),
-            uses=tuple(u for u in uses if u is not None),
+            uses=(*uses.uses, *(u for u in listed if u is not None)),
             output=OutputSpec(logits=header.output.logits),
             train=train,
         )
@@ -181,13 +186,18 @@ class NodeReader:
         if op.name in self.shapes:
             self.fail((*where, "name"), f"a second value named '{op.name}'")
             return False
-        expected = op.shape if isinstance(op, ir.Join) else op.infer_shape(shapes[0])
+        try:
+            expected = op.shape if isinstance(op, ir.Join) else op.infer_shape(shapes[0])
+            params = sum(ir.size(w.shape) for w in op.weights(shapes[0]))
+        except (ValueError, ZeroDivisionError):
+            message = f"a {op.op} node cannot read a value of shape {build.fmt(shapes[0])}"
+            self.fail((*where, "inputs"), message)
+            return False
         if op.shape != expected:
             given = build.fmt(op.shape)
             self.fail(
                 (*where, "shape"), f"declared {given} but its inputs give {build.fmt(expected)}"
             )
-        params = sum(ir.size(w.shape) for w in op.weights(shapes[0]))
         if op.params != params:
             self.fail((*where, "params"), f"declared {op.params} params but inferred {params}")
         self.params += params
