@@ -47,14 +47,22 @@ class Location:
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong with a spec, with where it is."""
+    """One thing wrong with a spec, with where it is; for a problem inside a block of the
+    spec language, each use it was found in (``in the use at spec.yaml:27:11: layers[5].gate
+    with channels=5``), innermost first."""
 
     location: Location
     path: Path
     message: str
+    uses: tuple[str, ...] = ()
+
+    @property
+    def text(self) -> str:
+        """The message, with the uses it was found in."""
+        return self.message + "".join(f" ({use})" for use in self.uses)
 
     def __str__(self) -> str:
-        return f"{self.location}: {format_path(self.path)}: {self.message}"
+        return f"{self.location}: {format_path(self.path)}: {self.text}"
 
 
 class NormspecError(Exception):

@@ -186,6 +186,18 @@ def test_a_problem_every_use_finds_is_told_once() -> None:
     assert len([p for p in problems if "'nrm'" in p]) == 1, problems
 
 
+def test_a_problem_keeps_the_uses_it_was_found_in_innermost_first() -> None:
+    with pytest.raises(SpecError) as info:
+        blocky(LAYERS, HEAD.replace("multiply: [input, excite]", "multiply: [input, excit]"))
+    found = [p for p in info.value.problems if "'excit'" in p.message]
+    assert len(found) == 1  # every use of gate finds it: told for the first
+    inner, outer = found[0].uses
+    assert inner.endswith("blocks.basic.layers[1].gate with channels=4, squeezed=2")
+    assert outer.endswith("layers[1].basic with filters=4, strides=1")
+    assert "(in the use at" not in found[0].message
+    assert str(found[0]).endswith(f"({inner}) ({outer})")
+
+
 GATED = """\
 normspec: 1
 name: gated

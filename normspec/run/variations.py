@@ -178,6 +178,6 @@ def variants(source: str | Path, variations: Sequence[Variation]) -> dict[str, C
         try:
             out[label] = canonicalize(load_yaml(yaml.safe_dump(data, sort_keys=False), name))
         except SpecError as exc:  # its lines and columns are those of the rewritten spec
-            found = "; ".join(f"{format_path(p.path)}: {p.message}" for p in exc.problems)
+            found = "; ".join(f"{format_path(p.path)}: {p.text}" for p in exc.problems)
             raise AblationError(f"{name}: the variant --vary {label} is invalid: {found}") from None
     return out

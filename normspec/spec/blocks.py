@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from normspec.errors import Path, Problem, format_path, shown
@@ -216,15 +216,12 @@ class Use:
         if name is not None and not isinstance(inner[-2], int):  # a value, not a whole layer
             path = (*self.at, name)
             where = f"{problem.location}: {format_path(problem.path)}"
-            message = f"{problem.message} (the parameter {name} of {self.block.name}, at {where})"
+            message = f"{problem.text} (the parameter {name} of {self.block.name}, at {where})"
             return Problem(self.doc.locate(path), path, message)
         listed = ", ".join(f"{p}={shown(v)}" for p, v in self.args.items())
         with_args = f" with {listed}" if listed else ""
-        message = (
-            f"{problem.message} (in the use at {self.doc.locate(self.at)}: "
-            f"{format_path(self.at)}{with_args})"
-        )
-        return Problem(problem.location, problem.path, message)
+        use = f"in the use at {self.doc.locate(self.at)}: {format_path(self.at)}{with_args}"
+        return replace(problem, uses=(*problem.uses, use))
 
 
 def _parameter_at(layers: list[Any], path: Path) -> str | None:
@@ -242,11 +239,12 @@ def _parameter_at(layers: list[Any], path: Path) -> str | None:
 
 def once(problems: list[Problem]) -> list[Problem]:
     """``problems`` without repeats: a problem of a definition that every use finds (not
-    caused by its parameters) is told for the first use only."""
+    caused by its parameters) is told for the first use only (problems are compared without
+    the uses they were found in)."""
     seen: set[tuple[Any, ...]] = set()
     out = []
     for problem in problems:
-        key = (problem.location, problem.path, problem.message.split(" (in the use at ")[0])
+        key = (problem.location, problem.path, problem.message)
         if key not in seen:
             seen.add(key)
             out.append(problem)
