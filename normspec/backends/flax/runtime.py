@@ -122,6 +122,12 @@ HEADS: dict[str, Callable[[jax.Array], jax.Array]] = {
 
 
 @nnx.jit
+def apply(model: nnx.Module, x: jax.Array) -> jax.Array:
+    """The model's output alone, compiled (nothing is sown outside ``nnx.capture``)."""
+    return model(x)
+
+
+@nnx.jit
 def _captured(model: nnx.Module, x: jax.Array) -> tuple[jax.Array, dict[str, jax.Array]]:
     """The output and every sown layer output (the last one sown under each name)."""
     output, sown = nnx.capture(model, nnx.Intermediate)(x)
@@ -144,14 +150,15 @@ def forward(
 ) -> dict[str, np.ndarray]:
     """Every node's output (and ``"output"``, the model's), captured with ``nnx.capture`` and
     compiled with ``nnx.jit`` (a model that returns logits leaves its final activation to
-    ``probabilities``: it is applied to them here); ``"output"`` alone with ``nodes=False``. In
+    ``probabilities``: it is applied to them here); ``"output"`` alone with ``nodes=False``,
+    from the model's call without capture. In
     train mode batch statistics are used and running statistics updated; dropout is off in
     both."""
     inputs = jnp.asarray(np.asarray(x, dtype=spec.input.dtype))
     with mode(model, train=train, dropout=False):
+        if not nodes:  # nothing to capture: a smaller program to compile and run
+            return {"output": np.asarray(apply(model, inputs))}
         output, sown = _captured(model, inputs)
-    if not nodes:
-        return {"output": np.asarray(output)}
     names = module_of(spec).names
     sown_nodes = spec.nodes[:-1] if returns_logits(spec) else spec.nodes
     result = {node.name: np.asarray(sown[names[node.name]]) for node in sown_nodes}

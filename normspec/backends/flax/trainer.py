@@ -32,7 +32,7 @@ from normspec.backends.common import (
     prediction_batches,
     requested_device,
 )
-from normspec.backends.flax.runtime import HEADS, mode
+from normspec.backends.flax.runtime import HEADS, apply, mode
 from normspec.batching import batches
 from normspec.heads import applied_head
 from normspec.ir.graph import SGD, Adam, CanonicalSpec
@@ -179,18 +179,13 @@ def _epoch_metrics(results: list[tuple[jax.Array, jax.Array, int]]) -> dict[str,
     return {"loss": float(np.mean(losses)), "accuracy": float(np.mean(accuracies))}
 
 
-@nnx.jit
-def _apply(model: nnx.Module, x: jax.Array) -> jax.Array:
-    return model(x)
-
-
 def predict(model: nnx.Module, spec: CanonicalSpec, x: np.ndarray) -> np.ndarray:
     """Eval-mode outputs (channels-last numpy), in batches of
     :data:`~normspec.backends.common.PREDICT_BATCH`."""
     data = np.asarray(x, dtype=spec.input.dtype)
     with device_scope(), mode(model, train=False, dropout=False):
         parts = [
-            np.asarray(_apply(model, jnp.asarray(data[part])))
+            np.asarray(apply(model, jnp.asarray(data[part])))
             for part in prediction_batches(len(data))
         ]
     return np.concatenate(parts) if parts else np.zeros((0, *spec.output_shape), data.dtype)
