@@ -335,6 +335,18 @@ def test_a_canonical_use_that_does_not_fit_is_told_where_it_is_written(
     assert all(re.match(r"<string>:\d+:\d+: ", p) for p in shown), shown
 
 
+def test_a_canonical_file_of_as_many_nodes_as_a_spec_may_have_loads() -> None:
+    from normspec.spec.canonicalize import MAX_OPS
+
+    uses = (MAX_OPS - 2) // 2  # each use: a dense and its activation; then the head's two
+    text = "normspec: 1\ninput: {shape: [4]}\nblocks:\n  pair:\n    layers:\n"
+    text += "      - dense: {units: 4, activation: relu}\nlayers:\n"
+    text += "  - pair: {}\n" * uses + "  - dense: {units: 2, activation: softmax}\n"
+    spec = normspec.load(text)
+    assert len(spec.nodes) + len(spec.uses) > MAX_OPS  # nodes and block nodes, counted apart
+    assert normspec.load(to_yaml(spec)) == spec
+
+
 def test_a_small_canonical_file_cannot_write_out_a_huge_graph() -> None:
     levels = 16  # each definition uses the next one twice: 2**16 dense nodes
     blocks = {

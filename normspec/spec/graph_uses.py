@@ -89,14 +89,15 @@ class UseReader:
     def read(self, item: Any, at: Path, level: Level = Level()) -> None:
         if self.read_items > self.max_ops:
             return
-        self.read_items += 1
+        if isinstance(item, dict) and len(item) == 1 and BLOCK in item:
+            self.use(item[BLOCK], (*at, BLOCK), level)
+            return
+        self.read_items += 1  # nodes, not uses: a file normspec writes is never refused
         if self.read_items > self.max_ops:
             self.reader.fail(
                 ("nodes",),
                 f"more than {self.max_ops:,} nodes once the uses of blocks are written out",
             )
-        elif isinstance(item, dict) and len(item) == 1 and BLOCK in item:
-            self.use(item[BLOCK], (*at, BLOCK), level)
         else:
             self.reader.read(level.item(item, self.value_of), at)
 
