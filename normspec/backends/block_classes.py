@@ -125,13 +125,12 @@ def block_classes(
     for rec in recorders:  # conventions the module docstring explains
         builder.notes.update(rec.notes)
     used = {h for rec in recorders for h in rec.helpers}
-    if nested is None:
-        return Blocks(sources, [uses[i] for i in range(len(instances))], used, names)
+    inside = nested or Blocks([], [], set(), [])
     return Blocks(
-        [*nested.sources, *sources],
+        [*inside.sources, *sources],
         [uses[i] for i in range(len(instances))],
-        used | nested.helpers,
-        [*nested.classes, *names],
+        used | inside.helpers,
+        [*inside.classes, *names],
     )
 
 
@@ -172,7 +171,7 @@ def _record_named(
     )
     if INPUT in kept_values(reading, calls):  # read again after x is overwritten
         rec.forward_lines += rec.statement(f"{KEPT_INPUT} = ", Raw("x"))
-        values[instance.source] = KEPT_INPUT
+        values[source] = KEPT_INPUT
     emit_nodes(rec, instance.nodes, writer.printers, variables=values, blocks=calls,
                quiet=frozenset({instance.name}))  # fmt: skip
     local = _without(instance.name)

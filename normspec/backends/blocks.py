@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 
 from normspec.ir import ops as ir
 from normspec.ir.constraints import RESERVED_NAMES, is_identifier
-from normspec.ir.nodes import BRANCHES, INPUT, GraphNode, use_nodes
+from normspec.ir.nodes import INPUT, GraphNode, in_use, use_nodes
 
 ADD = "add"
 """The name of an instance's own ``add`` inside its class."""
@@ -155,7 +155,7 @@ def _instances(nodes: tuple[GraphNode, ...], allowed: Callable[[str], bool]) -> 
         found.append((start, _instance(node.name, nodes[start:stop], readers, allowed)))
     uses: dict[tuple[str, ...], list[int]] = {}
     for i, node in enumerate(nodes):
-        if node.scope[1:2] and node.scope[1] not in BRANCHES:
+        if in_use(node.scope):
             uses.setdefault(node.scope[:2], []).append(i)
     for (use, block), members in uses.items():
         members_of = nodes[members[0] : members[-1] + 1]
@@ -266,9 +266,10 @@ def _describe_use(instance: Instance) -> str:
     nested = {part for node in nodes for part in node.branches[::2]}
     steps: list[str] = []
     for node in nodes:
-        if node.scope[1:2] and node.scope[1] not in BRANCHES:
+        if in_use(node.scope):
             step = f"{node.scope[0]} (a use of {node.scope[1]})"
-            steps += [] if step in steps else [step]
+            if not steps or steps[-1] != step:  # a use's nodes come together
+                steps.append(step)
         elif not node.branches:
             steps.append(f"{node.name} (a residual)" if node.name in nested else node.name)
     return " > ".join(steps)

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from normspec.ir.nodes import BRANCHES, GraphNode, use_nodes
+from normspec.ir.nodes import GraphNode, in_use, use_nodes
 
 if TYPE_CHECKING:
     from normspec.ir.graph import BlockArguments
@@ -69,7 +69,7 @@ class _Writer:
         i = 0
         while i < len(nodes):
             scope = nodes[i].scope
-            if not (scope[1:2] and scope[1] not in BRANCHES):
+            if not in_use(scope):
                 inputs = tuple(value_of.get(name, name) for name in nodes[i].inputs)
                 out.append(self.node_data(nodes[i].model_copy(update={"inputs": inputs})))
                 i += 1

@@ -73,6 +73,11 @@ def branch_scope(scope: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(part for pair in pairs if pair[1] in BRANCHES for part in pair)
 
 
+def in_use(scope: tuple[str, ...]) -> bool:
+    """Whether ``scope`` begins with the ``(use, block)`` pair of a use of a block."""
+    return len(scope) >= 2 and scope[1] not in BRANCHES
+
+
 def uses_of(scope: tuple[str, ...]) -> list[tuple[str, ...]]:
     """The scopes of the uses of blocks ``scope`` is in, outermost first (each ends in its
     ``(use, block)`` pair)."""
