@@ -64,6 +64,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_models.py
 	$(BIN)/python benchmarks/bench_epochs.py
 	$(BIN)/python benchmarks/bench_train_startup.py
+	$(BIN)/python benchmarks/bench_threads.py
 	$(BIN)/python benchmarks/bench_diagnostics.py
 
 golden: install

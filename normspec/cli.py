@@ -175,18 +175,29 @@ BATCH_SIZE = click.IntRange(constraints.MIN_BATCH, constraints.MAX_BATCH)
 EPOCHS = click.IntRange(1, constraints.MAX_EPOCHS)
 
 
-def _set_threads(ctx: click.Context, param: click.Parameter, value: int | None) -> None:
-    if value is not None:
-        os.environ["NORMSPEC_THREADS"] = str(value)
+class ThreadCount(click.ParamType):
+    """A thread count >= 1, or ``auto``."""
+
+    name = "N|auto"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, int) or value == "auto":
+            return value
+        text = str(value).strip()
+        if text.isdigit() and 1 <= int(text) <= 1024:
+            return int(text)
+        self.fail(f"{value!r} is neither a thread count (1 to 1024) nor 'auto'", param, ctx)
 
 
 THREADS = click.option(
     "--threads",
-    type=click.IntRange(1, 1024),
-    expose_value=False,
-    callback=_set_threads,
-    help="Intra-op threads for PyTorch and TensorFlow (float32 results depend on it; "
-    "default: the framework's own). Recorded in metrics.json and the reports.",
+    type=ThreadCount(),
+    default="auto",
+    show_default=True,
+    help="Intra-op threads for PyTorch and TensorFlow (float32 results depend on it). auto: "
+    "a training run of a network under 24 MFLOPs of forward pass a batch uses one thread (no "
+    "slower there, and twice as fast beside another busy process), anything else the "
+    "framework's own count. Recorded in metrics.json and the reports.",
 )
 
 SPEC = click.argument("spec", type=click.Path(dir_okay=False, path_type=Path))

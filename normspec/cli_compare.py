@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -84,6 +86,7 @@ def compare(
     out: Path | None,
     diagnostics: int | str | None,
     tensorboard: Path | None,
+    threads: int | str,
     memory_limit: int | None,
 ) -> None:
     """Load identical weights into every backend, feed the same input, compare outputs.
@@ -123,6 +126,7 @@ def compare(
             memory_limit,
             diagnostics,
             tensorboard,
+            threads,
         )
         return
     from normspec.parity import compare as run_compare
@@ -133,21 +137,36 @@ def compare(
     canon = with_dtype(normspec.load(spec), dtype or "float32")
     normspec.check_memory(canon, "compare", batch_size=batch, runners=len(names) + 1,
                           label="compare", limit=memory_limit)  # fmt: skip
-    report = run_compare(
-        canon,
-        names,
-        modes=modes,
-        dtype=dtype or "float32",
-        batch=batch,
-        seed=seed if seed is not None else 0,
-        atol=atol,
-        progress=lambda msg: click.echo(f"  {msg}", err=True),
-    )
+    with parity_threads(names, threads):  # a count given applies; auto: the frameworks' own
+        report = run_compare(
+            canon,
+            names,
+            modes=modes,
+            dtype=dtype or "float32",
+            batch=batch,
+            seed=seed if seed is not None else 0,
+            atol=atol,
+            progress=lambda msg: click.echo(f"  {msg}", err=True),
+        )
     click.echo(report.table(), nl=False)
     if not report.ok:
         click.echo("parity FAILED", err=True)
         sys.exit(1)
     click.echo("parity ok")
+
+
+@contextlib.contextmanager
+def parity_threads(names: list[str], threads: int | str) -> Iterator[None]:
+    """Every backend on ``threads`` threads while the parity check runs, when a count is
+    given (``auto`` chooses for training runs only)."""
+    from normspec.backends import get_backend
+    from normspec.threads import given
+
+    with contextlib.ExitStack() as stack:
+        if isinstance(threads, int):
+            for name in names:
+                stack.enter_context(get_backend(name).threads(given(threads)))
+        yield
 
 
 def _compare_training(
@@ -164,6 +183,7 @@ def _compare_training(
     memory_limit: int | None,
     diagnostics: int | str | None = None,
     tensorboard: Path | None = None,
+    threads: int | str = "auto",
 ) -> None:
     import normspec
     from normspec.cli_run import (
@@ -184,7 +204,7 @@ def _compare_training(
     if dtype is not None:
         canon = with_dtype(canon, dtype)
     warn_about_output(canon)
-    settings = settings_from(canon, epochs, batch_size, lr, optimizer, seed)
+    settings = settings_from(canon, epochs, batch_size, lr, optimizer, seed, threads)
     check_training_memory(canon, settings, "compare --train", memory_limit)
     dataset = load_data(data, canon, settings.seed)
     out = out or Path("runs") / f"{canon.name}-compare"

@@ -111,12 +111,11 @@ def run_options(fn):  # type: ignore[no-untyped-def]
     return fn
 
 
-def settings_from(spec, epochs, batch_size, lr, optimizer, seed):  # type: ignore[no-untyped-def]
+def settings_from(spec, epochs, batch_size, lr, optimizer, seed, threads):  # type: ignore[no-untyped-def]
     from normspec.run.train import RunSettings
 
-    return RunSettings.from_spec(
-        spec, epochs=epochs, batch_size=batch_size, seed=seed, optimizer=optimizer, lr=lr
-    )
+    return RunSettings.from_spec(spec, epochs=epochs, batch_size=batch_size, seed=seed,
+                                 optimizer=optimizer, lr=lr, threads=threads)  # fmt: skip
 
 
 def check_training_memory(spec, settings, label: str, limit: int | None) -> None:  # type: ignore[no-untyped-def]
@@ -215,6 +214,7 @@ def train_command(
     device: str,
     out: Path | None,
     memory_limit: int | None,
+    threads: int | str,
     diagnostics: int | str | None,
     tensorboard: Path | None,
 ) -> None:
@@ -234,7 +234,7 @@ def train_command(
     set_device(device)
     canon = normspec.load(spec)
     warn_about_output(canon)
-    settings = settings_from(canon, epochs, batch_size, lr, optimizer, seed)
+    settings = settings_from(canon, epochs, batch_size, lr, optimizer, seed, threads)
     check_training_memory(canon, settings, "train", memory_limit)
     dataset = load_data(data, canon, settings.seed)
     weights = starting_weights(canon, dataset, settings.seed)
@@ -304,6 +304,7 @@ def ablate_command(
     device: str,
     out: Path | None,
     memory_limit: int | None,
+    threads: int | str,
     diagnostics: int | str | None,
     tensorboard: Path | None,
 ) -> None:
@@ -326,7 +327,7 @@ def ablate_command(
         warn_about_output(variant)
     # Each variant trains with its own train section (it may be what varies); flags override.
     settings = {
-        label: settings_from(s, epochs, batch_size, lr, optimizer, seed)
+        label: settings_from(s, epochs, batch_size, lr, optimizer, seed, threads)
         for label, s in specs.items()
     }
     for label, s in specs.items():

@@ -20,37 +20,51 @@ needs_torch_keras = pytest.mark.skipif(
 )
 
 
-@pytest.fixture
-def restore_threads(monkeypatch):
+@needs_torch
+@pytest.mark.parametrize("threads", [1, 2])
+def test_threads_are_set_for_the_run_recorded_and_put_back(tmp_path: Path, threads: int) -> None:
     import torch
 
     before = torch.get_num_threads()
-    monkeypatch.setenv("NORMSPEC_THREADS", "")  # restored (unset) afterwards: --threads sets it
-    yield
-    torch.set_num_threads(before)
-
-
-@needs_torch
-@pytest.mark.parametrize("threads", [1, 2])
-def test_threads_are_set_and_recorded(tmp_path: Path, restore_threads, threads: int) -> None:
     out = tmp_path / "run"
     data = write_npz(tmp_path / "d.npz")
     code, text = run("train", MLP, "--data", data, "--epochs", "1", "--threads", str(threads),
                      "--out", out)  # fmt: skip
     assert code == 0, text
-    environment = json.loads((out / "metrics.json").read_text())["environment"]
-    torch_env = environment["backends"]["torch"]
-    import torch
-
-    assert torch_env["threads"] == threads == torch.get_num_threads()
+    metrics = json.loads((out / "metrics.json").read_text())
+    torch_env = metrics["environment"]["backends"]["torch"]
+    assert torch_env["threads"] == threads and torch_env["thread_choice"] == f"--threads {threads}"
+    assert metrics["settings"]["threads"] == threads
+    assert torch.get_num_threads() == before  # the next run in this process is not changed
     assert torch_env["framework"] == f"torch {torch.__version__}"
     assert torch_env["device"] == "cpu"
+    environment = metrics["environment"]
     assert environment["python"] and environment["numpy"] and "cores" in environment["machine"]
+    report = (out / "report.md").read_text()
+    assert f"threads {threads} (--threads {threads})" in report
 
 
-def test_threads_must_be_positive() -> None:
-    code, text = run("train", MLP, "--data", "digits", "--threads", "0")
-    assert code == 2 and "--threads" in text
+@needs_torch
+def test_auto_trains_a_small_network_on_one_thread(tmp_path: Path) -> None:
+    import torch
+
+    before = torch.get_num_threads()
+    out = tmp_path / "run"
+    code, text = run("train", MLP, "--data", write_npz(tmp_path / "d.npz"), "--epochs", "1",
+                     "--out", out)  # fmt: skip
+    assert code == 0, text
+    torch_env = json.loads((out / "metrics.json").read_text())["environment"]["backends"]["torch"]
+    assert torch_env["threads"] == 1
+    assert (
+        torch_env["thread_choice"].startswith("auto: ") and "below 24" in torch_env["thread_choice"]
+    )
+    assert torch.get_num_threads() == before
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "two", "1025", "1.5"])
+def test_threads_must_be_a_count_or_auto(value: str) -> None:
+    code, text = run("train", MLP, "--data", "digits", "--threads", value)
+    assert code == 2 and "--threads" in text and "auto" in text
 
 
 def history(losses: list[float]) -> History:
@@ -88,3 +102,26 @@ def test_first_step_gaps_measure_every_op_in_order() -> None:
     assert all(0 <= g.gap < 1e-4 for g in gaps)
     same = first_step_gaps(spec, ["torch", "torch"], normspec.init_weights(spec), data, settings)
     assert all(g.gap == 0 for g in same)
+
+
+@needs_torch
+def test_compare_runs_its_parity_check_on_a_given_count_and_puts_it_back(monkeypatch) -> None:
+    import torch
+
+    from normspec.parity import compare as parity_compare
+
+    seen: list[int] = []
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(torch.get_num_threads())
+        return parity_compare(*args, **kwargs)
+
+    monkeypatch.setattr("normspec.parity.compare", spy)
+    before = torch.get_num_threads()
+    wanted = 1 if before != 1 else 2
+    code, text = run("compare", MLP, "--backends", "torch", "--threads", str(wanted))
+    assert code == 0, text
+    assert seen == [wanted] and torch.get_num_threads() == before
+    code, text = run("compare", MLP, "--backends", "torch")  # auto: the framework's own
+    assert code == 0, text
+    assert seen == [wanted, before]

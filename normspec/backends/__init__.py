@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 import numpy as np
 
 from normspec.errors import BackendError
 from normspec.ir.graph import CanonicalSpec
+from normspec.threads import Threads
 
 BACKENDS = ("torch", "keras", "flax")
 
@@ -91,6 +93,11 @@ class Backend(Protocol):
 
     def environment(self) -> dict[str, object]:
         """``framework`` (versions), ``threads`` and ``device`` of the runs in this process."""
+
+    def threads(self, choice: Threads) -> AbstractContextManager[str]:
+        """A block that runs on ``choice``'s intra-op thread count
+        (:func:`normspec.threads.choose`); it gives how the count was chosen (or why it was not
+        applied)."""
 
 
 def get_backend(name: str) -> Backend:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import os
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractContextManager
 from types import ModuleType
 from typing import Any
 
@@ -20,6 +21,7 @@ import numpy as np
 
 from normspec.errors import BackendError
 from normspec.ir.graph import CanonicalSpec
+from normspec.threads import Threads
 
 INSTALL_HINTS = {
     "torch": "pip install 'normspec[torch]'",
@@ -71,8 +73,13 @@ class LazyBackend:
         return self._emit(spec)
 
     def build(self, spec: CanonicalSpec) -> Any:
-        self.part("environment").apply_threads()
         return self.part("runtime").build(spec)
+
+    def threads(self, choice: Threads) -> AbstractContextManager[str]:
+        """A block that runs on ``choice``'s intra-op thread count; it gives how the count was
+        chosen (or why it was not applied)."""
+        scope: AbstractContextManager[str] = self.part("environment").threads(choice)
+        return scope
 
     def environment(self) -> dict[str, object]:
         """The framework's version, its thread count and the device it runs on."""

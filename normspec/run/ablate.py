@@ -195,7 +195,7 @@ def write_report(
         "[over_seeds.csv](over_seeds.csv).\n",
         *diagnostics,
         "## Environment\n",
-        *environment_lines(run_environment([backend])),
+        *environment_lines(run_environment(run for r in results for run in r.runs)),
     ]
     write_over_seeds(results, out / "over_seeds.csv")
     write_reports(out, "\n".join(lines))

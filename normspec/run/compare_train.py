@@ -128,7 +128,7 @@ def write_report(result: TrainComparison, data: Dataset, settings: RunSettings, 
         *epochs_section(result, data),
         *diagnostics_section(result),
         "## Environment\n",
-        *environment_lines(run_environment(result.histories)),
+        *environment_lines(run_environment(result.histories.values())),
         f"\nSpec hash `{result.spec.hash}`.\n",
     ]
     write_reports(out, "\n".join(text))

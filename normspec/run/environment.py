@@ -5,22 +5,39 @@ from __future__ import annotations
 
 import os
 import platform
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Protocol
 
 import numpy as np
 
 from normspec import __version__
 
 
-def run_environment(backends: Iterable[str]) -> dict[str, object]:
+class Recorded(Protocol):
+    """A run (:class:`~normspec.run.train.History`): its backend and the environment it
+    recorded while it ran (empty when it recorded none)."""
+
+    @property
+    def backend(self) -> str: ...
+
+    @property
+    def environment(self) -> Mapping[str, object]: ...
+
+
+def run_environment(runs: Iterable[Recorded]) -> dict[str, object]:
+    """The machine, and each backend's framework, threads and device as its run recorded them
+    (a run's thread count holds only while it runs), else as the backend is now."""
     from normspec.backends import get_backend
 
+    backends = {run.backend: dict(run.environment) for run in runs}
     return {
         "normspec": __version__,
         "python": platform.python_version(),
         "numpy": np.__version__,
         "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores",
-        "backends": {name: get_backend(name).environment() for name in backends},
+        "backends": {
+            name: info or get_backend(name).environment() for name, info in backends.items()
+        },
     }
 
 
@@ -29,7 +46,8 @@ def environment_lines(environment: dict[str, object]) -> list[str]:
     backends = environment.get("backends", {})
     assert isinstance(backends, dict)
     lines = [
-        f"- {name}: {info['framework']}, threads {info['threads']}, device {info['device']}"
+        f"- {name}: {info['framework']}, threads {info['threads']}{chosen(info)}, "
+        f"device {info['device']}"
         for name, info in backends.items()
     ]
     lines.append(
@@ -37,3 +55,9 @@ def environment_lines(environment: dict[str, object]) -> list[str]:
         f"numpy {environment['numpy']}, {environment['machine']}"
     )
     return lines
+
+
+def chosen(info: Mapping[str, object]) -> str:
+    """`` (why)``: how the run's thread count was chosen, when it was recorded."""
+    why = info.get("thread_choice")
+    return f" ({why})" if why else ""

@@ -9,6 +9,7 @@ import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -22,7 +23,11 @@ from normspec.run.diagnostics_capture import Watch
 from normspec.run.environment import run_environment
 from normspec.run.validation import train_mode_metrics, uses_batch_statistics
 from normspec.spec.train_section import optimizer_of
+from normspec.threads import Requested, check, choose
 from normspec.weights import Weights, init_weights, save_weights
+
+if TYPE_CHECKING:
+    from normspec.backends import Backend
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,9 @@ class RunSettings:
     batch_size: int
     seed: int
     optimizer: SGD | Adam
+    threads: Requested = None
+    """Intra-op threads: a count, ``"auto"`` (by the network's size) or None, the framework's
+    own (:func:`normspec.threads.choose`)."""
 
     @classmethod
     def from_spec(
@@ -42,6 +50,7 @@ class RunSettings:
         seed: int | None = None,
         optimizer: str | None = None,
         lr: float | None = None,
+        threads: Requested = None,
     ) -> RunSettings:
         """The spec's ``train`` section, with command-line overrides."""
         opt: SGD | Adam = spec.train.optimizer
@@ -57,6 +66,7 @@ class RunSettings:
             batch_size=spec.train.batch_size if batch_size is None else batch_size,
             seed=spec.train.seed if seed is None else seed,
             optimizer=opt,
+            threads=threads,
         )
 
     def __post_init__(self) -> None:
@@ -66,6 +76,7 @@ class RunSettings:
              "batch_size": self.batch_size, "epochs": self.epochs, "seed": self.seed,
              "validation_split": 0.0}
         )  # fmt: skip
+        check(self.threads)
 
 
 @dataclass
@@ -74,6 +85,9 @@ class History:
     epochs: list[dict[str, float]] = field(default_factory=list)
     test: dict[str, float] = field(default_factory=dict)
     """``test_loss`` and ``test_accuracy`` of the final model, when the data has a test set."""
+    environment: dict[str, object] = field(default_factory=dict)
+    """The framework, threads and device the run ran with, recorded as it ended
+    (:meth:`~normspec.backends.Backend.environment`, and ``thread_choice``: why that count)."""
 
     @property
     def final(self) -> dict[str, float]:
@@ -123,14 +137,34 @@ def train(
     Data that does not fit the spec raises :class:`~normspec.run.data.DataError` first.
     ``diagnostics`` (optional) are recorded at step 0, every ``diagnostics.every`` steps and
     after the last step (:mod:`normspec.run.diagnostics_capture`); without them nothing
-    extra runs."""
+    extra runs. The run uses ``settings.threads`` intra-op threads
+    (:func:`normspec.threads.choose`) and puts the process's count back afterwards."""
     from normspec.backends import get_backend
 
     check_dataset(spec, data)
     backend = get_backend(backend_name)
+    choice = choose(settings.threads, spec, settings.batch_size)
+    with backend.threads(choice) as chosen:
+        history, weights = _train(spec, backend, data, weights, settings, on_batch_end=on_batch_end,
+                                  on_epoch=on_epoch, diagnostics=diagnostics)  # fmt: skip
+        history.environment = {**backend.environment(), "thread_choice": chosen}
+    return history, weights
+
+
+def _train(
+    spec: CanonicalSpec,
+    backend: Backend,
+    data: Dataset,
+    weights: Weights,
+    settings: RunSettings,
+    *,
+    on_batch_end: Callable[[int], None] | None,
+    on_epoch: Callable[[dict[str, float]], None] | None,
+    diagnostics: Diagnostics | None,
+) -> tuple[History, Weights]:
     model = backend.build(spec)
     backend.set_weights(model, spec, weights)
-    history = History(backend_name)
+    history = History(backend.name)
     x_val = data.x_val.astype(spec.input.dtype)
 
     def epoch_end(epoch: int, train_metrics: dict[str, float]) -> None:
@@ -200,6 +234,7 @@ def save_run(
             "batch_size": settings.batch_size,
             "seed": settings.seed,
             "optimizer": settings.optimizer.model_dump(),
+            "threads": settings.threads,
         }
     if data is not None:
         payload["data"] = {
@@ -210,8 +245,8 @@ def save_run(
             "split_seed": settings.seed if settings is not None else None,
             "test": 0 if data.x_test is None else len(data.x_test),
         }
-    payload["environment"] = run_environment([history.backend])
-    payload.update(asdict(history))
+    payload["environment"] = run_environment([history])
+    payload.update({k: v for k, v in asdict(history).items() if k != "environment"})
     write_text(out / "metrics.json", json.dumps(strict_json(payload), indent=2) + "\n")
     table = io.StringIO(newline="")
     writer = csv.DictWriter(table, fieldnames=list(history.epochs[0]) if history.epochs else [])

@@ -79,7 +79,7 @@ def write_train_report(
         lines += ["## Diagnostics\n", *run_lines(diagnostics, "", plots)]
     lines += [
         "## Environment\n",
-        *environment_lines(run_environment([history.backend])),
+        *environment_lines(run_environment([history])),
         f"\nSpec hash `{spec.hash}`.\n",
     ]
     write_reports(out, "\n".join(lines))

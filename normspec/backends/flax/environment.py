@@ -1,19 +1,24 @@
 """What a Flax run ran with (versions, device). XLA sizes its CPU thread pool itself; there is
-no supported setting for it once JAX has started, so ``NORMSPEC_THREADS`` is recorded as not
+no supported setting for it once JAX has started, so a run's thread count is recorded as not
 applied."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 
 import flax
 import jax
 
 from normspec.backends.common import requested_device
+from normspec.threads import Threads
 
 
-def apply_threads() -> None:
+@contextlib.contextmanager
+def threads(choice: Threads) -> Iterator[str]:
     """Nothing to apply: XLA's CPU thread pool is not configurable at run time."""
+    yield "not applied: XLA sizes its own pool"
 
 
 def environment() -> dict[str, object]:

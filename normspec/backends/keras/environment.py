@@ -1,28 +1,40 @@
-"""What a Keras run ran with (versions, threads, device), and ``NORMSPEC_THREADS`` applied to
+"""What a Keras run ran with (versions, threads, device), and a run's thread count applied to
 TensorFlow's intra-op pool (possible only before TensorFlow starts running ops)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 
 import keras
 import tensorflow as tf
 
 from normspec.backends.common import requested_device
 from normspec.errors import BackendError
+from normspec.threads import Threads
 
 
-def apply_threads() -> None:
-    """Use ``NORMSPEC_THREADS`` intra-op threads, when it is set."""
-    wanted = os.environ.get("NORMSPEC_THREADS")
-    if not wanted or tf.config.threading.get_intra_op_parallelism_threads() == int(wanted):
+@contextlib.contextmanager
+def threads(choice: Threads) -> Iterator[str]:
+    """``choice.count`` intra-op threads, when TensorFlow has not started yet; it keeps its
+    pool for the life of the process, so the count stays after the block. Once it has started
+    a count asked for by ``--threads`` is an error and the ``auto`` one is left out. Yields how
+    the count was chosen."""
+    wanted = choice.count
+    if wanted is None or tf.config.threading.get_intra_op_parallelism_threads() == wanted:
+        yield choice.reason
         return
     try:
-        tf.config.threading.set_intra_op_parallelism_threads(int(wanted))
+        tf.config.threading.set_intra_op_parallelism_threads(wanted)
     except RuntimeError:
-        raise BackendError(
-            f"--threads {wanted}: TensorFlow has started already and keeps its thread count"
-        ) from None
+        if choice.explicit:
+            raise BackendError(
+                f"--threads {wanted}: TensorFlow has started already and keeps its thread count"
+            ) from None
+        yield f"{choice.reason}; not applied: TensorFlow had started with its own"
+        return
+    yield choice.reason
 
 
 def environment() -> dict[str, object]:
