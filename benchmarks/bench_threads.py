@@ -108,20 +108,24 @@ def torch_times(name: str, counts: list[int], steps: int, rounds: int, batch: in
     return spec, size, times
 
 
-def child(name: str, count: int, steps: int, batch: int | None) -> None:
-    """One Keras timing in a process of its own (TensorFlow fixes its pool at start)."""
-    import tensorflow as tf
+def child(backend_name: str, name: str, count: int, steps: int, batch: int | None) -> None:
+    """One timing in a process of its own: TensorFlow and XLA fix their pools at start."""
+    from normspec.backends import get_backend
+    from normspec.threads import given
 
-    tf.config.threading.set_intra_op_parallelism_threads(count)
-    spec, _, backend, model, data = prepared(name, "keras", batch, steps)
-    print(json.dumps(timed(backend, model, spec, data, epochs=4)))
+    with get_backend(backend_name).threads(given(count)):
+        spec, _, backend, model, data = prepared(name, backend_name, batch, steps)
+        print(json.dumps(timed(backend, model, spec, data, epochs=4)))
 
 
-def keras_times(name: str, counts: list[int], steps: int, rounds: int, batch: int | None):  # type: ignore[no-untyped-def]
+def process_times(  # type: ignore[no-untyped-def]
+    backend: str, name: str, counts: list[int], steps: int, rounds: int, batch: int | None
+):
     times: dict[int, list[float]] = {n: [] for n in counts}
     for r in range(rounds):
         for n in counts if r % 2 == 0 else counts[::-1]:
-            command = [sys.executable, __file__, "--child", f"{name}:{n}", "--steps", str(steps)]
+            which = f"{backend}:{name}:{n}"
+            command = [sys.executable, __file__, "--child", which, "--steps", str(steps)]
             command += ["--batch", str(batch)] if batch else []
             done = subprocess.run(command, capture_output=True, text=True, check=True)
             times[n].append(json.loads(done.stdout.strip().splitlines()[-1]))
@@ -149,12 +153,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--batch", type=int, default=None)
     parser.add_argument("--busy", type=int, default=0)
-    parser.add_argument("--backend", choices=["torch", "keras"], default="torch")
+    parser.add_argument("--backend", choices=["torch", "keras", "flax"], default="torch")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        name, count = args.child.split(":")
-        child(name, int(count), args.steps, args.batch)
+        backend, name, count = args.child.split(":")
+        child(backend, name, int(count), args.steps, args.batch)
         return
     counts = sorted({1, *(int(n) for n in args.threads.split(","))})
     busy = [multiprocessing.Process(target=busy_loop, daemon=True) for _ in range(args.busy)]
@@ -162,9 +166,14 @@ def main() -> None:
         process.start()
     try:
         print(f"load average {os.getloadavg()[0]:.2f}; {args.busy} busy process(es) beside")
-        measure = torch_times if args.backend == "torch" else keras_times
         for name in args.specs.split(","):
-            report(name, *measure(name, counts, args.steps, args.rounds, args.batch))
+            if args.backend == "torch":
+                timed_counts = torch_times(name, counts, args.steps, args.rounds, args.batch)
+            else:
+                timed_counts = process_times(
+                    args.backend, name, counts, args.steps, args.rounds, args.batch
+                )
+            report(name, *timed_counts)
         print(f"load average {os.getloadavg()[0]:.2f}")
     finally:
         for process in busy:
