@@ -180,6 +180,9 @@ class ThreadCount(click.ParamType):
 
     name = "N|auto"
 
+    def get_metavar(self, param: click.Parameter, ctx: click.Context) -> str:
+        return self.name
+
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, int) or value == "auto":
             return value
@@ -195,9 +198,9 @@ THREADS = click.option(
     default="auto",
     show_default=True,
     help="Intra-op threads for PyTorch and TensorFlow (float32 results depend on it). auto: "
-    "a training run of a network under 24 MFLOPs of forward pass a batch uses one thread (no "
-    "slower there, and twice as fast beside another busy process), anything else the "
-    "framework's own count. Recorded in metrics.json and the reports.",
+    "a training run of a network under 24 MFLOPs of forward pass a batch uses one thread (at "
+    "most 1.2x slower there on an idle machine, twice as fast beside another busy process), "
+    "anything else the framework's own count. Recorded in metrics.json and the reports.",
 )
 
 SPEC = click.argument("spec", type=click.Path(dir_okay=False, path_type=Path))

@@ -41,6 +41,9 @@ class DiagnosticsInterval(click.ParamType):
 
     name = "N|epoch"
 
+    def get_metavar(self, param: Any, ctx: Any) -> str:
+        return self.name
+
     def convert(self, value: Any, param: Any, ctx: Any) -> int | str:
         if isinstance(value, int) or value == "epoch":
             return value
