@@ -125,3 +125,27 @@ def test_compare_runs_its_parity_check_on_a_given_count_and_puts_it_back(monkeyp
     code, text = run("compare", MLP, "--backends", "torch")  # auto: the framework's own
     assert code == 0, text
     assert seen == [wanted, before]
+
+
+@needs_torch
+@pytest.mark.parametrize("threads", ["auto", "2"])
+def test_ablate_and_compare_train_reports_say_how_the_count_was_chosen(
+    tmp_path: Path, threads: str
+) -> None:
+    import torch
+
+    before = torch.get_num_threads()
+    data = write_npz(tmp_path / "d.npz")
+    common = ("--data", data, "--epochs", "1", "--threads", threads)
+    code, text = run("ablate", MLP, "--vary", "norm.kind=none,batch", "--seeds", "1", *common,
+                     "--out", tmp_path / "ablation")  # fmt: skip
+    assert code == 0, text
+    code, text = run("compare", MLP, "--train", "--backends", "torch,torch", *common,
+                     "--out", tmp_path / "compare")  # fmt: skip
+    assert code == 0, text
+    why = "auto: 0.6 MFLOPs a batch, below 24" if threads == "auto" else "--threads 2"
+    count = 1 if threads == "auto" else 2
+    for folder in ("ablation", "compare"):
+        report = (tmp_path / folder / "report.md").read_text()
+        assert f"- torch: torch {torch.__version__}, threads {count} ({why}), device cpu" in report
+    assert torch.get_num_threads() == before
