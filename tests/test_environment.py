@@ -149,3 +149,18 @@ def test_ablate_and_compare_train_reports_say_how_the_count_was_chosen(
         report = (tmp_path / folder / "report.md").read_text()
         assert f"- torch: torch {torch.__version__}, threads {count} ({why}), device cpu" in report
     assert torch.get_num_threads() == before
+
+
+def test_ablation_names_each_variants_threads_only_when_they_differ() -> None:
+    from normspec.run.environment import thread_lines
+
+    def ran(threads: int, why: str) -> History:
+        return History("torch", environment={"threads": threads, "thread_choice": why})
+
+    small, large = (1, "auto: 23.9 MFLOPs a batch, below 24"), (2, "auto: 24.1 MFLOPs a batch")
+    assert thread_lines({"none": [ran(*small)], "batch": [ran(*small), ran(*small)]}) == []
+    assert thread_lines({"none": [ran(*small)], "batch": [ran(*large)]}) == [
+        "- none: threads 1 (auto: 23.9 MFLOPs a batch, below 24)",
+        "- batch: threads 2 (auto: 24.1 MFLOPs a batch)",
+    ]
+    assert thread_lines({"none": [History("torch")]}) == []

@@ -50,7 +50,7 @@ def test_welch_matches_scipy_and_says_so_in_words() -> None:
     same = welch(a, [0.992, 0.99, 0.987, 0.995, 0.989])
     assert "no significant difference (Welch's t-test, p = 0.55)" in verdict("x", "y", same)
     assert (
-        verdict("x", "y", welch([0.9], [0.8])) == "x vs y: +0.1000 over 1 seeds: one seed, no test"
+        verdict("x", "y", welch([0.9], [0.8])) == "x vs y: +0.1000 over 1 seed: one seed, no test"
     )
 
 

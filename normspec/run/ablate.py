@@ -15,7 +15,7 @@ from normspec.run.data import Dataset
 from normspec.run.diagnostic_plots import save_diagnostics
 from normspec.run.diagnostics import Diagnostics, for_run
 from normspec.run.diagnostics_report import VariantDiagnostics, ablation_lines
-from normspec.run.environment import environment_lines, run_environment
+from normspec.run.environment import environment_lines, run_environment, thread_lines
 from normspec.run.epoch_tables import measured, spread_table
 from normspec.run.outcomes import Outcome, outcome, summary
 from normspec.run.report import describe, fmt, markdown_table, plot_curves, plural
@@ -196,6 +196,7 @@ def write_report(
         *diagnostics,
         "## Environment\n",
         *environment_lines(run_environment(run for r in results for run in r.runs)),
+        *thread_lines({r.label: r.runs for r in results}),
     ]
     write_over_seeds(results, out / "over_seeds.csv")
     write_reports(out, "\n".join(lines))

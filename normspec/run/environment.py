@@ -61,3 +61,24 @@ def chosen(info: Mapping[str, object]) -> str:
     """`` (why)``: how the run's thread count was chosen, when it was recorded."""
     why = info.get("thread_choice")
     return f" ({why})" if why else ""
+
+
+def thread_lines(runs: Mapping[str, Iterable[Recorded]]) -> list[str]:
+    """Per label, the threads its runs ran on and why, when labels differ in them (``auto``
+    chooses per network, and variants of an ablation may fall either side of its threshold);
+    nothing when they are all alike."""
+    seen = {
+        label: {(info.get("threads"), info.get("thread_choice")) for info in _infos(group)}
+        for label, group in runs.items()
+    }
+    if len(set().union(*seen.values())) <= 1:
+        return []
+    return [
+        f"- {label}: threads {count}" + (f" ({why})" if why else "")
+        for label, kinds in seen.items()
+        for count, why in sorted(kinds, key=str)
+    ]
+
+
+def _infos(runs: Iterable[Recorded]) -> list[Mapping[str, object]]:
+    return [run.environment for run in runs if run.environment]

@@ -130,7 +130,8 @@ def welch(a: Sequence[float], b: Sequence[float]) -> Difference:
 def verdict(a: str, b: str, d: Difference) -> str:
     """One line: ``a vs b: +0.0009 (95 % CI -0.0040 … +0.0060) over 5 and 5 seeds: no
     significant difference (Welch's t-test, p = 0.71)``."""
-    seeds = f"{d.n_a} seeds" if d.n_a == d.n_b else f"{d.n_a} and {d.n_b} seeds"
+    same = "1 seed" if d.n_a == 1 else f"{d.n_a} seeds"
+    seeds = same if d.n_a == d.n_b else f"{d.n_a} and {d.n_b} seeds"
     if not math.isfinite(d.p):
         return f"{a} vs {b}: {d.diff:+.4f} over {seeds}: one seed, no test"
     words = (
