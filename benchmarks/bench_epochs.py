@@ -55,6 +55,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import numpy as np  # noqa: E402
+from machine import load_average  # noqa: E402
 
 import normspec  # noqa: E402
 from normspec.ir.graph import SGD  # noqa: E402
@@ -264,14 +265,6 @@ def worker(side: str, net_name: str, backend: str, epochs: int) -> None:
     else:
         times = HAND_WRITTEN[backend](net, data, epochs, what == "validate")
     print(json.dumps(times))
-
-
-def load_average() -> str:
-    """The 1, 5 and 15 minute load averages (Linux), else ``n/a``."""
-    try:
-        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    except OSError:
-        return "n/a"
 
 
 def main() -> None:

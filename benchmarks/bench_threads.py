@@ -39,6 +39,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 import numpy as np  # noqa: E402
+from machine import load_average  # noqa: E402
 
 import normspec  # noqa: E402
 from normspec.costs import spec_cost  # noqa: E402
@@ -165,7 +166,7 @@ def main() -> None:
     for process in busy:
         process.start()
     try:
-        print(f"load average {os.getloadavg()[0]:.2f}; {args.busy} busy process(es) beside")
+        print(f"load average {load_average()}; {args.busy} busy process(es) beside")
         for name in args.specs.split(","):
             if args.backend == "torch":
                 timed_counts = torch_times(name, counts, args.steps, args.rounds, args.batch)
@@ -174,7 +175,7 @@ def main() -> None:
                     args.backend, name, counts, args.steps, args.rounds, args.batch
                 )
             report(name, *timed_counts)
-        print(f"load average {os.getloadavg()[0]:.2f}")
+        print(f"load average {load_average()}")
     finally:
         for process in busy:
             process.terminate()

@@ -42,6 +42,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from machine import load_average
+
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "specs" / "digits_cnn.yaml"
 ENTRY_POINT = "import sys; from normspec.cli import main; sys.exit(main())"
@@ -155,19 +157,11 @@ def report(backend: str, times: Times) -> None:
         print(f"    {label:50} {ms(value)} {share}")
 
 
-def load_average() -> str:
-    """The 1, 5 and 15 minute load averages (Linux), else ``n/a``."""
-    try:
-        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    except OSError:
-        return "n/a"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backends", default="torch,keras,flax")
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--threads", type=int, help="passed to normspec train (default: none)")
+    parser.add_argument("--threads", type=int, help="passed to normspec train (default: auto)")
     args = parser.parse_args()
     backends = args.backends.split(",")
     unknown = set(backends) - set(FRAMEWORK_IMPORT)

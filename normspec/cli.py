@@ -184,7 +184,7 @@ class ThreadCount(click.ParamType):
         return self.name
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if isinstance(value, int) or value == "auto":
+        if value == "auto":
             return value
         text = str(value).strip()
         if text.isdigit() and 1 <= int(text) <= 1024:

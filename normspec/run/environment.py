@@ -68,13 +68,13 @@ def thread_lines(runs: Mapping[str, Iterable[Recorded]]) -> list[str]:
     chooses per network, and variants of an ablation may fall either side of its threshold);
     nothing when they are all alike."""
     seen = {
-        label: {(info.get("threads"), info.get("thread_choice")) for info in _infos(group)}
+        label: {(info.get("threads"), chosen(info)) for info in _infos(group)}
         for label, group in runs.items()
     }
     if len(set().union(*seen.values())) <= 1:
         return []
     return [
-        f"- {label}: threads {count}" + (f" ({why})" if why else "")
+        f"- {label}: threads {count}{why}"
         for label, kinds in seen.items()
         for count, why in sorted(kinds, key=str)
     ]
